@@ -1,0 +1,34 @@
+"""The `paperfeed` command line: thin commands over the services."""
+
+from __future__ import annotations
+
+import click
+
+from paperfeed import __version__
+from paperfeed.cli.catalog import papers, stats
+from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for subcommands)
+from paperfeed.cli.database import db, init
+from paperfeed.cli.ingest import harvest, import_command
+from paperfeed.config import Settings
+from paperfeed.runtime import Runtime
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="paperfeed")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """paperfeed: a self-hostable research-paper discovery service.
+
+    Data lives in $PAPERFEED_HOME (default ~/.paperfeed); settings come from PAPERFEED_*
+    environment variables and $PAPERFEED_HOME/paperfeed.toml.
+    """
+    ctx.obj = Runtime(Settings())
+    ctx.call_on_close(ctx.obj.close)
+
+
+main.add_command(init)
+main.add_command(db)
+main.add_command(import_command)
+main.add_command(harvest)
+main.add_command(papers)
+main.add_command(stats)

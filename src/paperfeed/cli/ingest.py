@@ -1,0 +1,175 @@
+"""`paperfeed import` and `paperfeed harvest`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from paperfeed.cli.context import pass_runtime
+from paperfeed.ingest.base import FormatError
+from paperfeed.ingest.formats import FORMATS
+from paperfeed.ingest.runner import Importer, ImportSummary
+from paperfeed.runtime import Runtime
+
+
+def _format_help() -> str:
+    return "\n".join(f"  {name:11} {fmt.help}" for name, fmt in FORMATS.items())
+
+
+@click.command(
+    "import",
+    epilog="\b\nFormats:\n" + _format_help() + "\n\nFiles may be gzipped. Re-running an import "
+    "changes nothing; an interrupted import resumes where its last batch was committed.",
+)
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
+@click.argument(
+    "paths",
+    metavar="PATH...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Records per transaction (default: settings.import_batch_size).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar (default: when stderr is a terminal).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_runtime
+def import_command(
+    runtime: Runtime,
+    fmt: str,
+    paths: tuple[Path, ...],
+    batch_size: int | None,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Import papers from files of FORMAT into the catalog."""
+    spec = FORMATS[fmt]
+    importer = Importer(
+        runtime.engine,
+        batch_size=batch_size or runtime.settings.import_batch_size,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    total = ImportSummary()
+    per_file = {}
+    for path in paths:
+        try:
+            summary = importer.import_file(
+                fmt, spec.parser(), path, report_unmatched=spec.reading_list
+            )
+        except FormatError as exc:
+            raise click.ClickException(str(exc)) from None
+        per_file[str(path)] = summary.as_dict()
+        total.add(summary)
+        if not as_json:
+            click.echo(f"{path}: {summary.line()}", err=True)
+            for title in summary.unmatched:
+                click.echo(f"  not in catalog, kept as a title-only paper: {title}", err=True)
+    if as_json:
+        click.echo(json.dumps({"total": total.as_dict(), "files": per_file}, indent=2))
+    else:
+        click.echo(f"imported: {total.line()}")
+
+
+def harvest_recent(runtime: Runtime, *, days: int) -> None:
+    """First-run harvest of recent papers; explains the offline alternative on failure."""
+    from paperfeed.ingest.harvest import HarvestUnavailable, harvest_categories
+
+    since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
+    try:
+        summary = harvest_categories(runtime, runtime.settings.categories, from_date=since)
+    except HarvestUnavailable as exc:
+        click.echo(f"arXiv could not be reached ({exc}); working offline.", err=True)
+        click.echo(
+            "Import papers from a file instead, for example:\n"
+            "  paperfeed import snapshot arxiv-metadata-oai-snapshot.json.gz\n"
+            "  paperfeed import oai-pmh saved-ListRecords-response.xml\n"
+            "  paperfeed import hf-daily daily_papers.json",
+            err=True,
+        )
+        return
+    click.echo(f"harvested: {summary.line()}")
+
+
+@click.command()
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="arXiv category to harvest (repeatable; default: settings.categories).",
+)
+@click.option(
+    "--set",
+    "set_spec",
+    default=None,
+    help="A raw OAI-PMH set spec instead of categories, e.g. 'cs' or 'physics:hep-th'.",
+)
+@click.option(
+    "--metadata-prefix",
+    type=click.Choice(["arXiv", "arXivRaw", "oai_dc"]),
+    default="arXiv",
+    show_default=True,
+    help="OAI-PMH metadata format.",
+)
+@click.option(
+    "--from",
+    "from_date",
+    default=None,
+    help="Harvest records changed since this date (default: resume from the last run).",
+)
+@click.option("--until", default=None, help="Harvest records changed up to this date.")
+@click.option("--endpoint", default=None, help="OAI-PMH base URL (default: settings.oai_endpoint).")
+@click.option("--progress/--no-progress", default=None, help="Progress output.")
+@pass_runtime
+def harvest(
+    runtime: Runtime,
+    categories: tuple[str, ...],
+    set_spec: str | None,
+    metadata_prefix: str,
+    from_date: str | None,
+    until: str | None,
+    endpoint: str | None,
+    progress: bool | None,
+) -> None:
+    """Harvest arXiv over OAI-PMH, incrementally: each run resumes from the last datestamp
+    and resumption token it completed, and waits politely between requests."""
+    from paperfeed.ingest.harvest import HarvestUnavailable, harvest_categories, harvest_set
+
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        if set_spec:
+            summary = harvest_set(
+                runtime,
+                set_spec,
+                metadata_prefix=metadata_prefix,
+                from_date=from_date,
+                until=until,
+                endpoint=endpoint,
+                progress=show,
+            )
+        else:
+            summary = harvest_categories(
+                runtime,
+                list(categories) or runtime.settings.categories,
+                metadata_prefix=metadata_prefix,
+                from_date=from_date,
+                until=until,
+                endpoint=endpoint,
+                progress=show,
+            )
+    except HarvestUnavailable as exc:
+        raise click.ClickException(f"harvest stopped: {exc}. Run it again to resume.") from None
+    except FormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"harvested: {summary.line()}")

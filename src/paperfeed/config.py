@@ -1,0 +1,103 @@
+"""The one settings object. It is the only code that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("PAPERFEED_HOME") or Path.home() / ".paperfeed")
+
+
+class Settings(BaseSettings):
+    """paperfeed settings: `PAPERFEED_<NAME>` environment variables, then the config file
+    (`PAPERFEED_CONFIG`, default `$PAPERFEED_HOME/paperfeed.toml`), then these defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="forbid")
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Data directory: SQLite catalog, search indexes, mail outbox, harvest state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the catalog. Unset: SQLite file `catalog.sqlite3` in home. "
+        "PostgreSQL: `postgresql+psycopg://user:pass@host/db`.",
+    )
+    categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"],
+        description="arXiv categories harvested by default (first run and `paperfeed harvest`).",
+    )
+    oai_endpoint: str = Field(
+        default="https://oaipmh.arxiv.org/oai",
+        description="arXiv OAI-PMH base URL.",
+    )
+    arxiv_api_endpoint: str = Field(
+        default="https://export.arxiv.org/api/query",
+        description="arXiv API (Atom) query URL.",
+    )
+    hf_endpoint: str = Field(
+        default="https://huggingface.co",
+        description="Hugging Face base URL for daily papers.",
+    )
+    request_delay: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="Seconds between requests to arXiv (its terms ask for one request per 3 s).",
+    )
+    http_timeout: float = Field(default=60.0, gt=0, description="HTTP timeout in seconds.")
+    http_retries: int = Field(
+        default=5, ge=0, description="Retries of a failed or 503 HTTP request before giving up."
+    )
+    import_batch_size: int = Field(
+        default=2000, ge=1, le=100_000, description="Records written per catalog transaction."
+    )
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [c for c in value.replace(",", " ").split() if c]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("PAPERFEED_CONFIG") or _default_home() / "paperfeed.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "catalog.sqlite3"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home

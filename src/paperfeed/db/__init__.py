@@ -1,0 +1,1 @@
+"""Storage: engine and schema of the catalog, and its Alembic migrations."""

@@ -1,0 +1,41 @@
+"""Engines for the catalog: SQLite (WAL, one writer at a time) or PostgreSQL via psycopg 3."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from paperfeed.config import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: sa.Connection) -> None:
+    # Take the write lock at BEGIN so two writers queue instead of failing on upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(settings: Settings, *, readonly: bool = False) -> sa.Engine:
+    """`readonly` engines never take SQLite's write lock (for pooled readers)."""
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.ensure_home()
+        engine = sa.create_engine(url, connect_args={"isolation_level": None})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if not readonly:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True)

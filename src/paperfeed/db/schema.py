@@ -1,0 +1,100 @@
+"""The catalog schema (SQLAlchemy Core). Alembic migrations in `migrations/` create it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("arxiv_id", sa.String(64), unique=True),  # canonical, without version
+    sa.Column("doi", sa.String(255), index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("title_key", sa.String(500), nullable=False, index=True),
+    sa.Column("title_raw", sa.Text),
+    sa.Column("abstract", sa.Text, nullable=False, server_default=""),
+    sa.Column("abstract_raw", sa.Text),
+    sa.Column("authors", sa.JSON, nullable=False),  # [{name, last, first, suffix}]
+    sa.Column("authors_raw", sa.Text),
+    sa.Column("primary_category", sa.String(32), index=True),
+    sa.Column("categories", sa.JSON, nullable=False),  # ["cs.LG", "stat.ML"], primary first
+    sa.Column("versions", sa.JSON, nullable=False),  # [{version: "v1", created: ISO}]
+    sa.Column("submitted_at", sa.DateTime, index=True),  # v1, UTC
+    sa.Column("updated_at", sa.DateTime),  # latest version or metadata update, UTC
+    sa.Column("announced_on", sa.Date, index=True),
+    sa.Column("comments", sa.Text),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("report_no", sa.Text),
+    sa.Column("license", sa.String(255)),
+    sa.Column("submitter", sa.String(255)),
+    sa.Column("links", sa.JSON, nullable=False),  # [{kind, url}] code and project links
+    sa.Column("sources", sa.JSON, nullable=False),  # ["snapshot", "oai-pmh", ...]
+    sa.Column("freshness", sa.DateTime),  # the newest source data merged so far
+    sa.Column("content_hash", sa.String(32), nullable=False),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    # Bumped on every change; the search index follows the catalog by this column.
+    sa.Column("modified_at", sa.DateTime, nullable=False, index=True),
+)
+
+paper_categories = sa.Table(
+    "paper_categories",
+    metadata,
+    sa.Column(
+        "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("category", sa.String(32), primary_key=True, index=True),
+)
+
+daily_papers = sa.Table(
+    "daily_papers",
+    metadata,
+    sa.Column(
+        "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("submitted_on", sa.Date, nullable=False, index=True),
+    sa.Column("submitted_at", sa.DateTime, nullable=False),
+    sa.Column("submitted_by", sa.String(255)),
+    sa.Column("upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("num_comments", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("github_repo", sa.Text),
+    sa.Column("github_stars", sa.Integer),
+    sa.Column("project_page", sa.Text),
+    sa.Column("ai_summary", sa.Text),
+    sa.Column("ai_keywords", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+harvest_state = sa.Table(
+    "harvest_state",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),  # endpoint|prefix|set
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("metadata_prefix", sa.String(32), nullable=False),
+    sa.Column("set_spec", sa.String(128)),
+    sa.Column("window_from", sa.String(32)),  # `from` of the window being harvested
+    sa.Column("resumption_token", sa.Text),  # next page of that window, if interrupted
+    sa.Column("pages_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_datestamp", sa.String(32)),  # newest datestamp completed
+    sa.Column("completed_until", sa.String(32)),  # last window harvested to its end
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+import_checkpoints = sa.Table(
+    "import_checkpoints",
+    metadata,
+    sa.Column("key", sa.String(1024), primary_key=True),  # format|path|size|mtime
+    sa.Column("records_done", sa.Integer, nullable=False),
+    sa.Column("finished", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)

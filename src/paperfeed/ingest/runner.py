@@ -1,0 +1,205 @@
+"""Runs an import: batches into the catalog, checkpoints for resume, progress and summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from paperfeed.db.schema import import_checkpoints
+from paperfeed.ingest.base import Item, Parser, Rejection, open_input
+from paperfeed.papers.catalog import Catalog, Outcome, UpsertResult, utcnow
+from paperfeed.papers.record import PaperRecord
+
+
+@dataclass
+class ImportSummary:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    resumed_from: int = 0
+    seconds: float = 0.0
+    unmatched: list[str] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return self.new + self.updated + self.unchanged + self.rejected
+
+    def add(self, other: ImportSummary) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.resumed_from += other.resumed_from
+        self.seconds += other.seconds
+        self.unmatched.extend(other.unmatched)
+
+    def count(self, results: Iterable[UpsertResult]) -> None:
+        for result in results:
+            if result.outcome is Outcome.NEW:
+                self.new += 1
+            elif result.outcome is Outcome.UPDATED:
+                self.updated += 1
+            else:
+                self.unchanged += 1
+
+    def line(self) -> str:
+        rate = self.records / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"new {self.new:,}, updated {self.updated:,}, unchanged {self.unchanged:,}, "
+            f"rejected {self.rejected:,} ({self.records:,} records in {self.seconds:.1f} s, "
+            f"{rate:,.0f}/s)"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "records": self.records,
+            "seconds": round(self.seconds, 3),
+            "resumed_from": self.resumed_from,
+            "unmatched": self.unmatched,
+        }
+
+
+# Called after each committed batch: (records, results) -> None. The search index hooks here.
+BatchHook = Callable[[list[UpsertResult]], None]
+
+
+def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_batch(
+    engine: sa.Engine,
+    catalog: Catalog,
+    records: list[PaperRecord],
+    checkpoint: tuple[str, int] | None = None,
+) -> list[UpsertResult]:
+    """One transaction: the upsert and, when given, the checkpoint that covers it."""
+    with engine.begin() as conn:
+        results = catalog.upsert(conn, records) if records else []
+        if checkpoint is not None:
+            key, done = checkpoint
+            _save_checkpoint(conn, key, done, finished=False)
+    return results
+
+
+def _checkpoint_key(fmt: str, path: Path) -> str:
+    stat = path.stat()
+    return f"{fmt}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _load_checkpoint(engine: sa.Engine, key: str) -> tuple[int, bool]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(import_checkpoints.c.records_done, import_checkpoints.c.finished).where(
+                import_checkpoints.c.key == key
+            )
+        ).first()
+    return (int(row[0]), bool(row[1])) if row else (0, False)
+
+
+def _save_checkpoint(conn: sa.Connection, key: str, done: int, *, finished: bool) -> None:
+    values = {"records_done": done, "finished": finished, "updated_at": utcnow()}
+    updated = conn.execute(
+        import_checkpoints.update().where(import_checkpoints.c.key == key).values(values)
+    )
+    if updated.rowcount == 0:
+        conn.execute(import_checkpoints.insert().values(key=key, **values))
+
+
+class Importer:
+    """Imports files of one format into the catalog."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        batch_size: int = 2000,
+        progress: bool = True,
+        log: TextIO = sys.stderr,
+        on_batch: BatchHook | None = None,
+    ) -> None:
+        self.engine = engine
+        self.catalog = Catalog(engine)
+        self.batch_size = batch_size
+        self.progress = progress
+        self.log = log
+        self.on_batch = on_batch
+
+    def import_file(
+        self,
+        fmt: str,
+        parser: Parser,
+        path: Path,
+        *,
+        report_unmatched: bool = False,
+    ) -> ImportSummary:
+        """Import one file; resumes after the last committed batch of an interrupted run."""
+        key = _checkpoint_key(fmt, path)
+        done, finished = _load_checkpoint(self.engine, key)
+        skip = 0 if finished else done
+        summary = ImportSummary(resumed_from=skip)
+        if skip:
+            print(f"{path}: resuming after record {skip:,}", file=self.log)
+        started = time.perf_counter()
+        stream, counter = open_input(path)
+        total = path.stat().st_size
+        with (
+            stream,
+            tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=path.name,
+                disable=not self.progress,
+                file=self.log,
+                dynamic_ncols=True,
+            ) as bar,
+        ):
+            position = skip
+            for batch in _batches(parser(stream, str(path), skip), self.batch_size):
+                records = [item for item in batch if isinstance(item, PaperRecord)]
+                for item in batch:
+                    if isinstance(item, Rejection):
+                        summary.rejected += 1
+                        print(f"rejected {item.location}: {item.reason}", file=self.log)
+                position += len(batch)
+                results = write_batch(self.engine, self.catalog, records, (key, position))
+                summary.count(results)
+                if report_unmatched:
+                    # A reading-list entry that created a paper matched nothing in the catalog.
+                    summary.unmatched.extend(
+                        r.record.title or r.record.key()
+                        for r in results
+                        if r.outcome is Outcome.NEW
+                    )
+                if self.on_batch is not None and results:
+                    self.on_batch(results)
+                bar.update(counter.count - bar.n)
+                elapsed = time.perf_counter() - started
+                bar.set_postfix_str(
+                    f"{position:,} records, {(position - skip) / max(elapsed, 1e-9):,.0f} rec/s",
+                    refresh=False,
+                )
+        with self.engine.begin() as conn:
+            _save_checkpoint(conn, key, position, finished=True)
+        summary.seconds = time.perf_counter() - started
+        return summary

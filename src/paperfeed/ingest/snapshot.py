@@ -1,0 +1,126 @@
+"""The arXiv metadata snapshot (`arxiv-metadata-oai-snapshot.json`): JSON lines, streamed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import orjson
+
+from paperfeed.ingest.base import FormatError, Item, Rejection
+from paperfeed.papers.authors import Author, make_author, split_author_list
+from paperfeed.papers.dates import parse_iso, parse_rfc2822
+from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id, parse_doi
+from paperfeed.papers.links import extract_links
+from paperfeed.papers.record import PaperRecord
+from paperfeed.papers.text import normalize_text
+
+SOURCE = "snapshot"
+_SNIFF_LINES = 5
+
+
+def _str(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"field {key!r} is not a string")
+    value = value.strip()
+    return value or None
+
+
+def _authors(obj: dict[str, Any], raw: str | None) -> list[Author]:
+    parsed = obj.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        authors = []
+        for parts in parsed:
+            if not isinstance(parts, list) or not parts:
+                raise ValueError("authors_parsed entry is not a list")
+            last, first, suffix = ([*list(map(str, parts)), "", ""])[:3]
+            authors.append(make_author(last, first, suffix))
+        return authors
+    return split_author_list(raw) if raw else []
+
+
+def record_from_json(obj: Any) -> PaperRecord:
+    """One snapshot object -> PaperRecord; ValueError says what is wrong with it."""
+    if not isinstance(obj, dict):
+        raise ValueError("line is not a JSON object")
+    raw_id = obj.get("id")
+    if not isinstance(raw_id, str):
+        raise ValueError("missing 'id'")
+    try:
+        arxiv_id = parse_arxiv_id(raw_id)
+    except InvalidArxivId as exc:
+        raise ValueError(str(exc)) from None
+    title_raw = _str(obj, "title")
+    if not title_raw:
+        raise ValueError("missing 'title'")
+    abstract_raw = obj.get("abstract") or ""
+    if not isinstance(abstract_raw, str):
+        raise ValueError("field 'abstract' is not a string")
+    authors_raw = _str(obj, "authors")
+    categories = (_str(obj, "categories") or "").split()
+
+    versions = []
+    for version in obj.get("versions") or []:
+        if not isinstance(version, dict) or not isinstance(version.get("version"), str):
+            raise ValueError("malformed 'versions' entry")
+        created = parse_rfc2822(version.get("created") or "")
+        versions.append(
+            {"version": version["version"], "created": created.isoformat() if created else ""}
+        )
+    update_date = parse_iso(_str(obj, "update_date"))
+    latest = parse_iso(versions[-1]["created"]) if versions and versions[-1]["created"] else None
+    stamps = [d for d in (update_date, latest) if d is not None]
+    comments = _str(obj, "comments")
+    doi_text = _str(obj, "doi")
+    return PaperRecord(
+        source=SOURCE,
+        arxiv_id=arxiv_id.canonical,
+        doi=parse_doi(doi_text.split()[0]) if doi_text else None,
+        title=normalize_text(title_raw),
+        title_raw=title_raw,
+        abstract=normalize_text(abstract_raw),
+        abstract_raw=abstract_raw,
+        authors=_authors(obj, authors_raw),
+        authors_raw=authors_raw,
+        primary_category=categories[0] if categories else None,
+        categories=categories,
+        versions=versions,
+        updated_at=max(stamps) if stamps else None,
+        comments=normalize_text(comments) or None,
+        journal_ref=normalize_text(_str(obj, "journal-ref")) or None,
+        report_no=_str(obj, "report-no"),
+        license=_str(obj, "license"),
+        submitter=_str(obj, "submitter"),
+        links=extract_links(abstract_raw, comments),
+        freshness=max(stamps) if stamps else None,
+    )
+
+
+def _looks_like_snapshot(line: bytes) -> bool:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and "id" in obj and ("title" in obj or "abstract" in obj)
+
+
+def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
+    """Yield one item per non-blank line. Fails fast if the first lines are not snapshot JSON."""
+    numbered = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
+    head = list(itertools.islice(numbered, _SNIFF_LINES))
+    if head and not any(_looks_like_snapshot(line) for _, line in head):
+        raise FormatError(
+            f"{name}: not an arXiv snapshot file (expected JSON lines with 'id' and 'title'; "
+            f"line {head[0][0]} starts {head[0][1][:60]!r})"
+        )
+    for index, (lineno, line) in enumerate(itertools.chain(head, numbered)):
+        if index < skip:
+            continue
+        try:
+            yield record_from_json(orjson.loads(line))
+        except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+            yield Rejection(f"{name}:{lineno}", str(exc))

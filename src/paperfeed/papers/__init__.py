@@ -1,0 +1,1 @@
+"""The catalog of papers: identifiers, text normalisation, records and the catalog service."""

@@ -1,0 +1,336 @@
+"""The catalog service: batched, idempotent upserts of records, and the reads the CLI needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from paperfeed.db.schema import daily_papers, paper_categories, papers
+from paperfeed.papers.dates import utc_naive
+from paperfeed.papers.merge import CONTENT_FIELDS, merge_row, new_row
+from paperfeed.papers.record import DailyEntry, PaperRecord
+from paperfeed.papers.text import title_key
+
+_CHUNK = 500  # bound parameters per IN (...) list
+
+
+class Outcome(enum.Enum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    outcome: Outcome
+    paper_id: int
+    record: PaperRecord
+
+
+def utcnow() -> dt.datetime:
+    return utc_naive(dt.datetime.now(dt.UTC))
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _select_rows(
+    conn: sa.Connection,
+    column: sa.Column[Any],
+    values: Iterable[Any],
+    extra: sa.ColumnElement[bool] | None = None,
+) -> list[dict[str, Any]]:
+    unique = sorted({v for v in values if v})
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(unique):
+        query = sa.select(papers).where(column.in_(chunk))
+        if extra is not None:
+            query = query.where(extra)
+        rows.extend(dict(r) for r in conn.execute(query).mappings())
+    return rows
+
+
+class _Working:
+    """Rows touched by one batch, indexed by every key a record may match on."""
+
+    def __init__(self) -> None:
+        self.by_arxiv: dict[str, dict[str, Any]] = {}
+        self.by_doi: dict[str, dict[str, Any]] = {}
+        self.by_title: dict[str, dict[str, Any]] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row.get("arxiv_id"):
+            self.by_arxiv[row["arxiv_id"]] = row
+        if row.get("doi"):
+            self.by_doi.setdefault(row["doi"], row)
+        if row.get("title_key") and not row.get("arxiv_id"):
+            self.by_title.setdefault(row["title_key"], row)
+
+    def find(self, record: PaperRecord) -> dict[str, Any] | None:
+        if record.arxiv_id and record.arxiv_id in self.by_arxiv:
+            return self.by_arxiv[record.arxiv_id]
+        if record.doi and record.doi in self.by_doi:
+            row = self.by_doi[record.doi]
+            if not (record.arxiv_id and row.get("arxiv_id")):
+                return row
+        key = title_key(record.title)
+        if key and key in self.by_title:
+            return self.by_title[key]
+        return None
+
+
+class Catalog:
+    """Writes and reads papers. Writers call `upsert` inside a transaction they own."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def upsert(self, conn: sa.Connection, records: Sequence[PaperRecord]) -> list[UpsertResult]:
+        """Merge records into the catalog; one result per record, in order."""
+        now = utcnow()
+        working = _Working()
+        for row in _select_rows(conn, papers.c.arxiv_id, (r.arxiv_id for r in records)):
+            working.add(row)
+        unmatched = [r for r in records if not working.find(r)]
+        if unmatched:
+            for row in _select_rows(conn, papers.c.doi, (r.doi for r in unmatched)):
+                working.add(row)
+            # Title matches only attach to papers that have no arXiv id yet (reading lists).
+            for row in _select_rows(
+                conn,
+                papers.c.title_key,
+                (title_key(r.title) for r in unmatched),
+                papers.c.arxiv_id.is_(None),
+            ):
+                working.add(row)
+
+        inserted: list[dict[str, Any]] = []
+        touched: dict[int, dict[str, Any]] = {}  # existing rows this batch changed
+        outcomes: list[tuple[dict[str, Any], PaperRecord, Outcome]] = []
+        for record in records:
+            existing = working.find(record)
+            if existing is None:
+                row = new_row(record)
+                row["first_seen_at"] = row["modified_at"] = now
+                inserted.append(row)
+                outcome = Outcome.NEW
+            else:
+                merged = merge_row(existing, record)
+                outcome = (
+                    Outcome.UNCHANGED
+                    if merged["content_hash"] == existing["content_hash"]
+                    else Outcome.UPDATED
+                )
+                existing.update(merged)  # later records in this batch merge into the result
+                row = existing
+                if outcome is Outcome.UPDATED and "id" in row:
+                    touched[id(row)] = row
+            working.add(row)
+            outcomes.append((row, record, outcome))
+
+        self._insert(conn, inserted)
+        self._update(conn, list(touched.values()), now)
+        daily_changed = self._upsert_daily(conn, [(r, rec) for r, rec, _ in outcomes], now)
+        return [
+            UpsertResult(
+                Outcome.UPDATED
+                if outcome is Outcome.UNCHANGED and id(record) in daily_changed
+                else outcome,
+                row["id"],
+                record,
+            )
+            for row, record, outcome in outcomes
+        ]
+
+    def _insert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = [*CONTENT_FIELDS, "content_hash", "first_seen_at", "modified_at"]
+        values = [{c: row[c] for c in columns} for row in rows]
+        result = conn.execute(
+            papers.insert().returning(papers.c.id, sort_by_parameter_order=True), values
+        )
+        for row, new_id in zip(rows, result.scalars(), strict=True):
+            row["id"] = new_id
+        pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
+        if pairs:
+            conn.execute(paper_categories.insert(), pairs)
+
+    def _update(self, conn: sa.Connection, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+        if not rows:
+            return
+        columns = [*CONTENT_FIELDS, "content_hash"]
+        stmt = (
+            papers.update()
+            .where(papers.c.id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(c) for c in [*columns, "modified_at"]})
+        )
+        conn.execute(
+            stmt,
+            [
+                {**{c: row[c] for c in columns}, "modified_at": now, "_id": row["id"]}
+                for row in rows
+            ],
+        )
+        ids = [row["id"] for row in rows]
+        for chunk in _chunks(ids):
+            conn.execute(paper_categories.delete().where(paper_categories.c.paper_id.in_(chunk)))
+        pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
+        if pairs:
+            conn.execute(paper_categories.insert(), pairs)
+
+    def _upsert_daily(
+        self,
+        conn: sa.Connection,
+        outcomes: list[tuple[dict[str, Any], PaperRecord]],
+        now: dt.datetime,
+    ) -> set[int]:
+        """Store daily-list entries; returns id() of the records whose entry changed."""
+        entries = [(row["id"], rec) for row, rec in outcomes if rec.daily is not None]
+        if not entries:
+            return set()
+        known: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks([pid for pid, _ in entries]):
+            for r in conn.execute(
+                sa.select(daily_papers).where(daily_papers.c.paper_id.in_(chunk))
+            ).mappings():
+                known[r["paper_id"]] = dict(r)
+        changed: set[int] = set()
+        for paper_id, record in entries:
+            assert record.daily is not None
+            values = _daily_values(known.get(paper_id), record.daily)
+            old = known.get(paper_id)
+            if old is not None and all(old[k] == v for k, v in values.items()):
+                continue
+            values["updated_at"] = now
+            if old is None:
+                conn.execute(daily_papers.insert().values(paper_id=paper_id, **values))
+            else:
+                conn.execute(
+                    daily_papers.update().where(daily_papers.c.paper_id == paper_id).values(values)
+                )
+            known[paper_id] = {**(old or {}), **values, "paper_id": paper_id}
+            changed.add(id(record))
+        return changed
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+    def get(
+        self, arxiv_id: str | None = None, *, paper_id: int | None = None
+    ) -> dict[str, Any] | None:
+        query = sa.select(papers)
+        query = (
+            query.where(papers.c.id == paper_id)
+            if paper_id is not None
+            else query.where(papers.c.arxiv_id == arxiv_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return None
+            paper = dict(row)
+            daily = (
+                conn.execute(sa.select(daily_papers).where(daily_papers.c.paper_id == paper["id"]))
+                .mappings()
+                .first()
+            )
+            paper["daily"] = dict(daily) if daily else None
+            return paper
+
+    def list(
+        self,
+        *,
+        category: str | None = None,
+        since: dt.date | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        query = sa.select(papers)
+        if category:
+            if "." in category or category in _ARCHIVES_WITHOUT_SUBJECTS:
+                query = query.join(paper_categories).where(paper_categories.c.category == category)
+            else:  # a whole archive: "cs" lists cs.*
+                query = query.where(
+                    papers.c.id.in_(
+                        sa.select(paper_categories.c.paper_id).where(
+                            paper_categories.c.category.like(f"{category}.%")
+                        )
+                    )
+                )
+        if since:
+            query = query.where(papers.c.submitted_at >= dt.datetime.combine(since, dt.time()))
+        query = query.order_by(papers.c.submitted_at.desc().nulls_last(), papers.c.id.desc())
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query.limit(limit).offset(offset)).mappings()]
+
+    def stats(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+            with_arxiv = conn.execute(
+                sa.select(sa.func.count()).where(papers.c.arxiv_id.is_not(None))
+            ).scalar_one()
+            daily = conn.execute(sa.select(sa.func.count()).select_from(daily_papers)).scalar_one()
+            top = conn.execute(
+                sa.select(papers.c.primary_category, sa.func.count().label("n"))
+                .group_by(papers.c.primary_category)
+                .order_by(sa.desc("n"))
+                .limit(10)
+            ).all()
+            newest = conn.execute(sa.select(sa.func.max(papers.c.submitted_at))).scalar_one()
+        return {
+            "papers": int(total),
+            "with_arxiv_id": int(with_arxiv),
+            "without_arxiv_id": int(total) - int(with_arxiv),
+            "daily_entries": int(daily),
+            "newest_submission": newest.isoformat() if newest else None,
+            "top_categories": {cat or "(none)": int(n) for cat, n in top},
+        }
+
+
+_ARCHIVES_WITHOUT_SUBJECTS = {
+    "gr-qc",
+    "hep-ex",
+    "hep-lat",
+    "hep-ph",
+    "hep-th",
+    "math-ph",
+    "nucl-ex",
+    "nucl-th",
+    "quant-ph",
+}
+
+
+def _daily_values(old: Mapping[str, Any] | None, entry: DailyEntry) -> dict[str, Any]:
+    """Community counters only grow between snapshots, so an older file never lowers them."""
+
+    def keep(name: str, value: Any) -> Any:
+        if old is None:
+            return value
+        return value if value not in (None, "", []) else old[name]
+
+    return {
+        "submitted_on": entry.submitted_at.date() if old is None else old["submitted_on"],
+        "submitted_at": entry.submitted_at if old is None else old["submitted_at"],
+        "submitted_by": keep("submitted_by", entry.submitted_by),
+        "upvotes": max(entry.upvotes, old["upvotes"] if old else 0),
+        "num_comments": max(entry.num_comments, old["num_comments"] if old else 0),
+        "github_repo": keep("github_repo", entry.github_repo),
+        "github_stars": keep("github_stars", entry.github_stars),
+        "project_page": keep("project_page", entry.project_page),
+        "ai_summary": keep("ai_summary", entry.ai_summary),
+        "ai_keywords": keep("ai_keywords", entry.ai_keywords),
+        "source": entry.source if old is None else old["source"],
+    }

@@ -1,0 +1,102 @@
+"""arXiv identifiers: parsing, validation and canonical form (without version)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# New style since 2007-04: YYMM.NNNN (to 2014-12) or YYMM.NNNNN (from 2015-01).
+_NEW = re.compile(r"(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<version>\d+))?")
+# Old style: archive(.SUBJECT-CLASS)/YYMMNNN, e.g. hep-th/9901001, math.AG/0309136.
+_OLD = re.compile(
+    r"(?P<archive>[a-z][a-z\-]*)(?:\.(?P<subject>[A-Za-z\-]{2,}))?/(?P<yymm>\d{4})(?P<num>\d{3})"
+    r"(?:v(?P<version>\d+))?"
+)
+_URL_PREFIX = re.compile(
+    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format|api/query\?id_list=)/?",
+    re.IGNORECASE,
+)
+_ARXIV_PREFIX = re.compile(r"^(?:arxiv:|oai:arxiv\.org:)", re.IGNORECASE)
+
+
+class InvalidArxivId(ValueError):
+    """The text is not an arXiv identifier."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArxivId:
+    canonical: str  # without version: "2301.01234", "hep-th/9901001"
+    version: int | None
+
+    @property
+    def versioned(self) -> str:
+        return f"{self.canonical}v{self.version}" if self.version else self.canonical
+
+    @property
+    def is_old_style(self) -> bool:
+        return "/" in self.canonical
+
+
+def _valid_yymm(yymm: str, *, new_style: bool) -> bool:
+    yy, mm = int(yymm[:2]), int(yymm[2:])
+    if not 1 <= mm <= 12:
+        return False
+    if new_style:
+        return yy > 7 or (yy == 7 and mm >= 4)
+    # Old-style ids ran from 1991-08 to 2007-03.
+    return yy >= 91 or yy <= 7
+
+
+def parse_arxiv_id(text: str) -> ArxivId:
+    """Parse an id, an `arXiv:` reference or an arxiv.org URL; raise InvalidArxivId otherwise."""
+    candidate = text.strip()
+    candidate = _URL_PREFIX.sub("", candidate)
+    candidate = _ARXIV_PREFIX.sub("", candidate)
+    candidate = candidate.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    if candidate.lower().endswith(".pdf"):
+        candidate = candidate[:-4]
+    match = _NEW.fullmatch(candidate)
+    if match:
+        if not _valid_yymm(match["yymm"], new_style=True):
+            raise InvalidArxivId(f"not an arXiv id (no such month): {text!r}")
+        yymm = match["yymm"]
+        num = match["num"]
+        # Five-digit numbers started in 1501; four-digit ones ended in 1412.
+        if (len(num) == 5) != (yymm >= "1501"):
+            raise InvalidArxivId(f"not an arXiv id (wrong number length for {yymm}): {text!r}")
+        version = int(match["version"]) if match["version"] else None
+        return ArxivId(f"{yymm}.{num}", version)
+    match = _OLD.fullmatch(candidate)
+    if match:
+        if not _valid_yymm(match["yymm"], new_style=False):
+            raise InvalidArxivId(f"not an arXiv id (no such month): {text!r}")
+        archive = match["archive"].lower()
+        version = int(match["version"]) if match["version"] else None
+        # The subject class is part of the listing, not of the identity: math.AG/0309136 is
+        # math/0309136.
+        return ArxivId(f"{archive}/{match['yymm']}{match['num']}", version)
+    raise InvalidArxivId(f"not an arXiv id: {text!r}")
+
+
+def try_parse_arxiv_id(text: str) -> ArxivId | None:
+    try:
+        return parse_arxiv_id(text)
+    except InvalidArxivId:
+        return None
+
+
+def abs_url(canonical: str) -> str:
+    return f"https://arxiv.org/abs/{canonical}"
+
+
+def pdf_url(canonical: str) -> str:
+    return f"https://arxiv.org/pdf/{canonical}"
+
+
+_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
+
+
+def parse_doi(text: str) -> str | None:
+    """A DOI in canonical lower-case form, or None."""
+    match = _DOI.match(text.strip())
+    return match.group(1).rstrip(".,;").lower() if match else None

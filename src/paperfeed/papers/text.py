@@ -1,0 +1,95 @@
+"""Normalising titles, abstracts and names for display and search, keeping TeX math intact."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Combining marks for TeX accent commands: \'a, \"{o}, {\"o}, \c{c}, \v{s} ...
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+    "d": "\u0323",
+    "b": "\u0331",
+}
+# Letters and ligatures written as commands: \ss, \o, \ae, \l ...
+_LETTERS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "l": "ł",
+    "L": "Ł",
+    "i": "ı",
+    "j": "ȷ",
+}
+# {\"o}, \"{o}, \"o, \'{\i}, \c c, \v{s}; the accent letter commands need a space or brace.
+_ACCENT_RE = re.compile(
+    r"\{?\\(?:(?P<sym>['`^\"~=.])|(?P<word>[uvHckrdb])(?=[\s{]))\s*"
+    r"(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))\}?"
+)
+_LETTER_RE = re.compile(r"\{?\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])\s*\}?")
+_WS = re.compile(r"\s+")
+_TITLE_KEY_DROP = re.compile(r"[^0-9a-z]+")
+_MATH_SPLIT = re.compile(r"(\$\$.*?\$\$|\$[^$]*\$)", re.DOTALL)
+
+
+def _accent(match: re.Match[str]) -> str:
+    mark = _ACCENTS[match["sym"] or match["word"]]
+    base = match["braced"] or match["bare"]
+    if base.startswith("\\"):
+        base = _LETTERS.get(base[1:], base[1:])
+    return unicodedata.normalize("NFC", base + mark)
+
+
+def _decode_prose(text: str) -> str:
+    text = _ACCENT_RE.sub(_accent, text)
+    return _LETTER_RE.sub(lambda m: _LETTERS[m.group(1)], text)
+
+
+def detex_accents(text: str) -> str:
+    """Turn TeX accents outside math into Unicode letters: `Bal\\'azs` -> `Balázs`."""
+    if "\\" not in text:
+        return text
+    if "$" not in text:
+        return _decode_prose(text)
+    parts = _MATH_SPLIT.split(text)
+    # Odd parts are math spans, kept verbatim.
+    return "".join(p if i % 2 else _decode_prose(p) for i, p in enumerate(parts))
+
+
+def collapse_whitespace(text: str) -> str:
+    """Join arXiv's line continuations ("\\n  ") and runs of spaces into single spaces."""
+    return _WS.sub(" ", text).strip()
+
+
+def normalize_text(text: str | None) -> str:
+    """Display/search form of a title or abstract: whitespace collapsed, TeX accents decoded,
+    Unicode NFC. Math ($...$) and other TeX are kept as written."""
+    if not text:
+        return ""
+    text = collapse_whitespace(detex_accents(text))
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def title_key(title: str) -> str:
+    """A matching key for titles: case, accents, punctuation and spacing removed."""
+    folded = unicodedata.normalize("NFKD", normalize_text(title).casefold())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _TITLE_KEY_DROP.sub("", folded)[:500]

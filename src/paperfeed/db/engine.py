@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -26,16 +27,24 @@ def _sqlite_begin_immediate(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# orjson is several times faster than json for the catalog's JSON columns on bulk imports.
+_JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(settings: Settings, *, readonly: bool = False) -> sa.Engine:
     """`readonly` engines never take SQLite's write lock (for pooled readers)."""
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.ensure_home()
-        engine = sa.create_engine(url, connect_args={"isolation_level": None})
+        engine = sa.create_engine(url, connect_args={"isolation_level": None}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         if not readonly:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, **_JSON)

@@ -91,13 +91,17 @@ def write_batch(
     catalog: Catalog,
     records: list[PaperRecord],
     checkpoint: tuple[str, int] | None = None,
+    after: Callable[[sa.Connection], None] | None = None,
 ) -> list[UpsertResult]:
-    """One transaction: the upsert and, when given, the checkpoint that covers it."""
+    """One transaction: the upsert and, when given, the checkpoint that covers it and `after`
+    (the harvester saves its resumption state there, so state and papers commit together)."""
     with engine.begin() as conn:
         results = catalog.upsert(conn, records) if records else []
         if checkpoint is not None:
             key, done = checkpoint
             _save_checkpoint(conn, key, done, finished=False)
+        if after is not None:
+            after(conn)
     return results
 
 

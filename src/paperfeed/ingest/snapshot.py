@@ -64,6 +64,7 @@ def record_from_json(obj: Any) -> PaperRecord:
     categories = (_str(obj, "categories") or "").split()
 
     versions = []
+    created_dates = []
     for version in obj.get("versions") or []:
         if not isinstance(version, dict) or not isinstance(version.get("version"), str):
             raise ValueError("malformed 'versions' entry")
@@ -71,9 +72,10 @@ def record_from_json(obj: Any) -> PaperRecord:
         versions.append(
             {"version": version["version"], "created": created.isoformat() if created else ""}
         )
+        if created:
+            created_dates.append(created)
     update_date = parse_iso(_str(obj, "update_date"))
-    latest = parse_iso(versions[-1]["created"]) if versions and versions[-1]["created"] else None
-    stamps = [d for d in (update_date, latest) if d is not None]
+    stamps = [d for d in (update_date, created_dates[-1] if created_dates else None) if d]
     comments = _str(obj, "comments")
     doi_text = _str(obj, "doi")
     return PaperRecord(
@@ -89,6 +91,7 @@ def record_from_json(obj: Any) -> PaperRecord:
         primary_category=categories[0] if categories else None,
         categories=categories,
         versions=versions,
+        submitted_at=created_dates[0] if created_dates else None,
         updated_at=max(stamps) if stamps else None,
         comments=normalize_text(comments) or None,
         journal_ref=normalize_text(_str(obj, "journal-ref")) or None,

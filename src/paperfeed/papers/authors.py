@@ -44,7 +44,9 @@ _SPLIT_AND = re.compile(r",?\s+and\s+|\s*&\s*|;\s*", re.IGNORECASE)
 
 
 def _clean(part: str) -> str:
-    return collapse_whitespace(detex_accents(part)).strip(" ,")
+    if "\\" in part:
+        part = detex_accents(part)
+    return collapse_whitespace(part).strip(" ,")
 
 
 def make_author(last: str, first: str = "", suffix: str = "") -> Author:
@@ -82,6 +84,8 @@ def from_last_first(name: str) -> Author:
 
 
 def _strip_parenthesised(text: str) -> str:
+    if "(" not in text:
+        return text
     # Affiliations in author strings: "A. Smith (MIT, Cambridge), B. Jones ((1) and (2))".
     out, depth = [], 0
     for ch in text:

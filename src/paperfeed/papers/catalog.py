@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paperfeed.db.schema import daily_papers, paper_categories, papers
+from paperfeed.db.bulk import insert_rows_sqlite
 from paperfeed.papers.dates import utc_naive
 from paperfeed.papers.merge import CONTENT_FIELDS, merge_row, new_row
 from paperfeed.papers.record import DailyEntry, PaperRecord
@@ -64,25 +65,32 @@ class _Working:
         self.by_arxiv: dict[str, dict[str, Any]] = {}
         self.by_doi: dict[str, dict[str, Any]] = {}
         self.by_title: dict[str, dict[str, Any]] = {}
+        self.by_any_title: dict[str, dict[str, Any]] = {}  # for records without an arXiv id
+        self.by_id: dict[int, dict[str, Any]] = {}
 
     def add(self, row: dict[str, Any]) -> None:
+        if "id" in row and self.by_id.setdefault(row["id"], row) is not row:
+            return  # loaded again by another key: merges must all go into the first copy
         if row.get("arxiv_id"):
             self.by_arxiv[row["arxiv_id"]] = row
         if row.get("doi"):
             self.by_doi.setdefault(row["doi"], row)
         if row.get("title_key") and not row.get("arxiv_id"):
             self.by_title.setdefault(row["title_key"], row)
+        if row.get("title_key"):
+            self.by_any_title.setdefault(row["title_key"], row)
 
-    def find(self, record: PaperRecord) -> dict[str, Any] | None:
+    def find(self, record: PaperRecord, key: str) -> dict[str, Any] | None:
         if record.arxiv_id and record.arxiv_id in self.by_arxiv:
             return self.by_arxiv[record.arxiv_id]
         if record.doi and record.doi in self.by_doi:
             row = self.by_doi[record.doi]
             if not (record.arxiv_id and row.get("arxiv_id")):
                 return row
-        key = title_key(record.title)
         if key and key in self.by_title:
             return self.by_title[key]
+        if key and not record.arxiv_id and key in self.by_any_title:
+            return self.by_any_title[key]
         return None
 
 
@@ -97,29 +105,36 @@ class Catalog:
     def upsert(self, conn: sa.Connection, records: Sequence[PaperRecord]) -> list[UpsertResult]:
         """Merge records into the catalog; one result per record, in order."""
         now = utcnow()
+        keys = [title_key(r.title) for r in records]
         working = _Working()
         for row in _select_rows(conn, papers.c.arxiv_id, (r.arxiv_id for r in records)):
             working.add(row)
-        unmatched = [r for r in records if not working.find(r)]
-        if unmatched:
-            for row in _select_rows(conn, papers.c.doi, (r.doi for r in unmatched)):
+        unmatched = [(r, k) for r, k in zip(records, keys, strict=True) if not working.find(r, k)]
+        if unmatched and self._has_papers_without_arxiv_id(conn):
+            # Title and DOI matches only attach to papers without an arXiv id (reading lists).
+            without_id = papers.c.arxiv_id.is_(None)
+            for row in _select_rows(conn, papers.c.doi, (r.doi for r, _ in unmatched), without_id):
                 working.add(row)
-            # Title matches only attach to papers that have no arXiv id yet (reading lists).
             for row in _select_rows(
-                conn,
-                papers.c.title_key,
-                (title_key(r.title) for r in unmatched),
-                papers.c.arxiv_id.is_(None),
+                conn, papers.c.title_key, (k for _, k in unmatched), without_id
             ):
+                working.add(row)
+        idless = [(r, k) for r, k in unmatched if not r.arxiv_id]
+        if idless:
+            # A record without an arXiv id (a reading-list entry) may name an arXiv paper by
+            # its DOI or by its title.
+            for row in _select_rows(conn, papers.c.doi, (r.doi for r, _ in idless)):
+                working.add(row)
+            for row in _select_rows(conn, papers.c.title_key, (k for _, k in idless)):
                 working.add(row)
 
         inserted: list[dict[str, Any]] = []
         touched: dict[int, dict[str, Any]] = {}  # existing rows this batch changed
         outcomes: list[tuple[dict[str, Any], PaperRecord, Outcome]] = []
-        for record in records:
-            existing = working.find(record)
+        for record, key in zip(records, keys, strict=True):
+            existing = working.find(record, key)
             if existing is None:
-                row = new_row(record)
+                row = new_row(record, key)
                 row["first_seen_at"] = row["modified_at"] = now
                 inserted.append(row)
                 outcome = Outcome.NEW
@@ -156,11 +171,20 @@ class Catalog:
             return
         columns = [*CONTENT_FIELDS, "content_hash", "first_seen_at", "modified_at"]
         values = [{c: row[c] for c in columns} for row in rows]
-        result = conn.execute(
-            papers.insert().returning(papers.c.id, sort_by_parameter_order=True), values
-        )
-        for row, new_id in zip(rows, result.scalars(), strict=True):
-            row["id"] = new_id
+        if conn.dialect.name == "sqlite":
+            # The writer holds SQLite's write lock (BEGIN IMMEDIATE), so ids can be assigned
+            # here, and rows go straight to the driver: SQLAlchemy's per-row parameter
+            # processing and row-by-row RETURNING cost more than SQLite's own insert.
+            next_id = conn.execute(sa.select(sa.func.max(papers.c.id))).scalar_one() or 0
+            for offset, row in enumerate(rows, start=1):
+                row["id"] = next_id + offset
+            insert_rows_sqlite(conn, papers, [*columns, "id"], rows)
+        else:
+            result = conn.execute(
+                papers.insert().returning(papers.c.id, sort_by_parameter_order=True), values
+            )
+            for row, new_id in zip(rows, result.scalars(), strict=True):
+                row["id"] = new_id
         pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
         if pairs:
             conn.execute(paper_categories.insert(), pairs)
@@ -221,6 +245,10 @@ class Catalog:
             known[paper_id] = {**(old or {}), **values, "paper_id": paper_id}
             changed.add(id(record))
         return changed
+
+    def _has_papers_without_arxiv_id(self, conn: sa.Connection) -> bool:
+        query = sa.select(papers.c.id).where(papers.c.arxiv_id.is_(None)).limit(1)
+        return conn.execute(query).first() is not None
 
     # -- reading -----------------------------------------------------------------------------
 

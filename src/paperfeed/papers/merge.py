@@ -76,13 +76,13 @@ def _first_submitted(versions: list[dict[str, str]]) -> dt.datetime | None:
     return None
 
 
-def new_row(record: PaperRecord) -> dict[str, Any]:
+def new_row(record: PaperRecord, key: str | None = None) -> dict[str, Any]:
     versions = merge_versions([], record.versions)
-    submitted = _first_submitted(versions) or record.submitted_at
+    submitted = record.submitted_at or _first_submitted(versions)
     row: dict[str, Any] = {
         "arxiv_id": record.arxiv_id,
         **{name: getattr(record, name) for name in SCALAR_FIELDS},
-        "title_key": title_key(record.title),
+        "title_key": title_key(record.title) if key is None else key,
         "versions": versions,
         "submitted_at": submitted,
         "announced_on": record.announced_on
@@ -105,7 +105,8 @@ def merge_row(existing: Mapping[str, Any], record: PaperRecord) -> dict[str, Any
         value = getattr(record, name)
         if not _empty(value) and (newer or _empty(row[name])):
             row[name] = value
-    row["title_key"] = title_key(row["title"])
+    if row["title"] != existing["title"]:
+        row["title_key"] = title_key(row["title"])
     row["arxiv_id"] = row["arxiv_id"] or record.arxiv_id
     row["versions"] = merge_versions(row["versions"], record.versions)
     candidates = [

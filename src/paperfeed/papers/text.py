@@ -45,7 +45,6 @@ _ACCENT_RE = re.compile(
     r"(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))\}?"
 )
 _LETTER_RE = re.compile(r"\{?\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])\s*\}?")
-_WS = re.compile(r"\s+")
 _TITLE_KEY_DROP = re.compile(r"[^0-9a-z]+")
 _MATH_SPLIT = re.compile(r"(\$\$.*?\$\$|\$[^$]*\$)", re.DOTALL)
 
@@ -76,7 +75,7 @@ def detex_accents(text: str) -> str:
 
 def collapse_whitespace(text: str) -> str:
     """Join arXiv's line continuations ("\\n  ") and runs of spaces into single spaces."""
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def normalize_text(text: str | None) -> str:
@@ -90,6 +89,8 @@ def normalize_text(text: str | None) -> str:
 
 def title_key(title: str) -> str:
     """A matching key for titles: case, accents, punctuation and spacing removed."""
-    folded = unicodedata.normalize("NFKD", normalize_text(title).casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _TITLE_KEY_DROP.sub("", folded)[:500]
+    text = normalize_text(title).casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _TITLE_KEY_DROP.sub("", text)[:500]

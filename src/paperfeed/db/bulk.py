@@ -1,0 +1,58 @@
+"""Bulk inserts that bypass SQLAlchemy's per-row processing on SQLite (imports are
+bound by it). Values are stored exactly as SQLAlchemy's SQLite types store them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+
+def _datetime(value: dt.datetime | None) -> str | None:
+    # SQLAlchemy's SQLite DATETIME format: "YYYY-MM-DD HH:MM:SS.ffffff".
+    return None if value is None else value.isoformat(" ", "microseconds")
+
+
+def _date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _boolean(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    kind = column.type
+    if isinstance(kind, sa.JSON):
+        return _json
+    if isinstance(kind, sa.DateTime):
+        return _datetime
+    if isinstance(kind, sa.Date):
+        return _date
+    if isinstance(kind, sa.Boolean):
+        return _boolean
+    return None
+
+
+def insert_rows_sqlite(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    converters = [(name, _converter(table.c[name])) for name in columns]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    params = [
+        tuple(row[name] if convert is None else convert(row[name])
+              for name, convert in converters)
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)

@@ -4,6 +4,7 @@ bound by it). Values are stored exactly as SQLAlchemy's SQLite types store them.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,17 +43,25 @@ def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
 
 
 def insert_rows_sqlite(
-    conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
 ) -> None:
-    converters = [(name, _converter(table.c[name])) for name in columns]
+    get_values = operator.itemgetter(*columns)
+    converted = [
+        (index, convert)
+        for index, name in enumerate(columns)
+        if (convert := _converter(table.c[name])) is not None
+    ]
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    params = [
-        tuple(row[name] if convert is None else convert(row[name])
-              for name, convert in converters)
-        for row in rows
-    ]
+    params = []
+    for row in rows:
+        values = list(get_values(row))
+        for index, convert in converted:
+            values[index] = convert(values[index])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
 from typing import TextIO
 
 import sqlalchemy as sa
@@ -84,6 +86,45 @@ def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
             batch = []
     if batch:
         yield batch
+
+
+_DONE = object()
+
+
+def prefetch(batches: Iterator[list[Item]], depth: int = 2) -> Iterator[list[Item]]:
+    """Parse ahead in a thread while the caller writes: SQLite and zlib release the GIL, so
+    parsing and writing overlap. At most `depth` batches wait, which keeps memory bounded."""
+    queue: Queue[object] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(batch, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="paperfeed-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def write_batch(
@@ -179,7 +220,7 @@ class Importer:
             ) as bar,
         ):
             position = skip
-            for batch in _batches(parser(stream, str(path), skip), self.batch_size):
+            for batch in prefetch(_batches(parser(stream, str(path), skip), self.batch_size)):
                 records = [item for item in batch if isinstance(item, PaperRecord)]
                 for item in batch:
                     if isinstance(item, Rejection):

@@ -46,14 +46,17 @@ _SPLIT_AND = re.compile(r",?\s+and\s+|\s*&\s*|;\s*", re.IGNORECASE)
 def _clean(part: str) -> str:
     if "\\" in part:
         part = detex_accents(part)
-    return collapse_whitespace(part).strip(" ,")
+    if "  " in part or "\n" in part or "\t" in part:
+        part = collapse_whitespace(part)
+    return part.strip(" ,")
 
 
 def make_author(last: str, first: str = "", suffix: str = "") -> Author:
     last, first, suffix = _clean(last), _clean(first), _clean(suffix)
     # The snapshot's authors_parsed spells hyphenated initials "C. -P."; arXiv writes "C.-P.".
-    first = first.replace(". -", ".-")
-    name = " ".join(p for p in (first, last) if p)
+    if ". -" in first:
+        first = first.replace(". -", ".-")
+    name = f"{first} {last}" if first and last else first or last
     if suffix:
         name = f"{name} {suffix}"
     return {"name": name, "last": last, "first": first, "suffix": suffix}

@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from paperfeed.db.schema import daily_papers, paper_categories, papers
 from paperfeed.db.bulk import insert_rows_sqlite
+from paperfeed.db.schema import daily_papers, paper_categories, papers
 from paperfeed.papers.dates import utc_naive
 from paperfeed.papers.merge import CONTENT_FIELDS, merge_row, new_row
 from paperfeed.papers.record import DailyEntry, PaperRecord

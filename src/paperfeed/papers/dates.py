@@ -18,9 +18,12 @@ def utc_naive(value: dt.datetime) -> dt.datetime:
     return value
 
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 
 def parse_rfc2822(text: str) -> dt.datetime | None:
@@ -31,8 +34,9 @@ def parse_rfc2822(text: str) -> dt.datetime | None:
     if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS and len(parts[4]) == 8:
         try:
             hour, minute, second = parts[4].split(":")
-            return dt.datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hour),
-                               int(minute), int(second))
+            return dt.datetime(
+                int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hour), int(minute), int(second)
+            )
         except ValueError:
             return None
     try:

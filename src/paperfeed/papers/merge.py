@@ -76,8 +76,17 @@ def _first_submitted(versions: list[dict[str, str]]) -> dt.datetime | None:
     return None
 
 
+def _well_formed(versions: list[dict[str, str]]) -> bool:
+    return all(
+        v.get("version") == f"v{n}" and len(v) == 2 and v.get("created")
+        for n, v in enumerate(versions, 1)
+    )
+
+
 def new_row(record: PaperRecord, key: str | None = None) -> dict[str, Any]:
-    versions = merge_versions([], record.versions)
+    versions = record.versions
+    if not _well_formed(versions):
+        versions = merge_versions([], versions)
     submitted = record.submitted_at or _first_submitted(versions)
     row: dict[str, Any] = {
         "arxiv_id": record.arxiv_id,

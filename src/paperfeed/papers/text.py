@@ -53,7 +53,8 @@ def _accent(match: re.Match[str]) -> str:
     mark = _ACCENTS[match["sym"] or match["word"]]
     base = match["braced"] or match["bare"]
     if base.startswith("\\"):
-        base = _LETTERS.get(base[1:], base[1:])
+        # An accent on a dotless i or j (\'{\i}) is an accented i or j.
+        base = base[1:] if base[1:] in ("i", "j") else _LETTERS.get(base[1:], base[1:])
     return unicodedata.normalize("NFC", base + mark)
 
 

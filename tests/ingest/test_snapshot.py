@@ -1,0 +1,191 @@
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.config import Settings
+from paperfeed.db.schema import import_checkpoints, paper_categories, papers
+from paperfeed.ingest import snapshot
+from paperfeed.ingest.base import FormatError, Rejection
+from paperfeed.ingest.runner import Importer
+from paperfeed.papers.record import PaperRecord
+from paperfeed.runtime import Runtime
+
+
+def _import(runtime: Runtime, path: Path, batch_size: int = 100) -> object:
+    importer = Importer(runtime.engine, batch_size=batch_size, progress=False)
+    return importer.import_file("snapshot", snapshot.parse, path)
+
+
+def test_real_snapshot_sample_imports_with_all_fields(runtime: Runtime, data_dir: Path) -> None:
+    summary = _import(runtime, data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz")
+    assert (summary.new, summary.rejected) == (200, 0)  # type: ignore[attr-defined]
+    paper = runtime.catalog.get("0704.0001")
+    assert paper is not None
+    assert paper["title"] == (
+        "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
+    assert paper["title_raw"].startswith("Calculation of prompt diphoton production cross")
+    assert "\n" in paper["title_raw"]
+    assert paper["authors"][0] == {
+        "name": "C. Balázs",
+        "last": "Balázs",
+        "first": "C.",
+        "suffix": "",
+    }
+    assert paper["authors_raw"].startswith("C. Bal\\'azs")
+    assert paper["categories"] == ["hep-ph"] and paper["primary_category"] == "hep-ph"
+    assert [v["version"] for v in paper["versions"]] == ["v1", "v2"]
+    assert paper["submitted_at"].isoformat() == "2007-04-02T19:18:42"
+    assert paper["doi"] == "10.1103/physrevd.76.013009"
+    assert paper["journal_ref"] == "Phys.Rev.D76:013009,2007"
+    assert paper["sources"] == ["snapshot"]
+
+
+def test_old_style_ids_and_missing_parsed_authors(runtime: Runtime, data_dir: Path) -> None:
+    summary = _import(runtime, data_dir / "arxiv/arxiv_browse_testdata_kaggle_format.jsonl.gz")
+    assert summary.rejected == 0  # type: ignore[attr-defined]
+    old = [p for p in runtime.catalog.list(limit=2000) if "/" in (p["arxiv_id"] or "")]
+    assert len(old) >= 70
+    assert all(p["authors"] for p in old)
+
+
+def test_second_import_changes_nothing(runtime: Runtime, data_dir: Path) -> None:
+    path = data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz"
+    _import(runtime, path)
+    with runtime.engine.connect() as conn:
+        before = conn.execute(sa.select(papers.c.id, papers.c.modified_at)).all()
+    again = _import(runtime, path)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 200)  # type: ignore[attr-defined]
+    with runtime.engine.connect() as conn:
+        assert conn.execute(sa.select(papers.c.id, papers.c.modified_at)).all() == before
+
+
+def test_malformed_records_are_reported_and_skipped(
+    runtime: Runtime, tmp_path: Path, data_dir: Path
+) -> None:
+    good = gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz").read().splitlines()
+    lines = [
+        good[0],
+        b'{"id": "0704.0002", "title": "broken json',
+        b'{"id": "not-an-id", "title": "x"}',
+        b'{"id": "0704.0003"}',
+        b'{"id": "0704.0004", "title": ["not", "a", "string"]}',
+        b"[1, 2, 3]",
+        b"",
+        good[5],
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = list(snapshot.parse(path.open("rb"), str(path)))
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    assert [r.location for r in rejections] == [f"{path}:{n}" for n in (2, 3, 4, 5, 6)]
+    assert "title" in rejections[2].reason
+    summary = _import(runtime, path)
+    assert (summary.new, summary.rejected) == (2, 5)  # type: ignore[attr-defined]
+
+
+def test_hostile_text_is_stored_as_text(tmp_path: Path) -> None:
+    record = {
+        "id": "2301.00001",
+        "title": "<script>alert(1)</script> \\'e 🚀 '; DROP TABLE papers;--",
+        "abstract": "<img src=x onerror=alert(1)> $\\alpha$",
+        "categories": "cs.CR",
+        "versions": [],
+        "authors": "Robert'); DROP TABLE Students;--",
+    }
+    [item] = snapshot.parse(iter([orjson.dumps(record)]), "x")  # type: ignore[arg-type]
+    assert isinstance(item, PaperRecord)
+    assert item.title == "<script>alert(1)</script> é 🚀 '; DROP TABLE papers;--"
+    assert item.abstract == "<img src=x onerror=alert(1)> $\\alpha$"
+
+
+def test_a_file_of_another_format_fails_fast(runtime: Runtime, data_dir: Path) -> None:
+    oai_page = next((data_dir / "arxiv/oaipmh_oai_dc_2017Q1").glob("*.xml.gz"))
+    with pytest.raises(FormatError, match="not an arXiv snapshot file"):
+        _import(runtime, oai_page)
+    assert runtime.catalog.count() == 0
+
+
+def _write_snapshot(path: Path, data_dir: Path, count: int) -> None:
+    real = [
+        orjson.loads(line)
+        for line in gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz")
+    ]
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        for n in range(count):
+            record = dict(real[n % len(real)], id=f"2301.{n:05d}", doi=None)
+            out.write(orjson.dumps(record) + b"\n")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ, PAPERFEED_HOME=str(settings.home))
+    if settings.database_url:
+        env["PAPERFEED_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
+    runtime: Runtime, settings: Settings, tmp_path: Path, data_dir: Path
+) -> None:
+    path = tmp_path / "snapshot.jsonl.gz"
+    total = 20_000
+    _write_snapshot(path, data_dir, total)
+    command = [
+        sys.executable,
+        "-m",
+        "paperfeed",
+        "import",
+        "snapshot",
+        str(path),
+        "--batch-size",
+        "500",
+        "--no-progress",
+    ]
+    runtime.catalog.count()  # create the schema before the child starts
+    child = subprocess.Popen(
+        command, env=_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        with runtime.engine.connect() as conn:
+            done = (
+                conn.execute(sa.select(sa.func.max(import_checkpoints.c.records_done))).scalar()
+                or 0
+            )
+        if done >= 1500:
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert 0 < done < total, "the import should have been killed part-way"
+    assert 0 < runtime.catalog.count() < total
+
+    rerun = subprocess.run(
+        [*command, "--json"], env=_env(settings), capture_output=True, check=True
+    )
+    summary = orjson.loads(rerun.stdout)["total"]
+    assert summary["resumed_from"] >= done
+    assert summary["rejected"] == 0
+    assert runtime.catalog.count() == total
+    with runtime.engine.connect() as conn:
+        distinct = conn.execute(sa.select(sa.func.count(sa.distinct(papers.c.arxiv_id)))).scalar()
+        pairs = conn.execute(sa.select(sa.func.count()).select_from(paper_categories)).scalar()
+    assert distinct == total
+    assert pairs == sum(
+        len(orjson.loads(line)["categories"].split())
+        for n, line in zip(range(total), _cycle(data_dir), strict=False)
+    )
+
+
+def _cycle(data_dir: Path) -> list[bytes]:
+    real = gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz").read().splitlines()
+    return [real[n % len(real)] for n in range(20_000)]

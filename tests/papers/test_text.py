@@ -1,0 +1,45 @@
+import pytest
+
+from paperfeed.papers.text import detex_accents, normalize_text, title_key
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Bal\\'azs", "Balázs"),
+        ('{\\"o}', "ö"),
+        ('Schr\\"{o}dinger', "Schrödinger"),
+        ("Erd\\H{o}s", "Erdős"),
+        ("\\c{C}etin", "Çetin"),
+        ("Gau\\ss", "Gauß"),
+        ("\\v{S}koda", "Škoda"),
+        ("{\\o}ksendal", "øksendal"),
+        ("Fran\\c cois", "François"),
+        ("Pr\\'{\\i}ncipe", "Príncipe"),
+    ],
+)
+def test_tex_accents_become_unicode(raw: str, expected: str) -> None:
+    assert detex_accents(raw) == expected
+
+
+def test_math_is_kept_verbatim() -> None:
+    text = "the $(k,\\ell)$-pebble game and $\\'a$ and Bal\\'azs"
+    assert normalize_text(text) == "the $(k,\\ell)$-pebble game and $\\'a$ and Balázs"
+
+
+def test_line_continuations_and_spacing_collapse() -> None:
+    raw = "  A fully differential calculation\nis presented for the\n  production.\n"
+    assert (
+        normalize_text(raw) == "A fully differential calculation is presented for the production."
+    )
+
+
+def test_markup_is_kept_as_text_not_interpreted() -> None:
+    raw = "<script>alert('x')</script> & <b>bold</b> 🚀"
+    assert normalize_text(raw) == raw
+
+
+def test_title_key_ignores_case_accents_punctuation_and_spacing() -> None:
+    assert title_key("Attention Is All You Need") == title_key("attention is all\n  you need.")
+    assert title_key("Schr\\\"odinger's Cat") == title_key("Schrodingers cat")
+    assert title_key("") == ""

@@ -71,7 +71,7 @@ def test_second_import_changes_nothing(runtime: Runtime, data_dir: Path) -> None
 def test_malformed_records_are_reported_and_skipped(
     runtime: Runtime, tmp_path: Path, data_dir: Path
 ) -> None:
-    good = gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz").read().splitlines()
+    good = _lines(data_dir)
     lines = [
         good[0],
         b'{"id": "0704.0002", "title": "broken json',
@@ -115,10 +115,7 @@ def test_a_file_of_another_format_fails_fast(runtime: Runtime, data_dir: Path) -
 
 
 def _write_snapshot(path: Path, data_dir: Path, count: int) -> None:
-    real = [
-        orjson.loads(line)
-        for line in gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz")
-    ]
+    real = [orjson.loads(line) for line in _lines(data_dir)]
     with gzip.open(path, "wb", compresslevel=1) as out:
         for n in range(count):
             record = dict(real[n % len(real)], id=f"2301.{n:05d}", doi=None)
@@ -186,6 +183,11 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
     )
 
 
+def _lines(data_dir: Path) -> list[bytes]:
+    with gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz") as sample:
+        return sample.read().splitlines()
+
+
 def _cycle(data_dir: Path) -> list[bytes]:
-    real = gzip.open(data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz").read().splitlines()
+    real = _lines(data_dir)
     return [real[n % len(real)] for n in range(20_000)]

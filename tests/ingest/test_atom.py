@@ -85,8 +85,7 @@ def test_imports_both_serializations_of_real_api_responses(
     legacy = runtime.catalog.get("2510.14968")
     assert legacy is not None
     assert legacy["title"] == (
-        "RDD: Retrieval-Based Demonstration Decomposer for Planner Alignment in "
-        "Long-Horizon Tasks"
+        "RDD: Retrieval-Based Demonstration Decomposer for Planner Alignment in Long-Horizon Tasks"
     )
     assert legacy["abstract"].startswith("To tackle long-horizon tasks, recent hierarchical")
     assert [a["name"] for a in legacy["authors"]][:2] == ["Mingxuan Yan", "Yuping Wang"]
@@ -145,7 +144,7 @@ def test_the_api_error_feed_is_reported_with_arxivs_message(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     path = write(tmp_path, ERROR_FEED)
-    with pytest.raises(atom.ArxivApiError, match="incorrect id format for 1234.12345"):
+    with pytest.raises(atom.ArxivApiError, match=r"incorrect id format for 1234\.12345"):
         import_file(runtime, path)
     assert runtime.catalog.count() == 0
 

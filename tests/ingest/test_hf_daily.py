@@ -56,13 +56,12 @@ def test_imports_all_three_real_responses_with_their_daily_entries(
     paper = runtime.catalog.get("2606.12730")
     assert paper is not None
     assert paper["title"] == (
-        "Rethinking Psychometric Evaluation of LLMs: Towards Context-Grounded Behavioral "
-        "Coherence"
-    ) or paper["title"].startswith("Rethinking Psychometric Evaluation of LL")
+        "Rethinking Psychometric Evaluation of LLMs: When and Why Self-Reports Predict Behavior"
+    )
     assert paper["sources"] == ["hf-daily"]
     assert paper["freshness"] is None
     assert paper["submitted_at"] == dt.datetime(2026, 6, 10)
-    assert paper["authors"][0]["name"]
+    assert [a["name"] for a in paper["authors"][:2]] == ["Rafal Kocielnik", "Pengrui Han"]
     daily = paper["daily"]
     assert daily["upvotes"] == 5
     assert daily["submitted_by"] == "RKocielnik"
@@ -106,9 +105,8 @@ def test_hf_text_never_overrides_arxiv_metadata_it_only_fills_gaps(
     assert (summary.new, summary.updated) == (27, 3)
     after = runtime.catalog.get("2607.28582")
     assert after is not None
-    assert after["title"] == before["title"] == (
-        "$β$-OPSD: Deriving with Policy Optimization, Training with Self-Distillation"
-    )
+    assert before["title"].startswith("$β$-OPSD: Deriving with Policy Optimization")
+    assert after["title"] == before["title"]
     assert after["abstract"] == before["abstract"]
     assert after["submitted_at"] == before["submitted_at"]
     assert after["freshness"] == before["freshness"]

@@ -7,6 +7,7 @@ volume = {abs/1810.04805}`), by DOI, and by title, which the catalog matches in 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -22,6 +23,9 @@ from paperfeed.papers.record import PaperRecord
 from paperfeed.papers.text import detex_accents, normalize_text
 
 SOURCE = "bibtex"
+# Every block bibtexparser cannot parse becomes a Rejection, which the importer reports; the
+# parser's own warning would say the same thing a second time.
+logging.getLogger("bibtexparser.splitter").setLevel(logging.ERROR)
 _ARXIV_REF = re.compile(r"(?:arxiv\s*:\s*|arxiv\.org/(?:abs|pdf)/)(\S+)", re.IGNORECASE)
 _DBLP_VOLUME = re.compile(r"^abs/(\S+)$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")

@@ -36,12 +36,12 @@ class _Entry:
         self.paper = paper
         self.entry = entry
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: str, *, paper_only: bool = False) -> Any:
         value = self.paper.get(key)
-        return self.entry.get(key) if value is None else value
+        return self.entry.get(key) if value is None and not paper_only else value
 
-    def text(self, key: str) -> str | None:
-        value = self._get(key)
+    def text(self, key: str, *, paper_only: bool = False) -> str | None:
+        value = self._get(key, paper_only=paper_only)
         if value is None:
             return None
         if not isinstance(value, str):
@@ -56,8 +56,8 @@ class _Entry:
             raise ValueError(f"field {key!r} is not a number")
         return int(value)
 
-    def date(self, key: str) -> dt.datetime | None:
-        raw = self.text(key)
+    def date(self, key: str, *, paper_only: bool = False) -> dt.datetime | None:
+        raw = self.text(key, paper_only=paper_only)
         value = parse_iso(raw)
         if raw and value is None:
             raise ValueError(f"field {key!r} is not a date: {raw!r}")
@@ -119,8 +119,9 @@ def record_from_entry(obj: Any) -> PaperRecord:
     if not title_raw:
         raise ValueError("missing 'title'")
     abstract_raw = entry.text("summary") or ""
-    # `paper.publishedAt` is the arXiv date; a missing daily date falls back to it.
-    published = entry.date("publishedAt")
+    # `paper.publishedAt` is the arXiv date (the entry's own `publishedAt` is not); a missing
+    # daily date falls back to it.
+    published = entry.date("publishedAt", paper_only=True)
     listed_at = entry.date("submittedOnDailyAt") or published
     if listed_at is None:
         raise ValueError("missing 'submittedOnDailyAt'")

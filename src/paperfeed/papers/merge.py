@@ -126,11 +126,15 @@ def merge_row(existing: Mapping[str, Any], record: PaperRecord) -> dict[str, Any
     row["submitted_at"] = _first_submitted(row["versions"]) or (
         min(candidates) if candidates else None
     )
-    if row["announced_on"] is None:
-        row["announced_on"] = record.announced_on or (
+    if record.announced_on is not None and (newer or row["announced_on"] is None):
+        row["announced_on"] = record.announced_on
+    elif row["announced_on"] is None or row["submitted_at"] != existing["submitted_at"]:
+        # Derived from the first-version date, so it follows a corrected submission date
+        # (e.g. an approximate date from Hugging Face replaced by arXiv's v1 stamp).
+        row["announced_on"] = (
             announcement_date(row["submitted_at"])
             if row["submitted_at"] and row["arxiv_id"]
-            else None
+            else row["announced_on"]
         )
     row["links"] = _merge_links(row["links"], record.links)
     row["sources"] = sorted({*row["sources"], record.source})

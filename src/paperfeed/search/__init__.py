@@ -1,0 +1,1 @@
+"""Hybrid search: query language, lexical BM25 index, dense vectors, fusion, SearchService."""

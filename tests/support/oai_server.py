@@ -23,11 +23,11 @@ _RESPONSE_DATE = re.compile(rb"<responseDate>[^<]*</responseDate>")
 _END_OF_LIST = b"</ListRecords>"
 
 
-def oai_error(code: str, message: str) -> Response:
+def oai_error(code: str, message: str, today: str = "2017-04-01") -> Response:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
-        "<responseDate>2017-04-01T00:00:00Z</responseDate>"
+        f"<responseDate>{today}T23:59:59Z</responseDate>"
         '<request verb="ListRecords">http://localhost/oai</request>'
         f'<error code="{code}">{message}</error></OAI-PMH>'
     )
@@ -53,26 +53,29 @@ class DayPagesEndpoint:
             return None
         args = {key: values[0] for key, values in params.items()}
         if args.pop("verb", None) != "ListRecords":
-            return oai_error("badVerb", "only ListRecords is served here")
+            return self._error("badVerb", "only ListRecords is served here")
         if "resumptionToken" in args:
             if len(args) != 1:
-                return oai_error("badArgument", "resumptionToken is an exclusive argument")
+                return self._error("badArgument", "resumptionToken is an exclusive argument")
             return self._resume(args["resumptionToken"])
         if args.pop("metadataPrefix", None) != "oai_dc":
-            return oai_error("cannotDisseminateFormat", "only oai_dc is recorded")
+            return self._error("cannotDisseminateFormat", "only oai_dc is recorded")
         first, until, set_spec = args.pop("from", ""), args.pop("until", ""), args.pop("set", "")
         if args:
-            return oai_error("badArgument", f"unknown arguments {sorted(args)}")
+            return self._error("badArgument", f"unknown arguments {sorted(args)}")
         last = min(until or self.today, self.today)
         window = [i for i, (day, _) in enumerate(self.pages) if first <= day <= last]
         if not window or (set_spec and not record_ids(self, window[0], window[-1], set_spec)):
-            return oai_error("noRecordsMatch", "no records in this window")
+            return self._error("noRecordsMatch", "no records in this window")
         return self._page(window[0], last, set_spec)
+
+    def _error(self, code: str, message: str) -> Response:
+        return oai_error(code, message, self.today)
 
     def _resume(self, token: str) -> Response:
         parts = token.split("|")
         if len(parts) != 4 or parts[0] != str(self.generation) or not parts[1].isdigit():
-            return oai_error("badResumptionToken", f"expired or unknown token {token!r}")
+            return self._error("badResumptionToken", f"expired or unknown token {token!r}")
         return self._page(int(parts[1]), parts[2], parts[3])
 
     def _page(self, index: int, last_day: str, set_spec: str) -> Response:
@@ -80,13 +83,13 @@ class DayPagesEndpoint:
         more = nxt < len(self.pages) and self.pages[nxt][0] <= last_day
         token = f"{self.generation}|{nxt}|{last_day}|{set_spec}" if more else ""
         body = page_body(self.pages[index][1])
-        if set_spec:
-            body = _only_set(body, set_spec)
         element = f"<resumptionToken>{token}</resumptionToken>".encode() if token else b""
         if _TOKEN.search(body):
             body = _TOKEN.sub(element, body, count=1)
         else:
             body = body.replace(_END_OF_LIST, element + _END_OF_LIST, 1)
+        if set_spec:
+            body = _only_set(body, set_spec)
         date = f"<responseDate>{self.today}T23:59:59Z</responseDate>".encode()
         return Response(_RESPONSE_DATE.sub(date, body, count=1))
 

@@ -129,6 +129,13 @@ def harvest_recent(runtime: Runtime, *, days: int) -> None:
     help="Harvest records changed since this date (default: resume from the last run).",
 )
 @click.option("--until", default=None, help="Harvest records changed up to this date.")
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    help="On the first harvest of a set (no --from, nothing harvested before): "
+    "how many recent days to fetch.",
+)
 @click.option("--endpoint", default=None, help="OAI-PMH base URL (default: settings.oai_endpoint).")
 @click.option("--progress/--no-progress", default=None, help="Progress output.")
 @pass_runtime
@@ -139,14 +146,26 @@ def harvest(
     metadata_prefix: str,
     from_date: str | None,
     until: str | None,
+    days: int,
     endpoint: str | None,
     progress: bool | None,
 ) -> None:
     """Harvest arXiv over OAI-PMH, incrementally: each run resumes from the last datestamp
     and resumption token it completed, and waits politely between requests."""
-    from paperfeed.ingest.harvest import HarvestUnavailable, harvest_categories, harvest_set
+    from paperfeed.ingest.harvest import (
+        HarvestUnavailable,
+        category_set_spec,
+        harvest_categories,
+        harvest_set,
+    )
 
+    for category in categories:
+        try:
+            category_set_spec(category)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--category") from None
     show = sys.stderr.isatty() if progress is None else progress
+    first_run_from = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
     try:
         if set_spec:
             summary = harvest_set(
@@ -157,6 +176,7 @@ def harvest(
                 until=until,
                 endpoint=endpoint,
                 progress=show,
+                first_run_from=first_run_from,
             )
         else:
             summary = harvest_categories(
@@ -167,6 +187,7 @@ def harvest(
                 until=until,
                 endpoint=endpoint,
                 progress=show,
+                first_run_from=first_run_from,
             )
     except HarvestUnavailable as exc:
         raise click.ClickException(f"harvest stopped: {exc}. Run it again to resume.") from None

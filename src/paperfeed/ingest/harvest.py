@@ -21,11 +21,11 @@ from tqdm import tqdm
 
 from paperfeed import __version__
 from paperfeed.db.schema import harvest_state
-from paperfeed.ingest.base import Rejection
+from paperfeed.ingest.base import FormatError, Rejection
 from paperfeed.ingest.oaipmh import OAIError, ResponsePage, parse_response
 from paperfeed.ingest.runner import BatchHook, ImportSummary, write_batch
 from paperfeed.papers.catalog import Catalog, utcnow
-from paperfeed.papers.categories import is_category_code
+from paperfeed.papers.categories import is_known_category
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
 
@@ -54,6 +54,15 @@ Sleep = Callable[[float], None]
 Clock = Callable[[], dt.datetime]
 
 
+def _name_not_resolved(exc: httpx.TransportError) -> bool:
+    text = str(exc)
+    return isinstance(exc, httpx.ConnectError) and (
+        "Name or service not known" in text
+        or "Temporary failure in name resolution" in text
+        or "No address associated with hostname" in text
+    )
+
+
 class HarvestUnavailable(Exception):
     """The repository could not be reached, or kept failing until the retries ran out."""
 
@@ -64,8 +73,8 @@ def _aware_utcnow() -> dt.datetime:
 
 def category_set_spec(category: str) -> str:
     """arXiv's OAI set for a category: cs.LG -> cs:cs:LG, hep-th -> physics:hep-th."""
-    if not is_category_code(category):
-        raise ValueError(f"not an arXiv category: {category!r}")
+    if not is_known_category(category):
+        raise ValueError(f"not an arXiv category: {category!r} (e.g. cs.LG, hep-th, math)")
     archive, _, subject = category.partition(".")
     group = "physics" if archive in _PHYSICS_ARCHIVES else archive
     if subject:
@@ -96,6 +105,19 @@ class _State:
     pages_done: int = 0
     last_datestamp: str | None = None
     completed_until: str | None = None
+
+    def page_done(self, page: ResponsePage, until: str | None, first_response: str | None) -> None:
+        self.pages_done += 1
+        self.resumption_token = page.resumption_token
+        if page.newest_datestamp:
+            day = page.newest_datestamp[:10]
+            if self.last_datestamp is None or day > self.last_datestamp:
+                self.last_datestamp = day
+        if page.resumption_token is None:
+            # Records changed after the list's first response may be missing from it; the
+            # next window starts on that response's day to catch them.
+            ends = [day for day in (until, first_response) if day]
+            self.completed_until = min(ends) if ends else self.last_datestamp
 
 
 class Harvester:
@@ -154,13 +176,16 @@ class Harvester:
     def fetch(self, params: dict[str, str]) -> ResponsePage:
         """One page, retried on transient failures; OAIError for an OAI error answer."""
         attempts = self.retries + 1
-        problem = "no attempt made"
+        problem, tried = "no attempt made", 0
         for attempt in range(attempts):
+            tried = attempt + 1
             backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2**attempt)
             try:
                 response = self._get(params)
             except httpx.TransportError as exc:  # refused, timed out, dropped connection
                 problem = f"{type(exc).__name__}: {exc}"
+                if _name_not_resolved(exc):
+                    break  # offline, or a wrong endpoint: retrying cannot help
                 self._pending_wait = backoff
                 continue
             status = response.status_code
@@ -180,8 +205,23 @@ class Harvester:
                         f"{self.endpoint}: HTTP {status}, retrying in {wait:.0f} s", file=self.log
                     )
             else:
-                raise HarvestUnavailable(f"{self.endpoint} answered HTTP {status}")
-        raise HarvestUnavailable(f"{self.endpoint}: {problem} (gave up after {attempts} attempts)")
+                return self._client_error(response)
+        raise HarvestUnavailable(
+            f"{self.endpoint}: {problem} (gave up after {tried} attempt{'s' if tried > 1 else ''})"
+        )
+
+    def _client_error(self, response: httpx.Response) -> ResponsePage:
+        """Some repositories send OAI errors with a 4xx status; the body is then the answer
+        (OAIError, or an empty noRecordsMatch page). Anything else is not worth retrying."""
+        try:
+            page = parse_response(response.content, f"{self.endpoint} page")
+        except OAIError:
+            raise
+        except FormatError:
+            page = None
+        if page is None or page.broken is not None:
+            raise HarvestUnavailable(f"{self.endpoint} answered HTTP {response.status_code}")
+        return page
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -231,10 +271,11 @@ class Harvester:
         metadata_prefix: str = "arXiv",
         from_date: str | None = None,
         until: str | None = None,
+        first_run_from: str | None = None,
     ) -> ImportSummary:
         """Harvest one set (None: the whole repository). Without `from_date`, an interrupted
         window resumes from its token, and otherwise a new window starts where the last one
-        ended (the whole set on a first run)."""
+        ended; a first run starts at `first_run_from` (None: the whole set)."""
         key = f"{self.endpoint}|{metadata_prefix}|{set_spec or ''}"
         state = self._load(key)
         started = time.perf_counter()
@@ -257,7 +298,9 @@ class Harvester:
                 file=self.log,
             )
         else:
-            state.window_from = from_date or state.completed_until or state.last_datestamp
+            state.window_from = (
+                from_date or state.completed_until or state.last_datestamp or first_run_from
+            )
             state.pages_done = 0
             params = first_page()
         response_days: list[str] = []
@@ -281,18 +324,7 @@ class Harvester:
                     continue
                 if page.response_date:
                     response_days.append(page.response_date[:10])
-                state.pages_done += 1
-                state.resumption_token = page.resumption_token
-                if page.newest_datestamp and (
-                    state.last_datestamp is None or page.newest_datestamp > state.last_datestamp
-                ):
-                    state.last_datestamp = page.newest_datestamp[:10]
-                if page.resumption_token is None:
-                    # Records changed after the first response may be missing from this list;
-                    # the next window starts on that response's day to catch them.
-                    state.completed_until = until or min(
-                        response_days, default=state.last_datestamp
-                    )
+                state.page_done(page, until, min(response_days, default=None))
                 self._write(page, summary, self._saver(key, metadata_prefix, set_spec, state))
                 bar.update(len(page.items))
                 if bar.total is None and page.complete_list_size:
@@ -331,6 +363,7 @@ def harvest_set(
     clock: Clock = _aware_utcnow,
     log: TextIO = sys.stderr,
     on_batch: BatchHook | None = None,
+    first_run_from: str | None = None,
 ) -> ImportSummary:
     """Harvest one OAI set ('cs', 'physics:hep-th', 'cs:cs:LG'; None for everything)."""
     harvester = Harvester(
@@ -344,7 +377,11 @@ def harvest_set(
     )
     try:
         return harvester.harvest(
-            set_spec, metadata_prefix=metadata_prefix, from_date=from_date, until=until
+            set_spec,
+            metadata_prefix=metadata_prefix,
+            from_date=from_date,
+            until=until,
+            first_run_from=first_run_from,
         )
     finally:
         harvester.close()
@@ -363,6 +400,7 @@ def harvest_categories(
     clock: Clock = _aware_utcnow,
     log: TextIO = sys.stderr,
     on_batch: BatchHook | None = None,
+    first_run_from: str | None = None,
 ) -> ImportSummary:
     """Harvest the OAI set of each category. A paper cross-listed in several of them arrives
     once per set; the later arrivals are counted as unchanged."""
@@ -381,7 +419,11 @@ def harvest_categories(
         for set_spec in set_specs:
             total.add(
                 harvester.harvest(
-                    set_spec, metadata_prefix=metadata_prefix, from_date=from_date, until=until
+                    set_spec,
+                    metadata_prefix=metadata_prefix,
+                    from_date=from_date,
+                    until=until,
+                    first_run_from=first_run_from,
                 )
             )
     finally:

@@ -137,33 +137,19 @@ def _with_set_fallback(categories: list[str], header: _Header) -> list[str]:
     return _unique([_category_from_set(s) for s in header.set_specs])
 
 
-def _record(
-    header: _Header,
-    *,
-    arxiv_id: str,
-    title_raw: str | None,
-    abstract_raw: str | None,
-    comments_raw: str | None,
-    categories: list[str],
-    **fields: object,
-) -> PaperRecord:
-    """The fields every format shares, normalised the same way."""
-    if not title_raw:
+def _finish(record: PaperRecord, header: _Header) -> PaperRecord:
+    """What every format shares: the mappers fill the source's raw text (`comments` too) and
+    this normalises it the same way for all."""
+    if not record.title_raw:
         raise ValueError("record has no title")
-    categories = _with_set_fallback(categories, header)
-    return PaperRecord(
-        source=SOURCE,
-        arxiv_id=arxiv_id,
-        title=normalize_text(title_raw),
-        title_raw=title_raw,
-        abstract=normalize_text(abstract_raw),
-        abstract_raw=abstract_raw,
-        comments=normalize_text(comments_raw) or None,
-        primary_category=categories[0] if categories else None,
-        categories=categories,
-        links=extract_links(abstract_raw, comments_raw),
-        **fields,  # type: ignore[arg-type]
-    )
+    record.title = normalize_text(record.title_raw)
+    record.abstract = normalize_text(record.abstract_raw)
+    record.links = extract_links(record.abstract_raw, record.comments)
+    record.comments = normalize_text(record.comments) or None
+    record.journal_ref = normalize_text(record.journal_ref) or None
+    record.categories = _with_set_fallback(record.categories, header)
+    record.primary_category = record.categories[0] if record.categories else None
+    return record
 
 
 # -- the three metadata formats ----------------------------------------------------------------
@@ -188,15 +174,15 @@ def _from_oai_dc(dc: etree._Element, header: _Header) -> PaperRecord:
     creators = _texts(dc, f"{_DC}creator")
     subjects = [code_for_name(s) for s in _texts(dc, f"{_DC}subject")]
     dates = [_date(d, "<dc:date>") for d in _texts(dc, f"{_DC}date")]
-    return _record(
-        header,
+    record = PaperRecord(
+        source=SOURCE,
         arxiv_id=arxiv_id.canonical,
         title_raw=_text(dc, f"{_DC}title"),
         abstract_raw=abstracts[0] if abstracts else None,
-        comments_raw=comments[0] if comments else None,
+        comments=comments[0] if comments else None,
         categories=_unique([s for s in subjects if s]),
         doi=doi,
-        journal_ref=normalize_text(journal_ref) or None,
+        journal_ref=journal_ref,
         authors=[from_last_first(c) for c in creators],
         authors_raw="; ".join(creators) or None,
         license=_text(dc, f"{_DC}rights"),
@@ -204,6 +190,7 @@ def _from_oai_dc(dc: etree._Element, header: _Header) -> PaperRecord:
         updated_at=dates[-1] if dates else None,
         freshness=_date(header.datestamp, "<datestamp>") or (dates[-1] if dates else None),
     )
+    return _finish(record, header)
 
 
 def _is_comment(description: str) -> bool:
@@ -222,15 +209,15 @@ def _from_arxiv(meta: etree._Element, header: _Header) -> PaperRecord:
     ]
     created = _date(_text(meta, f"{_ARXIV}created"), "<created>")
     updated = _date(_text(meta, f"{_ARXIV}updated"), "<updated>") or created
-    return _record(
-        header,
+    record = PaperRecord(
+        source=SOURCE,
         arxiv_id=_canonical_id(raw_id),
         title_raw=_text(meta, f"{_ARXIV}title"),
         abstract_raw=_raw_text(meta, f"{_ARXIV}abstract"),
-        comments_raw=_text(meta, f"{_ARXIV}comments"),
+        comments=_text(meta, f"{_ARXIV}comments"),
         categories=_unique((_text(meta, f"{_ARXIV}categories") or "").split()),
         doi=_doi(_text(meta, f"{_ARXIV}doi")),
-        journal_ref=normalize_text(_text(meta, f"{_ARXIV}journal-ref")) or None,
+        journal_ref=_text(meta, f"{_ARXIV}journal-ref"),
         report_no=_text(meta, f"{_ARXIV}report-no"),
         license=_text(meta, f"{_ARXIV}license"),
         authors=authors,
@@ -239,6 +226,7 @@ def _from_arxiv(meta: etree._Element, header: _Header) -> PaperRecord:
         updated_at=updated,
         freshness=_date(header.datestamp, "<datestamp>") or updated,
     )
+    return _finish(record, header)
 
 
 def _from_arxiv_raw(meta: etree._Element, header: _Header) -> PaperRecord:
@@ -258,15 +246,15 @@ def _from_arxiv_raw(meta: etree._Element, header: _Header) -> PaperRecord:
     stamps = [parse_iso(v["created"]) for v in versions if v["created"]]
     latest = max((s for s in stamps if s is not None), default=None)
     authors_raw = _text(meta, f"{_RAW}authors")
-    return _record(
-        header,
+    record = PaperRecord(
+        source=SOURCE,
         arxiv_id=_canonical_id(raw_id),
         title_raw=_text(meta, f"{_RAW}title"),
         abstract_raw=_raw_text(meta, f"{_RAW}abstract"),
-        comments_raw=_text(meta, f"{_RAW}comments"),
+        comments=_text(meta, f"{_RAW}comments"),
         categories=_unique((_text(meta, f"{_RAW}categories") or "").split()),
         doi=_doi(_text(meta, f"{_RAW}doi")),
-        journal_ref=normalize_text(_text(meta, f"{_RAW}journal-ref")) or None,
+        journal_ref=_text(meta, f"{_RAW}journal-ref"),
         report_no=_text(meta, f"{_RAW}report-no"),
         license=_text(meta, f"{_RAW}license"),
         submitter=_text(meta, f"{_RAW}submitter"),
@@ -276,6 +264,7 @@ def _from_arxiv_raw(meta: etree._Element, header: _Header) -> PaperRecord:
         updated_at=latest,
         freshness=_date(header.datestamp, "<datestamp>") or latest,
     )
+    return _finish(record, header)
 
 
 _Mapper = Callable[[etree._Element, _Header], PaperRecord]

@@ -255,3 +255,8 @@ def code_for_name(name: str) -> str | None:
 
 def is_category_code(code: str) -> bool:
     return code in CATEGORY_NAMES or bool(_CODE_SHAPE.match(code))
+
+
+def is_known_category(code: str) -> bool:
+    """A category or archive of today's taxonomy (cs.LG, hep-th, cs, physics)."""
+    return code in CATEGORY_NAMES or code in _GROUPS

@@ -1,0 +1,43 @@
+"""Fusing ranked lists from the lexical and dense retrievers: pure functions over
+(paper_id, score) lists, best first."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+Ranked = Sequence[tuple[int, float]]
+
+
+def reciprocal_rank_fusion(lists: Sequence[Ranked], *, k: float = 60.0) -> list[tuple[int, float]]:
+    """RRF (Cormack, Clarke & Buettcher, SIGIR 2009): sum of 1 / (k + rank)."""
+    scores: dict[int, float] = {}
+    for ranked in lists:
+        for rank, (doc, _) in enumerate(ranked, start=1):
+            scores[doc] = scores.get(doc, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def z_scores(ranked: Ranked) -> dict[int, float]:
+    """Standardise one list's scores (mean 0, sd 1) so lists on different scales can be added."""
+    if not ranked:
+        return {}
+    values = [score for _, score in ranked]
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) or 1.0
+    return {doc: (score - mean) / spread for doc, score in ranked}
+
+
+def linear_blend(
+    lexical: Ranked, dense: Ranked, *, dense_weight: float = 0.5
+) -> list[tuple[int, float]]:
+    """Convex combination of z-scored lists. A document missing from one list gets that list's
+    lowest standardised score: it was not retrieved, so it scores no better than the worst hit."""
+    lex, vec = z_scores(lexical), z_scores(dense)
+    lex_floor = min(lex.values(), default=0.0)
+    vec_floor = min(vec.values(), default=0.0)
+    fused = {
+        doc: (1.0 - dense_weight) * lex.get(doc, lex_floor) + dense_weight * vec.get(doc, vec_floor)
+        for doc in lex.keys() | vec.keys()
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

@@ -49,6 +49,7 @@ class Dataset:
 @dataclass
 class Run:
     seconds: float
+    cpu_seconds: float  # user + system time of the measured process (not PostgreSQL's)
     max_rss_kb: int
     records: int
     db_bytes: int | None
@@ -87,8 +88,8 @@ def size_label(n: int) -> str:
     return str(n)
 
 
-def measure(cmd: Sequence[str | Path], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run cmd to completion: (wall seconds, max RSS in KiB of that process, stdout)."""
+def measure(cmd: Sequence[str | Path], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Run cmd to completion: (wall s, CPU s, max RSS in KiB of that process, stdout)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=out, stderr=err)
@@ -101,7 +102,7 @@ def measure(cmd: Sequence[str | Path], env: dict[str, str]) -> tuple[float, int,
     if proc.returncode != 0:
         tail = stderr.strip().splitlines()[-3:]
         raise RuntimeError(f"exit {proc.returncode}: {' | '.join(tail)}")
-    return seconds, usage.ru_maxrss, stdout
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, stdout
 
 
 def base_env() -> dict[str, str]:
@@ -125,24 +126,24 @@ def run_import(
     with tempfile.TemporaryDirectory(prefix="paperfeed-bench-home.") as home:
         env["PAPERFEED_HOME"] = home
         if backend == "sqlite":
-            seconds, rss, stdout = measure(cmd, env)
+            seconds, cpu, rss, stdout = measure(cmd, env)
             db_bytes = sum(p.stat().st_size for p in Path(home).glob("catalog.sqlite3*"))
         else:
             assert server is not None
             with server.database() as (url, admin):
                 env["PAPERFEED_DATABASE_URL"] = url
-                seconds, rss, stdout = measure(cmd, env)
+                seconds, cpu, rss, stdout = measure(cmd, env)
                 db_bytes = server.database_size(admin, url)
     total = json.loads(stdout)["total"]
     if total["new"] != total["records"] or total["rejected"]:
         print(f"  note: {dataset.name}: {total}", file=sys.stderr)
-    return Run(seconds, rss, int(total["records"]), db_bytes)
+    return Run(seconds, cpu, rss, int(total["records"]), db_bytes)
 
 
 def run_parse(dataset: Dataset) -> Run:
     cmd = [sys.executable, "-m", "bench.parse_only", dataset.fmt, *map(str, dataset.files)]
-    seconds, rss, stdout = measure(cmd, base_env())
-    return Run(seconds, rss, int(json.loads(stdout)["records"]), None)
+    seconds, cpu, rss, stdout = measure(cmd, base_env())
+    return Run(seconds, cpu, rss, int(json.loads(stdout)["records"]), None)
 
 
 def datasets(benches: Sequence[str], sizes: Sequence[int], seed: int) -> list[Dataset]:
@@ -216,7 +217,7 @@ def machine() -> str:
 
 def render(rows: list[Row]) -> str:
     parse = {r.dataset: r for r in rows if r.backend == "none" and r.runs}
-    headers = ["dataset", "backend", "records", "runs", "median s", "spread", "rec/s"]
+    headers = ["dataset", "backend", "records", "runs", "median s", "spread", "rec/s", "CPU s"]
     headers += ["x parse", "peak RSS MB", "DB MB"]
     table: list[list[str]] = []
     for r in rows:
@@ -241,6 +242,7 @@ def render(rows: list[Row]) -> str:
                 f"{r.median_s:.2f}",
                 f"±{spread / 2:.0%}" if len(secs) > 1 else "-",
                 f"{r.rate:,.0f}",
+                f"{statistics.median(x.cpu_seconds for x in r.runs):.2f}",
                 ratio,
                 f"{max(x.max_rss_kb for x in r.runs) / 1024:,.0f}",
                 f"{statistics.median(db) / 1e6:,.0f}" if db else "-",

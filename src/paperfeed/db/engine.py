@@ -14,11 +14,14 @@ from paperfeed.config import Settings
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Catalog rows are ~2.5 KB; 8 KiB pages keep most of a row out of overflow pages. Only
+    # takes effect when the file is created.
+    cursor.execute("PRAGMA page_size=8192")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: index pages stay hot on imports
     cursor.close()
 
 

@@ -64,6 +64,24 @@ class Settings(BaseSettings):
         default=2000, ge=1, le=100_000, description="Records written per catalog transaction."
     )
 
+    embedder: str = Field(
+        default="minilm",
+        description="Embedding model for search by meaning: `minilm` (all-MiniLM-L6-v2, int8 "
+        "ONNX, shipped on PyPI) or `none` (lexical search only).",
+    )
+    search_candidates: int = Field(
+        default=1000,
+        ge=10,
+        le=10_000,
+        description="Candidates taken from each retriever (BM25, vectors) before fusion.",
+    )
+    search_dense_weight: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense (meaning) scores in the hybrid blend; 0 = BM25 only.",
+    )
+
     @field_validator("categories", mode="before")
     @classmethod
     def _split_categories(cls, value: Any) -> Any:
@@ -93,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def search_dir(self) -> Path:
+        return self.home / "search"
 
     @property
     def is_sqlite(self) -> bool:

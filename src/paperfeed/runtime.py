@@ -10,6 +10,10 @@ from paperfeed.config import Settings
 from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import ensure_schema
 from paperfeed.papers.catalog import Catalog
+from paperfeed.search.embedder import Embedder, load_embedder
+from paperfeed.search.indexer import Indexer
+from paperfeed.search.service import SearchService
+from paperfeed.search.store import SearchStore
 
 
 class Runtime:
@@ -28,6 +32,32 @@ class Runtime:
     @cached_property
     def catalog(self) -> Catalog:
         return Catalog(self.engine)
+
+    @cached_property
+    def search_store(self) -> SearchStore:
+        return SearchStore.open(self.settings.search_dir)
+
+    def embedder(self) -> Embedder | None:
+        """The configured embedding model, loaded on first use (None: lexical only)."""
+        if "_embedder" not in self.__dict__:
+            self.__dict__["_embedder"] = load_embedder(
+                self.settings.embedder, self.settings.home / "models"
+            )
+        embedder: Embedder | None = self.__dict__["_embedder"]
+        return embedder
+
+    @cached_property
+    def search(self) -> SearchService:
+        return SearchService(
+            self.catalog,
+            self.search_store,
+            self.embedder,
+            candidates=self.settings.search_candidates,
+            dense_weight=self.settings.search_dense_weight,
+        )
+
+    def indexer(self, *, progress: bool = False) -> Indexer:
+        return Indexer(self.engine, self.search_store, self.embedder(), progress=progress)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

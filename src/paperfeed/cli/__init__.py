@@ -9,6 +9,7 @@ from paperfeed.cli.catalog import papers, stats
 from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for subcommands)
 from paperfeed.cli.database import db, init
 from paperfeed.cli.ingest import harvest, import_command
+from paperfeed.cli.search import evaluate, index, search, similar
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 
@@ -32,3 +33,7 @@ main.add_command(import_command)
 main.add_command(harvest)
 main.add_command(papers)
 main.add_command(stats)
+main.add_command(search)
+main.add_command(similar)
+main.add_command(index)
+main.add_command(evaluate)

@@ -102,8 +102,9 @@ import_checkpoints = sa.Table(
 paper_embeddings = sa.Table(
     "paper_embeddings",
     metadata,
-    sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("model", sa.String(128), nullable=False),  # name@version of the embedder
     sa.Column("text_hash", sa.String(32), nullable=False),  # of the text that was embedded
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float16, L2-normalised

@@ -166,6 +166,18 @@ class Catalog:
             for row, record, outcome in outcomes
         ]
 
+    def insert_new(self, conn: sa.Connection, records: Sequence[PaperRecord]) -> list[int]:
+        """Insert records as new papers without matching them to the catalog (bulk loads of
+        collections known to be distinct, such as an evaluation corpus)."""
+        now = utcnow()
+        rows = []
+        for record in records:
+            row = new_row(record)
+            row["first_seen_at"] = row["modified_at"] = now
+            rows.append(row)
+        self._insert(conn, rows)
+        return [row["id"] for row in rows]
+
     def _insert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
@@ -277,6 +289,21 @@ class Catalog:
             )
             paper["daily"] = dict(daily) if daily else None
             return paper
+
+    def get_many(self, paper_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        rows: dict[int, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(paper_ids)):
+                for row in conn.execute(sa.select(papers).where(papers.c.id.in_(chunk))).mappings():
+                    rows[row["id"]] = dict(row)
+        return rows
+
+    def ids_for_arxiv(self, arxiv_ids: Sequence[str]) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(papers.c.arxiv_id, papers.c.id).where(papers.c.arxiv_id.in_(arxiv_ids))
+            ).all()
+        return {str(a): int(i) for a, i in found}
 
     def list(
         self,

@@ -41,3 +41,29 @@ def linear_blend(
         for doc in lex.keys() | vec.keys()
     }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def dbsf_scores(ranked: Ranked) -> dict[int, float]:
+    """Distribution-based score normalisation (Mazzeschi et al., 2023): map [mean - 3 sd,
+    mean + 3 sd] onto [0, 1], so an outlying top hit is not flattened as min-max would."""
+    if not ranked:
+        return {}
+    values = [score for _, score in ranked]
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    if spread == 0:
+        return {doc: 1.0 for doc, _ in ranked}
+    low = mean - 3 * spread
+    return {doc: (score - low) / (6 * spread) for doc, score in ranked}
+
+
+def dbsf_blend(
+    lexical: Ranked, dense: Ranked, *, dense_weight: float = 0.5
+) -> list[tuple[int, float]]:
+    """Weighted sum of DBSF-normalised scores; a document absent from a list scores 0 there."""
+    lex, vec = dbsf_scores(lexical), dbsf_scores(dense)
+    fused = {
+        doc: (1.0 - dense_weight) * lex.get(doc, 0.0) + dense_weight * vec.get(doc, 0.0)
+        for doc in lex.keys() | vec.keys()
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

@@ -233,6 +233,28 @@ class LexicalIndex:
             getattr(result, "count", 0) or 0
         )  # missing from tantivy's stub
 
+    def restrict(self, query: ParsedQuery, paper_ids: Sequence[int]) -> list[int]:
+        """The given papers that satisfy the query's filters, exclusions and phrases (for
+        candidates found by meaning rather than by words), in the given order."""
+        constraints = self.filter_clauses(query)
+        for phrase in query.phrases:
+            words = self.analyze(phrase)
+            if words:
+                match = (
+                    tantivy.Query.term_query(self.schema, "text", words[0])
+                    if len(words) == 1
+                    else _phrase(self.schema, "text", words)
+                )
+                constraints.append((tantivy.Occur.Must, match))
+        if not constraints or not paper_ids:
+            return list(paper_ids)
+        searcher = self.index.searcher()
+        candidates = tantivy.Query.term_set_query(self.schema, "paper_id", list(paper_ids))
+        tq = tantivy.Query.boolean_query([(tantivy.Occur.Must, candidates), *constraints])
+        hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
+        allowed = _ids(searcher, [a for _, a in hits])
+        return [pid for pid in paper_ids if pid in allowed]
+
     def ids_matching_filters(self, query: ParsedQuery, limit: int) -> set[int] | None:
         """Papers that pass the query's filters (None when it has none)."""
         filters = self.filter_clauses(query)

@@ -27,8 +27,12 @@ class VectorIndex:
         self.path = path
         self.ndim = ndim
         self.index = Index(
-            ndim=ndim, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
-            expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH,
+            ndim=ndim,
+            metric="cos",
+            dtype="f16",
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
         )
         if path.exists():
             self.index.load(str(path))
@@ -66,8 +70,10 @@ class VectorIndex:
         if len(self.index) == 0 or k <= 0:
             return []
         matches = self.index.search(vector.astype(np.float32), min(k, len(self.index)))
-        return [(int(key), 1.0 - float(dist))
-                for key, dist in zip(matches.keys, matches.distances, strict=True)]
+        return [
+            (int(key), 1.0 - float(dist))
+            for key, dist in zip(matches.keys, matches.distances, strict=True)
+        ]
 
     def save(self) -> None:
         """Write atomically: readers never see a half-written file."""

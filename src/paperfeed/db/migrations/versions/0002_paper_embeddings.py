@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("vector", sa.LargeBinary(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["paper_id"], ["papers.id"], name=op.f("fk_paper_embeddings_paper_id_papers"),
+            ["paper_id"],
+            ["papers.id"],
+            name=op.f("fk_paper_embeddings_paper_id_papers"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("paper_id", name=op.f("pk_paper_embeddings")),

@@ -1,0 +1,196 @@
+"""`paperfeed search`, `similar`, `index ...` and `eval beir`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from paperfeed.cli.context import pass_runtime
+from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
+from paperfeed.runtime import Runtime
+from paperfeed.search.service import SearchHit
+
+
+def _show(hits: list[SearchHit]) -> None:
+    for rank, hit in enumerate(hits, start=1):
+        ident = hit.arxiv_id or f"#{hit.paper_id}"
+        date = f"{hit.submitted_at:%Y-%m-%d}" if hit.submitted_at else "----------"
+        click.echo(f"{rank:3}. {click.style(hit.title, bold=True)}")
+        click.echo(
+            f"     {ident}  {date}  {' '.join(hit.categories[:3])}  "
+            f"score {hit.score:.3f} ({hit.matched_by})"
+        )
+        if hit.authors:
+            more = f" +{len(hit.authors) - 4}" if len(hit.authors) > 4 else ""
+            click.echo(f"     {', '.join(hit.authors[:4])}{more}")
+        if hit.snippet:
+            click.echo(f"     {hit.snippet.text}")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(1, 200), default=10, show_default=True)
+@click.option("--offset", type=click.IntRange(0, 10_000), default=0, show_default=True)
+@click.option(
+    "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "lexical", "dense"]),
+    default="hybrid",
+    show_default=True,
+    help="Which retrievers to use.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of results, best first (id, title, score, ...).",
+)
+@pass_runtime
+def search(
+    runtime: Runtime, query: str, limit: int, offset: int, sort: str, mode: str, as_json: bool
+) -> None:
+    """Search titles and abstracts by words and by meaning.
+
+    \b
+    QUERY syntax:
+      free text              matched by words (BM25) and by meaning (embeddings)
+      "exact phrase"         must appear as written
+      -word  -"a phrase"     must not appear
+      author:name            au:"van der Berg"
+      cat:cs.LG  cat:cs      category, or a whole archive
+      year:2023  year:2019-2021  since:2023-05  until:2024-01-31
+      2301.01234 or an arXiv URL: that paper first
+    """
+    results = runtime.search.search(query, limit=limit, offset=offset, sort=sort, mode=mode)  # type: ignore[arg-type]
+    for notice in results.notices:
+        click.echo(f"note: {notice}", err=True)
+    if as_json:
+        click.echo(
+            json.dumps([hit.as_dict() for hit in results.hits], indent=2, ensure_ascii=False)
+        )
+        return
+    if not results.hits:
+        click.echo("no papers match", err=True)
+        return
+    click.echo(f"{results.total:,} results ({results.took_ms:.0f} ms)", err=True)
+    _show(results.hits)
+
+
+@click.command()
+@click.argument("paper_id", metavar="ID")
+@click.option("--limit", type=click.IntRange(1, 200), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_runtime
+def similar(runtime: Runtime, paper_id: str, limit: int, as_json: bool) -> None:
+    """Papers similar to ID (an arXiv id or URL), nearest first."""
+    try:
+        canonical = parse_arxiv_id(paper_id).canonical
+    except InvalidArxivId as exc:
+        raise click.ClickException(str(exc)) from None
+    row = runtime.catalog.get(canonical)
+    if row is None:
+        raise click.ClickException(f"{paper_id} is not in the catalog")
+    hits = runtime.search.similar(row["id"], limit=limit)
+    if as_json:
+        click.echo(json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False))
+    else:
+        _show(hits)
+
+
+@click.group()
+def index() -> None:
+    """Maintain the search index (it follows the catalog)."""
+
+
+def _progress(flag: bool | None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+@index.command("update")
+@click.option(
+    "--embed/--no-embed",
+    default=True,
+    show_default=True,
+    help="Also embed new or changed papers (slow: ~100 papers/s).",
+)
+@click.option("--progress/--no-progress", default=None)
+@pass_runtime
+def index_update(runtime: Runtime, embed: bool, progress: bool | None) -> None:
+    """Index papers added or changed since the last update; embed those not embedded yet."""
+    report = runtime.indexer(progress=_progress(progress)).update(embed=embed)
+    click.echo(report.line())
+
+
+@index.command("build")
+@click.option("--embed/--no-embed", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=None)
+@pass_runtime
+def index_build(runtime: Runtime, embed: bool, progress: bool | None) -> None:
+    """Rebuild the whole index into a new directory and swap it in atomically. Stored
+    embeddings of the current model are reused."""
+    from paperfeed.search.indexer import Indexer
+    from paperfeed.search.store import SearchStore
+
+    store = SearchStore.new_generation(runtime.settings.search_dir)
+    indexer = Indexer(runtime.engine, store, runtime.embedder(), progress=_progress(progress))
+    report = indexer.update(embed=embed)
+    store.activate()
+    runtime.__dict__.pop("search_store", None)
+    runtime.__dict__.pop("search", None)
+    click.echo(f"built generation {store.generation}: {report.line()}")
+
+
+@index.command("check")
+@click.option("--repair/--no-repair", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=None)
+@pass_runtime
+def index_check(runtime: Runtime, repair: bool, progress: bool | None) -> None:
+    """Find drift between the catalog and the index (e.g. after a crash) and repair it."""
+    report = runtime.indexer(progress=_progress(progress)).check(repair=repair)
+    for problem in report.problems:
+        click.echo(f"found: {problem}")
+    if not report.problems:
+        click.echo("index matches the catalog")
+    elif repair:
+        click.echo(f"repaired: {report.line()}")
+    else:
+        sys.exit(1)
+
+
+@click.group("eval")
+def evaluate() -> None:
+    """Measure search quality."""
+
+
+@evaluate.command("beir")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="test", show_default=True, help="qrels/<split>.tsv")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as a JSON object.")
+@click.option("--progress/--no-progress", default=None)
+@pass_runtime
+def eval_beir(
+    runtime: Runtime, directory: Path, split: str, as_json: bool, progress: bool | None
+) -> None:
+    """nDCG@10, Recall@100 and MRR@10 for lexical, dense and hybrid search on a BEIR-format
+    folder (corpus.jsonl[.gz], queries.jsonl, qrels/SPLIT.tsv), in a temporary catalog."""
+    from paperfeed.search.evaluation import BeirError, evaluate_beir
+
+    try:
+        metrics = evaluate_beir(
+            directory, split=split, settings=runtime.settings, progress=_progress(progress)
+        )
+    except BeirError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    click.echo(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
+    for mode, values in metrics.items():
+        click.echo(
+            f"{mode:8} {values['ndcg@10']:8.4f} {values['recall@100']:8.4f} {values['mrr@10']:8.4f}"
+        )

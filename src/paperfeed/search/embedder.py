@@ -1,0 +1,48 @@
+"""Embedders turn text into L2-normalised vectors. The catalog stores vectors with the
+embedder's `name` (model@version), so a model change is detected and triggers re-embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    name: str  # "model@version"; changes whenever vectors would change
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_query(self, text: str) -> Vectors: ...
+
+
+def document_text(title: str, abstract: str) -> str:
+    """What is embedded for a paper (title and abstract, as on SciFact's corpus)."""
+    return f"{title}. {abstract}" if abstract else title
+
+
+def normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    normalised: Vectors = (vectors / norms).astype(np.float32)
+    return normalised
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The configured model cannot be loaded (its package is missing)."""
+
+
+def load_embedder(name: str, cache_dir: Path) -> Embedder | None:
+    if name == "none":
+        return None
+    if name == "minilm":
+        from paperfeed.search.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder.load(cache_dir)
+    raise EmbedderUnavailable(f"unknown embedder {name!r} (choose 'minilm' or 'none')")

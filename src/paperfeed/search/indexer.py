@@ -1,0 +1,344 @@
+"""Keeps the search index following the catalog: incremental updates, full rebuilds into a
+new generation, embedding of new or changed papers, and a drift check with repair."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from paperfeed.db.schema import paper_embeddings, papers
+from paperfeed.papers.catalog import utcnow
+from paperfeed.search.embedder import Embedder, document_text
+from paperfeed.search.lexical import IndexDocument
+from paperfeed.search.store import SearchStore
+
+# Re-read this much before a watermark: concurrent writers on PostgreSQL may commit rows whose
+# modified_at is slightly older than rows already seen. Re-indexing is idempotent.
+_OVERLAP = dt.timedelta(minutes=5)
+_PAGE = 2000
+EMBED_BATCH = 256
+
+
+@dataclass
+class IndexReport:
+    lexical: int = 0
+    embedded: int = 0
+    vectors: int = 0
+    removed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"indexed {self.lexical:,} papers, embedded {self.embedded:,}, "
+            f"{self.vectors:,} vectors updated, {self.removed:,} removed"
+        )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _since(watermark: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(watermark) - _OVERLAP if watermark else None
+
+
+def _document(row: Any) -> IndexDocument:
+    return IndexDocument(
+        paper_id=row.id,
+        title=row.title,
+        abstract=row.abstract or "",
+        authors=[a["name"] for a in row.authors],
+        categories=row.categories,
+        submitted=row.submitted_at.date() if row.submitted_at else None,
+    )
+
+
+class Indexer:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        store: SearchStore,
+        embedder: Embedder | None,
+        *,
+        progress: bool = False,
+        log: TextIO = sys.stderr,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.embedder = embedder
+        self.progress = progress
+        self.log = log
+
+    # -- lexical -----------------------------------------------------------------------------
+
+    def _changed_papers(self, since: dt.datetime | None) -> Iterator[list[Any]]:
+        columns = [
+            papers.c.id,
+            papers.c.title,
+            papers.c.abstract,
+            papers.c.authors,
+            papers.c.categories,
+            papers.c.submitted_at,
+            papers.c.modified_at,
+        ]
+        last: tuple[dt.datetime, int] | None = None
+        while True:  # keyset pagination: bounded memory on any catalog size
+            query = sa.select(*columns).order_by(papers.c.modified_at, papers.c.id).limit(_PAGE)
+            if last is not None:
+                query = query.where(sa.tuple_(papers.c.modified_at, papers.c.id) > last)
+            elif since is not None:
+                query = query.where(papers.c.modified_at >= since)
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(query).all())
+            if not rows:
+                return
+            yield rows
+            last = (rows[-1].modified_at, rows[-1].id)
+
+    def _count_changed(self, since: dt.datetime | None) -> int:
+        query = sa.select(sa.func.count()).select_from(papers)
+        if since is not None:
+            query = query.where(papers.c.modified_at >= since)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def update_lexical(self) -> int:
+        """Index papers changed since the lexical watermark."""
+        meta = self.store.meta
+        since = _since(meta.lexical_watermark)
+        total = self._count_changed(since)
+        done = 0
+        newest = meta.lexical_watermark
+        with tqdm(
+            total=total,
+            unit=" papers",
+            desc="lexical index",
+            file=self.log,
+            disable=not self.progress,
+            dynamic_ncols=True,
+        ) as bar:
+            for rows in self._changed_papers(since):
+                self.store.lexical.upsert(_document(r) for r in rows)
+                done += len(rows)
+                newest = rows[-1].modified_at.isoformat()
+                bar.update(len(rows))
+                if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
+                    self._commit_lexical(newest)
+        self._commit_lexical(newest)
+        return done
+
+    def _commit_lexical(self, watermark: str | None) -> None:
+        self.store.lexical.commit()
+        self.store.meta.lexical_watermark = watermark
+        self.store.save_meta()
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    def _pending_embeddings(self, model: str) -> sa.Select[Any]:
+        e = paper_embeddings
+        return (
+            sa.select(papers.c.id, papers.c.title, papers.c.abstract, e.c.text_hash)
+            .outerjoin(e, e.c.paper_id == papers.c.id)
+            .where(
+                sa.or_(
+                    e.c.paper_id.is_(None),
+                    e.c.model != model,
+                    e.c.updated_at < papers.c.modified_at,
+                )
+            )
+            .order_by(papers.c.id)
+        )
+
+    def update_embeddings(self, *, limit: int | None = None) -> int:
+        """Embed papers with no vector for this model or whose text changed; resumable (each
+        batch is committed), and untouched papers are skipped."""
+        if self.embedder is None:
+            return 0
+        model = self.embedder.name
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(self._pending_embeddings(model).subquery())
+            ).scalar_one()
+        if limit is not None:
+            total = min(total, limit)
+        embedded = 0
+        last_id = 0
+        with tqdm(
+            total=total,
+            unit=" papers",
+            desc=f"embedding ({model})",
+            file=self.log,
+            disable=not self.progress,
+            dynamic_ncols=True,
+        ) as bar:
+            while embedded < total:
+                query = self._pending_embeddings(model).where(papers.c.id > last_id)
+                with self.engine.connect() as conn:
+                    rows = conn.execute(query.limit(EMBED_BATCH)).all()
+                if not rows:
+                    break
+                last_id = rows[-1].id
+                texts = {r.id: document_text(r.title, r.abstract or "") for r in rows}
+                hashes = {pid: text_hash(t) for pid, t in texts.items()}
+                stale = [r.id for r in rows if r.text_hash != hashes[r.id] or r.text_hash is None]
+                fresh = [r.id for r in rows if r.id not in set(stale)]
+                vectors = (
+                    self.embedder.embed_documents([texts[p] for p in stale])
+                    if stale
+                    else np.zeros((0, self.embedder.dim), np.float32)
+                )
+                now = utcnow()
+                with self.engine.begin() as conn:
+                    if fresh:  # same text, newer paper row or other model: just re-stamp
+                        conn.execute(
+                            paper_embeddings.update()
+                            .where(paper_embeddings.c.paper_id.in_(fresh))
+                            .where(paper_embeddings.c.model == model)
+                            .values(updated_at=now)
+                        )
+                    self._store_vectors(conn, stale, vectors, hashes, model, now)
+                embedded += len(stale)
+                bar.update(len(rows))
+        return embedded
+
+    def _store_vectors(
+        self,
+        conn: sa.Connection,
+        ids: list[int],
+        vectors: np.ndarray[Any, Any],
+        hashes: dict[int, str],
+        model: str,
+        now: dt.datetime,
+    ) -> None:
+        if not ids:
+            return
+        conn.execute(paper_embeddings.delete().where(paper_embeddings.c.paper_id.in_(ids)))
+        conn.execute(
+            paper_embeddings.insert(),
+            [
+                {
+                    "paper_id": pid,
+                    "model": model,
+                    "text_hash": hashes[pid],
+                    "vector": vector.astype(np.float16).tobytes(),
+                    "updated_at": now,
+                }
+                for pid, vector in zip(ids, vectors, strict=True)
+            ],
+        )
+
+    # -- vectors -----------------------------------------------------------------------------
+
+    def update_vectors(self) -> int:
+        """Load embeddings updated since the vector watermark into the ANN index."""
+        if self.embedder is None:
+            return 0
+        meta = self.store.meta
+        model, dim = self.embedder.name, self.embedder.dim
+        if meta.model != model:  # a model change invalidates every vector
+            (self.store.directory / "vectors.usearch").unlink(missing_ok=True)
+            self.store._vectors = None
+            meta.model, meta.dim, meta.vector_watermark = model, dim, None
+        index = self.store.vectors(dim)
+        e = paper_embeddings
+        query = sa.select(e.c.paper_id, e.c.vector, e.c.updated_at).where(e.c.model == model)
+        since = _since(meta.vector_watermark)
+        if since is not None:
+            query = query.where(e.c.updated_at >= since)
+        count = 0
+        newest = meta.vector_watermark
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=_PAGE).execute(query)
+            for chunk in result.partitions(_PAGE):
+                ids = [row.paper_id for row in chunk]
+                matrix = np.frombuffer(b"".join(row.vector for row in chunk), dtype=np.float16)
+                index.upsert(ids, matrix.reshape(len(ids), dim).astype(np.float32))
+                count += len(ids)
+                stamp = max(row.updated_at for row in chunk).isoformat()
+                newest = max(newest or stamp, stamp)
+        index.save()
+        meta.vector_watermark = newest
+        self.store.save_meta()
+        return count
+
+    # -- whole index ---------------------------------------------------------------------------
+
+    def update(self, *, embed: bool = True) -> IndexReport:
+        report = IndexReport(lexical=self.update_lexical())
+        if embed and self.embedder is not None:
+            report.embedded = self.update_embeddings()
+            report.vectors = self.update_vectors()
+        return report
+
+    def check(self, *, repair: bool = True) -> IndexReport:
+        """Compare the index with the catalog; repair drift (a crash between a catalog commit
+        and the index update, papers deleted from the catalog)."""
+        report = IndexReport()
+        with self.engine.connect() as conn:
+            catalog_ids = {r[0] for r in conn.execute(sa.select(papers.c.id))}
+        lexical_ids = self.store.lexical.all_ids()
+        missing, extra = catalog_ids - lexical_ids, lexical_ids - catalog_ids
+        if missing:
+            report.problems.append(f"{len(missing):,} papers missing from the lexical index")
+        if extra:
+            report.problems.append(f"{len(extra):,} deleted papers still in the lexical index")
+        if repair and (missing or extra):
+            self.store.lexical.delete(extra)
+            with self.engine.connect() as conn:
+                for start in range(0, len(missing), 500):
+                    chunk = sorted(missing)[start : start + 500]
+                    rows = conn.execute(
+                        sa.select(
+                            papers.c.id,
+                            papers.c.title,
+                            papers.c.abstract,
+                            papers.c.authors,
+                            papers.c.categories,
+                            papers.c.submitted_at,
+                        ).where(papers.c.id.in_(chunk))
+                    ).all()
+                    self.store.lexical.upsert(_document(r) for r in rows)
+            self.store.lexical.commit()
+            report.lexical, report.removed = len(missing), len(extra)
+        if self.embedder is not None and self.store.meta.model == self.embedder.name:
+            report.problems.extend(self._check_vectors(catalog_ids, repair, report))
+        if repair:
+            report.embedded += self.update_embeddings() if self.embedder else 0
+            report.vectors += self.update_vectors() if self.embedder else 0
+        return report
+
+    def _check_vectors(self, catalog_ids: set[int], repair: bool, report: IndexReport) -> list[str]:
+        assert self.embedder is not None
+        index = self.store.vectors(self.embedder.dim)
+        with self.engine.connect() as conn:
+            embedded = {
+                r[0]
+                for r in conn.execute(
+                    sa.select(paper_embeddings.c.paper_id).where(
+                        paper_embeddings.c.model == self.embedder.name
+                    )
+                )
+            }
+        vector_ids = index.ids()
+        problems = []
+        stale, missing = vector_ids - embedded, embedded - vector_ids
+        if stale:
+            problems.append(f"{len(stale):,} vectors of papers no longer embedded")
+        if missing:
+            problems.append(f"{len(missing):,} embedded papers missing from the vector index")
+        not_embedded = len(catalog_ids - embedded)
+        if not_embedded:
+            problems.append(f"{not_embedded:,} papers not embedded yet")
+        if repair and (stale or missing):
+            index.remove(stale)
+            report.removed += len(stale)
+            self.store.meta.vector_watermark = None  # reload every vector
+        return problems

@@ -1,0 +1,234 @@
+"""SearchService: hybrid search and similar papers, shared by the CLI, web app and API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from paperfeed.papers.catalog import Catalog
+from paperfeed.search.embedder import Embedder, document_text
+from paperfeed.search.fusion import dbsf_blend
+from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.search.snippets import Snippet, make_snippet
+from paperfeed.search.store import SearchStore
+
+Sort = Literal["relevance", "date"]
+MAX_LIMIT = 200
+MAX_OFFSET = 10_000
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    paper_id: int
+    arxiv_id: str | None
+    title: str
+    authors: list[str]
+    categories: list[str]
+    submitted_at: dt.datetime | None
+    score: float
+    snippet: Snippet | None
+    matched_by: str  # "id", "words", "meaning" or "words+meaning"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.arxiv_id or f"#{self.paper_id}",
+            "paper_id": self.paper_id,
+            "title": self.title,
+            "authors": self.authors,
+            "categories": self.categories,
+            "submitted": self.submitted_at.date().isoformat() if self.submitted_at else None,
+            "score": round(self.score, 6),
+            "snippet": self.snippet.text if self.snippet else None,
+            "snippet_html": self.snippet.html if self.snippet else None,
+            "matched_by": self.matched_by,
+        }
+
+
+@dataclass
+class SearchResults:
+    query: ParsedQuery
+    hits: list[SearchHit] = field(default_factory=list)
+    total: int = 0
+    notices: list[str] = field(default_factory=list)
+    took_ms: float = 0.0
+
+
+class SearchService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: SearchStore,
+        embedder: Callable[[], Embedder | None] | None = None,
+        *,
+        candidates: int = 1000,
+        dense_weight: float = 0.45,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self._embedder_factory = embedder
+        self._embedder: Embedder | None = None
+        self.candidates = candidates
+        self.dense_weight = dense_weight
+
+    def embedder(self) -> Embedder | None:
+        if self._embedder is None and self._embedder_factory is not None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
+    def _dense_ready(self) -> Embedder | None:
+        embedder = self.embedder()
+        if embedder is None or self.store.meta.model != embedder.name:
+            return None
+        return embedder if self.store.has_vectors() else None
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sort: Sort = "relevance",
+        categories: Sequence[str] = (),
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
+    ) -> SearchResults:
+        started = time.perf_counter()
+        query = parse_query(text)
+        query.categories.extend(categories)
+        query.since = since or query.since
+        query.until = until or query.until
+        results = SearchResults(query=query, notices=list(query.notices))
+        limit = max(1, min(limit, MAX_LIMIT))
+        offset = max(0, min(offset, MAX_OFFSET))
+        if query.is_empty:
+            results.notices.append(
+                "empty query: type words, a phrase, or a filter such as cat:cs.LG"
+            )
+            return results
+
+        pinned = self._pinned(query, results)
+        matched: dict[int, str] = {pid: "id" for pid in pinned}
+        ranked: list[tuple[int, float]]
+        if sort == "date" or not query.has_text:
+            ranked, total = self.store.lexical.search(query, limit=offset + limit, by_date=True)
+            for pid, _ in ranked:
+                matched.setdefault(pid, "words")
+        else:
+            ranked, total = self._relevance(query, mode, matched, results)
+        order = [*pinned, *(pid for pid, _ in ranked if pid not in set(pinned))]
+        scores = dict(ranked)
+        page = order[offset : offset + limit]
+        results.total = max(total, len(order))
+        results.hits = self._hits(page, query, scores, matched)
+        results.took_ms = (time.perf_counter() - started) * 1000
+        return results
+
+    def _pinned(self, query: ParsedQuery, results: SearchResults) -> list[int]:
+        if not query.arxiv_ids:
+            return []
+        found = self.catalog.ids_for_arxiv(query.arxiv_ids)
+        for missing in (a for a in query.arxiv_ids if a not in found):
+            results.notices.append(f"arXiv:{missing} is not in the catalog")
+        return [found[a] for a in query.arxiv_ids if a in found]
+
+    def _relevance(
+        self,
+        query: ParsedQuery,
+        mode: str,
+        matched: dict[int, str],
+        results: SearchResults,
+    ) -> tuple[list[tuple[int, float]], int]:
+        lexical: list[tuple[int, float]] = []
+        total = 0
+        if mode != "dense":
+            lexical, total = self.store.lexical.search(query, limit=self.candidates)
+        dense: list[tuple[int, float]] = []
+        embedder = self._dense_ready() if mode != "lexical" else None
+        if embedder is not None and query.text:
+            vector = embedder.embed_query(query.text)
+            found = self.store.vectors(embedder.dim).search(vector, self.candidates)
+            allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
+            dense = [(pid, score) for pid, score in found if pid in allowed]
+        elif mode != "lexical" and self.embedder() is not None:
+            results.notices.append(
+                "search by meaning is not ready (run `paperfeed index "
+                "update`); showing word matches only"
+            )
+        for pid, _ in lexical:
+            matched[pid] = "words"
+        for pid, _ in dense:
+            matched[pid] = "words+meaning" if matched.get(pid) == "words" else "meaning"
+        if not dense:
+            return lexical, total
+        if not lexical:
+            return dense, len(dense)
+        return dbsf_blend(lexical, dense, dense_weight=self.dense_weight), total
+
+    def _hits(
+        self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]
+    ) -> list[SearchHit]:
+        rows = self.catalog.get_many(page)
+        terms = set(self.store.lexical.analyze(" ".join([*query.terms, *query.phrases])))
+        hits = []
+        for pid in page:
+            row = rows.get(pid)
+            if row is None:  # deleted since it was indexed
+                continue
+            snippet = (
+                make_snippet(row["abstract"], terms, self.store.lexical.analyze)
+                if row["abstract"]
+                else None
+            )
+            hits.append(
+                SearchHit(
+                    paper_id=pid,
+                    arxiv_id=row["arxiv_id"],
+                    title=row["title"],
+                    authors=[a["name"] for a in row["authors"]],
+                    categories=row["categories"],
+                    submitted_at=row["submitted_at"],
+                    score=scores.get(pid, 0.0),
+                    snippet=snippet,
+                    matched_by=matched.get(pid, "words"),
+                )
+            )
+        return hits
+
+    # -- similar -----------------------------------------------------------------------------
+
+    def similar(self, paper_id: int, *, limit: int = 10) -> list[SearchHit]:
+        """Nearest neighbours by meaning (falling back to shared words), never the paper
+        itself."""
+        row = self.catalog.get(paper_id=paper_id)
+        if row is None:
+            return []
+        limit = max(1, min(limit, MAX_LIMIT))
+        embedder = self._dense_ready()
+        ranked: list[tuple[int, float]]
+        how = "meaning"
+        if embedder is not None:
+            index = self.store.vectors(embedder.dim)
+            vector = index.get(paper_id)
+            if vector is None:
+                vector = embedder.embed_documents([document_text(row["title"], row["abstract"])])[0]
+            ranked = index.search(vector, limit + 1)
+        else:
+            how = "words"
+            query = ParsedQuery(
+                terms=self.store.lexical.analyze(f"{row['title']} {row['abstract']}")[:64]
+            )
+            ranked, _ = self.store.lexical.search(query, limit=limit + 1)
+        ranked = [(pid, s) for pid, s in ranked if pid != paper_id][:limit]
+        empty = ParsedQuery()
+        return self._hits(
+            [pid for pid, _ in ranked],
+            empty,
+            dict(ranked),
+            dict.fromkeys((pid for pid, _ in ranked), how),
+        )

@@ -1,0 +1,101 @@
+"""The on-disk search index of one catalog: a lexical index and a vector index in a
+generation directory, named by the CURRENT file. A rebuild writes a new generation and swaps
+CURRENT atomically, so readers never see a half-built index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from paperfeed.search.lexical import SCHEMA_VERSION, LexicalIndex
+from paperfeed.search.vectors import VectorIndex
+
+_CURRENT = "CURRENT"
+
+
+@dataclass
+class IndexMeta:
+    schema: int = SCHEMA_VERSION
+    generation: str = ""
+    # Catalog changes up to this `papers.modified_at` are in the lexical index.
+    lexical_watermark: str | None = None
+    # Embeddings of `model` updated up to this time are in the vector index.
+    model: str | None = None
+    dim: int | None = None
+    vector_watermark: str | None = None
+    created_at: str = ""
+
+
+class SearchStore:
+    def __init__(self, root: Path, generation: str, meta: IndexMeta) -> None:
+        self.root = root
+        self.generation = generation
+        self.meta = meta
+        self.lexical = LexicalIndex(self.directory / "lexical")
+        self._vectors: VectorIndex | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self.root / self.generation
+
+    def vectors(self, dim: int) -> VectorIndex:
+        if self._vectors is None or self._vectors.ndim != dim:
+            self._vectors = VectorIndex(self.directory / "vectors.usearch", dim)
+        return self._vectors
+
+    def has_vectors(self) -> bool:
+        return (self.directory / "vectors.usearch").exists()
+
+    def save_meta(self) -> None:
+        path = self.directory / "meta.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self.meta), indent=2))
+        os.replace(tmp, path)
+
+    # -- generations ---------------------------------------------------------------------------
+
+    @classmethod
+    def exists(cls, root: Path) -> bool:
+        return (root / _CURRENT).is_file()
+
+    @classmethod
+    def open(cls, root: Path) -> SearchStore:
+        """The current generation, created empty when there is none."""
+        current = root / _CURRENT
+        if current.is_file():
+            generation = current.read_text().strip()
+            meta_path = root / generation / "meta.json"
+            if meta_path.is_file():
+                meta = IndexMeta(**json.loads(meta_path.read_text()))
+                if meta.schema == SCHEMA_VERSION:
+                    return cls(root, generation, meta)
+        store = cls.new_generation(root)
+        store.activate()
+        return store
+
+    @classmethod
+    def new_generation(cls, root: Path) -> SearchStore:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        generation = f"gen-{stamp}-{uuid.uuid4().hex[:6]}"
+        (root / generation).mkdir(parents=True)
+        store = cls(
+            root,
+            generation,
+            IndexMeta(generation=generation, created_at=dt.datetime.now(dt.UTC).isoformat()),
+        )
+        store.save_meta()
+        return store
+
+    def activate(self) -> None:
+        """Point CURRENT at this generation (atomic rename) and remove older generations."""
+        tmp = self.root / f"{_CURRENT}.tmp"
+        tmp.write_text(self.generation)
+        os.replace(tmp, self.root / _CURRENT)
+        for entry in self.root.iterdir():
+            if entry.is_dir() and entry.name.startswith("gen-") and entry.name != self.generation:
+                shutil.rmtree(entry, ignore_errors=True)

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+# usearch's SIMD kernels (numkong) make a later `import onnxruntime` crash the process
+# (segfault; usearch 2.26, onnxruntime 1.32): onnxruntime must be loaded first.
+import onnxruntime  # noqa: F401
 from usearch.index import Index
 
 Vectors = npt.NDArray[np.float32]

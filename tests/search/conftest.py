@@ -1,0 +1,43 @@
+"""One catalog with real arXiv records, indexed with the real embedding model, shared by the
+search tests of a module (embedding takes a while)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paperfeed.config import Settings
+from paperfeed.ingest import snapshot
+from paperfeed.ingest.runner import Importer
+from paperfeed.runtime import Runtime
+from tests.conftest import DATA, _postgres_database
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    home = tmp_path_factory.mktemp("search-home")
+    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
+    databases = _postgres_database(base) if base else iter([None])
+    url = next(databases)
+    runtime = Runtime(Settings(home=home, database_url=url))
+    importer = Importer(runtime.engine, progress=False)
+    for name in (
+        "arxiv_browse_testdata_kaggle_format.jsonl.gz",
+        "kaggle_snapshot_head200.jsonl.gz",
+    ):
+        importer.import_file("snapshot", snapshot.parse, DATA / "arxiv" / name)
+    runtime.indexer().update()
+    yield runtime
+    runtime.close()
+    for _ in databases:  # drops the PostgreSQL database
+        pass
+
+
+@pytest.fixture(scope="module")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")

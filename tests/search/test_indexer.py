@@ -1,0 +1,101 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from paperfeed.config import Settings
+from paperfeed.ingest.runner import write_batch
+from paperfeed.papers.record import PaperRecord
+from paperfeed.runtime import Runtime
+from paperfeed.search.indexer import Indexer
+from paperfeed.search.store import SearchStore
+
+
+def _paper(n: int, title: str, abstract: str) -> PaperRecord:
+    return PaperRecord(
+        source="snapshot",
+        arxiv_id=f"2611.{n:05d}",
+        title=title,
+        abstract=abstract,
+        categories=["cs.IR"],
+        freshness=dt.datetime(2026, 11, 1),
+    )
+
+
+PAPERS = [
+    _paper(1, "Dense retrieval for scientific claims", "We embed claims and abstracts."),
+    _paper(2, "Sparse lexical retrieval with BM25", "Term weighting for ranking documents."),
+    _paper(3, "Protein folding with deep learning", "Predicting structures of proteins."),
+]
+
+
+@pytest.fixture
+def small(runtime: Runtime) -> Runtime:
+    write_batch(runtime.engine, runtime.catalog, PAPERS)
+    runtime.indexer().update()
+    return runtime
+
+
+def test_new_papers_are_searchable_after_an_incremental_update(small: Runtime) -> None:
+    write_batch(
+        small.engine,
+        small.catalog,
+        [_paper(4, "Quantum error correction codes", "Surface codes and qubits.")],
+    )
+    report = small.indexer().update(embed=False)
+    assert report.lexical >= 1
+    assert [h.arxiv_id for h in small.search.search("surface codes").hits][:1] == ["2611.00004"]
+
+
+def test_only_new_or_changed_papers_are_embedded(small: Runtime) -> None:
+    again = small.indexer().update()
+    assert again.embedded == 0
+    changed = _paper(2, "Sparse lexical retrieval with BM25F", "Field weighting for ranking.")
+    changed.freshness = dt.datetime(2026, 11, 2)
+    write_batch(small.engine, small.catalog, [changed])
+    assert small.indexer().update().embedded == 1
+
+
+def test_embedding_is_resumable_in_parts(runtime: Runtime) -> None:
+    write_batch(runtime.engine, runtime.catalog, PAPERS)
+    indexer = runtime.indexer()
+    assert indexer.update_embeddings(limit=1) >= 1
+    rest = indexer.update_embeddings()
+    assert 1 <= rest <= 2
+    assert indexer.update_embeddings() == 0
+
+
+def test_check_finds_and_repairs_drift(small: Runtime) -> None:
+    # A crash after the catalog commit, before the index update:
+    write_batch(small.engine, small.catalog, [_paper(5, "Orphan paper", "Never indexed.")])
+    small.search_store.lexical.delete([1])  # and an index that lost a document
+    small.search_store.lexical.commit()
+    report = small.indexer().check(repair=True)
+    assert any("missing from the lexical index" in p for p in report.problems)
+    assert small.indexer().check(repair=False).problems == []
+    assert small.search.search("orphan").hits[0].arxiv_id == "2611.00005"
+
+
+def test_rebuild_swaps_in_a_new_generation(small: Runtime, settings: Settings) -> None:
+    old = small.search_store.generation
+    store = SearchStore.new_generation(settings.search_dir)
+    Indexer(small.engine, store, small.embedder()).update()
+    store.activate()
+    reopened = SearchStore.open(settings.search_dir)
+    assert reopened.generation == store.generation != old
+    assert not (settings.search_dir / old).exists()
+    assert reopened.lexical.num_docs() == 3
+
+
+def test_a_model_change_rebuilds_the_vectors(small: Runtime) -> None:
+    embedder = small.embedder()
+    assert embedder is not None
+    small.search_store.meta.model = "some-other-model@1"
+    vectors = small.indexer().update_vectors()
+    assert vectors == 3
+    assert small.search_store.meta.model == embedder.name
+
+
+def test_index_files_live_in_the_data_directory(small: Runtime, settings: Settings) -> None:
+    current = (settings.search_dir / "CURRENT").read_text()
+    assert (Path(settings.search_dir) / current / "vectors.usearch").is_file()

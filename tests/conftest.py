@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
+from tests.support.cli import cli, cli_env, imported  # noqa: F401  (shared fixtures)
 from tests.support.http import FixtureServer
 
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[2] / "shared"))

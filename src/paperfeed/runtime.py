@@ -37,6 +37,10 @@ class Runtime:
     def search_store(self) -> SearchStore:
         return SearchStore.open(self.settings.search_dir)
 
+    @property
+    def embedder_configured(self) -> bool:
+        return self.settings.embedder != "none"
+
     def embedder(self) -> Embedder | None:
         """The configured embedding model, loaded on first use (None: lexical only)."""
         if "_embedder" not in self.__dict__:

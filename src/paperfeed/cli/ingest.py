@@ -15,6 +15,15 @@ from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary
 from paperfeed.runtime import Runtime
 
+EMBED_INLINE = 2000
+INDEX_OPTION = click.option(
+    "--index/--no-index",
+    default=True,
+    show_default=True,
+    help="Bring the search index up to date afterwards (new papers searchable at once; "
+    f"embedded too when at most {EMBED_INLINE:,} are waiting).",
+)
+
 
 def _format_help() -> str:
     return "\n".join(f"  {name:11} {fmt.help}" for name, fmt in FORMATS.items())
@@ -45,6 +54,7 @@ def _format_help() -> str:
     help="Progress bar (default: when stderr is a terminal).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@INDEX_OPTION
 @pass_runtime
 def import_command(
     runtime: Runtime,
@@ -53,6 +63,7 @@ def import_command(
     batch_size: int | None,
     progress: bool | None,
     as_json: bool,
+    index: bool,
 ) -> None:
     """Import papers from files of FORMAT into the catalog."""
     spec = FORMATS[fmt]
@@ -80,6 +91,27 @@ def import_command(
         click.echo(json.dumps({"total": total.as_dict(), "files": per_file}, indent=2))
     else:
         click.echo(f"imported: {total.line()}")
+    if index:
+        follow_catalog(runtime, progress=sys.stderr.isatty() if progress is None else progress)
+
+
+def follow_catalog(runtime: Runtime, *, progress: bool) -> None:
+    """Index what an import or harvest changed, so new papers are searchable right away.
+    Embedding is slow (~100 papers/s), so a large backlog is left to `paperfeed index update`."""
+    indexer = runtime.indexer(progress=progress)
+    report = indexer.update(embed=False)
+    pending = indexer.pending_embeddings() if runtime.embedder_configured else 0
+    if 0 < pending <= EMBED_INLINE:
+        report.embedded = indexer.update_embeddings()
+        report.vectors = indexer.update_vectors()
+        pending = 0
+    click.echo(f"search index: {report.line()}", err=True)
+    if pending:
+        click.echo(
+            f"search index: {pending:,} papers are not embedded yet (searchable by words now, "
+            f"by meaning after `paperfeed index update`, about {pending / 80 / 60:,.0f} min)",
+            err=True,
+        )
 
 
 def harvest_recent(runtime: Runtime, *, days: int) -> None:
@@ -100,6 +132,7 @@ def harvest_recent(runtime: Runtime, *, days: int) -> None:
         )
         return
     click.echo(f"harvested: {summary.line()}")
+    follow_catalog(runtime, progress=sys.stderr.isatty())
 
 
 @click.command()
@@ -138,6 +171,7 @@ def harvest_recent(runtime: Runtime, *, days: int) -> None:
 )
 @click.option("--endpoint", default=None, help="OAI-PMH base URL (default: settings.oai_endpoint).")
 @click.option("--progress/--no-progress", default=None, help="Progress output.")
+@INDEX_OPTION
 @pass_runtime
 def harvest(
     runtime: Runtime,
@@ -149,6 +183,7 @@ def harvest(
     days: int,
     endpoint: str | None,
     progress: bool | None,
+    index: bool,
 ) -> None:
     """Harvest arXiv over OAI-PMH, incrementally: each run resumes from the last datestamp
     and resumption token it completed, and waits politely between requests."""
@@ -194,3 +229,5 @@ def harvest(
     except FormatError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"harvested: {summary.line()}")
+    if index:
+        follow_catalog(runtime, progress=show)

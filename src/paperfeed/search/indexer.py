@@ -157,6 +157,13 @@ class Indexer:
             .order_by(papers.c.id)
         )
 
+    def pending_embeddings(self) -> int:
+        if self.embedder is None:
+            return 0
+        query = self._pending_embeddings(self.embedder.name).subquery()
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(query)).scalar_one())
+
     def update_embeddings(self, *, limit: int | None = None) -> int:
         """Embed papers with no vector for this model or whose text changed; resumable (each
         batch is committed), and untouched papers are skipped."""

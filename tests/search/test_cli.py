@@ -1,0 +1,81 @@
+"""`paperfeed search`, `similar`, `index` and `eval beir` end to end."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import orjson
+
+from tests.support.cli import HEAD200, Cli
+
+
+def test_search_json_lists_results_best_first(imported: Cli) -> None:
+    out = json.loads(imported("search", "diphoton production cross sections", "--json").stdout)
+    assert out[0]["id"] == "0704.0001"
+    assert {"id", "title", "score"} <= set(out[0])
+    scores = [hit["score"] for hit in out]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_prints_notices_for_odd_queries(imported: Cli) -> None:
+    result = imported("search", "")
+    assert "empty query" in result.stderr
+    result = imported("search", 'foo:bar "unclosed', "--limit", "3")
+    assert "unknown field" in result.stderr
+
+
+def test_similar_excludes_the_paper(imported: Cli) -> None:
+    out = json.loads(imported("similar", "0704.0002", "--limit", "5", "--json").stdout)
+    assert len(out) == 5 and "0704.0002" not in [hit["id"] for hit in out]
+    assert imported("similar", "not-an-id", ok=False).exit_code != 0
+
+
+def test_index_commands(imported: Cli) -> None:
+    assert "index matches the catalog" in imported("index", "check").stdout
+    assert "built generation" in imported("index", "build", "--no-progress").stdout
+    assert "embedded 0" in imported("index", "update", "--no-progress").stdout
+    out = json.loads(imported("search", "diphoton", "--json").stdout)
+    assert out and out[0]["id"] == "0704.0001"
+
+
+def _small_beir(data_dir: Path, target: Path, queries: int = 12, docs: int = 400) -> Path:
+    scifact = data_dir / "beir" / "scifact"
+    lines = (scifact / "qrels" / "test.tsv").read_text().splitlines()
+    qrels = [line.split("\t") for line in lines[1:]]
+    chosen = sorted({q for q, _, _ in qrels})[:queries]
+    relevant = {d for q, d, _ in qrels if q in chosen}
+    with gzip.open(scifact / "corpus.jsonl.gz", "rb") as corpus:
+        rows = [orjson.loads(line) for line in corpus]
+    kept = [r for r in rows if r["_id"] in relevant]
+    kept += [r for r in rows if r["_id"] not in relevant][: docs - len(kept)]
+    (target / "qrels").mkdir(parents=True)
+    (target / "corpus.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in kept))
+    with (scifact / "queries.jsonl").open("rb") as source:
+        wanted = [line for line in source if orjson.loads(line)["_id"] in chosen]
+    (target / "queries.jsonl").write_bytes(b"".join(wanted))
+    (target / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n"
+        + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in qrels if q in chosen)
+    )
+    return target
+
+
+def test_eval_beir_reports_three_modes(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    folder = _small_beir(data_dir, tmp_path / "beir")
+    metrics = json.loads(cli("eval", "beir", folder, "--json", "--no-progress").stdout)
+    assert set(metrics) == {"lexical", "dense", "hybrid"}
+    for values in metrics.values():
+        assert set(values) == {"ndcg@10", "recall@100", "mrr@10"}
+        assert all(0.0 <= v <= 1.0 for v in values.values())
+    assert metrics["hybrid"]["ndcg@10"] > 0.4
+
+
+def test_eval_beir_rejects_a_folder_that_is_not_beir(cli: Cli, tmp_path: Path) -> None:
+    result = cli("eval", "beir", tmp_path, ok=False)
+    assert result.exit_code != 0 and "qrels" in result.output
+
+
+def test_head200_constant_is_the_sample(data_dir: Path) -> None:
+    assert (data_dir / HEAD200).is_file()

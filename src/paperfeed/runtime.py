@@ -22,6 +22,8 @@ class Runtime:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self._embedder: Embedder | None = None
+        self._embedder_loaded = False
 
     @cached_property
     def engine(self) -> sa.Engine:
@@ -43,12 +45,10 @@ class Runtime:
 
     def embedder(self) -> Embedder | None:
         """The configured embedding model, loaded on first use (None: lexical only)."""
-        if "_embedder" not in self.__dict__:
-            self.__dict__["_embedder"] = load_embedder(
-                self.settings.embedder, self.settings.home / "models"
-            )
-        embedder: Embedder | None = self.__dict__["_embedder"]
-        return embedder
+        if not self._embedder_loaded:
+            self._embedder = load_embedder(self.settings.embedder, self.settings.home / "models")
+            self._embedder_loaded = True
+        return self._embedder
 
     @cached_property
     def search(self) -> SearchService:
@@ -62,6 +62,11 @@ class Runtime:
 
     def indexer(self, *, progress: bool = False) -> Indexer:
         return Indexer(self.engine, self.search_store, self.embedder(), progress=progress)
+
+    def use_search_store(self, store: SearchStore) -> None:
+        """Serve from `store` from now on (after a rebuild swapped in a new generation)."""
+        self.__dict__["search_store"] = store
+        self.__dict__.pop("search", None)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -140,8 +140,7 @@ def index_build(runtime: Runtime, embed: bool, progress: bool | None) -> None:
     indexer = Indexer(runtime.engine, store, runtime.embedder(), progress=_progress(progress))
     report = indexer.update(embed=embed)
     store.activate()
-    runtime.__dict__.pop("search_store", None)
-    runtime.__dict__.pop("search", None)
+    runtime.use_search_store(store)
     click.echo(f"built generation {store.generation}: {report.line()}")
 
 

@@ -42,26 +42,50 @@ def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
     return None
 
 
-def insert_rows_sqlite(
-    conn: sa.Connection,
-    table: sa.Table,
-    columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
-) -> None:
+def row_converter(
+    table: sa.Table, columns: Sequence[str]
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function that turns a row dict into the tuple of `columns` as SQLite stores them."""
     get_values = operator.itemgetter(*columns)
     converted = [
         (index, convert)
         for index, name in enumerate(columns)
         if (convert := _converter(table.c[name])) is not None
     ]
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
-    )
-    params = []
-    for row in rows:
+
+    def convert_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
         values = list(get_values(row))
         for index, convert in converted:
             values[index] = convert(values[index])
-        params.append(tuple(values))
-    conn.exec_driver_sql(sql, params)
+        return tuple(values)
+
+    return convert_row
+
+
+def insert_sql(table: sa.Table, columns: Sequence[str]) -> str:
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+
+
+def insert_rows_sqlite(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    convert_row = row_converter(table, columns)
+    conn.exec_driver_sql(insert_sql(table, columns), [convert_row(row) for row in rows])
+
+
+def insert_tuples_sqlite(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert tuples already in SQLite's storage form (see `row_converter`)."""
+    if rows:
+        conn.exec_driver_sql(insert_sql(table, columns), rows)
+
+
+def sqlite_datetime(value: dt.datetime | None) -> str | None:
+    return _datetime(value)

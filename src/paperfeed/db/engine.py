@@ -22,6 +22,10 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: index pages stay hot on imports
+    # Checkpoint when the WAL reaches 64 MiB (8192 pages) rather than SQLite's 1000 pages: an
+    # import batch writes ~8 MB, so the default checkpointed (and fsynced) after every batch,
+    # copying index pages that the next batch dirties again. Durability is unchanged.
+    cursor.execute("PRAGMA wal_autocheckpoint=8192")
     cursor.close()
 
 

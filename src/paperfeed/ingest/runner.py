@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import multiprocessing
+import os
+import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import sqlalchemy as sa
 from tqdm import tqdm
 
 from paperfeed.db.schema import import_checkpoints
-from paperfeed.ingest.base import Item, Parser, Rejection, open_input
-from paperfeed.papers.catalog import Catalog, Outcome, UpsertResult, utcnow
+from paperfeed.ingest import snapshot
+from paperfeed.ingest.base import CountingReader, Item, Parser, Rejection, open_input
+from paperfeed.papers.catalog import Catalog, Outcome, PreparedRow, UpsertResult, utcnow
 from paperfeed.papers.record import PaperRecord
 
 
@@ -146,6 +154,77 @@ def write_batch(
     return results
 
 
+def write_prepared_batch(
+    engine: sa.Engine,
+    catalog: Catalog,
+    rows: list[PreparedRow],
+    lines: list[bytes],
+    checkpoint: tuple[str, int],
+) -> tuple[int, list[UpsertResult]]:
+    """`write_batch` for prepared snapshot rows (SQLite): new papers go straight in, rows that
+    match the catalog are parsed again here from their `lines` and merged. Returns (new
+    papers, merge results)."""
+    with engine.begin() as conn:
+        rest = catalog.insert_prepared(conn, rows) if rows else []
+        records = [snapshot.record_from_line(lines[rows[i].origin]) for i in rest]
+        results = catalog.upsert(conn, records) if records else []
+        key, done = checkpoint
+        _save_checkpoint(conn, key, done, finished=False)
+    return len(rows) - len(rest), results
+
+
+# Files smaller than this are parsed in the importer's own process (starting workers costs
+# about a second).
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+def parse_workers() -> int:
+    """Parse worker processes for the bulk path: one per CPU (the writer mostly waits on
+    SQLite, which releases the GIL), at least one. PAPERFEED_PARSE_WORKERS overrides."""
+    configured = os.environ.get("PAPERFEED_PARSE_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _truncate_wal(engine: sa.Engine) -> None:
+    """Copy the WAL into the database and empty it, so a finished import leaves no large
+    -wal file (readers still holding old pages make this a partial checkpoint: harmless)."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside a transaction (the engine begins IMMEDIATE)
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    except sqlite3.OperationalError:
+        pass  # busy: the next writer's checkpoints catch up
+    finally:
+        raw.close()
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """A bulk import allocates millions of short-lived, acyclic objects; the default gen-0
+    threshold (700) runs the cycle collector thousands of times for nothing."""
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def _worker_init() -> None:
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    # Fork where there is one: workers start at once and need no importable __main__ (the
+    # importer may run inside any script). They only parse; they never touch the database.
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _checkpoint_key(fmt: str, path: Path) -> str:
     stat = path.stat()
     return f"{fmt}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -207,6 +286,23 @@ class Importer:
         started = time.perf_counter()
         stream, counter = open_input(path)
         total = path.stat().st_size
+        if (
+            parser is snapshot.parse
+            and self.engine.dialect.name == "sqlite"
+            and self.on_batch is None
+            and not report_unmatched
+            and total >= PARALLEL_MIN_BYTES
+            and parse_workers() > 0
+        ):
+            with stream:
+                position = self._import_snapshot_parallel(
+                    stream, counter, path, key, skip, summary, started
+                )
+            with self.engine.begin() as conn:
+                _save_checkpoint(conn, key, position, finished=True)
+            _truncate_wal(self.engine)
+            summary.seconds = time.perf_counter() - started
+            return summary
         with (
             stream,
             tqdm(
@@ -246,5 +342,70 @@ class Importer:
                 )
         with self.engine.begin() as conn:
             _save_checkpoint(conn, key, position, finished=True)
+        _truncate_wal(self.engine)
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _import_snapshot_parallel(
+        self,
+        stream: BinaryIO,
+        counter: CountingReader,
+        path: Path,
+        key: str,
+        skip: int,
+        summary: ImportSummary,
+        started: float,
+    ) -> int:
+        """The snapshot bulk path: this process reads lines and writes; worker processes
+        parse (JSON, normalisation, the row and its hash) in parallel. Results are consumed
+        in file order, and at most a few chunks are in flight (memory stays flat)."""
+        name = str(path)
+        workers = parse_workers()
+        chunks = snapshot.line_chunks(stream, name, skip, self.batch_size)
+        position = skip
+        with (
+            _fewer_gc_passes(),
+            ProcessPoolExecutor(
+                workers, mp_context=_worker_context(), initializer=_worker_init
+            ) as pool,
+            tqdm(
+                total=path.stat().st_size,
+                unit="B",
+                unit_scale=True,
+                desc=path.name,
+                disable=not self.progress,
+                file=self.log,
+                dynamic_ncols=True,
+            ) as bar,
+        ):
+            pending: deque[tuple[list[bytes], Future[list[PreparedRow | Rejection]]]] = deque()
+
+            def submit() -> None:
+                chunk = next(chunks, None)
+                if chunk is not None:
+                    pending.append((chunk[1], pool.submit(snapshot.prepare_chunk, name, chunk)))
+
+            for _ in range(workers * 2 + 1):
+                submit()
+            while pending:
+                lines, future = pending.popleft()
+                items = future.result()
+                submit()
+                rows = [item for item in items if isinstance(item, PreparedRow)]
+                for item in items:
+                    if isinstance(item, Rejection):
+                        summary.rejected += 1
+                        print(f"rejected {item.location}: {item.reason}", file=self.log)
+                position += len(lines)
+                new, results = write_prepared_batch(
+                    self.engine, self.catalog, rows, lines, (key, position)
+                )
+                summary.new += new
+                summary.count(results)
+                bar.update(counter.count - bar.n)
+                elapsed = time.perf_counter() - started
+                bar.set_postfix_str(
+                    f"{position:,} records, {(position - skip) / max(elapsed, 1e-9):,.0f} rec/s",
+                    refresh=False,
+                )
+        return position

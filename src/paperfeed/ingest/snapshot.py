@@ -10,6 +10,7 @@ import orjson
 
 from paperfeed.ingest.base import FormatError, Item, Rejection
 from paperfeed.papers.authors import Author, make_author, split_author_list
+from paperfeed.papers.catalog import PreparedRow, prepare_row
 from paperfeed.papers.dates import parse_iso, parse_rfc2822
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id, parse_doi
 from paperfeed.papers.links import extract_links
@@ -111,8 +112,9 @@ def _looks_like_snapshot(line: bytes) -> bool:
     return isinstance(obj, dict) and "id" in obj and ("title" in obj or "abstract" in obj)
 
 
-def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
-    """Yield one item per non-blank line. Fails fast if the first lines are not snapshot JSON."""
+def _numbered_lines(stream: BinaryIO, name: str, skip: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of the non-blank lines after the first `skip`. Fails fast if the
+    first lines are not snapshot JSON."""
     numbered = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
     head = list(itertools.islice(numbered, _SNIFF_LINES))
     if head and not any(_looks_like_snapshot(line) for _, line in head):
@@ -120,10 +122,45 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
             f"{name}: not an arXiv snapshot file (expected JSON lines with 'id' and 'title'; "
             f"line {head[0][0]} starts {head[0][1][:60]!r})"
         )
-    for index, (lineno, line) in enumerate(itertools.chain(head, numbered)):
-        if index < skip:
-            continue
-        try:
-            yield record_from_json(orjson.loads(line))
-        except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
-            yield Rejection(f"{name}:{lineno}", str(exc))
+    return itertools.islice(itertools.chain(head, numbered), skip, None)
+
+
+def _item(name: str, lineno: int, line: bytes) -> Item:
+    try:
+        return record_from_json(orjson.loads(line))
+    except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+        return Rejection(f"{name}:{lineno}", str(exc))
+
+
+def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
+    """Yield one item per non-blank line. Fails fast if the first lines are not snapshot JSON."""
+    for lineno, line in _numbered_lines(stream, name, skip):
+        yield _item(name, lineno, line)
+
+
+# The bulk path (SQLite): the importer reads chunks of lines and parse workers (processes)
+# turn them into rows ready for insertion; see `paperfeed.ingest.runner`.
+Chunk = tuple[list[int], list[bytes]]  # line numbers, lines
+
+
+def line_chunks(stream: BinaryIO, name: str, skip: int, size: int) -> Iterator[Chunk]:
+    """The lines `parse` would parse, `size` at a time."""
+    lines = _numbered_lines(stream, name, skip)
+    while chunk := list(itertools.islice(lines, size)):
+        numbers, texts = zip(*chunk, strict=True)
+        yield list(numbers), list(texts)
+
+
+def prepare_chunk(name: str, chunk: Chunk) -> list[PreparedRow | Rejection]:
+    """Parse worker: lines -> rows prepared for insertion (or rejections), in order. A row's
+    `origin` is its position in the chunk."""
+    out: list[PreparedRow | Rejection] = []
+    for position, (lineno, line) in enumerate(zip(*chunk, strict=True)):
+        item = _item(name, lineno, line)
+        out.append(item if isinstance(item, Rejection) else prepare_row(item, position))
+    return out
+
+
+def record_from_line(line: bytes) -> PaperRecord:
+    """The record of a line that `prepare_chunk` accepted."""
+    return record_from_json(orjson.loads(line))

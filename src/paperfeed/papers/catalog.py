@@ -6,11 +6,16 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from paperfeed.db.bulk import insert_rows_sqlite
+from paperfeed.db.bulk import (
+    insert_rows_sqlite,
+    insert_tuples_sqlite,
+    row_converter,
+    sqlite_datetime,
+)
 from paperfeed.db.schema import daily_papers, paper_categories, papers
 from paperfeed.papers.dates import utc_naive
 from paperfeed.papers.merge import CONTENT_FIELDS, merge_row, new_row
@@ -56,6 +61,37 @@ def _select_rows(
             query = query.where(extra)
         rows.extend(dict(r) for r in conn.execute(query).mappings())
     return rows
+
+
+# Columns of a prepared row (`PreparedRow.values`); the catalog adds the bookkeeping ones.
+PREPARED_COLUMNS = (*CONTENT_FIELDS, "content_hash")
+_INSERT_COLUMNS = (*PREPARED_COLUMNS, "first_seen_at", "modified_at", "id")
+_ARXIV_ID = PREPARED_COLUMNS.index("arxiv_id")
+_DOI = PREPARED_COLUMNS.index("doi")
+_TITLE_KEY = PREPARED_COLUMNS.index("title_key")
+_to_sqlite = row_converter(papers, PREPARED_COLUMNS)
+
+
+class PreparedRow(NamedTuple):
+    """A record made ready for insertion into SQLite as a new paper, away from the writer (in
+    a parse worker process): the `papers` values in SQLite's storage form, the categories,
+    and where the record came from (the importer's line number), by which the writer finds
+    the record again when it turns out to match a paper already in the catalog (it is then
+    parsed again and merged as usual)."""
+
+    values: tuple[Any, ...]
+    categories: list[str]
+    origin: int
+
+    @property
+    def arxiv_id(self) -> str | None:
+        value: str | None = self.values[_ARXIV_ID]
+        return value
+
+
+def prepare_row(record: PaperRecord, origin: int) -> PreparedRow:
+    row = new_row(record)
+    return PreparedRow(_to_sqlite(row), row["categories"], origin)
 
 
 class _Working:
@@ -166,6 +202,60 @@ class Catalog:
             for row, record, outcome in outcomes
         ]
 
+    def insert_prepared(self, conn: sa.Connection, rows: Sequence[PreparedRow]) -> list[int]:
+        """SQLite bulk path for imports: insert, as new papers, the prepared rows that match
+        nothing (no paper with their arXiv id, no paper without an arXiv id with their DOI or
+        title, no earlier row of `rows` with their arXiv id). Returns the positions of the
+        other rows, in order: the caller merges those with `upsert` in the same transaction,
+        which sees the rows inserted here, so the outcome is that of `upsert` on all rows."""
+        assert conn.dialect.name == "sqlite"
+        arxiv_ids = [row.values[_ARXIV_ID] for row in rows]
+        # (These cannot collide: arXiv ids have a dot or slash, DOIs a slash, keys neither.)
+        known: set[Any] = set()  # arXiv ids, and DOIs and title keys of papers without one
+        for chunk in _chunks(sorted({a for a in arxiv_ids if a})):
+            known.update(
+                conn.execute(sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(chunk)))
+                .scalars()
+                .all()
+            )
+        if self._has_papers_without_arxiv_id(conn):
+            # A title or DOI match with a paper without an arXiv id is a merge (see upsert).
+            without_id = papers.c.arxiv_id.is_(None)
+            for column, index in ((papers.c.doi, _DOI), (papers.c.title_key, _TITLE_KEY)):
+                wanted = sorted({row.values[index] for row in rows if row.values[index]})
+                for chunk in _chunks(wanted):
+                    query = sa.select(column).where(column.in_(chunk), without_id)
+                    known.update(conn.execute(query).scalars().all())
+        fresh: list[PreparedRow] = []
+        rest: list[int] = []
+        for position, row in enumerate(rows):
+            keys = (row.values[_ARXIV_ID], row.values[_DOI], row.values[_TITLE_KEY])
+            if not keys[0] or any(k in known for k in keys if k):
+                rest.append(position)
+            else:
+                fresh.append(row)
+            known.add(keys[0])  # a later row with this arXiv id merges into this one
+        if fresh:
+            now = sqlite_datetime(utcnow())
+            next_id = conn.execute(sa.select(sa.func.max(papers.c.id))).scalar_one() or 0
+            insert_tuples_sqlite(
+                conn,
+                papers,
+                _INSERT_COLUMNS,
+                [(*row.values, now, now, next_id + n) for n, row in enumerate(fresh, start=1)],
+            )
+            insert_tuples_sqlite(
+                conn,
+                paper_categories,
+                ("paper_id", "category"),
+                [
+                    (next_id + n, category)
+                    for n, row in enumerate(fresh, start=1)
+                    for category in row.categories
+                ],
+            )
+        return rest
+
     def insert_new(self, conn: sa.Connection, records: Sequence[PaperRecord]) -> list[int]:
         """Insert records as new papers without matching them to the catalog (bulk loads of
         collections known to be distinct, such as an evaluation corpus)."""
@@ -182,7 +272,6 @@ class Catalog:
         if not rows:
             return
         columns = [*CONTENT_FIELDS, "content_hash", "first_seen_at", "modified_at"]
-        values = [{c: row[c] for c in columns} for row in rows]
         if conn.dialect.name == "sqlite":
             # The writer holds SQLite's write lock (BEGIN IMMEDIATE), so ids can be assigned
             # here, and rows go straight to the driver: SQLAlchemy's per-row parameter
@@ -191,12 +280,19 @@ class Catalog:
             for offset, row in enumerate(rows, start=1):
                 row["id"] = next_id + offset
             insert_rows_sqlite(conn, papers, [*columns, "id"], rows)
-        else:
-            result = conn.execute(
-                papers.insert().returning(papers.c.id, sort_by_parameter_order=True), values
+            insert_tuples_sqlite(
+                conn,
+                paper_categories,
+                ("paper_id", "category"),
+                [(row["id"], c) for row in rows for c in row["categories"]],
             )
-            for row, new_id in zip(rows, result.scalars(), strict=True):
-                row["id"] = new_id
+            return
+        values = [{c: row[c] for c in columns} for row in rows]
+        result = conn.execute(
+            papers.insert().returning(papers.c.id, sort_by_parameter_order=True), values
+        )
+        for row, new_id in zip(rows, result.scalars(), strict=True):
+            row["id"] = new_id
         pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
         if pairs:
             conn.execute(paper_categories.insert(), pairs)

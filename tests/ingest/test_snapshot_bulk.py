@@ -1,0 +1,100 @@
+"""The snapshot bulk path (SQLite: parse worker processes, prepared rows) gives exactly the
+catalog that the in-process path gives, including duplicates, updates, rejections, re-imports
+and merges into papers without an arXiv id."""
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.config import Settings
+from paperfeed.db.schema import paper_categories, papers
+from paperfeed.ingest import runner, snapshot
+from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
+from paperfeed.papers.record import PaperRecord
+from paperfeed.runtime import Runtime
+
+
+def _sample(data_dir: Path) -> Path:
+    return data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz"
+
+
+BOOKKEEPING = {"first_seen_at", "modified_at"}
+
+
+def _tricky_file(data_dir: Path, tmp_path: Path) -> Path:
+    lines = gzip.decompress(_sample(data_dir).read_bytes()).splitlines()
+    revised = []
+    for line in lines[:40]:
+        obj = orjson.loads(line)
+        obj["title"] += " (revised)"
+        obj["update_date"] = "2031-01-01"
+        revised.append(orjson.dumps(obj))
+    older = []
+    for line in lines[40:60]:
+        obj = orjson.loads(line)
+        obj["abstract"] = "An older abstract."
+        obj["update_date"] = "1990-01-01"
+        older.append(orjson.dumps(obj))
+    body = [*lines[:120], b"", *revised, b"{not json", *older, *lines[100:200], b'{"id": 5}']
+    path = tmp_path / "tricky.jsonl"
+    path.write_bytes(b"\n".join(body) + b"\n")
+    return path
+
+
+def _catalog(runtime: Runtime) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    columns = [c for c in papers.c if c.name not in BOOKKEEPING]
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(sa.select(*columns).order_by(papers.c.id)).all()
+        cats = conn.execute(sa.select(paper_categories).order_by(*paper_categories.c)).all()
+    return [tuple(r) for r in rows], [tuple(r) for r in cats]
+
+
+def _import(runtime: Runtime, path: Path, *, bulk: bool, batch_size: int = 25) -> ImportSummary:
+    importer = Importer(runtime.engine, batch_size=batch_size, progress=False)
+    threshold = runner.PARALLEL_MIN_BYTES
+    runner.PARALLEL_MIN_BYTES = 0 if bulk else 1 << 62
+    try:
+        return importer.import_file("snapshot", snapshot.parse, path)
+    finally:
+        runner.PARALLEL_MIN_BYTES = threshold
+
+
+@pytest.fixture
+def pair(settings: Settings, tmp_path: Path) -> tuple[Runtime, Runtime]:
+    if settings.database_url:
+        pytest.skip("the bulk path is SQLite's")
+    other = settings.model_copy(update={"home": tmp_path / "other"})
+    return Runtime(settings), Runtime(other)
+
+
+def test_bulk_path_builds_the_same_catalog(
+    pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path
+) -> None:
+    serial, bulk = pair
+    path = _tricky_file(data_dir, tmp_path)
+    a = _import(serial, path, bulk=False)
+    b = _import(bulk, path, bulk=True)
+    assert a.as_dict() | {"seconds": 0} == b.as_dict() | {"seconds": 0}
+    assert (a.new, a.rejected) == (200, 2) and a.updated > 0 and a.unchanged > 0
+    assert _catalog(serial) == _catalog(bulk)
+    again = _import(bulk, path, bulk=True)
+    assert (again.new, again.updated, again.rejected) == (0, 0, 2)
+    assert _catalog(serial) == _catalog(bulk)
+
+
+def test_bulk_path_merges_into_papers_without_an_arxiv_id(
+    pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path
+) -> None:
+    path = _sample(data_dir)
+    first = snapshot.record_from_line(gzip.decompress(path.read_bytes()).split(b"\n")[0])
+    reading_list = [PaperRecord(source="bibtex", title=first.title.upper())]
+    for runtime in pair:
+        write_batch(runtime.engine, runtime.catalog, reading_list)
+    serial, bulk = pair
+    a = _import(serial, path, bulk=False)
+    b = _import(bulk, path, bulk=True)
+    assert (a.new, a.updated) == (b.new, b.updated) == (199, 1)
+    assert _catalog(serial) == _catalog(bulk)

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         default=2000, ge=1, le=100_000, description="Records written per catalog transaction."
     )
 
+    parse_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Worker processes parsing large snapshot files (0: one per CPU, at most 4).",
+    )
     embedder: str = Field(
         default="minilm",
         description="Embedding model for search by meaning: `minilm` (all-MiniLM-L6-v2, int8 "

@@ -71,6 +71,7 @@ def import_command(
         runtime.engine,
         batch_size=batch_size or runtime.settings.import_batch_size,
         progress=sys.stderr.isatty() if progress is None else progress,
+        workers=runtime.settings.parse_workers,
     )
     total = ImportSummary()
     per_file = {}

@@ -178,12 +178,11 @@ def write_prepared_batch(
 PARALLEL_MIN_BYTES = 8 << 20
 
 
-def parse_workers() -> int:
+def parse_workers(configured: int = 0) -> int:
     """Parse worker processes for the bulk path: one per CPU (the writer mostly waits on
-    SQLite, which releases the GIL), at least one. PAPERFEED_PARSE_WORKERS overrides."""
-    configured = os.environ.get("PAPERFEED_PARSE_WORKERS")
-    if configured:
-        return max(1, int(configured))
+    SQLite, which releases the GIL), at most four; `configured` (> 0) overrides."""
+    if configured > 0:
+        return configured
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -260,8 +259,10 @@ class Importer:
         progress: bool = True,
         log: TextIO = sys.stderr,
         on_batch: BatchHook | None = None,
+        workers: int = 0,
     ) -> None:
         self.engine = engine
+        self.workers = parse_workers(workers)
         self.catalog = Catalog(engine)
         self.batch_size = batch_size
         self.progress = progress
@@ -292,7 +293,6 @@ class Importer:
             and self.on_batch is None
             and not report_unmatched
             and total >= PARALLEL_MIN_BYTES
-            and parse_workers() > 0
         ):
             with stream:
                 position = self._import_snapshot_parallel(
@@ -360,7 +360,7 @@ class Importer:
         parse (JSON, normalisation, the row and its hash) in parallel. Results are consumed
         in file order, and at most a few chunks are in flight (memory stays flat)."""
         name = str(path)
-        workers = parse_workers()
+        workers = self.workers
         chunks = snapshot.line_chunks(stream, name, skip, self.batch_size)
         position = skip
         with (

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 import sqlalchemy as sa
@@ -350,9 +350,9 @@ class Harvester:
             self.on_batch(results)
 
 
-def harvest_set(
+def harvest_sets(
     runtime: Runtime,
-    set_spec: str | None,
+    set_specs: list[str | None],
     *,
     metadata_prefix: str = "arXiv",
     from_date: str | None = None,
@@ -365,46 +365,8 @@ def harvest_set(
     on_batch: BatchHook | None = None,
     first_run_from: str | None = None,
 ) -> ImportSummary:
-    """Harvest one OAI set ('cs', 'physics:hep-th', 'cs:cs:LG'; None for everything)."""
-    harvester = Harvester(
-        runtime,
-        endpoint=endpoint,
-        progress=progress,
-        sleep=sleep,
-        clock=clock,
-        log=log,
-        on_batch=on_batch,
-    )
-    try:
-        return harvester.harvest(
-            set_spec,
-            metadata_prefix=metadata_prefix,
-            from_date=from_date,
-            until=until,
-            first_run_from=first_run_from,
-        )
-    finally:
-        harvester.close()
-
-
-def harvest_categories(
-    runtime: Runtime,
-    categories: list[str],
-    *,
-    metadata_prefix: str = "arXiv",
-    from_date: str | None = None,
-    until: str | None = None,
-    endpoint: str | None = None,
-    progress: bool = False,
-    sleep: Sleep = time.sleep,
-    clock: Clock = _aware_utcnow,
-    log: TextIO = sys.stderr,
-    on_batch: BatchHook | None = None,
-    first_run_from: str | None = None,
-) -> ImportSummary:
-    """Harvest the OAI set of each category. A paper cross-listed in several of them arrives
-    once per set; the later arrivals are counted as unchanged."""
-    set_specs = list(dict.fromkeys(category_set_spec(c) for c in categories))
+    """Harvest OAI sets ('cs', 'physics:hep-th', 'cs:cs:LG'; None for everything) one after
+    the other, each with its own saved state."""
     harvester = Harvester(
         runtime,
         endpoint=endpoint,
@@ -429,3 +391,15 @@ def harvest_categories(
     finally:
         harvester.close()
     return total
+
+
+def harvest_set(runtime: Runtime, set_spec: str | None, **options: Any) -> ImportSummary:
+    """Harvest one OAI set (see `harvest_sets` for the options)."""
+    return harvest_sets(runtime, [set_spec], **options)
+
+
+def harvest_categories(runtime: Runtime, categories: list[str], **options: Any) -> ImportSummary:
+    """Harvest the OAI set of each category (see `harvest_sets` for the options). A paper
+    cross-listed in several of them arrives once per set; later arrivals count as unchanged."""
+    set_specs: list[str | None] = list(dict.fromkeys(category_set_spec(c) for c in categories))
+    return harvest_sets(runtime, set_specs, **options)

@@ -1,4 +1,12 @@
-"""`python -m bench`: see bench/run.py and bench/README.md."""
+"""`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
+bench/search.py."""
+
+import sys
+
+if sys.argv[1:2] == ["search"]:
+    from bench.search import main as search_main
+
+    raise SystemExit(search_main(sys.argv[2:]))
 
 from bench.run import main
 

@@ -79,7 +79,15 @@ class Settings(BaseSettings):
         default=1000,
         ge=10,
         le=10_000,
-        description="Candidates taken from each retriever (BM25, vectors) before fusion.",
+        description="Candidates taken from the lexical (BM25) index before fusion.",
+    )
+    search_dense_candidates: int = Field(
+        default=1000,
+        ge=10,
+        le=10_000,
+        description="Candidates taken from the vector index before fusion. Its cost grows "
+        "with this number (top-1000 ~20 ms, top-200 ~6 ms at 1M papers); SciFact hybrid "
+        "nDCG@10 0.739 at 1000, 0.737 at 200.",
     )
     search_dense_weight: float = Field(
         default=0.45,

@@ -57,6 +57,7 @@ class Runtime:
             self.search_store,
             self.embedder,
             candidates=self.settings.search_candidates,
+            dense_candidates=self.settings.search_dense_candidates,
             dense_weight=self.settings.search_dense_weight,
         )
 

@@ -9,6 +9,7 @@ query parser, so user input cannot inject query syntax."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,46 @@ import tantivy
 
 from paperfeed.search.query import ParsedQuery
 
-ANALYZER = "paper_en"  # lowercase + English stemming, as Lucene's EnglishAnalyzer (no stopwords)
+ANALYZER = "paper_en"  # lowercase + English stemming (stopwords stay indexed, for phrases)
+# Lucene's English stopword list. Alone they do not make a paper a candidate: they match nearly
+# every abstract, which made a million-paper query score ~97% of the catalog (bench/README.md).
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+    ]
+)
 NAME_ANALYZER = "paper_name"  # lowercase + ASCII folding, for author names
 SCHEMA_VERSION = 1
 
@@ -60,6 +100,15 @@ class IndexDocument:
     authors: Sequence[str]
     categories: Sequence[str]
     submitted: dt.date | None
+
+
+_WORD_ANALYZER = _text_analyzer()
+
+
+@functools.lru_cache(maxsize=100_000)
+def _analyze_word(word: str) -> str | None:
+    terms = _WORD_ANALYZER.analyze(word)
+    return terms[0] if terms else None
 
 
 def _phrase(schema: tantivy.Schema, field: str, words: list[str], slop: int = 0) -> tantivy.Query:
@@ -147,13 +196,30 @@ class LexicalIndex:
     def analyze(self, text: str) -> list[str]:
         return [t for t in self._analyzer.analyze(text) if t]
 
+    def _term(self, token: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self.schema, "text", token)
+
+    def analyze_word(self, word: str) -> str | None:
+        """The index term of one word (cached: snippets analyse hundreds of words a query)."""
+        return _analyze_word(word)
+
     def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         tokens = list(dict.fromkeys(self.analyze(" ".join(query.terms))))
-        for token in tokens:
-            clauses.append(
-                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "text", token))
+        content_words = " ".join(w for w in query.terms if w.lower() not in STOPWORDS)
+        content = list(dict.fromkeys(self.analyze(content_words)))
+        if content and len(content) < len(tokens):
+            # A paper must match a content word to be a candidate; stopwords still add to its
+            # score. Same ranking, a fraction of the documents to score.
+            any_content = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, self._term(t)) for t in content]
             )
+            clauses.append((tantivy.Occur.Must, any_content))
+            clauses.extend(
+                (tantivy.Occur.Should, self._term(t)) for t in tokens if t not in content
+            )
+        else:
+            clauses.extend((tantivy.Occur.Should, self._term(t)) for t in tokens)
         for phrase in query.phrases:
             words = self.analyze(phrase)
             if len(words) == 1:

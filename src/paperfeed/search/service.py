@@ -64,6 +64,7 @@ class SearchService:
         embedder: Callable[[], Embedder | None] | None = None,
         *,
         candidates: int = 1000,
+        dense_candidates: int = 1000,
         dense_weight: float = 0.45,
     ) -> None:
         self.catalog = catalog
@@ -71,6 +72,7 @@ class SearchService:
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
         self.candidates = candidates
+        self.dense_candidates = dense_candidates
         self.dense_weight = dense_weight
 
     def embedder(self) -> Embedder | None:
@@ -152,7 +154,7 @@ class SearchService:
         embedder = self._dense_ready() if mode != "lexical" else None
         if embedder is not None and query.text:
             vector = embedder.embed_query(query.text)
-            found = self.store.vectors(embedder.dim).search(vector, self.candidates)
+            found = self.store.vectors(embedder.dim).search(vector, self.dense_candidates)
             allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
             dense = [(pid, score) for pid, score in found if pid in allowed]
         elif mode != "lexical" and self.embedder() is not None:
@@ -181,7 +183,7 @@ class SearchService:
             if row is None:  # deleted since it was indexed
                 continue
             snippet = (
-                make_snippet(row["abstract"], terms, self.store.lexical.analyze)
+                make_snippet(row["abstract"], terms, self.store.lexical.analyze_word)
                 if row["abstract"]
                 else None
             )

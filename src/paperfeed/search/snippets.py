@@ -22,16 +22,16 @@ class Snippet:
 def make_snippet(
     text: str,
     query_terms: set[str],
-    analyze: Callable[[str], list[str]],
+    analyze: Callable[[str], str | None],
     *,
     max_chars: int = 260,
 ) -> Snippet:
     """The window of about `max_chars` with the most distinct matched terms."""
     spans: list[tuple[int, int, str]] = []
     for match in _WORD.finditer(text):
-        terms = analyze(match.group(0))
-        if terms and terms[0] in query_terms:
-            spans.append((match.start(), match.end(), terms[0]))
+        term = analyze(match.group(0))
+        if term is not None and term in query_terms:
+            spans.append((match.start(), match.end(), term))
     start = 0
     if spans and len(text) > max_chars:
         best = -1

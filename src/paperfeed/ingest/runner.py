@@ -11,12 +11,12 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import sqlalchemy as sa
 from tqdm import tqdm
@@ -248,6 +248,14 @@ def _save_checkpoint(conn: sa.Connection, key: str, done: int, *, finished: bool
         conn.execute(import_checkpoints.insert().values(key=key, **values))
 
 
+def _show_progress(
+    bar: tqdm[Any], counter: CountingReader, position: int, skip: int, started: float
+) -> None:
+    bar.update(counter.count - bar.n)
+    rate = (position - skip) / max(time.perf_counter() - started, 1e-9)
+    bar.set_postfix_str(f"{position:,} records, {rate:,.0f} rec/s", refresh=False)
+
+
 class Importer:
     """Imports files of one format into the catalog."""
 
@@ -298,30 +306,12 @@ class Importer:
                 position = self._import_snapshot_parallel(
                     stream, counter, path, key, skip, summary, started
                 )
-            with self.engine.begin() as conn:
-                _save_checkpoint(conn, key, position, finished=True)
-            _truncate_wal(self.engine)
-            summary.seconds = time.perf_counter() - started
-            return summary
-        with (
-            stream,
-            tqdm(
-                total=total,
-                unit="B",
-                unit_scale=True,
-                desc=path.name,
-                disable=not self.progress,
-                file=self.log,
-                dynamic_ncols=True,
-            ) as bar,
-        ):
+            return self._finish(key, position, summary, started)
+        with stream, self._progress_bar(path) as bar:
             position = skip
             for batch in prefetch(_batches(parser(stream, str(path), skip), self.batch_size)):
                 records = [item for item in batch if isinstance(item, PaperRecord)]
-                for item in batch:
-                    if isinstance(item, Rejection):
-                        summary.rejected += 1
-                        print(f"rejected {item.location}: {item.reason}", file=self.log)
+                self._report_rejections(batch, summary)
                 position += len(batch)
                 results = write_batch(self.engine, self.catalog, records, (key, position))
                 summary.count(results)
@@ -334,17 +324,34 @@ class Importer:
                     )
                 if self.on_batch is not None and results:
                     self.on_batch(results)
-                bar.update(counter.count - bar.n)
-                elapsed = time.perf_counter() - started
-                bar.set_postfix_str(
-                    f"{position:,} records, {(position - skip) / max(elapsed, 1e-9):,.0f} rec/s",
-                    refresh=False,
-                )
+                _show_progress(bar, counter, position, skip, started)
+        return self._finish(key, position, summary, started)
+
+    def _finish(
+        self, key: str, position: int, summary: ImportSummary, started: float
+    ) -> ImportSummary:
         with self.engine.begin() as conn:
             _save_checkpoint(conn, key, position, finished=True)
         _truncate_wal(self.engine)
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _progress_bar(self, path: Path) -> tqdm[Any]:
+        return tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc=path.name,
+            disable=not self.progress,
+            file=self.log,
+            dynamic_ncols=True,
+        )
+
+    def _report_rejections(self, items: Sequence[object], summary: ImportSummary) -> None:
+        for item in items:
+            if isinstance(item, Rejection):
+                summary.rejected += 1
+                print(f"rejected {item.location}: {item.reason}", file=self.log)
 
     def _import_snapshot_parallel(
         self,
@@ -368,15 +375,7 @@ class Importer:
             ProcessPoolExecutor(
                 workers, mp_context=_worker_context(), initializer=_worker_init
             ) as pool,
-            tqdm(
-                total=path.stat().st_size,
-                unit="B",
-                unit_scale=True,
-                desc=path.name,
-                disable=not self.progress,
-                file=self.log,
-                dynamic_ncols=True,
-            ) as bar,
+            self._progress_bar(path) as bar,
         ):
             pending: deque[tuple[list[bytes], Future[list[PreparedRow | Rejection]]]] = deque()
 
@@ -392,20 +391,12 @@ class Importer:
                 items = future.result()
                 submit()
                 rows = [item for item in items if isinstance(item, PreparedRow)]
-                for item in items:
-                    if isinstance(item, Rejection):
-                        summary.rejected += 1
-                        print(f"rejected {item.location}: {item.reason}", file=self.log)
+                self._report_rejections(items, summary)
                 position += len(lines)
                 new, results = write_prepared_batch(
                     self.engine, self.catalog, rows, lines, (key, position)
                 )
                 summary.new += new
                 summary.count(results)
-                bar.update(counter.count - bar.n)
-                elapsed = time.perf_counter() - started
-                bar.set_postfix_str(
-                    f"{position:,} records, {(position - skip) / max(elapsed, 1e-9):,.0f} rec/s",
-                    refresh=False,
-                )
+                _show_progress(bar, counter, position, skip, started)
         return position

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from paperfeed.cli.context import pass_runtime
-from paperfeed.papers.ids import InvalidArxivId, abs_url, parse_arxiv_id, pdf_url
+from paperfeed.cli.context import find_paper, pass_runtime
+from paperfeed.papers.ids import abs_url, pdf_url
 from paperfeed.runtime import Runtime
 
 
@@ -34,16 +34,7 @@ def papers() -> None:
 @pass_runtime
 def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
     """Show one paper by arXiv id or URL (or #N for a catalog row number)."""
-    if paper_id.startswith("#") and paper_id[1:].isdigit():
-        paper = runtime.catalog.get(paper_id=int(paper_id[1:]))
-    else:
-        try:
-            canonical = parse_arxiv_id(paper_id).canonical
-        except InvalidArxivId as exc:
-            raise click.ClickException(str(exc)) from None
-        paper = runtime.catalog.get(canonical)
-    if paper is None:
-        raise click.ClickException(f"{paper_id} is not in the catalog")
+    paper = find_paper(runtime, paper_id)
     if as_json:
         click.echo(json.dumps(_jsonable(paper), indent=2, ensure_ascii=False))
         return

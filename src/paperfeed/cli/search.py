@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from paperfeed.cli.context import pass_runtime
-from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
+from paperfeed.cli.context import find_paper, pass_runtime
 from paperfeed.runtime import Runtime
 from paperfeed.search.service import SearchHit
 
@@ -87,15 +86,8 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_runtime
 def similar(runtime: Runtime, paper_id: str, limit: int, as_json: bool) -> None:
-    """Papers similar to ID (an arXiv id or URL), nearest first."""
-    try:
-        canonical = parse_arxiv_id(paper_id).canonical
-    except InvalidArxivId as exc:
-        raise click.ClickException(str(exc)) from None
-    row = runtime.catalog.get(canonical)
-    if row is None:
-        raise click.ClickException(f"{paper_id} is not in the catalog")
-    hits = runtime.search.similar(row["id"], limit=limit)
+    """Papers similar to ID (an arXiv id or URL, or #N), nearest first."""
+    hits = runtime.search.similar(find_paper(runtime, paper_id)["id"], limit=limit)
     if as_json:
         click.echo(json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False))
     else:

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -212,14 +212,7 @@ def _from_arxiv(meta: etree._Element, header: _Header) -> PaperRecord:
     record = PaperRecord(
         source=SOURCE,
         arxiv_id=_canonical_id(raw_id),
-        title_raw=_text(meta, f"{_ARXIV}title"),
-        abstract_raw=_raw_text(meta, f"{_ARXIV}abstract"),
-        comments=_text(meta, f"{_ARXIV}comments"),
-        categories=_unique((_text(meta, f"{_ARXIV}categories") or "").split()),
-        doi=_doi(_text(meta, f"{_ARXIV}doi")),
-        journal_ref=_text(meta, f"{_ARXIV}journal-ref"),
-        report_no=_text(meta, f"{_ARXIV}report-no"),
-        license=_text(meta, f"{_ARXIV}license"),
+        **_shared_fields(meta, _ARXIV),
         authors=authors,
         authors_raw=", ".join(a["name"] for a in authors) or None,
         submitted_at=created,
@@ -227,6 +220,20 @@ def _from_arxiv(meta: etree._Element, header: _Header) -> PaperRecord:
         freshness=_date(header.datestamp, "<datestamp>") or updated,
     )
     return _finish(record, header)
+
+
+def _shared_fields(meta: etree._Element, ns: str) -> dict[str, Any]:
+    """Fields the arXiv and arXivRaw formats name alike (in their own namespaces)."""
+    return {
+        "title_raw": _text(meta, f"{ns}title"),
+        "abstract_raw": _raw_text(meta, f"{ns}abstract"),
+        "comments": _text(meta, f"{ns}comments"),
+        "categories": _unique((_text(meta, f"{ns}categories") or "").split()),
+        "doi": _doi(_text(meta, f"{ns}doi")),
+        "journal_ref": _text(meta, f"{ns}journal-ref"),
+        "report_no": _text(meta, f"{ns}report-no"),
+        "license": _text(meta, f"{ns}license"),
+    }
 
 
 def _from_arxiv_raw(meta: etree._Element, header: _Header) -> PaperRecord:
@@ -249,14 +256,7 @@ def _from_arxiv_raw(meta: etree._Element, header: _Header) -> PaperRecord:
     record = PaperRecord(
         source=SOURCE,
         arxiv_id=_canonical_id(raw_id),
-        title_raw=_text(meta, f"{_RAW}title"),
-        abstract_raw=_raw_text(meta, f"{_RAW}abstract"),
-        comments=_text(meta, f"{_RAW}comments"),
-        categories=_unique((_text(meta, f"{_RAW}categories") or "").split()),
-        doi=_doi(_text(meta, f"{_RAW}doi")),
-        journal_ref=_text(meta, f"{_RAW}journal-ref"),
-        report_no=_text(meta, f"{_RAW}report-no"),
-        license=_text(meta, f"{_RAW}license"),
+        **_shared_fields(meta, _RAW),
         submitter=_text(meta, f"{_RAW}submitter"),
         authors=split_author_list(authors_raw) if authors_raw else [],
         authors_raw=authors_raw,

@@ -96,9 +96,56 @@ class Settings(BaseSettings):
         description="Weight of the dense (meaning) scores in the hybrid blend; 0 = BM25 only.",
     )
 
-    @field_validator("categories", mode="before")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address users reach the web app at; used in links inside emails and "
+        "feeds.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for outgoing mail. Unset: mail is written as .eml files to "
+        "the outbox directory instead.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if required.")
+    smtp_password: str | None = Field(default=None, description="SMTP password, if required.")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Upgrade the SMTP connection with STARTTLS (when the server offers it).",
+    )
+    mail_from: str = Field(
+        default="paperfeed <paperfeed@localhost>", description="From address of outgoing mail."
+    )
+    outbox_dir: Path | None = Field(
+        default=None,
+        description="Directory of .eml files used when no SMTP server is set (default "
+        "`outbox` in home).",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark session cookies `Secure` (set this when serving over HTTPS).",
+    )
+    session_days: int = Field(default=30, ge=1, le=365, description="Days a sign-in lasts.")
+    rate_limit_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Multiplies every rate limit (sign-in, sign-up, submission, password "
+        "reset); raise it for a busy reading group behind one address.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request body the web app and API accept.",
+    )
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Accounts with these emails get the admin role (hide papers and comments) "
+        "when they sign up.",
+    )
+
+    @field_validator("categories", "admin_emails", mode="before")
     @classmethod
-    def _split_categories(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [c for c in value.replace(",", " ").split() if c]
         return value
@@ -129,6 +176,10 @@ class Settings(BaseSettings):
     @property
     def search_dir(self) -> Path:
         return self.home / "search"
+
+    @property
+    def effective_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.home / "outbox"
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,10 +6,17 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
+from paperfeed.accounts.rate_limit import RateLimiter
+from paperfeed.accounts.service import AccountService
+from paperfeed.community.service import CommunityService, FetchUnavailable
 from paperfeed.config import Settings
 from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import ensure_schema
+from paperfeed.digest.subscriptions import SubscriptionService
+from paperfeed.mail.messages import Messages
+from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
+from paperfeed.papers.record import PaperRecord
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.service import SearchService
@@ -60,6 +67,50 @@ class Runtime:
             dense_candidates=self.settings.search_dense_candidates,
             dense_weight=self.settings.search_dense_weight,
         )
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        return AccountService(
+            self.engine,
+            session_days=self.settings.session_days,
+            admin_emails=frozenset(self.settings.admin_emails),
+        )
+
+    @cached_property
+    def community(self) -> CommunityService:
+        return CommunityService(self.engine, self.catalog)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(self.engine, self.settings.rate_limit_scale)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        return make_mailer(self.settings)
+
+    @cached_property
+    def messages(self) -> Messages:
+        return Messages(self.mailer, self.settings.mail_from, self.settings.base_url)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        return SubscriptionService(self.engine, self.messages)
+
+    def fetch_from_arxiv(self, arxiv_id: str) -> PaperRecord | None:
+        """One paper from the arXiv API (for submissions of papers not in the catalog)."""
+        import httpx
+
+        from paperfeed.ingest.atom import ArxivApiError, fetch_ids
+
+        try:
+            with httpx.Client(timeout=self.settings.http_timeout, follow_redirects=True) as client:
+                found = fetch_ids(client, self.settings.arxiv_api_endpoint, [arxiv_id])
+        except (httpx.HTTPError, ArxivApiError) as exc:
+            raise FetchUnavailable(
+                f"arXiv:{arxiv_id} is not in the catalog and arXiv could not be reached "
+                f"({type(exc).__name__}); import it with `paperfeed import ids` when online"
+            ) from exc
+        return found[0] if found else None
 
     def indexer(self, *, progress: bool = False) -> Indexer:
         return Indexer(self.engine, self.search_store, self.embedder(), progress=progress)

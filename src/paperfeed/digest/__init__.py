@@ -1,0 +1,1 @@
+"""Trending-papers emails: subscriptions (double opt-in) now; sending digests later."""

@@ -1,0 +1,94 @@
+"""Subscriptions to the trending-papers email, with double opt-in: a subscription is only
+active once the link in its confirmation email is opened; every mail carries a one-click
+unsubscribe link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from paperfeed.accounts.service import normalise_email
+from paperfeed.accounts.tokens import new_token
+from paperfeed.db.schema import subscriptions
+from paperfeed.mail.messages import Messages
+from paperfeed.papers.catalog import utcnow
+
+
+@dataclass(frozen=True)
+class Subscription:
+    email: str
+    status: str  # pending | confirmed | unsubscribed
+    token: str
+
+
+class SubscriptionService:
+    def __init__(self, engine: sa.Engine, messages: Messages) -> None:
+        self.engine = engine
+        self.messages = messages
+
+    def subscribe(self, email: str) -> Subscription:
+        """Record the request and mail a confirmation link. Subscribing again re-sends the
+        link (a confirmed subscription stays confirmed and gets no mail)."""
+        email = normalise_email(email)
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(sa.select(subscriptions).where(subscriptions.c.email == email))
+                .mappings()
+                .first()
+            )
+            if row is not None and row["status"] == "confirmed":
+                return Subscription(email, "confirmed", row["token"])
+            token = new_token()
+            if row is None:
+                conn.execute(
+                    subscriptions.insert().values(
+                        email=email, token=token, status="pending", created_at=now
+                    )
+                )
+            else:
+                conn.execute(
+                    subscriptions.update()
+                    .where(subscriptions.c.id == row["id"])
+                    .values(token=token, status="pending", unsubscribed_at=None)
+                )
+        # Sent after the commit: a failed send leaves a pending row that a retry re-sends.
+        self.messages.subscription_confirmation(email, token)
+        return Subscription(email, "pending", token)
+
+    def confirm(self, token: str) -> Subscription | None:
+        return self._set_status(token, "confirmed", "confirmed_at")
+
+    def unsubscribe(self, token: str) -> Subscription | None:
+        return self._set_status(token, "unsubscribed", "unsubscribed_at")
+
+    def _set_status(self, token: str, status: str, stamp: str) -> Subscription | None:
+        if not token or len(token) > 64:
+            return None
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(sa.select(subscriptions).where(subscriptions.c.token == token))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            if row["status"] != status:
+                conn.execute(
+                    subscriptions.update()
+                    .where(subscriptions.c.id == row["id"])
+                    .values({"status": status, stamp: utcnow()})
+                )
+        return Subscription(row["email"], status, token)
+
+    def get(self, email: str) -> Subscription | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(subscriptions).where(subscriptions.c.email == normalise_email(email))
+                )
+                .mappings()
+                .first()
+            )
+        return Subscription(row["email"], row["status"], row["token"]) if row else None

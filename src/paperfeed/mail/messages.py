@@ -1,0 +1,52 @@
+"""The messages paperfeed sends, rendered from templates in `templates/` (plain text)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import jinja2
+
+from paperfeed.mail.service import Mailer, compose
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("paperfeed.mail", "templates"),
+    autoescape=False,  # plain-text mail: nothing is interpreted as markup
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render(template: str, **context: object) -> tuple[str, str]:
+    """(subject, body): a template's first line is `Subject: ...`."""
+    text = _ENV.get_template(template).render(**context)
+    first, _, body = text.partition("\n")
+    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
+
+
+class Messages:
+    def __init__(self, mailer: Mailer, sender: str, base_url: str) -> None:
+        self.mailer = mailer
+        self.sender = sender
+        self.base_url = base_url.rstrip("/")
+
+    def _send(self, to: str, template: str, **context: object) -> EmailMessage:
+        subject, body = render(template, base_url=self.base_url, **context)
+        message = compose(self.sender, to, subject, body)
+        self.mailer.send(message)
+        return message
+
+    def subscription_confirmation(self, to: str, token: str) -> EmailMessage:
+        return self._send(
+            to,
+            "confirm_subscription.txt",
+            confirm_url=f"{self.base_url}/subscribe/confirm/{token}",
+            unsubscribe_url=f"{self.base_url}/unsubscribe/{token}",
+        )
+
+    def password_reset(self, to: str, username: str, token: str) -> EmailMessage:
+        return self._send(
+            to,
+            "password_reset.txt",
+            username=username,
+            reset_url=f"{self.base_url}/reset/{token}",
+        )

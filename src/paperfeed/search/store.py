@@ -91,6 +91,28 @@ class SearchStore:
         store.save_meta()
         return store
 
+    def refreshed(self) -> SearchStore:
+        """This store brought up to date with what other processes wrote: a new generation
+        (after `index build`) is opened afresh; within a generation, the lexical index is
+        reloaded and the vector index re-read when their files changed."""
+        current = self.root / _CURRENT
+        try:
+            generation = current.read_text().strip()
+        except OSError:
+            return self
+        if generation != self.generation:
+            return SearchStore.open(self.root)
+        meta_path = self.directory / "meta.json"
+        try:
+            meta = IndexMeta(**json.loads(meta_path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return self
+        if meta != self.meta:
+            self.meta = meta
+            self.lexical.index.reload()
+            self._vectors = None
+        return self
+
     def activate(self) -> None:
         """Point CURRENT at this generation (atomic rename) and remove older generations."""
         tmp = self.root / f"{_CURRENT}.tmp"

@@ -1,0 +1,1 @@
+"""The JSON API: native endpoints and Hugging Face-compatible ones."""

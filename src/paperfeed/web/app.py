@@ -1,0 +1,133 @@
+"""The app factory: one ASGI app (pages, feeds, JSON API) built from settings, never at import
+time. `paperfeed serve`, the tests and the benchmarks all call `create_app`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed import __version__
+from paperfeed.config import Settings
+from paperfeed.runtime import Runtime
+from paperfeed.web.context import render
+from paperfeed.web.security import LimitsAndHeaders
+
+SEARCH_REFRESH_SECONDS = 2.0
+
+API_DESCRIPTION = """\
+paperfeed's JSON API. Two families of endpoints:
+
+* **native** (`/api/v1/...`): search, papers, similar papers, daily lists, trending,
+  submissions and upvotes. Reads are anonymous; writes take an API token
+  (`Authorization: Bearer pf_...`, created on the account page).
+* **Hugging Face-compatible** (`/api/papers/search`, `/api/papers/{id}`, `/api/daily_papers`,
+  `/papers/{id}.md`): the shapes the `huggingface_hub` client parses, so
+  `HfApi(endpoint="http://this-server")` works unmodified.
+
+Errors are JSON objects `{"error": "..."}` with a 4xx status.
+"""
+
+
+class _SearchFollower:
+    """Keeps this process's view of the search index current with what other processes
+    (imports, `index build`, other app nodes) wrote, checking at most every few seconds."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.checked = 0.0
+        self.lock = threading.Lock()
+
+    def maybe_refresh(self) -> None:
+        now = time.monotonic()
+        if now - self.checked < SEARCH_REFRESH_SECONDS or not self.lock.acquire(blocking=False):
+            return
+        try:
+            self.checked = now
+            if "search_store" in self.runtime.__dict__:
+                store = self.runtime.search_store
+                fresh = store.refreshed()
+                if fresh is not store:
+                    self.runtime.use_search_store(fresh)
+        finally:
+            self.lock.release()
+
+
+def create_app(runtime: Runtime | None = None, *, settings: Settings | None = None) -> FastAPI:
+    runtime = runtime or Runtime(settings or Settings())
+    runtime.engine  # noqa: B018  (a new data directory is initialised before the first request)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="paperfeed",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "native", "description": "paperfeed's own API."},
+            {"name": "huggingface", "description": "Hugging Face papers API compatible."},
+        ],
+    )
+    app.state.runtime = runtime
+    follower = _SearchFollower(runtime)
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.started = time.perf_counter()
+        follower.maybe_refresh()
+        return await call_next(request)
+
+    app.add_middleware(LimitsAndHeaders, max_body=runtime.settings.max_body_bytes)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(
+            request, "error.html", exc.status_code, status=exc.status_code, message=str(exc.detail)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        if _wants_json(request):
+            return JSONResponse({"error": problems or "invalid request"}, status_code=400)
+        return render(request, "error.html", 400, status=400, message=problems)
+
+    static = Path(__file__).with_name("static")
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    from paperfeed.api.hf import router as hf_router
+    from paperfeed.api.native import router as native_router
+    from paperfeed.web.accounts import router as accounts_router
+    from paperfeed.web.feeds import router as feeds_router
+    from paperfeed.web.pages import router as pages_router
+
+    app.include_router(native_router)
+    app.include_router(hf_router)
+    app.include_router(feeds_router)
+    app.include_router(accounts_router)
+    app.include_router(pages_router)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path.endswith(".md")

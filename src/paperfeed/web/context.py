@@ -1,0 +1,80 @@
+"""What every page handler needs: the runtime, the signed-in user, template rendering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from paperfeed import __version__
+from paperfeed.accounts.service import User
+from paperfeed.runtime import Runtime
+from paperfeed.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
+
+SESSION_COOKIE = "pf_session"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def viewer(request: Request) -> User | None:
+    """The signed-in user (looked up once per request)."""
+    if "viewer" not in request.state.__dict__:
+        token = request.cookies.get(SESSION_COOKIE)
+        request.state.viewer = runtime(request).accounts.session_user(token) if token else None
+    user: User | None = request.state.viewer
+    return user
+
+
+def _csrf_input(request: Request) -> Markup:
+    token = csrf_token(request)
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">')
+
+
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    started = request.state.__dict__.get("started", time.perf_counter())
+    context.setdefault("feed", None)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "viewer": viewer(request),
+            "csrf_input": _csrf_input(request),
+            "version": __version__,
+            "today": dt.datetime.now(dt.UTC).date(),
+            "flash": request.query_params.get("msg", "")[:200],
+            **context,
+        },
+        status_code=status_code,
+    )
+    set_csrf_cookie(request, response)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
+    return response
+
+
+def set_csrf_cookie(request: Request, response: Any) -> None:
+    new = request.state.__dict__.get("new_csrf")
+    if new:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new,
+            httponly=True,
+            samesite="lax",
+            secure=runtime(request).settings.secure_cookies,
+            max_age=60 * 60 * 24 * 365,
+        )

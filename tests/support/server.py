@@ -1,0 +1,59 @@
+"""The real app served by uvicorn on 127.0.0.1 in a background thread, for tests that talk
+HTTP to it (huggingface_hub, the browser, feedparser)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from paperfeed.runtime import Runtime
+from paperfeed.web import create_app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(runtime),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",  # the test owns the runtime and closes it
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    server = LiveServer(runtime)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

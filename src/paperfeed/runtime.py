@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from functools import cached_property
 
 import sqlalchemy as sa
@@ -111,6 +113,19 @@ class Runtime:
                 f"({type(exc).__name__}); import it with `paperfeed import ids` when online"
             ) from exc
         return found[0] if found else None
+
+    def index_in_background(self) -> None:
+        """Index what changed in the catalog (e.g. a paper fetched for a submission) off the
+        request path. Another process may hold the index writer; then the next
+        `paperfeed index update` (or the next submission) picks the change up."""
+
+        def work() -> None:
+            try:
+                self.indexer().update()
+            except Exception:
+                logging.getLogger(__name__).warning("background indexing failed", exc_info=True)
+
+        threading.Thread(target=work, name="paperfeed-index", daemon=True).start()
 
     def indexer(self, *, progress: bool = False) -> Indexer:
         return Indexer(self.engine, self.search_store, self.embedder(), progress=progress)

@@ -102,7 +102,7 @@ class AccountService:
             if taken is not None:
                 what = "email" if taken.email == email else "username"
                 raise AccountError(f"an account with this {what} already exists")
-            user_id = conn.execute(users.insert().values(values)).inserted_primary_key[0]
+            user_id = conn.execute(users.insert().values(values).returning(users.c.id)).scalar_one()
         return User(int(user_id), email, username, fullname, role)
 
     def authenticate(self, email: str, password: str) -> User | None:

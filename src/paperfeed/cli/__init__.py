@@ -10,6 +10,7 @@ from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for s
 from paperfeed.cli.database import db, init
 from paperfeed.cli.ingest import harvest, import_command
 from paperfeed.cli.search import evaluate, index, search, similar
+from paperfeed.cli.serve import serve
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 
@@ -37,3 +38,4 @@ main.add_command(search)
 main.add_command(similar)
 main.add_command(index)
 main.add_command(evaluate)
+main.add_command(serve)

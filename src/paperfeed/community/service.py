@@ -38,6 +38,10 @@ class FetchUnavailable(CommunityError):
     pass
 
 
+class Duplicate(CommunityError):
+    """The paper is already on a daily list."""
+
+
 @dataclass(frozen=True)
 class Comment:
     id: int
@@ -303,14 +307,16 @@ class CommunityService:
                 if parent != paper_id:
                     raise CommunityError("the comment you reply to is not on this paper")
             new_id = conn.execute(
-                comments.insert().values(
+                comments.insert()
+                .values(
                     paper_id=paper_id,
                     user_id=user.id,
                     parent_id=parent_id,
                     body=body,
                     created_at=self.clock(),
                 )
-            ).inserted_primary_key[0]
+                .returning(comments.c.id)
+            ).scalar_one()
         return int(new_id)
 
     # -- moderation --------------------------------------------------------------------------
@@ -372,7 +378,7 @@ class CommunityService:
                 sa.select(daily_papers.c.submitted_on).where(daily_papers.c.paper_id == paper_id)
             ).scalar()
             if on_list is not None:
-                raise CommunityError(
+                raise Duplicate(
                     f"arXiv:{arxiv_id} is already on the daily list of {on_list.isoformat()}"
                 )
             hidden = conn.execute(

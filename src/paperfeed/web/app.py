@@ -84,7 +84,9 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     follower = _SearchFollower(runtime)
 
     @app.middleware("http")
-    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request.state.started = time.perf_counter()
         follower.maybe_refresh()
         return await call_next(request)

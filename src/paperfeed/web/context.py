@@ -17,6 +17,24 @@ from paperfeed.accounts.service import User
 from paperfeed.runtime import Runtime
 from paperfeed.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
 
+# Status messages shown after a redirect, by code (never text from the URL: a link could
+# otherwise put any words on our page).
+MESSAGES = {
+    "signed-in": "Signed in.",
+    "signed-up": "Welcome! Your account is ready.",
+    "signed-out": "Signed out.",
+    "submitted": "Thanks! The paper is on today's list.",
+    "commented": "Comment posted.",
+    "subscribed": "Almost done: open the link in the email we just sent to confirm.",
+    "confirmed": "Subscription confirmed: trending papers will come to your inbox.",
+    "unsubscribed": "Unsubscribed: no more trending-papers emails.",
+    "reset-sent": "If an account has this email, a reset link is on its way.",
+    "password-changed": "Password changed; you are signed in.",
+    "hidden": "Hidden from everyone but admins.",
+    "shown": "Visible again.",
+    "token-created": "API token created.",
+}
+
 SESSION_COOKIE = "pf_session"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -56,7 +74,7 @@ def render(
             "csrf_input": _csrf_input(request),
             "version": __version__,
             "today": dt.datetime.now(dt.UTC).date(),
-            "flash": request.query_params.get("msg", "")[:200],
+            "flash": MESSAGES.get(request.query_params.get("msg", "")),
             **context,
         },
         status_code=status_code,

@@ -1,5 +1,110 @@
-"""(being written)"""
+"""Atom feeds (RFC 4287) of the daily list, trending papers and any search."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import datetime as dt
+from collections.abc import Sequence
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from lxml import etree
+
+from paperfeed.community.cards import PaperCard
+from paperfeed.web.context import runtime
+from paperfeed.web.dates import BadDate, parse_day
+
+router = APIRouter(include_in_schema=False)
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_SIZE = 50
+
+
+def _stamp(value: dt.datetime | None) -> str:
+    return (value or dt.datetime(1970, 1, 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _xml_text(value: str) -> str:
+    # XML 1.0 cannot carry most control characters; a title with one must not break the feed.
+    return "".join(c for c in value if c in "\t\n\r" or ord(c) >= 0x20)
+
+
+def atom_feed(
+    request: Request, title: str, self_path: str, alternate_path: str, cards: Sequence[PaperCard]
+) -> Response:
+    base = runtime(request).settings.base_url.rstrip("/")
+    feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})  # type: ignore[dict-item]
+
+    def add(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> None:
+        element = etree.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = _xml_text(text)
+
+    add(feed, "id", f"{base}{self_path}")
+    add(feed, "title", f"paperfeed: {title}")
+    updated = max((c.daily_at or c.updated_at or c.first_seen_at for c in cards), default=None)
+    add(feed, "updated", _stamp(updated))
+    add(feed, "link", rel="self", type="application/atom+xml", href=f"{base}{self_path}")
+    add(feed, "link", rel="alternate", type="text/html", href=f"{base}{alternate_path}")
+    add(feed, "generator", "paperfeed")
+    for card in cards:
+        entry = etree.SubElement(feed, f"{{{ATOM}}}entry")
+        url = f"{base}/papers/{card.public_id}"
+        add(entry, "id", url)
+        add(entry, "title", card.title)
+        add(entry, "link", rel="alternate", type="text/html", href=url)
+        if card.arxiv_id:
+            add(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.arxiv_id}")
+        add(entry, "updated", _stamp(card.daily_at or card.updated_at or card.first_seen_at))
+        if card.submitted_at:
+            add(entry, "published", _stamp(card.submitted_at))
+        for name in card.authors[:20] or ["unknown"]:
+            author = etree.SubElement(entry, f"{{{ATOM}}}author")
+            add(author, "name", name or "unknown")
+        for category in card.categories:
+            add(entry, "category", term=category)
+        add(entry, "summary", card.abstract, type="text")
+    body = etree.tostring(feed, xml_declaration=True, encoding="utf-8")
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+@router.get("/feeds/daily.atom")
+def daily_feed(request: Request, date: Annotated[str, Query(max_length=10)] = "") -> Response:
+    community = runtime(request).community
+    try:
+        day = parse_day(date) if date else community.latest_daily_date()
+    except BadDate as exc:
+        raise HTTPException(400, str(exc)) from None
+    day = day or dt.datetime.now(dt.UTC).date()
+    cards = community.daily(day)[:FEED_SIZE]
+    path = f"/feeds/daily.atom?date={day}"
+    return atom_feed(request, f"daily papers {day}", path, f"/papers/date/{day}", cards)
+
+
+@router.get("/feeds/trending.atom")
+def trending_feed(request: Request) -> Response:
+    ranked, _ = runtime(request).community.trending(limit=FEED_SIZE)
+    cards = [card for card, _ in ranked]
+    return atom_feed(request, "trending papers", "/feeds/trending.atom", "/trending", cards)
+
+
+@router.get("/feeds/search.atom")
+def search_feed(
+    request: Request,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    cat: Annotated[str, Query(max_length=40)] = "",
+    sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "date",
+) -> Response:
+    """Newest matches first by default: a feed reader wants what is new for the query."""
+    rt = runtime(request)
+    hits = rt.search.search(
+        q,
+        limit=FEED_SIZE,
+        sort="date" if sort == "date" else "relevance",
+        categories=[cat] if cat else [],
+    ).hits
+    cards = rt.community.cards([h.paper_id for h in hits])
+    query = urlencode({"q": q, "cat": cat, "sort": sort})
+    return atom_feed(
+        request, f"search {q!r}", f"/feeds/search.atom?{query}", f"/search?{query}", cards
+    )

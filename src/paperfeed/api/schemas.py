@@ -1,0 +1,98 @@
+"""JSON shapes of the native API (they are also its OpenAPI document)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from paperfeed.community.cards import PaperCard
+
+
+class Paper(BaseModel):
+    id: str = Field(description="arXiv id without version, or `pf-<n>` for papers without one")
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    submitted: dt.datetime | None = Field(description="first arXiv version, UTC")
+    updated: dt.datetime | None
+    upvotes: int
+    num_comments: int
+    daily_date: dt.date | None = Field(description="date the paper entered the daily list")
+    submitted_by: str | None
+    url: str
+    arxiv_url: str | None
+    pdf_url: str | None
+    code_urls: list[str]
+    project_urls: list[str]
+    ai_summary: str | None
+    ai_keywords: list[str]
+
+    @classmethod
+    def of(cls, card: PaperCard) -> Paper:
+        arxiv = card.arxiv_id
+        return cls(
+            id=card.public_id,
+            title=card.title,
+            abstract=card.abstract,
+            authors=card.authors,
+            categories=card.categories,
+            submitted=card.submitted_at,
+            updated=card.updated_at,
+            upvotes=card.upvotes,
+            num_comments=card.num_comments,
+            daily_date=card.daily_on,
+            submitted_by=card.submitted_by,
+            url=f"/papers/{card.public_id}",
+            arxiv_url=f"https://arxiv.org/abs/{arxiv}" if arxiv else None,
+            pdf_url=f"https://arxiv.org/pdf/{arxiv}" if arxiv else None,
+            code_urls=card.code_links(),
+            project_urls=card.project_links(),
+            ai_summary=card.ai_summary,
+            ai_keywords=card.ai_keywords,
+        )
+
+
+class SearchResult(Paper):
+    score: float
+    matched_by: str = Field(description='"id", "words", "meaning" or "words+meaning"')
+    snippet: str | None
+    snippet_html: str | None = Field(description="HTML-escaped, matched words in <mark>")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    total: int
+    took_ms: float
+    notices: list[str]
+    results: list[SearchResult]
+
+
+class DailyResponse(BaseModel):
+    start: dt.date
+    end: dt.date
+    papers: list[Paper]
+
+
+class TrendingPaper(Paper):
+    trending_score: float
+
+
+class TrendingResponse(BaseModel):
+    taken_at: dt.datetime = Field(description="the moment the time decay is computed at")
+    papers: list[TrendingPaper]
+
+
+class SubmitRequest(BaseModel):
+    paper: str = Field(max_length=300, description="arXiv id or URL")
+
+
+class VoteResponse(BaseModel):
+    id: str
+    upvotes: int
+    voted: bool
+
+
+class ErrorResponse(BaseModel):
+    error: str

@@ -1,0 +1,104 @@
+"""Community fixtures: real Hugging Face daily lists in the catalog, real accounts, a clock the
+test sets, and a local arXiv API replaying saved real responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from paperfeed.accounts.service import User
+from paperfeed.community.service import CommunityService
+from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.runtime import Runtime
+from tests.support.cli import Cli
+from tests.support.http import FixtureServer, Response
+
+HF_FILES = (
+    "daily_papers_2026-06-12.json",  # 30 papers, listed on 2026-06-12
+    "daily_papers_2026-07-31.json",  # 30 papers, listed on 2026-07-31
+    "daily_papers_2026-08-03_3-entries_pretty.json",  # 3 papers, listed on 2026-08-03
+)
+PASSWORD = "correct horse battery staple"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+MakeUser = Callable[..., User]
+
+
+class Clock:
+    """A clock the test moves by hand (naive UTC, like the service's own)."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def hf_daily(cli: Cli, runtime: Runtime, data_dir: Path) -> Runtime:
+    """The runtime over a catalog holding the three real HF daily-papers responses (63
+    papers on three daily lists), imported with the CLI as a user would."""
+    folder = data_dir / "fixtures" / "hf_papers"
+    cli("import", "hf-daily", *(folder / name for name in HF_FILES), "--no-progress", "--no-index")
+    return runtime
+
+
+@pytest.fixture
+def make_user(runtime: Runtime) -> MakeUser:
+    def make(name: str, *, admin: bool = False) -> User:
+        user = runtime.accounts.sign_up(f"{name}@example.org", name, PASSWORD)
+        return runtime.accounts.set_role(name, "admin") if admin else user
+
+    return make
+
+
+def community_at(runtime: Runtime, clock: Callable[[], dt.datetime]) -> CommunityService:
+    return CommunityService(runtime.engine, runtime.catalog, clock=clock)
+
+
+def _replay(folder: Path) -> Callable[[str, dict[str, list[str]]], Response | None]:
+    """Answer `id_list` queries as arXiv does: the saved entries of the asked papers, in a
+    real saved feed (entries of other papers removed, the feed itself kept as saved)."""
+    feeds = [etree.parse(str(path)) for path in sorted(folder.glob("*.xml"))]
+
+    def route(path: str, params: dict[str, list[str]]) -> Response | None:
+        if path != "/api/query":
+            return None
+        wanted = set(params.get("id_list", [""])[0].split(","))
+        for tree in feeds:
+            root = etree.fromstring(etree.tostring(tree))
+            entries = root.findall(f"{ATOM}entry")
+            matches = [e for e in entries if _entry_id(e) in wanted]
+            if matches or tree is feeds[-1]:
+                for entry in entries:
+                    if entry not in matches:
+                        root.remove(entry)
+                return Response(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+        return None
+
+    return route
+
+
+def _entry_id(entry: etree._Element) -> str:
+    """`http://arxiv.org/abs/2607.28628v1` -> `2607.28628`."""
+    return parse_arxiv_id(entry.findtext(f"{ATOM}id") or "").canonical
+
+
+@pytest.fixture
+def arxiv_api(http_server: FixtureServer, data_dir: Path) -> FixtureServer:
+    """A local arXiv API answering from the saved real responses in fixtures/arxiv_api."""
+    http_server.route = _replay(data_dir / "fixtures" / "arxiv_api")
+    return http_server
+
+
+@pytest.fixture
+def online(runtime: Runtime, arxiv_api: FixtureServer) -> Iterator[Runtime]:
+    """A runtime whose arXiv API endpoint is the local replay server."""
+    endpoint = f"{arxiv_api.url}/api/query"
+    rt = Runtime(runtime.settings.model_copy(update={"arxiv_api_endpoint": endpoint}))
+    yield rt
+    rt.close()

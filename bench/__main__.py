@@ -1,5 +1,5 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
-bench/search.py."""
+bench/search.py; `python -m bench web`: see bench/web.py."""
 
 import sys
 
@@ -7,6 +7,10 @@ if sys.argv[1:2] == ["search"]:
     from bench.search import main as search_main
 
     raise SystemExit(search_main(sys.argv[2:]))
+if sys.argv[1:2] == ["web"]:
+    from bench.web import main as web_main
+
+    raise SystemExit(web_main(sys.argv[2:]))
 
 from bench.run import main
 

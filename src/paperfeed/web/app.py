@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -83,15 +83,11 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.state.runtime = runtime
     follower = _SearchFollower(runtime)
 
-    @app.middleware("http")
-    async def timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.started = time.perf_counter()
-        follower.maybe_refresh()
-        return await call_next(request)
-
-    app.add_middleware(LimitsAndHeaders, max_body=runtime.settings.max_body_bytes)
+    app.add_middleware(
+        LimitsAndHeaders,
+        max_body=runtime.settings.max_body_bytes,
+        on_request=follower.maybe_refresh,
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

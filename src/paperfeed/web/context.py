@@ -46,10 +46,13 @@ def runtime(request: Request) -> Runtime:
 
 def viewer(request: Request) -> User | None:
     """The signed-in user (looked up once per request)."""
-    if "viewer" not in request.state.__dict__:
+    missing = object()
+    user = getattr(request.state, "viewer", missing)
+    if user is missing:
         token = request.cookies.get(SESSION_COOKIE)
-        request.state.viewer = runtime(request).accounts.session_user(token) if token else None
-    user: User | None = request.state.viewer
+        user = runtime(request).accounts.session_user(token) if token else None
+        request.state.viewer = user
+    assert user is None or isinstance(user, User)
     return user
 
 
@@ -64,7 +67,7 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    started = request.state.__dict__.get("started", time.perf_counter())
+    started = request.scope.get("paperfeed.started") or time.perf_counter()
     context.setdefault("feed", None)
     response = TEMPLATES.TemplateResponse(
         request,
@@ -86,7 +89,7 @@ def render(
 
 
 def set_csrf_cookie(request: Request, response: Any) -> None:
-    new = request.state.__dict__.get("new_csrf")
+    new = getattr(request.state, "new_csrf", None)
     if new:
         response.set_cookie(
             CSRF_COOKIE,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,14 +35,20 @@ class LimitsAndHeaders:
     """Refuses request bodies over `max_body` bytes with 413 (by Content-Length up front, and
     by counting for chunked uploads) and adds security headers to every response."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, on_request: Callable[[], None] | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.on_request = on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope["paperfeed.started"] = time.perf_counter()
+        if self.on_request is not None:
+            self.on_request()
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
@@ -100,8 +108,9 @@ def csrf_token(request: Request) -> str:
     """The browser's CSRF token (double-submit cookie): set as a cookie, echoed in forms."""
     token = request.cookies.get(CSRF_COOKIE)
     if not token or len(token) != 43:
-        token = request.state.__dict__.setdefault("new_csrf", secrets.token_urlsafe(32))
-    return token
+        token = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
+        request.state.new_csrf = token
+    return str(token)
 
 
 def csrf_valid(request: Request, submitted: str | None) -> bool:

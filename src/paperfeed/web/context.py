@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from paperfeed import __version__
 from paperfeed.accounts.service import User
+from paperfeed.papers.tex_display import readable
 from paperfeed.runtime import Runtime
 from paperfeed.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
 
@@ -37,6 +38,7 @@ MESSAGES = {
 
 SESSION_COOKIE = "pf_session"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+TEMPLATES.env.filters["tex"] = readable
 
 
 def runtime(request: Request) -> Runtime:

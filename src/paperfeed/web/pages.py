@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from paperfeed.accounts.rate_limit import COMMENT, SUBMIT
 from paperfeed.community.service import CommunityError, FetchUnavailable, NotFound
 from paperfeed.papers.categories import is_known_category
+from paperfeed.papers.tex_display import readable
 from paperfeed.web.context import render, runtime, viewer
 from paperfeed.web.dates import BadDate, iso_week, parse_day, parse_month, parse_week
 from paperfeed.web.forms import check_csrf, rate_limit, redirect, require_user
@@ -333,7 +334,7 @@ def _paper(
         request,
         "paper.html",
         status,
-        title=card.title,
+        title=readable(card.title),
         card=card,
         paper=paper,
         comments=rt.community.comments(paper_id, include_hidden=is_admin),

@@ -26,8 +26,26 @@ _SYMBOLS = {
     "min": "min", "lim": "lim", "%": "%", "&": "&", "_": "_", "#": "#", "{": "{", "}": "}",
 }  # fmt: skip
 _TEXT_COMMANDS = "|".join(
-    "emph textbf textit texttt textrm textsc text bf it rm mathrm mathbf mathit mathcal mathbb "
-    "mathsf boldsymbol operatorname".split()
+    [
+        "emph",
+        "textbf",
+        "textit",
+        "texttt",
+        "textrm",
+        "textsc",
+        "text",
+        "bf",
+        "it",
+        "rm",
+        "mathrm",
+        "mathbf",
+        "mathit",
+        "mathcal",
+        "mathbb",
+        "mathsf",
+        "boldsymbol",
+        "operatorname",
+    ]
 )
 _WRAPPED = re.compile(r"\\(?:" + _TEXT_COMMANDS + r")\s*\{([^{}$]*)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+|[%&_#{}])")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from paperfeed import __version__
+from paperfeed.cli.accounts import users
 from paperfeed.cli.catalog import papers, stats
 from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for subcommands)
 from paperfeed.cli.database import db, init
@@ -39,3 +40,4 @@ main.add_command(similar)
 main.add_command(index)
 main.add_command(evaluate)
 main.add_command(serve)
+main.add_command(users)

@@ -2,6 +2,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import tantivy
 
 from paperfeed.config import Settings
 from paperfeed.ingest.runner import write_batch
@@ -99,3 +100,36 @@ def test_a_model_change_rebuilds_the_vectors(small: Runtime) -> None:
 def test_index_files_live_in_the_data_directory(small: Runtime, settings: Settings) -> None:
     current = (settings.search_dir / "CURRENT").read_text()
     assert (Path(settings.search_dir) / current / "vectors.usearch").is_file()
+
+
+def test_reindexing_a_changed_paper_keeps_one_document(small: Runtime) -> None:
+    lexical = small.search_store.lexical
+    assert lexical.num_docs() == 3
+    changed = _paper(2, "Sparse lexical retrieval with BM25, revised", "Term weighting again.")
+    changed.freshness = dt.datetime(2026, 11, 20)
+    write_batch(small.engine, small.catalog, [changed])
+    small.indexer().update()
+    assert lexical.num_docs() == 3
+    hits = small.search.search("revised", mode="lexical").hits
+    assert [h.arxiv_id for h in hits] == ["2611.00002"]
+
+
+def test_check_removes_duplicate_documents(small: Runtime) -> None:
+    lexical = small.search_store.lexical
+    rows = small.search.search("retrieval", mode="lexical").hits
+    # A stale second copy, as indexes written before the delete fix hold.
+    writer = lexical.index.writer(heap_size=15_000_000, num_threads=1)
+    stale = tantivy.Document()
+    stale.add_unsigned("paper_id", rows[0].paper_id)
+    stale.add_text("text", "stale copy")
+    writer.add_document(stale)
+    writer.commit()
+    writer.wait_merging_threads()
+    lexical.index.reload()
+    assert lexical.num_docs() == 4
+
+    report = small.indexer().check()
+    assert any("duplicate" in p for p in report.problems)
+    assert lexical.num_docs() == 3
+    assert small.search.search("stale copy", mode="lexical").hits == []
+    assert small.indexer().check().problems == []

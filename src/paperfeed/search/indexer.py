@@ -298,8 +298,14 @@ class Indexer:
             report.problems.append(f"{len(missing):,} papers missing from the lexical index")
         if extra:
             report.problems.append(f"{len(extra):,} deleted papers still in the lexical index")
-        if repair and (missing or extra):
-            self.store.lexical.delete(extra)
+        duplicates = self.store.lexical.num_docs() - len(lexical_ids)
+        if duplicates > 0:
+            # Indexes written before the delete-by-query fix hold stale copies of re-indexed
+            # papers: drop every copy and index each such paper afresh.
+            report.problems.append(f"{duplicates:,} duplicate documents in the lexical index")
+            missing |= self.store.lexical.duplicated_ids() & catalog_ids
+        if repair and (missing or extra or duplicates > 0):
+            self.store.lexical.delete(extra | missing)
             with self.engine.connect() as conn:
                 for start in range(0, len(missing), 500):
                     chunk = sorted(missing)[start : start + 500]

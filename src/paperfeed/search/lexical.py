@@ -153,7 +153,7 @@ class LexicalIndex:
         writer = self._get_writer()
         count = 0
         for doc in documents:
-            writer.delete_documents_by_term("paper_id", doc.paper_id)
+            writer.delete_documents_by_query(self._paper_query(doc.paper_id))
             categories = list(doc.categories)
             archives = {c.split(".", 1)[0] for c in categories if "." in c}
             document = tantivy.Document()
@@ -171,7 +171,12 @@ class LexicalIndex:
     def delete(self, paper_ids: Iterable[int]) -> None:
         writer = self._get_writer()
         for paper_id in paper_ids:
-            writer.delete_documents_by_term("paper_id", paper_id)
+            writer.delete_documents_by_query(self._paper_query(paper_id))
+
+    def _paper_query(self, paper_id: int) -> tantivy.Query:
+        # Not writer.delete_documents_by_term: with tantivy-py 0.2x it matches nothing on an
+        # unsigned field, so every re-index added a duplicate document.
+        return tantivy.Query.term_query(self.schema, "paper_id", paper_id)
 
     def commit(self) -> None:
         if self._writer is not None:
@@ -192,6 +197,19 @@ class LexicalIndex:
             return set()
         hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
         return _ids(searcher, [a for _, a in hits])
+
+    def duplicated_ids(self) -> set[int]:
+        """Papers with more than one document in the index."""
+        searcher = self.index.searcher()
+        total = searcher.num_docs
+        if not total:
+            return set()
+        hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
+        seen: set[int] = set()
+        repeated: set[int] = set()
+        for paper_id in _ids_list(searcher, [a for _, a in hits]):
+            (repeated if paper_id in seen else seen).add(paper_id)
+        return repeated
 
     def analyze(self, text: str) -> list[str]:
         return [t for t in self._analyzer.analyze(text) if t]

@@ -102,12 +102,13 @@ class Runtime:
         """One paper from the arXiv API (for submissions of papers not in the catalog)."""
         import httpx
 
-        from paperfeed.ingest.atom import ArxivApiError, fetch_ids
+        from paperfeed.ingest.atom import fetch_ids
+        from paperfeed.ingest.base import FormatError
 
         try:
             with httpx.Client(timeout=self.settings.http_timeout, follow_redirects=True) as client:
                 found = fetch_ids(client, self.settings.arxiv_api_endpoint, [arxiv_id])
-        except (httpx.HTTPError, ArxivApiError) as exc:
+        except (httpx.HTTPError, FormatError) as exc:  # FormatError: e.g. an HTML error page
             raise FetchUnavailable(
                 f"arXiv:{arxiv_id} is not in the catalog and arXiv could not be reached "
                 f"({type(exc).__name__}); import it with `paperfeed import ids` when online"

@@ -88,11 +88,22 @@ def _entry_id(entry: etree._Element) -> str:
     return parse_arxiv_id(entry.findtext(f"{ATOM}id") or "").canonical
 
 
+@pytest.fixture(scope="module")
+def _arxiv_server() -> Iterator[FixtureServer]:
+    # One server per module: stopping one waits for its 0.5 s poll.
+    server = FixtureServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def arxiv_api(http_server: FixtureServer, data_dir: Path) -> FixtureServer:
-    """A local arXiv API answering from the saved real responses in fixtures/arxiv_api."""
-    http_server.route = _replay(data_dir / "fixtures" / "arxiv_api")
-    return http_server
+def arxiv_api(_arxiv_server: FixtureServer, data_dir: Path) -> FixtureServer:
+    """A local arXiv API answering from the saved real responses in fixtures/arxiv_api
+    (tests may swap `route`; it and `requests` are reset for each test)."""
+    _arxiv_server.route = _replay(data_dir / "fixtures" / "arxiv_api")
+    _arxiv_server.requests.clear()
+    return _arxiv_server
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The trending formula of `community.trending`, checked against its documented definition:
 
-    score = sum of weight * 2 ** (-age_hours / 36) over the signals of the last 7 days,
-    upvote 1.0, comment 2.0, submission 3.0, future-dated signals counted as now."""
+score = sum of weight * 2 ** (-age_hours / 36) over the signals of the last 7 days,
+upvote 1.0, comment 2.0, submission 3.0, future-dated signals counted as now."""
 
 from __future__ import annotations
 

@@ -22,9 +22,11 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, port: int | None = None) -> None:
+        """`port`: serve on this port (e.g. one picked with `free_port()` earlier, to put the
+        server's address into the runtime's `base_url`); default: a free one."""
         self.runtime = runtime
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(runtime),
@@ -50,8 +52,8 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(runtime: Runtime) -> Iterator[LiveServer]:
-    server = LiveServer(runtime)
+def live_server(runtime: Runtime, port: int | None = None) -> Iterator[LiveServer]:
+    server = LiveServer(runtime, port)
     server.start()
     try:
         yield server

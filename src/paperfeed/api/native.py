@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BeforeValidator
 
 from paperfeed.accounts.rate_limit import SUBMIT, Limit
 from paperfeed.accounts.service import User
@@ -22,7 +24,7 @@ from paperfeed.api.schemas import (
 )
 from paperfeed.community.service import CommunityError, Duplicate, FetchUnavailable, NotFound
 from paperfeed.web.context import runtime
-from paperfeed.web.dates import BadDate, parse_day, parse_month, parse_week
+from paperfeed.web.dates import BadDate, parse_month, parse_week
 from paperfeed.web.forms import rate_limit
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -30,6 +32,21 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse},
 }
 router = APIRouter(prefix="/api/v1", tags=["native"], responses=ERRORS)
+# The shapes of an ISO week and a month (the document says them; the week must also exist in
+# its year, which only the parser knows).
+WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Dates in queries are YYYY-MM-DD only (pydantic alone would read `1e9` as a Unix time)."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 def token_user(request: Request) -> User:
@@ -70,8 +87,8 @@ def search(
     sort: Literal["relevance", "date"] = "relevance",
     mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
     cat: Annotated[str | None, Query(max_length=40)] = None,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
+    since: IsoDate | None = None,
+    until: IsoDate | None = None,
 ) -> SearchResponse:
     rt = runtime(request)
     results = rt.search.search(
@@ -156,9 +173,9 @@ def paper(request: Request, paper_id: str) -> Paper:
 @router.get("/daily", response_model=DailyResponse, summary="Daily papers")
 def daily(
     request: Request,
-    date: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
-    week: Annotated[str | None, Query(max_length=8, description="YYYY-Www")] = None,
-    month: Annotated[str | None, Query(max_length=7, description="YYYY-MM")] = None,
+    date: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None,
+    week: Annotated[str | None, Query(pattern=WEEK_PATTERN, description="YYYY-Www")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")] = None,
     sort: Literal["upvotes", "date"] = "upvotes",
 ) -> DailyResponse:
     """Papers that entered the daily list on a date, in an ISO week or in a month (default:
@@ -170,11 +187,7 @@ def daily(
         elif month:
             start, end = parse_month(month)
         else:
-            start = (
-                parse_day(date)
-                if date
-                else (community.latest_daily_date() or dt.datetime.now(dt.UTC).date())
-            )
+            start = date or community.latest_daily_date() or dt.datetime.now(dt.UTC).date()
             end = start
     except BadDate as exc:
         raise HTTPException(400, str(exc)) from None

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from paperfeed.community.cards import PaperCard
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    """The catalog keeps naive UTC; the API writes the offset, as RFC 3339 date-time requires."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 
 
 class Paper(BaseModel):
@@ -15,8 +24,8 @@ class Paper(BaseModel):
     abstract: str
     authors: list[str]
     categories: list[str]
-    submitted: dt.datetime | None = Field(description="first arXiv version, UTC")
-    updated: dt.datetime | None
+    submitted: UtcDatetime | None = Field(description="first arXiv version, UTC")
+    updated: UtcDatetime | None
     upvotes: int
     num_comments: int
     daily_date: dt.date | None = Field(description="date the paper entered the daily list")
@@ -80,12 +89,12 @@ class TrendingPaper(Paper):
 
 
 class TrendingResponse(BaseModel):
-    taken_at: dt.datetime = Field(description="the moment the time decay is computed at")
+    taken_at: UtcDatetime = Field(description="the moment the time decay is computed at")
     papers: list[TrendingPaper]
 
 
 class SubmitRequest(BaseModel):
-    paper: str = Field(max_length=300, description="arXiv id or URL")
+    paper: str = Field(min_length=1, max_length=300, description="arXiv id or URL")
 
 
 class VoteResponse(BaseModel):

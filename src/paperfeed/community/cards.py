@@ -48,13 +48,18 @@ class PaperCard:
         urls = [link["url"] for link in self.links if link.get("kind") in ("github", "gitlab")]
         if self.github_repo and self.github_repo not in urls:
             urls.insert(0, self.github_repo)
-        return urls
+        return [u for u in urls if is_web_url(u)]
 
     def project_links(self) -> list[str]:
         urls = [link["url"] for link in self.links if link.get("kind") not in ("github", "gitlab")]
         if self.project_page and self.project_page not in urls:
             urls.insert(0, self.project_page)
-        return urls
+        return [u for u in urls if is_web_url(u)]
+
+
+def is_web_url(url: str) -> bool:
+    """Only http(s) links leave the catalog: imported data may hold `javascript:` URLs."""
+    return url.lower().startswith(("https://", "http://"))
 
 
 _COLUMNS = (

@@ -19,6 +19,7 @@ from paperfeed.papers.catalog import Catalog, utcnow
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
 from paperfeed.papers.record import DailyEntry, PaperRecord
 
+MAX_PAPER_ID = 2**31 - 1
 DAILY_MAX = 500  # a daily list longer than this is cut (HF's run at ~30-80)
 
 # Fetches a paper from arXiv by canonical id: None when arXiv does not know it; raises
@@ -57,8 +58,12 @@ class Comment:
 def parse_public_id(text: str) -> tuple[str | None, int | None]:
     """(arXiv id, None) or (None, catalog id) for the ids in URLs; raises NotFound."""
     text = text.strip()
-    if text.startswith("pf-") and text[3:].isdigit() and len(text) < 20:
-        return None, int(text[3:])
+    number = text[3:]
+    # ASCII digits only (str.isdigit also takes "１２"), and within the 32-bit id column.
+    if text.startswith("pf-") and number.isascii() and number.isdigit() and len(number) < 11:
+        if int(number) <= MAX_PAPER_ID:
+            return None, int(number)
+        raise NotFound(f"paper {text[:80]} is not in the catalog")
     try:
         return parse_arxiv_id(text).canonical, None
     except InvalidArxivId:
@@ -125,10 +130,22 @@ class CommunityService:
         """Papers that entered the daily list from `start` to `end` (inclusive), by upvotes
         (or, with sort="date", newest submission first)."""
         end = end or start
+        # The cut keeps the best of a long list: rank in SQL the way the cards are ranked.
+        local_votes = (
+            sa.select(sa.func.count())
+            .select_from(votes)
+            .where(votes.c.paper_id == papers.c.id)
+            .scalar_subquery()
+        )
+        newest = (daily_papers.c.submitted_at.desc(), papers.c.id.desc())
+        order = (
+            newest if sort == "date" else ((daily_papers.c.upvotes + local_votes).desc(), *newest)
+        )
         query = (
             card_query()
             .where(daily_papers.c.submitted_on.between(start, end))
             .where(paper_moderation.c.hidden_at.is_(None))
+            .order_by(*order)
             .limit(DAILY_MAX * max(1, (end - start).days + 1))
         )
         if submitter:
@@ -200,6 +217,8 @@ class CommunityService:
 
     def _trending_at(self, now: dt.datetime) -> list[tuple[int, float]]:
         start = now - dt.timedelta(days=trending.WINDOW_DAYS)
+        # Signals dated a little after `now` (clock skew between nodes) count as now.
+        end = now + trending.MAX_CLOCK_SKEW
         signals: dict[int, list[trending.Signal]] = defaultdict(list)
         with self.engine.connect() as conn:
             for pid, at, upvotes, n_comments in conn.execute(
@@ -208,7 +227,7 @@ class CommunityService:
                     daily_papers.c.submitted_at,
                     daily_papers.c.upvotes,
                     daily_papers.c.num_comments,
-                ).where(daily_papers.c.submitted_at.between(start, now))
+                ).where(daily_papers.c.submitted_at.between(start, end))
             ):
                 imported = (
                     trending.SUBMISSION + upvotes * trending.UPVOTE + n_comments * trending.COMMENT
@@ -216,13 +235,13 @@ class CommunityService:
                 signals[pid].append(trending.Signal(imported, at))
             for pid, at in conn.execute(
                 sa.select(votes.c.paper_id, votes.c.created_at).where(
-                    votes.c.created_at.between(start, now)
+                    votes.c.created_at.between(start, end)
                 )
             ):
                 signals[pid].append(trending.Signal(trending.UPVOTE, at))
             for pid, at in conn.execute(
                 sa.select(comments.c.paper_id, comments.c.created_at).where(
-                    comments.c.created_at.between(start, now), comments.c.hidden.is_(False)
+                    comments.c.created_at.between(start, end), comments.c.hidden.is_(False)
                 )
             ):
                 signals[pid].append(trending.Signal(trending.COMMENT, at))

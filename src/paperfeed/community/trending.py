@@ -8,7 +8,8 @@ Face count at the time the paper entered the daily list, the best time known for
 comment 2.0 (a discussion is a stronger signal than a click), the daily-list submission
 itself 3.0. HALF_LIFE is 36 hours: an upvote from three days ago counts a quarter of one
 cast now. Only signals of the last WINDOW days count; signals dated in the future (clock
-skew between nodes) count as now.
+skew between nodes) count as now. The service reads signals up to MAX_CLOCK_SKEW after now;
+later ones belong to a later ranking.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ WINDOW_DAYS = 7
 UPVOTE = 1.0
 COMMENT = 2.0
 SUBMISSION = 3.0
+MAX_CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)

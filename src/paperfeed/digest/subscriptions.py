@@ -40,7 +40,9 @@ class SubscriptionService:
             )
             if row is not None and row["status"] == "confirmed":
                 return Subscription(email, "confirmed", row["token"])
-            token = new_token()
+            # While pending, the link of the first mail keeps working; after an unsubscribe,
+            # a new token makes the old mails' confirm links void.
+            token = row["token"] if row is not None and row["status"] == "pending" else new_token()
             if row is None:
                 conn.execute(
                     subscriptions.insert().values(
@@ -58,12 +60,18 @@ class SubscriptionService:
         return Subscription(email, "pending", token)
 
     def confirm(self, token: str) -> Subscription | None:
-        return self._set_status(token, "confirmed", "confirmed_at")
+        """Pending → confirmed (None for an unknown token, or one whose subscription was
+        ended: an old confirmation mail does not subscribe anyone again)."""
+        return self._set_status(
+            token, "confirmed", "confirmed_at", only_from=("pending", "confirmed")
+        )
 
     def unsubscribe(self, token: str) -> Subscription | None:
         return self._set_status(token, "unsubscribed", "unsubscribed_at")
 
-    def _set_status(self, token: str, status: str, stamp: str) -> Subscription | None:
+    def _set_status(
+        self, token: str, status: str, stamp: str, only_from: tuple[str, ...] | None = None
+    ) -> Subscription | None:
         if not token or len(token) > 64:
             return None
         with self.engine.begin() as conn:
@@ -72,7 +80,7 @@ class SubscriptionService:
                 .mappings()
                 .first()
             )
-            if row is None:
+            if row is None or (only_from is not None and row["status"] not in only_from):
                 return None
             if row["status"] != status:
                 conn.execute(

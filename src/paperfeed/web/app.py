@@ -3,12 +3,14 @@ time. `paperfeed serve`, the tests and the benchmarks all call `create_app`."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -95,9 +97,11 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
             return JSONResponse(
                 {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
             )
-        return render(
+        response = render(
             request, "error.html", exc.status_code, status=exc.status_code, message=str(exc.detail)
         )
+        response.headers.update(exc.headers or {})  # e.g. Retry-After on a 429
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -108,6 +112,16 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         if _wants_json(request):
             return JSONResponse({"error": problems or "invalid request"}, status_code=400)
         return render(request, "error.html", 400, status=400, message=problems)
+
+    @app.exception_handler(sa.exc.DataError)
+    async def unstorable_value(request: Request, exc: sa.exc.DataError) -> Response:
+        # A value from the request that the database refuses to store or compare (PostgreSQL:
+        # a NUL character in text, an integer out of range) is the client's error, not ours.
+        logging.getLogger(__name__).warning("refused a request value: %s", exc.orig)
+        message = "the request holds a value that cannot be stored (e.g. a NUL character)"
+        if _wants_json(request):
+            return JSONResponse({"error": message}, status_code=400)
+        return render(request, "error.html", 400, status=400, message=message)
 
     static = Path(__file__).with_name("static")
     app.mount("/static", StaticFiles(directory=static), name="static")

@@ -60,7 +60,16 @@ def viewer(request: Request) -> User | None:
 
 def _csrf_input(request: Request) -> Markup:
     token = csrf_token(request)
-    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">')
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+def _is_web_url(value: object) -> bool:
+    """Links from imported data are shown only when they are http(s): a `javascript:` URL
+    in a paper's code or project link must never become a link."""
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+
+
+TEMPLATES.env.tests["web_url"] = _is_web_url
 
 
 def render(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import urlencode
@@ -24,9 +25,13 @@ def _stamp(value: dt.datetime | None) -> str:
     return (value or dt.datetime(1970, 1, 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Characters outside XML 1.0's `Char` production: most C0 controls, lone surrogates, U+FFFE/F.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _xml_text(value: str) -> str:
-    # XML 1.0 cannot carry most control characters; a title with one must not break the feed.
-    return "".join(c for c in value if c in "\t\n\r" or ord(c) >= 0x20)
+    # A title with a character XML cannot carry must not break the feed: it is dropped.
+    return _NOT_XML.sub("", value)
 
 
 def atom_feed(
@@ -36,7 +41,9 @@ def atom_feed(
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})  # type: ignore[dict-item]
 
     def add(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> None:
-        element = etree.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element = etree.SubElement(
+            parent, f"{{{ATOM}}}{tag}", {k: _xml_text(v) for k, v in attrs.items()}
+        )
         if text is not None:
             element.text = _xml_text(text)
 

@@ -53,4 +53,6 @@ def safe_next(target: str | None) -> str:
     """Only same-site paths may be redirected to after sign-in (no open redirects)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):  # browsers drop tabs and newlines
+        return "/"
     return target[:500]

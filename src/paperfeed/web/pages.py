@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.rate_limit import COMMENT, SUBMIT
@@ -20,6 +20,7 @@ from paperfeed.web.forms import check_csrf, rate_limit, redirect, require_user
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 MAX_PAGES = 50
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers; a larger one must not reach the database
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
 
 
@@ -262,7 +263,7 @@ def comment(
     public_id: str,
     body: Annotated[str, Form(max_length=20_000)],
     csrf_token: Csrf = None,
-    parent: Annotated[int | None, Form()] = None,
+    parent: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     check_csrf(request, csrf_token)
     user = require_user(request)
@@ -296,7 +297,7 @@ def hide_paper(
 @router.post("/comments/{comment_id}/hide")
 def hide_comment(
     request: Request,
-    comment_id: int,
+    comment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     csrf_token: Csrf = None,
     hidden: Annotated[str, Form()] = "1",
 ) -> Response:

@@ -4,6 +4,7 @@ client addresses for rate limits."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 # Pages use only our own script and stylesheet; nothing inline, nothing third-party.
 CONTENT_SECURITY_POLICY = (
@@ -55,14 +57,19 @@ class LimitsAndHeaders:
             await _plain(send, 413, b"request body too large")
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
+                    # Answer here: frameworks turn errors raised while they read a body into
+                    # their own 400, which must not replace the 413 (it is dropped below).
+                    if not started and not refused:
+                        refused = True
+                        await _plain(send, 413, b"request body too large")
                     raise BodyTooLarge
             return message
 
@@ -71,6 +78,8 @@ class LimitsAndHeaders:
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
                 extra = [
@@ -86,7 +95,7 @@ class LimitsAndHeaders:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLarge:
-            if not started:
+            if not started and not refused:
                 await _plain(send, 413, b"request body too large")
 
 
@@ -105,9 +114,10 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
 
 
 def csrf_token(request: Request) -> str:
-    """The browser's CSRF token (double-submit cookie): set as a cookie, echoed in forms."""
+    """The browser's CSRF token (double-submit cookie): set as a cookie, echoed in forms. A
+    cookie that is not one of our tokens (another app on the host can set it) is replaced."""
     token = request.cookies.get(CSRF_COOKIE)
-    if not token or len(token) != 43:
+    if not token or not _TOKEN.fullmatch(token):
         token = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
         request.state.new_csrf = token
     return str(token)

@@ -1,0 +1,216 @@
+"""Property-based fuzzing of the JSON API with schemathesis: every operation in the app's own
+OpenAPI document (native `/api/v1` and the Hugging Face-compatible endpoints), called over HTTP
+on the real app with generated valid and invalid inputs, on a catalog holding real imported
+papers, with an API token so that the write endpoints run too. No answer may be a 5xx, and
+every answer must be what the document promises (status code, content type, body schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi.routing import APIRoute
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from lxml import etree
+from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
+
+from paperfeed.api import hf, native
+from paperfeed.config import Settings
+from paperfeed.runtime import Runtime
+from tests.conftest import DATA, _postgres_database
+from tests.support.cli import HEAD200, Cli
+from tests.support.http import FixtureServer, Response
+from tests.support.server import LiveServer, live_server
+
+HF_DAILY = DATA / "fixtures" / "hf_papers"
+ARXIV_FEED = DATA / "fixtures" / "arxiv_api" / "query_transformer_cs.LG_2026-06-14.xml"
+MAX_EXAMPLES = 30
+# Every check runs on every operation. Declared exceptions: values of the right shape that
+# no JSON Schema keyword can tell from valid ones, which get the documented 400 (so a valid
+# request may be refused with 400 on these operations, and only these).
+SHAPE_VALID_BUT_INVALID = {
+    # an arXiv id or URL whose month does not exist or whose number length does not fit it
+    "/api/v1/submit",
+    # an ISO week its year does not have (W53 of most years), year 0000
+    "/api/v1/daily",
+}
+ACCEPTED_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "operations": [
+            {
+                "include-path": path,
+                "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_WITH_400}},
+            }
+            for path in sorted(SHAPE_VALID_BUT_INVALID)
+        ]
+    }
+)
+
+
+def _empty_arxiv_answer(path: str, params: dict[str, list[str]]) -> Response | None:
+    """arXiv's answer for ids it does not know: a real saved feed with no entries, so that a
+    submission of an unknown id is a 404 and no test reaches the internet."""
+    if path != "/api/query":
+        return None
+    root = etree.parse(str(ARXIV_FEED)).getroot()
+    for entry in root.findall("{http://www.w3.org/2005/Atom}entry"):
+        root.remove(entry)
+    return Response(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+@dataclass(frozen=True)
+class FuzzedSite:
+    server: LiveServer
+    token: str
+    paper_ids: list[str]  # real ids in the catalog, some on a daily list and some not
+
+
+@pytest.fixture(scope="module")
+def fuzzed_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedSite]:
+    """The app over real HF daily lists and 200 real arXiv records (some on no daily list, so
+    submissions can succeed), served on 127.0.0.1, and an API token of a fresh account."""
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    home = tmp_path_factory.mktemp("fuzz-home")
+    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
+    databases = _postgres_database(base) if base else iter([None])
+    url = next(databases)
+    arxiv = FixtureServer(route=_empty_arxiv_answer)
+    arxiv.start()
+    cli = Cli(
+        {
+            "PAPERFEED_HOME": str(home),
+            "PAPERFEED_DATABASE_URL": url,
+            "PAPERFEED_CONFIG": None,
+            "PAPERFEED_REQUEST_DELAY": "0",
+        }
+    )
+    cli("import", "snapshot", DATA / HEAD200, "--no-progress", "--no-index")
+    cli("import", "hf-daily", *sorted(HF_DAILY.glob("*.json")), "--no-progress")
+    runtime = Runtime(
+        Settings(
+            home=home,
+            database_url=url,
+            request_delay=0.0,
+            http_retries=0,
+            http_timeout=10.0,
+            arxiv_api_endpoint=f"{arxiv.url}/api/query",
+            rate_limit_scale=1000.0,  # fuzzing submits far more than a person would
+        )
+    )
+    user = runtime.accounts.sign_up("fuzzer@example.org", "fuzzer", "correct horse battery")
+    token = runtime.accounts.create_api_token(user, "fuzz")
+    listed = [card.public_id for card in runtime.community.daily(dt.date(2026, 6, 12))[:4]]
+    unlisted = [f"0704.{n:04d}" for n in range(1, 5)]  # from the snapshot, on no daily list
+    try:
+        with live_server(runtime) as server:
+            yield FuzzedSite(server, token, [*listed, *unlisted, "pf-1"])
+    finally:
+        runtime.close()
+        arxiv.stop()
+        for _ in databases:  # drops the PostgreSQL database
+            pass
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed_site: FuzzedSite) -> Any:
+    """The OpenAPI document as the running app serves it."""
+    return schemathesis.openapi.from_url(f"{fuzzed_site.server.url}/openapi.json", config=CONFIG)
+
+
+def _documented_routes() -> list[str]:
+    """`METHOD /path` of every API route (the lazy fixture loader of schemathesis does not run
+    on pytest 9, so the operations are listed at collection from the routers themselves;
+    test_document_lists_exactly_the_api_routes keeps that list honest)."""
+    routers = (native.router, hf.router)
+    return sorted(
+        f"{method} {route.path_format}"
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods
+    )
+
+
+OPERATIONS = _documented_routes()
+
+
+def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
+    served = {
+        f"{op.method.upper()} {op.path}"
+        for op in (result.ok() for result in api_schema.get_all_operations())
+    }
+    assert served == set(OPERATIONS)
+    assert {
+        "GET /api/v1/search",
+        "GET /api/v1/papers/{paper_id}",
+        "POST /api/v1/papers/{paper_id}/upvote",
+        "DELETE /api/v1/papers/{paper_id}/upvote",
+        "GET /api/v1/daily",
+        "GET /api/v1/trending",
+        "POST /api/v1/submit",
+    } <= served
+
+
+def _cases(operation: Any, mode: GenerationMode, paper_ids: list[str]) -> st.SearchStrategy[Any]:
+    """Generated cases; valid ones also name real papers half of the time, so that votes and
+    submissions reach the database instead of stopping at "not found"."""
+    generated = operation.as_strategy(generation_mode=mode)
+    if mode is not GenerationMode.POSITIVE:
+        return generated
+
+    def naming(pid: str) -> st.SearchStrategy[Any]:
+        if operation.path == "/api/v1/submit":
+            return operation.as_strategy(generation_mode=mode, body={"paper": pid})
+        return operation.as_strategy(generation_mode=mode, path_parameters={"paper_id": pid})
+
+    if "{paper_id}" in operation.path or operation.path == "/api/v1/submit":
+        return st.one_of(generated, st.sampled_from(paper_ids).flatmap(naming))
+    return generated
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_operation_answers_as_documented(
+    label: str, mode: GenerationMode, api_schema: Any, fuzzed_site: FuzzedSite
+) -> None:
+    """Generated requests (valid ones, and with mode NEGATIVE ones that break the schema) get
+    no 5xx, a documented status, and a body matching the documented schema; invalid input is
+    refused with a 4xx."""
+    method, path = label.split(" ", 1)
+    operation = api_schema[path][method]
+    auth = {"Authorization": f"Bearer {fuzzed_site.token}"}
+
+    @given(case=_cases(operation, mode, fuzzed_site.paper_ids))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    def fuzz(case: Any) -> None:
+        case.call_and_validate(headers=auth, timeout=30)
+
+    try:
+        fuzz()
+    except Unsatisfiable:
+        if mode is GenerationMode.POSITIVE:
+            raise
+        pytest.skip("no parameter of this operation has a value its schema forbids")
+
+
+def test_fuzzed_catalog_holds_the_real_daily_lists(fuzzed_site: FuzzedSite) -> None:
+    url = fuzzed_site.server.url
+    daily = httpx.get(f"{url}/api/v1/daily", params={"date": "2026-06-12"}).json()
+    assert len(daily["papers"]) == 30
+    assert httpx.get(f"{url}/api/v1/papers/0704.0001").json()["id"] == "0704.0001"

@@ -1,0 +1,182 @@
+"""Browser fixtures: Debian's chromium driven by Playwright (one browser per module), the real
+app served by uvicorn over the test's own catalog, a real SMTP server, and a screenshot of
+every open page when a test fails."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from paperfeed.config import Settings
+from paperfeed.runtime import Runtime
+from paperfeed.search.embedder import load_embedder
+from tests.support.cli import Cli
+from tests.support.server import LiveServer, free_port
+from tests.web.support import HF_DAILY, Inbox, Site, SmtpServer, Watch
+
+CHROMIUM = Path(os.environ.get("PAPERFEED_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROOT = Path(__file__).parents[2]
+PAGES = pytest.StashKey[list[Page]]()
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        reason = f"no chromium at {CHROMIUM} (apt-get install chromium, or set PAPERFEED_CHROMIUM)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; .ci/run installs it, so in CI this is a failure")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, watch: Watch, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Page]]:
+    """Opens a page in a fresh browser context (its own cookies); keyword arguments go to
+    `browser.new_context` (e.g. `java_script_enabled=False`). `watch` sees what it does."""
+    contexts = []
+    pages = request.node.stash.setdefault(PAGES, [])
+
+    def open_page(**options: Any) -> Page:
+        context = browser.new_context(**options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        watch.attach(page)
+        pages.append(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    return new_page()
+
+
+def _artifacts_dir() -> Path:
+    return Path(os.environ.get("PAPERFEED_ARTIFACTS") or ROOT / "test-artifacts") / "screenshots"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a failure, saves a full-page screenshot of each page the test opened and names the
+    files in the report (the pages are still open: fixtures are torn down afterwards)."""
+    report = yield
+    pages = item.stash.get(PAGES, [])
+    if report.failed and report.when in ("setup", "call") and pages:
+        folder = _artifacts_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-150:]
+        saved = []
+        for number, page in enumerate(pages, start=1):
+            path = folder / f"{stem}-{number}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True)
+                saved.append(f"{path} (of {page.url})")
+            except Exception as exc:  # a closed page or a crashed browser: say so, go on
+                saved.append(f"{path}: no screenshot ({exc})")
+        text = "\n".join(saved)
+        report.sections.append(("browser screenshots", text))
+        reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"\nscreenshots of {item.nodeid}:\n{text}")
+    return report
+
+
+# -- the app ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def serve(settings: Settings) -> Iterator[Callable[..., Site]]:
+    """Starts the app over the test's catalog (the `cli` fixture's home and database);
+    keyword arguments change settings. Its own address is its `base_url`, so the links in
+    mail and feeds lead back to it."""
+    started: list[Site] = []
+
+    def start(**changes: Any) -> Site:
+        port = free_port()
+        update = {"base_url": f"http://127.0.0.1:{port}", **changes}
+        runtime = Runtime(settings.model_copy(update=update))
+        server = LiveServer(runtime, port)
+        server.start()
+        started.append(Site(server, runtime))
+        return started[-1]
+
+    yield start
+    for site in started:
+        site.server.stop()
+        site.runtime.close()
+
+
+@pytest.fixture
+def site(serve: Callable[..., Site], cli: Cli, data_dir: Path, search_ready: None) -> Site:
+    """The app over a catalog holding one real Hugging Face daily list (30 papers of
+    2026-07-31), imported with the CLI as a user would (not indexed for search; paper pages
+    still load the embedding model for their similar papers)."""
+    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress", "--no-index")
+    return serve()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedding model as paperfeed prepares it on first use in a data directory (a few
+    seconds), prepared once for the session."""
+    folder = tmp_path_factory.mktemp("models")
+    load_embedder("minilm", folder)
+    return folder
+
+
+@pytest.fixture
+def search_ready(settings: Settings, model_cache: Path) -> None:
+    """The test's data directory starts with the prepared embedding model."""
+    target = settings.home / "models"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in model_cache.iterdir():
+        if path.is_file():
+            try:
+                os.link(path, target / path.name)
+            except OSError:  # another file system
+                shutil.copy2(path, target / path.name)
+
+
+@pytest.fixture
+def indexed_site(serve: Callable[..., Site], cli: Cli, data_dir: Path, search_ready: None) -> Site:
+    """Like `site`, with the papers indexed and embedded for search by the import."""
+    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress")
+    return serve()
+
+
+# -- mail through a real SMTP server ------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield SmtpServer(controller.hostname, controller.port, inbox)
+    controller.stop()

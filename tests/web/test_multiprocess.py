@@ -1,0 +1,266 @@
+"""Several app processes over one database, as behind a load balancer: two real uvicorn
+processes (`uvicorn paperfeed.web.server:app`, configured from the environment only) share
+one catalog. What is written through one process (accounts, sessions, votes, submissions,
+comments, rate-limit counts) is what the other one reads. Runs on SQLite (one file in WAL
+mode) and, on the PostgreSQL leg, on a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import html
+
+from paperfeed.accounts.rate_limit import SIGN_IN
+from paperfeed.config import Settings
+from paperfeed.runtime import Runtime
+from tests.conftest import DATA, _postgres_database
+from tests.support.cli import HEAD200, Cli
+from tests.support.server import free_port
+
+HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
+PASSWORD = "correct horse battery staple"
+PAPER = "2606.13392"  # "MiniMax Sparse Attention", on the list of 2026-06-12
+STARTUP_SECONDS = 60
+
+
+@dataclass
+class Node:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class Cluster:
+    a: Node
+    b: Node
+    runtime: Runtime  # the same catalog, in this process: accounts and tokens are made here
+
+    def token(self, username: str) -> dict[str, str]:
+        user = self.runtime.accounts.by_username(username)
+        if user is None:
+            user = self.runtime.accounts.sign_up(f"{username}@example.org", username, PASSWORD)
+        token = self.runtime.accounts.create_api_token(user, "multiprocess")
+        return {"Authorization": f"Bearer {token}"}
+
+
+def _start(name: str, env: dict[str, str], folder: Path) -> Node:
+    port = free_port()
+    log = folder / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "paperfeed.web.server:app"),
+                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Node(name, f"http://127.0.0.1:{port}", process, log)
+
+
+def _wait_until_answering(node: Node) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if node.process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{node.url}/api/v1/trending", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(
+        f"server {node.name} did not answer (exit {node.process.poll()}):\n"
+        + node.log.read_text(errors="replace")[-3000:]
+    )
+
+
+def _stop(node: Node) -> None:
+    node.process.terminate()
+    try:
+        node.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        node.process.kill()
+        node.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    folder = tmp_path_factory.mktemp("multiprocess")
+    home = folder / "home"
+    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
+    databases = _postgres_database(base) if base else iter([None])
+    url = next(databases)
+    settings = {
+        "PAPERFEED_HOME": str(home),
+        "PAPERFEED_CONFIG": str(folder / "no-such-config.toml"),  # no user config leaks in
+        "PAPERFEED_EMBEDDER": "none",  # search by words only: the test is about the database
+        **({"PAPERFEED_DATABASE_URL": url} if url else {}),
+    }
+    cli = Cli({**settings, "PAPERFEED_DATABASE_URL": url})
+    cli("import", "snapshot", DATA / HEAD200, "--no-progress", "--no-index")
+    cli("import", "hf-daily", HF_DAY, "--no-progress")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(settings)
+    runtime = Runtime(Settings(home=home, database_url=url, embedder="none"))
+    nodes: list[Node] = []
+    try:
+        nodes = [_start(name, env, folder) for name in ("a", "b")]
+        for node in nodes:
+            _wait_until_answering(node)
+        yield Cluster(nodes[0], nodes[1], runtime)
+    finally:
+        for node in nodes:
+            _stop(node)
+        runtime.close()
+        for _ in databases:  # drops the PostgreSQL database
+            pass
+
+
+def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
+    page = html.fromstring(client.get(path).text)
+    return str(page.xpath("//input[@name='csrf_token']/@value")[0])
+
+
+def test_both_processes_serve_the_same_catalog(cluster: Cluster) -> None:
+    with cluster.a.client() as a, cluster.b.client() as b:
+        on_a = a.get("/api/v1/daily", params={"date": "2026-06-12"}).json()
+        on_b = b.get("/api/v1/daily", params={"date": "2026-06-12"}).json()
+        assert len(on_a["papers"]) == 30
+        assert on_a == on_b
+        search = b.get("/api/v1/search", params={"q": "MiniMax Sparse Attention"}).json()
+        assert search["results"][0]["id"] == PAPER
+    assert cluster.a.process.pid != cluster.b.process.pid
+
+
+def test_session_from_one_process_works_on_the_other(cluster: Cluster) -> None:
+    with cluster.a.client() as a, cluster.b.client() as b:
+        signup = a.post(
+            "/signup",
+            data={
+                "email": "ada@example.org",
+                "username": "ada",
+                "password": PASSWORD,
+                "csrf_token": csrf_token(a, "/signup"),
+            },
+        )
+        assert signup.status_code == 303
+        b.cookies.update(a.cookies)  # the same browser, sent to the other process
+        account = b.get("/account")
+        assert account.status_code == 200
+        assert "ada" in html.fromstring(account.text).text_content()
+
+        # Signed out on B: the session is gone on A too (A's client still sends the cookie).
+        signout = b.post("/signout", data={"csrf_token": csrf_token(b, "/account")})
+        assert signout.status_code == 303
+        assert "pf_session" in a.cookies
+        assert a.get("/account").status_code == 401
+
+
+def test_writes_through_one_process_are_read_through_the_other(cluster: Cluster) -> None:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    auth = cluster.token("grace")
+    with cluster.a.client() as a, cluster.b.client() as b:
+        before = b.get(f"/api/v1/papers/{PAPER}").json()
+
+        # An upvote through A is counted on B, and withdrawn through B is gone on A.
+        assert a.post(f"/api/v1/papers/{PAPER}/upvote", headers=auth).json()["voted"]
+        assert b.get(f"/api/v1/papers/{PAPER}").json()["upvotes"] == before["upvotes"] + 1
+        assert b.post(f"/api/v1/papers/{PAPER}/upvote", headers=auth).json()["upvotes"] == (
+            before["upvotes"] + 1
+        )  # still one vote: idempotent across processes
+        assert not b.delete(f"/api/v1/papers/{PAPER}/upvote", headers=auth).json()["voted"]
+        assert a.get(f"/api/v1/papers/{PAPER}").json()["upvotes"] == before["upvotes"]
+
+        # A submission through A is on today's list on B; B refuses it again.
+        submitted = a.post("/api/v1/submit", json={"paper": "0704.0002"}, headers=auth)
+        assert submitted.status_code == 201, submitted.text
+        listed = b.get("/api/v1/daily", params={"date": today}).json()["papers"]
+        assert [(p["id"], p["submitted_by"]) for p in listed] == [("0704.0002", "grace")]
+        page = html.fromstring(b.get(f"/papers/date/{today}").text)
+        assert "Sparsity-certifying Graph Decompositions" in page.text_content()
+        again = b.post("/api/v1/submit", json={"paper": "0704.0002"}, headers=auth)
+        assert again.status_code == 409
+
+        # A comment posted on A (signed in on A, with A's form) shows on B.
+        form = {"email": "grace@example.org", "password": PASSWORD, "csrf_token": csrf_token(a)}
+        assert a.post("/signin", data=form).status_code == 303
+        token = csrf_token(a, f"/papers/{PAPER}")
+        text = "Checked the sparsity pattern on our cluster: reproduces."
+        posted = a.post(f"/papers/{PAPER}/comments", data={"body": text, "csrf_token": token})
+        assert posted.status_code == 303
+        assert text in html.fromstring(b.get(f"/papers/{PAPER}").text).text_content()
+        assert b.get(f"/api/v1/papers/{PAPER}").json()["num_comments"] == (
+            before["num_comments"] + 1
+        )
+
+        # A form from A posted to B (same browser, same CSRF cookie) is accepted there too.
+        b.cookies.update(a.cookies)
+        reply = b.post(
+            f"/papers/{PAPER}/comments", data={"body": "Same here.", "csrf_token": token}
+        )
+        assert reply.status_code == 303
+        assert "Same here." in html.fromstring(a.get(f"/papers/{PAPER}").text).text_content()
+
+
+def test_concurrent_upvotes_through_both_processes_all_count(cluster: Cluster) -> None:
+    paper = "2606.08063"
+    voters = [cluster.token(f"voter{i}") for i in range(16)]
+    nodes = [cluster.a, cluster.b]
+    with cluster.a.client() as a:
+        before = a.get(f"/api/v1/papers/{paper}").json()["upvotes"]
+
+    def vote(index: int) -> int:
+        node = nodes[index % 2]
+        response = httpx.post(
+            f"{node.url}/api/v1/papers/{paper}/upvote", headers=voters[index], timeout=60
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=len(voters)) as pool:
+        statuses = list(pool.map(vote, range(len(voters))))
+    assert statuses == [200] * len(voters)
+    for node in nodes:
+        with node.client() as client:
+            assert client.get(f"/api/v1/papers/{paper}").json()["upvotes"] == before + len(voters)
+
+
+def test_rate_limits_are_counted_across_processes(cluster: Cluster) -> None:
+    """Sign-in attempts alternate between the processes: each sees only half of them, yet
+    the 11th of the window is refused, because the count lives in the shared database."""
+    seconds = SIGN_IN.per.total_seconds()
+    if seconds - time.time() % seconds < 20:  # the limits count in fixed windows
+        time.sleep(seconds - time.time() % seconds + 0.5)
+    # A client address of its own (any 127.x address reaches the servers on Linux), so the
+    # sign-ins of the other tests do not count here.
+    transport = {"transport": httpx.HTTPTransport(local_address="127.0.0.2")}
+    with cluster.a.client(**transport) as a, cluster.b.client(**transport) as b:
+        clients = [a, b]
+        tokens = [csrf_token(a), csrf_token(b)]
+        answers = [
+            clients[i % 2].post(
+                "/signin",
+                data={"email": f"guess{i}@x.org", "password": "x", "csrf_token": tokens[i % 2]},
+            )
+            for i in range(11)
+        ]
+    assert [r.status_code for r in answers] == [400] * 10 + [429]
+    assert int(answers[-1].headers["retry-after"]) > 0

@@ -123,7 +123,8 @@ class SearchService:
                 matched.setdefault(pid, "words")
         else:
             ranked, total = self._relevance(query, mode, matched, results)
-        order = [*pinned, *(pid for pid, _ in ranked if pid not in set(pinned))]
+        pinned_set = set(pinned)
+        order = [*pinned, *(pid for pid, _ in ranked if pid not in pinned_set)]
         scores = dict(ranked)
         page = order[offset : offset + limit]
         results.total = max(total, len(order))

@@ -162,6 +162,23 @@ def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
     } <= served
 
 
+def test_document_says_which_operations_need_a_token(fuzzed_site: FuzzedSite) -> None:
+    document = httpx.get(f"{fuzzed_site.server.url}/openapi.json").json()
+    [scheme] = document["components"]["securitySchemes"].values()
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    secured = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    }
+    assert secured == {
+        "POST /api/v1/papers/{paper_id}/upvote",
+        "DELETE /api/v1/papers/{paper_id}/upvote",
+        "POST /api/v1/submit",
+    }
+
+
 def _cases(operation: Any, mode: GenerationMode, paper_ids: list[str]) -> st.SearchStrategy[Any]:
     """Generated cases; valid ones also name real papers half of the time, so that votes and
     submissions reach the database instead of stopping at "not found"."""

@@ -195,6 +195,8 @@ def _quote(text: str) -> str:
     [
         ("/", "/feeds/daily.atom"),
         ("/papers/date/2026-06-12", "/feeds/daily.atom"),
+        ("/papers/week/2026-W24", "/feeds/daily.atom"),
+        ("/papers/month/2026-06", "/feeds/daily.atom"),
         ("/trending", "/feeds/trending.atom"),
         ("/search?q=attention", "/feeds/search.atom"),
         ("/search?q=agents&sort=date&page=2", "/feeds/search.atom"),
@@ -223,6 +225,16 @@ def test_daily_page_and_its_feed_list_the_same_papers(site: Site) -> None:
     }
     in_feed = {urlsplit(entry.link).path for entry in feed.entries}
     assert in_feed and in_feed <= on_page
+
+
+def test_week_and_month_feeds_cover_the_whole_period(site: Site) -> None:
+    day = site.feed(f"{site.server.url}/feeds/daily.atom?date=2026-06-12")
+    week = site.feed(f"{site.server.url}/feeds/daily.atom?week=2026-W24")
+    month = site.feed(f"{site.server.url}/feeds/daily.atom?month=2026-06")
+    assert "2026-W24" in week.feed.title and "2026-06" in month.feed.title
+    ids = {e.id for e in day.entries}
+    assert ids and ids <= {e.id for e in week.entries} and ids <= {e.id for e in month.entries}
+    assert site.client.get("/feeds/daily.atom?week=2026-W60").status_code == 400
 
 
 def test_search_page_feed_keeps_the_query(site: Site) -> None:

@@ -36,6 +36,14 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
+def _storable(value: Any) -> Any:
+    """Text without NUL characters: PostgreSQL cannot store them, and no real title, abstract
+    or name holds one (they come from broken JSON escapes)."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
+
+
 def content_hash(row: Mapping[str, Any]) -> str:
     payload = orjson.dumps([row[name] for name in CONTENT_FIELDS])
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
@@ -90,7 +98,7 @@ def new_row(record: PaperRecord, key: str | None = None) -> dict[str, Any]:
     submitted = record.submitted_at or _first_submitted(versions)
     row: dict[str, Any] = {
         "arxiv_id": record.arxiv_id,
-        **{name: getattr(record, name) for name in SCALAR_FIELDS},
+        **{name: _storable(getattr(record, name)) for name in SCALAR_FIELDS},
         "title_key": title_key(record.title) if key is None else key,
         "versions": versions,
         "submitted_at": submitted,
@@ -111,7 +119,7 @@ def merge_row(existing: Mapping[str, Any], record: PaperRecord) -> dict[str, Any
         existing["freshness"] is None or record.freshness > existing["freshness"]
     )
     for name in SCALAR_FIELDS:
-        value = getattr(record, name)
+        value = _storable(getattr(record, name))
         if not _empty(value) and (newer or _empty(row[name])):
             row[name] = value
     if row["title"] != existing["title"]:

@@ -14,7 +14,7 @@ from lxml import etree
 
 from paperfeed.community.cards import PaperCard
 from paperfeed.web.context import runtime
-from paperfeed.web.dates import BadDate, parse_day
+from paperfeed.web.dates import BadDate, parse_day, parse_month, parse_week
 
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -76,9 +76,22 @@ def atom_feed(
 
 
 @router.get("/feeds/daily.atom")
-def daily_feed(request: Request, date: Annotated[str, Query(max_length=10)] = "") -> Response:
+def daily_feed(
+    request: Request,
+    date: Annotated[str, Query(max_length=10)] = "",
+    week: Annotated[str, Query(max_length=8)] = "",
+    month: Annotated[str, Query(max_length=7)] = "",
+) -> Response:
+    """One day's list (default: the latest), or a week's or month's, by upvotes."""
     community = runtime(request).community
     try:
+        if week or month:
+            start, end = parse_week(week) if week else parse_month(month)
+            period = f"week={week}" if week else f"month={month}"
+            page = f"/papers/week/{week}" if week else f"/papers/month/{month}"
+            cards = community.daily(start, end)[:FEED_SIZE]
+            title = f"daily papers {week or month}"
+            return atom_feed(request, title, f"/feeds/daily.atom?{period}", page, cards)
         day = parse_day(date) if date else community.latest_daily_date()
     except BadDate as exc:
         raise HTTPException(400, str(exc)) from None

@@ -76,6 +76,7 @@ def weekly_page(request: Request, week: str) -> Response:
         start,
         end,
         title=f"Papers of week {week}",
+        feed=f"/feeds/daily.atom?week={week}",
         previous=f"/papers/week/{iso_week(start - dt.timedelta(days=7))}",
         next=f"/papers/week/{iso_week(end + dt.timedelta(days=1))}",
     )
@@ -93,13 +94,21 @@ def monthly_page(request: Request, month: str) -> Response:
         start,
         end,
         title=f"Papers of {start:%B %Y}",
+        feed=f"/feeds/daily.atom?month={month}",
         previous=f"/papers/month/{before:%Y-%m}",
         next=f"/papers/month/{end + dt.timedelta(days=1):%Y-%m}",
     )
 
 
 def _range(
-    request: Request, start: dt.date, end: dt.date, *, title: str, previous: str, next: str
+    request: Request,
+    start: dt.date,
+    end: dt.date,
+    *,
+    title: str,
+    previous: str,
+    next: str,
+    feed: str,
 ) -> Response:
     cards = runtime(request).community.daily(start, end, viewer=viewer(request))
     return render(
@@ -113,7 +122,7 @@ def _range(
         next=next,
         week_url=f"/papers/week/{iso_week(start)}",
         month_url=f"/papers/month/{start:%Y-%m}",
-        feed=f"/feeds/daily.atom?date={start}",
+        feed=feed,
         view="range",
     )
 

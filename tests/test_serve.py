@@ -54,4 +54,5 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
     assert "the catalog is empty" in output
     assert "paperfeed import" in output
     assert f"serving on http://127.0.0.1:{port}/" in output
-    assert (tmp_path / "home").is_dir()
+    if database_url is None:  # the embedded default: the SQLite catalog lives in home
+        assert (tmp_path / "home" / "catalog.sqlite3").is_file()

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         description="Weight of the dense (meaning) scores in the hybrid blend; 0 = BM25 only.",
     )
 
+    search_concurrency: int = Field(
+        default=2,
+        ge=0,
+        le=256,
+        description="Searches run at once per process; more wait their turn (searches are "
+        "CPU-bound, so running more than the cores only adds thrashing). 0: no limit.",
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The address users reach the web app at; used in links inside emails and "

@@ -68,6 +68,7 @@ class Runtime:
             candidates=self.settings.search_candidates,
             dense_candidates=self.settings.search_dense_candidates,
             dense_weight=self.settings.search_dense_weight,
+            concurrency=self.settings.search_concurrency,
         )
 
     @cached_property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +68,7 @@ class SearchService:
         candidates: int = 1000,
         dense_candidates: int = 1000,
         dense_weight: float = 0.45,
+        concurrency: int = 0,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -74,6 +77,9 @@ class SearchService:
         self.candidates = candidates
         self.dense_candidates = dense_candidates
         self.dense_weight = dense_weight
+        # Searches are CPU-bound: more of them at once than there are cores only adds
+        # thrashing (GIL, caches), so a busy server queues them (0: no limit).
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
 
     def embedder(self) -> Embedder | None:
         if self._embedder is None and self._embedder_factory is not None:
@@ -100,7 +106,24 @@ class SearchService:
         until: dt.date | None = None,
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
     ) -> SearchResults:
+        """At most `concurrency` searches run at once in this process; others wait."""
         started = time.perf_counter()
+        with self._slots or contextlib.nullcontext():
+            results = self._search(text, limit, offset, sort, categories, since, until, mode)
+        results.took_ms = (time.perf_counter() - started) * 1000
+        return results
+
+    def _search(
+        self,
+        text: str,
+        limit: int,
+        offset: int,
+        sort: Sort,
+        categories: Sequence[str],
+        since: dt.date | None,
+        until: dt.date | None,
+        mode: Literal["hybrid", "lexical", "dense"],
+    ) -> SearchResults:
         query = parse_query(text)
         query.categories.extend(categories)
         query.since = since or query.since
@@ -129,7 +152,6 @@ class SearchService:
         page = order[offset : offset + limit]
         results.total = max(total, len(order))
         results.hits = self._hits(page, query, scores, matched)
-        results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
     def _pinned(self, query: ParsedQuery, results: SearchResults) -> list[int]:

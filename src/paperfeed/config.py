@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         description="Searches run at once per process; more wait their turn (searches are "
         "CPU-bound, so running more than the cores only adds thrashing). 0: no limit.",
     )
+    web_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Worker threads per server process running page and API handlers.",
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The address users reach the web app at; used in links inside emails and "

@@ -41,8 +41,17 @@ class Runtime:
         return engine
 
     @cached_property
+    def reader(self) -> sa.Engine:
+        """The engine for reads. On SQLite a separate pool whose transactions never take the
+        write lock (the writer engine begins with BEGIN IMMEDIATE, which would serialise
+        every page view behind one lock across all processes)."""
+        if not self.settings.is_sqlite:
+            return self.engine
+        return make_engine(self.settings, readonly=True)
+
+    @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.engine)
+        return Catalog(self.engine, self.reader)
 
     @cached_property
     def search_store(self) -> SearchStore:
@@ -77,11 +86,12 @@ class Runtime:
             self.engine,
             session_days=self.settings.session_days,
             admin_emails=frozenset(self.settings.admin_emails),
+            reader=self.reader,
         )
 
     @cached_property
     def community(self) -> CommunityService:
-        return CommunityService(self.engine, self.catalog)
+        return CommunityService(self.engine, self.catalog, reader=self.reader)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
@@ -138,5 +148,7 @@ class Runtime:
         self.__dict__.pop("search", None)
 
     def close(self) -> None:
+        if "reader" in self.__dict__ and self.reader is not self.__dict__.get("engine"):
+            self.reader.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -61,8 +61,11 @@ class AccountService:
         *,
         session_days: int = 30,
         admin_emails: frozenset[str] = frozenset(),
+        reader: sa.Engine | None = None,
     ) -> None:
         self.engine = engine
+        # Reads go through `reader`: on SQLite an engine that never takes the write lock.
+        self.reader = reader or engine
         self.session_life = dt.timedelta(days=session_days)
         self.admin_emails = frozenset(e.lower() for e in admin_emails)
         # OWASP's argon2id baseline (19 MiB, t=2) costs ~25 ms here: slow for guessing, fine
@@ -110,7 +113,7 @@ class AccountService:
             email = normalise_email(email)
         except AccountError:
             return None
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.email == email)).mappings().first()
         if row is None or len(password) > MAX_PASSWORD:
             # Hash anyway so that response time does not reveal which emails have accounts.
@@ -125,12 +128,12 @@ class AccountService:
         return _user(row)
 
     def get(self, user_id: int) -> User | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.id == user_id)).mappings().first()
         return _user(row) if row else None
 
     def by_username(self, username: str) -> User | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = (
                 conn.execute(sa.select(users).where(users.c.username == username))
                 .mappings()
@@ -193,7 +196,7 @@ class AccountService:
                 user_sessions.c.expires_at > utcnow(),
             )
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _user(row) if row else None
 
@@ -228,7 +231,7 @@ class AccountService:
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .where(api_tokens.c.token_hash == token_hash(token))
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _user(row) if row else None
 

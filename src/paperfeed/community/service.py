@@ -77,8 +77,11 @@ class CommunityService:
         catalog: Catalog,
         *,
         clock: Callable[[], dt.datetime] = utcnow,
+        reader: sa.Engine | None = None,
     ) -> None:
         self.engine = engine
+        # Reads go through `reader`: on SQLite an engine that never takes the write lock.
+        self.reader = reader or engine
         self.catalog = catalog
         self.clock = clock
 
@@ -92,7 +95,7 @@ class CommunityService:
             if arxiv_id
             else query.where(papers.c.id == paper_id)
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             found = conn.execute(query).scalar()
         if found is None:
             raise NotFound(f"paper {public_id[:80]} is not in the catalog")
@@ -101,7 +104,7 @@ class CommunityService:
     def card(
         self, paper_id: int, *, viewer: User | None = None, include_hidden: bool = False
     ) -> PaperCard:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             found = load_cards(
                 conn,
                 [paper_id],
@@ -113,7 +116,7 @@ class CommunityService:
         return found[0]
 
     def cards(self, paper_ids: Sequence[int], *, viewer: User | None = None) -> list[PaperCard]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return load_cards(conn, paper_ids, viewer_id=viewer.id if viewer else None)
 
     # -- daily lists -------------------------------------------------------------------------
@@ -150,7 +153,7 @@ class CommunityService:
         )
         if submitter:
             query = query.where(daily_papers.c.submitted_by == submitter)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             ids = [row.id for row in conn.execute(query)]
             cards = load_cards(conn, ids, viewer_id=viewer.id if viewer else None)
         if sort == "date":
@@ -162,13 +165,13 @@ class CommunityService:
         return cards
 
     def latest_daily_date(self) -> dt.date | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             found = conn.execute(sa.select(sa.func.max(daily_papers.c.submitted_on))).scalar()
         return found if isinstance(found, dt.date) else None
 
     def adjacent_daily_dates(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """The nearest earlier and later dates that have a daily list."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             before = conn.execute(
                 sa.select(sa.func.max(daily_papers.c.submitted_on)).where(
                     daily_papers.c.submitted_on < day
@@ -196,7 +199,7 @@ class CommunityService:
             if latest is not None and latest < now - dt.timedelta(days=trending.WINDOW_DAYS):
                 now = latest
                 ranked = self._trending_at(now)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             cards = load_cards(
                 conn,
                 [pid for pid, _ in ranked[: limit * 2]],
@@ -206,7 +209,7 @@ class CommunityService:
         return [(card, scores[card.paper_id]) for card in cards[:limit]], now
 
     def _latest_activity(self) -> dt.datetime | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             stamps = [
                 conn.execute(sa.select(sa.func.max(daily_papers.c.submitted_at))).scalar(),
                 conn.execute(sa.select(sa.func.max(votes.c.created_at))).scalar(),
@@ -220,7 +223,7 @@ class CommunityService:
         # Signals dated a little after `now` (clock skew between nodes) count as now.
         end = now + trending.MAX_CLOCK_SKEW
         signals: dict[int, list[trending.Signal]] = defaultdict(list)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for pid, at, upvotes, n_comments in conn.execute(
                 sa.select(
                     daily_papers.c.paper_id,
@@ -293,7 +296,7 @@ class CommunityService:
         )
         if not include_hidden:
             query = query.where(comments.c.hidden.is_(False))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(query.limit(1000)).mappings().all()
         return [
             Comment(

@@ -42,16 +42,28 @@ def _json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
+POOL_SIZE = 40  # anyio's default worker threads, which run FastAPI's sync handlers
+
+
 def make_engine(settings: Settings, *, readonly: bool = False) -> sa.Engine:
     """`readonly` engines never take SQLite's write lock (for pooled readers)."""
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.ensure_home()
-        engine = sa.create_engine(url, connect_args={"isolation_level": None}, **_JSON)
+        # A pool as large as the web server's thread pool: SQLAlchemy's default (5 + 10
+        # overflow, overflow connections closed on return) makes a busy server open fresh
+        # connections, each with a cold page cache and its pragmas to run.
+        engine = sa.create_engine(
+            url,
+            connect_args={"isolation_level": None},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_SIZE,
+            **_JSON,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         if not readonly:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, pool_pre_ping=True, **_JSON)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, **_JSON)

@@ -133,8 +133,10 @@ class _Working:
 class Catalog:
     """Writes and reads papers. Writers call `upsert` inside a transaction they own."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, reader: sa.Engine | None = None) -> None:
         self.engine = engine
+        # Reads go through `reader`: on SQLite an engine that never takes the write lock.
+        self.reader = reader or engine
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -361,7 +363,7 @@ class Catalog:
     # -- reading -----------------------------------------------------------------------------
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
 
     def get(
@@ -373,7 +375,7 @@ class Catalog:
             if paper_id is not None
             else query.where(papers.c.arxiv_id == arxiv_id)
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(query).mappings().first()
             if row is None:
                 return None
@@ -388,14 +390,14 @@ class Catalog:
 
     def get_many(self, paper_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         rows: dict[int, dict[str, Any]] = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for chunk in _chunks(list(paper_ids)):
                 for row in conn.execute(sa.select(papers).where(papers.c.id.in_(chunk))).mappings():
                     rows[row["id"]] = dict(row)
         return rows
 
     def ids_for_arxiv(self, arxiv_ids: Sequence[str]) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             found = conn.execute(
                 sa.select(papers.c.arxiv_id, papers.c.id).where(papers.c.arxiv_id.in_(arxiv_ids))
             ).all()
@@ -424,11 +426,11 @@ class Catalog:
         if since:
             query = query.where(papers.c.submitted_at >= dt.datetime.combine(since, dt.time()))
         query = query.order_by(papers.c.submitted_at.desc().nulls_last(), papers.c.id.desc())
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return [dict(r) for r in conn.execute(query.limit(limit).offset(offset)).mappings()]
 
     def stats(self) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
             with_arxiv = conn.execute(
                 sa.select(sa.func.count()).where(papers.c.arxiv_id.is_not(None))

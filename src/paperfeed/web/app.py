@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -69,6 +70,10 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Page and API handlers are sync (blocking database and search calls) and run in
+        # anyio's worker threads. Its default of 40 lets a burst of CPU-bound requests starve
+        # the event loop of the GIL (long tails); a few threads per process keep it responsive.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = runtime.settings.web_threads
         yield
         runtime.close()
 

@@ -17,7 +17,7 @@ from paperfeed.community.markdown import MAX_COMMENT, render_comment
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, users, votes
 from paperfeed.papers.catalog import Catalog, utcnow
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
-from paperfeed.papers.record import DailyEntry, PaperRecord
+from paperfeed.papers.record import PaperRecord
 
 MAX_PAPER_ID = 2**31 - 1
 DAILY_MAX = 500  # a daily list longer than this is cut (HF's run at ~30-80)
@@ -410,7 +410,6 @@ class CommunityService:
             ).first()
             if hidden is not None:
                 raise CommunityError(f"arXiv:{arxiv_id} was hidden by a moderator")
-            entry = DailyEntry(submitted_at=now, submitted_by=user.username, source="paperfeed")
             try:
                 with conn.begin_nested():
                     conn.execute(
@@ -418,16 +417,14 @@ class CommunityService:
                             paper_id=paper_id,
                             submitted_on=now.date(),
                             submitted_at=now,
-                            submitted_by=entry.submitted_by,
+                            submitted_by=user.username,
                             upvotes=0,
                             num_comments=0,
                             ai_keywords=[],
-                            source=entry.source,
+                            source="paperfeed",
                             updated_at=now,
                         )
                     )
             except sa.exc.IntegrityError:
-                raise CommunityError(
-                    f"arXiv:{arxiv_id} was just submitted by someone else"
-                ) from None
+                raise Duplicate(f"arXiv:{arxiv_id} was just submitted by someone else") from None
         return self.card(paper_id, viewer=user), added

@@ -78,13 +78,6 @@ WRITE_ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _paper_id(request: Request, public_id: str) -> int:
-    try:
-        return runtime(request).community.resolve(public_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-
-
 @router.get("/search", response_model=SearchResponse, summary="Hybrid search")
 def search(
     request: Request,
@@ -134,7 +127,7 @@ def similar(
     request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> list[Paper]:
     rt = runtime(request)
-    pid = _paper_id(request, paper_id)
+    pid = runtime(request).community.resolve(paper_id)
     hits = rt.search.similar(pid, limit=limit)
     return [Paper.of(c) for c in rt.community.cards([h.paper_id for h in hits])]
 
@@ -160,21 +153,15 @@ def withdraw_upvote(request: Request, paper_id: str, user: TokenUser) -> VoteRes
 
 
 def _vote(request: Request, paper_id: str, user: User, *, up: bool) -> VoteResponse:
-    pid = _paper_id(request, paper_id)
-    try:
-        card = runtime(request).community.upvote(user, pid, up=up)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    pid = runtime(request).community.resolve(paper_id)
+    card = runtime(request).community.upvote(user, pid, up=up)
     return VoteResponse(id=card.public_id, upvotes=card.upvotes, voted=card.voted)
 
 
 @router.get("/papers/{paper_id:path}", response_model=Paper, summary="One paper")
 def paper(request: Request, paper_id: str) -> Paper:
-    pid = _paper_id(request, paper_id)
-    try:
-        return Paper.of(runtime(request).community.card(pid))
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    pid = runtime(request).community.resolve(paper_id)
+    return Paper.of(runtime(request).community.card(pid))
 
 
 @router.get("/daily", response_model=DailyResponse, summary="Daily papers")

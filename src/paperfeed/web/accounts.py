@@ -12,10 +12,9 @@ from paperfeed.accounts.rate_limit import PASSWORD_RESET, SIGN_IN, SIGN_UP, SUBS
 from paperfeed.accounts.service import AccountError, User, normalise_email
 from paperfeed.mail.service import MailError
 from paperfeed.web.context import SESSION_COOKIE, render, runtime
-from paperfeed.web.forms import check_csrf, rate_limit, redirect, require_user, safe_next
+from paperfeed.web.forms import Csrf, check_csrf, rate_limit, redirect, require_user, safe_next
 
 router = APIRouter(include_in_schema=False)
-Csrf = Annotated[str | None, Form(alias="csrf_token")]
 Email = Annotated[str, Form(max_length=320)]
 Password = Annotated[str, Form(max_length=1024)]
 

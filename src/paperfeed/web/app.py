@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
+from paperfeed.community.service import NotFound
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from paperfeed.web.context import render
@@ -109,6 +110,11 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         )
         response.headers.update(exc.headers or {})  # e.g. Retry-After on a 429
         return response
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        # Every page and API route that names a paper or comment answers an unknown one alike.
+        return await http_error(request, StarletteHTTPException(404, str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from paperfeed.accounts.rate_limit import Limit, RateLimited
 from paperfeed.accounts.service import User
 from paperfeed.web.context import runtime, viewer
 from paperfeed.web.security import client_address, csrf_valid
+
+# The CSRF token every form posts back (see web/security.py).
+Csrf = Annotated[str | None, Form(alias="csrf_token")]
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:

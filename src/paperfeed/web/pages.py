@@ -7,7 +7,7 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from paperfeed.accounts.rate_limit import COMMENT, SUBMIT
 from paperfeed.community.service import CommunityError, FetchUnavailable, NotFound
@@ -15,13 +15,12 @@ from paperfeed.papers.categories import is_known_category
 from paperfeed.papers.tex_display import readable
 from paperfeed.web.context import render, runtime, viewer
 from paperfeed.web.dates import BadDate, iso_week, parse_day, parse_month, parse_week
-from paperfeed.web.forms import check_csrf, rate_limit, redirect, require_user
+from paperfeed.web.forms import Csrf, check_csrf, rate_limit, redirect, require_user
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 MAX_PAGES = 50
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers; a larger one must not reach the database
-Csrf = Annotated[str | None, Form(alias="csrf_token")]
 
 
 def _bad_request(exc: Exception) -> HTTPException:
@@ -238,13 +237,6 @@ def submit(
 # -- paper pages ---------------------------------------------------------------------------------
 
 
-def _paper_id(request: Request, public_id: str) -> int:
-    try:
-        return runtime(request).community.resolve(public_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-
-
 @router.post("/papers/{public_id:path}/upvote")
 def upvote(
     request: Request,
@@ -254,14 +246,9 @@ def upvote(
 ) -> Response:
     check_csrf(request, csrf_token)
     user = require_user(request)
-    paper_id = _paper_id(request, public_id)
-    try:
-        card = runtime(request).community.upvote(user, paper_id, up=up != "0")
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    paper_id = runtime(request).community.resolve(public_id)
+    card = runtime(request).community.upvote(user, paper_id, up=up != "0")
     if request.headers.get("accept", "").startswith("application/json"):
-        from fastapi.responses import JSONResponse
-
         return JSONResponse({"upvotes": card.upvotes, "voted": card.voted})
     return redirect(f"/papers/{card.public_id}")
 
@@ -277,7 +264,7 @@ def comment(
     check_csrf(request, csrf_token)
     user = require_user(request)
     rate_limit(request, COMMENT, f"user:{user.id}")
-    paper_id = _paper_id(request, public_id)
+    paper_id = runtime(request).community.resolve(public_id)
     rt = runtime(request)
     try:
         rt.community.add_comment(user, paper_id, body, parent_id=parent)
@@ -295,7 +282,7 @@ def hide_paper(
 ) -> Response:
     check_csrf(request, csrf_token)
     user = require_user(request)
-    paper_id = _paper_id(request, public_id)
+    paper_id = runtime(request).community.resolve(public_id)
     try:
         runtime(request).community.set_paper_hidden(user, paper_id, hidden != "0")
     except CommunityError as exc:
@@ -325,7 +312,7 @@ def hide_comment(
 
 @router.get("/papers/{public_id:path}", response_class=HTMLResponse)
 def paper_page(request: Request, public_id: str) -> Response:
-    return _paper(request, _paper_id(request, public_id))
+    return _paper(request, runtime(request).community.resolve(public_id))
 
 
 def _paper(
@@ -334,10 +321,7 @@ def _paper(
     rt = runtime(request)
     user = viewer(request)
     is_admin = bool(user and user.is_admin)
-    try:
-        card = rt.community.card(paper_id, viewer=user, include_hidden=is_admin)
-    except NotFound:
-        raise HTTPException(404, "paper not found") from None
+    card = rt.community.card(paper_id, viewer=user, include_hidden=is_admin)
     similar = rt.community.cards([h.paper_id for h in rt.search.similar(paper_id, limit=6)])
     paper = rt.catalog.get(paper_id=paper_id) or {}
     return render(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,14 @@ def data_dir() -> Path:
     return DATA
 
 
-def _postgres_database(base_url: str) -> Iterator[str]:
-    """A fresh database on the test server, dropped afterwards."""
+@contextmanager
+def scratch_database() -> Iterator[str | None]:
+    """The catalog URL for a test: None (a SQLite file in the test's home), or on the
+    PostgreSQL leg (PAPERFEED_TEST_DATABASE_URL) a fresh database, dropped afterwards."""
+    base_url = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
+    if not base_url:
+        yield None
+        return
     name = f"pf_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -49,11 +56,8 @@ def _postgres_database(base_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str | None]:
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    if not base:
-        yield None
-        return
-    yield from _postgres_database(base)
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, live_server
 
@@ -53,9 +53,8 @@ def hf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HfServer]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("hf-home")
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     cli = Cli(
         {
             "PAPERFEED_HOME": str(home),
@@ -71,8 +70,7 @@ def hf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HfServer]:
     with live_server(runtime) as server:
         yield HfServer(server, HfApi(endpoint=server.url, token=False))
     runtime.close()
-    for _ in databases:  # drops the PostgreSQL database
-        pass
+    databases.close()  # drops the PostgreSQL database
 
 
 # -- list_daily_papers ---------------------------------------------------------------------

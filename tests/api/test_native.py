@@ -5,9 +5,9 @@ indexed for search by words and by meaning."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import httpx
@@ -17,7 +17,7 @@ from lxml import etree
 from paperfeed.accounts.service import User
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 from tests.support.cli import HEAD200, Cli
 from tests.support.http import FixtureServer, Response
 from tests.support.server import live_server
@@ -57,9 +57,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("native-api")
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     arxiv = FixtureServer(route=_no_such_paper)
     arxiv.start()
     env = {"PAPERFEED_HOME": str(home), "PAPERFEED_DATABASE_URL": url, "PAPERFEED_CONFIG": None}
@@ -81,8 +80,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         runtime.close()
         arxiv.stop()
-        for _ in databases:  # drops the PostgreSQL database
-            pass
+        databases.close()  # drops the PostgreSQL database
 
 
 def _error(response: httpx.Response, status: int) -> str:

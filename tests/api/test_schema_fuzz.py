@@ -7,8 +7,8 @@ every answer must be what the document promises (status code, content type, body
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from paperfeed.api import hf, native
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 from tests.support.cli import HEAD200, Cli
 from tests.support.http import FixtureServer, Response
 from tests.support.server import LiveServer, live_server
@@ -82,9 +82,8 @@ def fuzzed_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedSite
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("fuzz-home")
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     arxiv = FixtureServer(route=_empty_arxiv_answer)
     arxiv.start()
     cli = Cli(
@@ -118,8 +117,7 @@ def fuzzed_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedSite
     finally:
         runtime.close()
         arxiv.stop()
-        for _ in databases:  # drops the PostgreSQL database
-            pass
+        databases.close()  # drops the PostgreSQL database
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ search tests of a module (embedding takes a while)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from paperfeed.config import Settings
 from paperfeed.ingest import snapshot
 from paperfeed.ingest.runner import Importer
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +21,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("search-home")
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     runtime = Runtime(Settings(home=home, database_url=url))
     importer = Importer(runtime.engine, progress=False)
     for name in (
@@ -34,8 +33,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     runtime.indexer().update()
     yield runtime
     runtime.close()
-    for _ in databases:  # drops the PostgreSQL database
-        pass
+    databases.close()  # drops the PostgreSQL database
 
 
 @pytest.fixture(scope="module")

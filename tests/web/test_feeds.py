@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -20,7 +20,7 @@ from lxml import html
 
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, free_port, live_server
 
@@ -70,9 +70,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("feeds")
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     env = {"PAPERFEED_HOME": str(home), "PAPERFEED_DATABASE_URL": url, "PAPERFEED_CONFIG": None}
     files = [*sorted(HF_DAILY.glob("*.json")), _hostile_daily_file(home.parent)]
     Cli(env)("import", "hf-daily", *files, "--no-progress")
@@ -84,8 +83,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             yield Site(runtime, server, client)
     finally:
         runtime.close()
-        for _ in databases:  # drops the PostgreSQL database
-            pass
+        databases.close()  # drops the PostgreSQL database
 
 
 FEEDS = [

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import re
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -24,7 +24,7 @@ from paperfeed.accounts.rate_limit import SIGN_IN
 from paperfeed.config import Settings
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, live_server
 
@@ -56,9 +56,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("hostile")
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     env = {"PAPERFEED_HOME": str(home), "PAPERFEED_DATABASE_URL": url, "PAPERFEED_CONFIG": None}
     cli = Cli(env)
     cli("import", "hf-daily", *sorted(HF_DAILY.glob("*.json")), "--no-progress")
@@ -69,8 +68,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             yield Site(runtime, server)
     finally:
         runtime.close()
-        for _ in databases:  # drops the PostgreSQL database
-            pass
+        databases.close()  # drops the PostgreSQL database
 
 
 def csrf_token(client: httpx.Client, path: str = "/signin") -> str:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from lxml import html
 from paperfeed.accounts.rate_limit import SIGN_IN
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from tests.conftest import DATA, _postgres_database
+from tests.conftest import DATA, scratch_database
 from tests.support.cli import HEAD200, Cli
 from tests.support.server import free_port
 
@@ -106,9 +107,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         pytest.skip(f"shared data not found at {DATA}")
     folder = tmp_path_factory.mktemp("multiprocess")
     home = folder / "home"
-    base = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    databases = _postgres_database(base) if base else iter([None])
-    url = next(databases)
+    databases = ExitStack()
+    url = databases.enter_context(scratch_database())
     settings = {
         "PAPERFEED_HOME": str(home),
         "PAPERFEED_CONFIG": str(folder / "no-such-config.toml"),  # no user config leaks in
@@ -131,8 +131,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for node in nodes:
             _stop(node)
         runtime.close()
-        for _ in databases:  # drops the PostgreSQL database
-            pass
+        databases.close()  # drops the PostgreSQL database
 
 
 def csrf_token(client: httpx.Client, path: str = "/signin") -> str:

@@ -12,6 +12,7 @@ from paperfeed.accounts.rate_limit import RateLimiter
 from paperfeed.accounts.service import AccountService
 from paperfeed.community.service import CommunityService, FetchUnavailable
 from paperfeed.config import Settings
+from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import ensure_schema
 from paperfeed.digest.subscriptions import SubscriptionService
@@ -38,6 +39,9 @@ class Runtime:
     def engine(self) -> sa.Engine:
         engine = make_engine(self.settings)
         ensure_schema(engine)
+        restored = deferred_indexes.restore_missing(engine)  # after an interrupted bulk load
+        if restored:
+            logging.getLogger(__name__).warning("rebuilt catalog indexes: %s", ", ".join(restored))
         return engine
 
     @cached_property

@@ -21,10 +21,11 @@ from typing import Any, BinaryIO, TextIO
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from paperfeed.db import deferred_indexes
 from paperfeed.db.schema import import_checkpoints
 from paperfeed.ingest import snapshot
 from paperfeed.ingest.base import CountingReader, Item, Parser, Rejection, open_input
-from paperfeed.papers.catalog import Catalog, Outcome, PreparedRow, UpsertResult, utcnow
+from paperfeed.papers.catalog import Catalog, Outcome, PreparedRows, UpsertResult, utcnow
 from paperfeed.papers.record import PaperRecord
 
 
@@ -157,7 +158,7 @@ def write_batch(
 def write_prepared_batch(
     engine: sa.Engine,
     catalog: Catalog,
-    rows: list[PreparedRow],
+    rows: PreparedRows,
     lines: list[bytes],
     checkpoint: tuple[str, int],
 ) -> tuple[int, list[UpsertResult]]:
@@ -166,7 +167,7 @@ def write_prepared_batch(
     papers, merge results)."""
     with engine.begin() as conn:
         rest = catalog.insert_prepared(conn, rows) if rows else []
-        records = [snapshot.record_from_line(lines[rows[i].origin]) for i in rest]
+        records = [snapshot.record_from_line(lines[rows.origins[i]]) for i in rest]
         results = catalog.upsert(conn, records) if records else []
         key, done = checkpoint
         _save_checkpoint(conn, key, done, finished=False)
@@ -302,7 +303,7 @@ class Importer:
             and not report_unmatched
             and total >= PARALLEL_MIN_BYTES
         ):
-            with stream:
+            with stream, self._bulk_load():
                 position = self._import_snapshot_parallel(
                     stream, counter, path, key, skip, summary, started
                 )
@@ -326,6 +327,18 @@ class Importer:
                     self.on_batch(results)
                 _show_progress(bar, counter, position, skip, started)
         return self._finish(key, position, summary, started)
+
+    @contextlib.contextmanager
+    def _bulk_load(self) -> Iterator[None]:
+        """Into an empty catalog, build the secondary indexes once at the end."""
+        if not deferred_indexes.catalog_is_empty(self.engine):
+            yield
+            return
+        with deferred_indexes.deferred(self.engine):
+            try:
+                yield
+            finally:
+                print("building catalog indexes...", file=self.log)
 
     def _finish(
         self, key: str, position: int, summary: ImportSummary, started: float
@@ -377,7 +390,9 @@ class Importer:
             ) as pool,
             self._progress_bar(path) as bar,
         ):
-            pending: deque[tuple[list[bytes], Future[list[PreparedRow | Rejection]]]] = deque()
+            pending: deque[tuple[list[bytes], Future[tuple[PreparedRows, list[Rejection]]]]] = (
+                deque()
+            )
 
             def submit() -> None:
                 chunk = next(chunks, None)
@@ -388,10 +403,9 @@ class Importer:
                 submit()
             while pending:
                 lines, future = pending.popleft()
-                items = future.result()
+                rows, rejections = future.result()
                 submit()
-                rows = [item for item in items if isinstance(item, PreparedRow)]
-                self._report_rejections(items, summary)
+                self._report_rejections(rejections, summary)
                 position += len(lines)
                 new, results = write_prepared_batch(
                     self.engine, self.catalog, rows, lines, (key, position)

@@ -10,7 +10,7 @@ import orjson
 
 from paperfeed.ingest.base import FormatError, Item, Rejection
 from paperfeed.papers.authors import Author, make_author, split_author_list
-from paperfeed.papers.catalog import PreparedRow, prepare_row
+from paperfeed.papers.catalog import PreparedRows
 from paperfeed.papers.dates import parse_iso, parse_rfc2822
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id, parse_doi
 from paperfeed.papers.links import extract_links
@@ -36,10 +36,15 @@ def _authors(obj: dict[str, Any], raw: str | None) -> list[Author]:
     if isinstance(parsed, list) and parsed:
         authors = []
         for parts in parsed:
-            if not isinstance(parts, list) or not parts:
+            if type(parts) is not list or not parts:
                 raise ValueError("authors_parsed entry is not a list")
-            last, first, suffix = ([*list(map(str, parts)), "", ""])[:3]
-            authors.append(make_author(last, first, suffix))
+            try:
+                if len(parts) != 3:
+                    raise TypeError
+                authors.append(make_author(*parts))  # the usual [last, first, suffix]
+            except TypeError:  # other lengths, or not all strings
+                last, first, suffix = ([*map(str, parts), "", ""])[:3]
+                authors.append(make_author(last, first, suffix))
         return authors
     return split_author_list(raw) if raw else []
 
@@ -151,14 +156,18 @@ def line_chunks(stream: BinaryIO, name: str, skip: int, size: int) -> Iterator[C
         yield list(numbers), list(texts)
 
 
-def prepare_chunk(name: str, chunk: Chunk) -> list[PreparedRow | Rejection]:
-    """Parse worker: lines -> rows prepared for insertion (or rejections), in order. A row's
-    `origin` is its position in the chunk."""
-    out: list[PreparedRow | Rejection] = []
+def prepare_chunk(name: str, chunk: Chunk) -> tuple[PreparedRows, list[Rejection]]:
+    """Parse worker: lines -> rows prepared for insertion, in order, and rejections. A row's
+    origin is its position in the chunk."""
+    rows = PreparedRows()
+    rejections: list[Rejection] = []
     for position, (lineno, line) in enumerate(zip(*chunk, strict=True)):
         item = _item(name, lineno, line)
-        out.append(item if isinstance(item, Rejection) else prepare_row(item, position))
-    return out
+        if isinstance(item, Rejection):
+            rejections.append(item)
+        else:
+            rows.add(item, position)
+    return rows, rejections
 
 
 def record_from_line(line: bytes) -> PaperRecord:

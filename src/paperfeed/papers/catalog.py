@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -63,7 +63,7 @@ def _select_rows(
     return rows
 
 
-# Columns of a prepared row (`PreparedRow.values`); the catalog adds the bookkeeping ones.
+# Columns of a prepared row (`PreparedRows.values`); the catalog adds the bookkeeping ones.
 PREPARED_COLUMNS = (*CONTENT_FIELDS, "content_hash")
 _INSERT_COLUMNS = (*PREPARED_COLUMNS, "first_seen_at", "modified_at", "id")
 _ARXIV_ID = PREPARED_COLUMNS.index("arxiv_id")
@@ -72,26 +72,28 @@ _TITLE_KEY = PREPARED_COLUMNS.index("title_key")
 _to_sqlite = row_converter(papers, PREPARED_COLUMNS)
 
 
-class PreparedRow(NamedTuple):
-    """A record made ready for insertion into SQLite as a new paper, away from the writer (in
-    a parse worker process): the `papers` values in SQLite's storage form, the categories,
-    and where the record came from (the importer's line number), by which the writer finds
-    the record again when it turns out to match a paper already in the catalog (it is then
-    parsed again and merged as usual)."""
+@dataclass(slots=True)
+class PreparedRows:
+    """Records made ready for insertion into SQLite as new papers, away from the writer (in a
+    parse worker process): the `papers` values in SQLite's storage form, the categories, and
+    where each record came from (the importer's position in its chunk of lines), by which the
+    writer finds a record again when it turns out to match a paper already in the catalog (it
+    is then parsed again and merged as usual). Columnar, so that a chunk crosses the process
+    boundary as a few lists of plain tuples rather than one object per row."""
 
-    values: tuple[Any, ...]
-    categories: list[str]
-    origin: int
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+    categories: list[list[str]] = field(default_factory=list)
+    origins: list[int] = field(default_factory=list)
 
-    @property
-    def arxiv_id(self) -> str | None:
-        value: str | None = self.values[_ARXIV_ID]
-        return value
+    def add(self, record: PaperRecord, origin: int) -> None:
+        """`record`'s text must be normalised, as importers leave it."""
+        row = new_row(record, title_key(record.title, normalized=True))
+        self.values.append(_to_sqlite(row))
+        self.categories.append(row["categories"])
+        self.origins.append(origin)
 
-
-def prepare_row(record: PaperRecord, origin: int) -> PreparedRow:
-    row = new_row(record)
-    return PreparedRow(_to_sqlite(row), row["categories"], origin)
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 class _Working:
@@ -204,14 +206,14 @@ class Catalog:
             for row, record, outcome in outcomes
         ]
 
-    def insert_prepared(self, conn: sa.Connection, rows: Sequence[PreparedRow]) -> list[int]:
+    def insert_prepared(self, conn: sa.Connection, rows: PreparedRows) -> list[int]:
         """SQLite bulk path for imports: insert, as new papers, the prepared rows that match
         nothing (no paper with their arXiv id, no paper without an arXiv id with their DOI or
         title, no earlier row of `rows` with their arXiv id). Returns the positions of the
         other rows, in order: the caller merges those with `upsert` in the same transaction,
         which sees the rows inserted here, so the outcome is that of `upsert` on all rows."""
         assert conn.dialect.name == "sqlite"
-        arxiv_ids = [row.values[_ARXIV_ID] for row in rows]
+        arxiv_ids = [values[_ARXIV_ID] for values in rows.values]
         # (These cannot collide: arXiv ids have a dot or slash, DOIs a slash, keys neither.)
         known: set[Any] = set()  # arXiv ids, and DOIs and title keys of papers without one
         for chunk in _chunks(sorted({a for a in arxiv_ids if a})):
@@ -224,18 +226,18 @@ class Catalog:
             # A title or DOI match with a paper without an arXiv id is a merge (see upsert).
             without_id = papers.c.arxiv_id.is_(None)
             for column, index in ((papers.c.doi, _DOI), (papers.c.title_key, _TITLE_KEY)):
-                wanted = sorted({row.values[index] for row in rows if row.values[index]})
+                wanted = sorted({values[index] for values in rows.values if values[index]})
                 for chunk in _chunks(wanted):
                     query = sa.select(column).where(column.in_(chunk), without_id)
                     known.update(conn.execute(query).scalars().all())
-        fresh: list[PreparedRow] = []
+        fresh: list[int] = []
         rest: list[int] = []
-        for position, row in enumerate(rows):
-            keys = (row.values[_ARXIV_ID], row.values[_DOI], row.values[_TITLE_KEY])
+        for position, values in enumerate(rows.values):
+            keys = (values[_ARXIV_ID], values[_DOI], values[_TITLE_KEY])
             if not keys[0] or any(k in known for k in keys if k):
                 rest.append(position)
             else:
-                fresh.append(row)
+                fresh.append(position)
             known.add(keys[0])  # a later row with this arXiv id merges into this one
         if fresh:
             now = sqlite_datetime(utcnow())
@@ -244,7 +246,7 @@ class Catalog:
                 conn,
                 papers,
                 _INSERT_COLUMNS,
-                [(*row.values, now, now, next_id + n) for n, row in enumerate(fresh, start=1)],
+                [(*rows.values[p], now, now, next_id + n) for n, p in enumerate(fresh, start=1)],
             )
             insert_tuples_sqlite(
                 conn,
@@ -252,8 +254,8 @@ class Catalog:
                 ("paper_id", "category"),
                 [
                     (next_id + n, category)
-                    for n, row in enumerate(fresh, start=1)
-                    for category in row.categories
+                    for n, p in enumerate(fresh, start=1)
+                    for category in rows.categories[p]
                 ],
             )
         return rest

@@ -50,12 +50,14 @@ def _valid_yymm(yymm: str, *, new_style: bool) -> bool:
 def parse_arxiv_id(text: str) -> ArxivId:
     """Parse an id, an `arXiv:` reference or an arxiv.org URL; raise InvalidArxivId otherwise."""
     candidate = text.strip()
-    candidate = _URL_PREFIX.sub("", candidate)
-    candidate = _ARXIV_PREFIX.sub("", candidate)
-    candidate = candidate.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    if candidate.lower().endswith(".pdf"):
-        candidate = candidate[:-4]
-    match = _NEW.fullmatch(candidate)
+    match = _NEW.fullmatch(candidate)  # a bare new-style id, the usual case, needs no cleanup
+    if match is None:
+        candidate = _URL_PREFIX.sub("", candidate)
+        candidate = _ARXIV_PREFIX.sub("", candidate)
+        candidate = candidate.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+        if candidate.lower().endswith(".pdf"):
+            candidate = candidate[:-4]
+        match = _NEW.fullmatch(candidate)
     if match:
         if not _valid_yymm(match["yymm"], new_style=True):
             raise InvalidArxivId(f"not an arXiv id (no such month): {text!r}")

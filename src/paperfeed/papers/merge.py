@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,9 @@ def _storable(value: Any) -> Any:
     if isinstance(value, str) and "\x00" in value:
         return value.replace("\x00", "")
     return value
+
+
+_scalar_values = operator.attrgetter(*SCALAR_FIELDS)
 
 
 def content_hash(row: Mapping[str, Any]) -> str:
@@ -96,9 +100,12 @@ def new_row(record: PaperRecord, key: str | None = None) -> dict[str, Any]:
     if not _well_formed(versions):
         versions = merge_versions([], versions)
     submitted = record.submitted_at or _first_submitted(versions)
+    values = _scalar_values(record)
+    if any(type(value) is str and "\x00" in value for value in values):
+        values = tuple(map(_storable, values))
     row: dict[str, Any] = {
         "arxiv_id": record.arxiv_id,
-        **{name: _storable(getattr(record, name)) for name in SCALAR_FIELDS},
+        **dict(zip(SCALAR_FIELDS, values, strict=True)),
         "title_key": title_key(record.title) if key is None else key,
         "versions": versions,
         "submitted_at": submitted,

@@ -45,6 +45,11 @@ _ACCENT_RE = re.compile(
     r"(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))\}?"
 )
 _LETTER_RE = re.compile(r"\{?\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])\s*\}?")
+# Anything either pattern could match; most TeX in abstracts (\alpha, \mathcal{L}) is not,
+# so one search spares the two substitutions and the math split.
+_MAYBE_ACCENT = re.compile(
+    r"\\(?:['`^\"~=.]|[uvHckrdb][\s{]|(?:ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z]))"
+)
 _TITLE_KEY_DROP = re.compile(r"[^0-9a-z]+")
 _MATH_SPLIT = re.compile(r"(\$\$.*?\$\$|\$[^$]*\$)", re.DOTALL)
 
@@ -65,7 +70,7 @@ def _decode_prose(text: str) -> str:
 
 def detex_accents(text: str) -> str:
     """Turn TeX accents outside math into Unicode letters: `Bal\\'azs` -> `Balázs`."""
-    if "\\" not in text:
+    if "\\" not in text or not _MAYBE_ACCENT.search(text):
         return text
     if "$" not in text:
         return _decode_prose(text)
@@ -88,9 +93,10 @@ def normalize_text(text: str | None) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
-def title_key(title: str) -> str:
-    """A matching key for titles: case, accents, punctuation and spacing removed."""
-    text = normalize_text(title).casefold()
+def title_key(title: str, *, normalized: bool = False) -> str:
+    """A matching key for titles: case, accents, punctuation and spacing removed.
+    `normalized`: the title is already `normalize_text`'s output."""
+    text = (title if normalized else normalize_text(title)).casefold()
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))

@@ -1,0 +1,64 @@
+"""Secondary indexes that a bulk load into an empty SQLite catalog builds once at the end.
+
+Building an index from a full table sorts once; keeping it up to date row by row costs a
+random B-tree descent per row and index (a third of the writer's time on a snapshot import).
+Only plain (non-unique) indexes are deferred: the unique arXiv id index stays, imports match
+on it. If the process dies before the end, `restore_missing` (run whenever a process opens
+the catalog) builds whatever is missing, so a crash costs time, never correctness."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from paperfeed.db.schema import paper_categories, papers
+
+_TABLES = (papers, paper_categories)
+
+
+def _deferrable() -> list[sa.Index]:
+    return sorted(
+        (index for table in _TABLES for index in table.indexes if not index.unique),
+        key=lambda index: str(index.name),
+    )
+
+
+def _existing(conn: sa.Connection) -> set[str]:
+    rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")
+    return {name for (name,) in rows}
+
+
+def restore_missing(engine: sa.Engine) -> list[str]:
+    """Create the deferrable indexes that are missing (after an interrupted bulk load);
+    returns their names."""
+    if engine.dialect.name != "sqlite":
+        return []
+    with engine.connect() as conn:
+        missing = [index for index in _deferrable() if index.name not in _existing(conn)]
+    if missing:
+        with engine.begin() as conn:
+            for index in missing:
+                index.create(conn, checkfirst=True)
+    return [str(index.name) for index in missing]
+
+
+def catalog_is_empty(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(papers.c.id).limit(1)).first() is None
+
+
+@contextlib.contextmanager
+def deferred(engine: sa.Engine) -> Iterator[None]:
+    """Drop the deferrable indexes for the duration of a bulk load, then build them."""
+    assert engine.dialect.name == "sqlite"
+    with engine.begin() as conn:
+        present = _existing(conn)
+        for index in _deferrable():
+            if index.name in present:
+                conn.exec_driver_sql(f'DROP INDEX "{index.name}"')
+    try:
+        yield
+    finally:
+        restore_missing(engine)

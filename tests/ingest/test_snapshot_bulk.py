@@ -98,3 +98,54 @@ def test_bulk_path_merges_into_papers_without_an_arxiv_id(
     b = _import(bulk, path, bulk=True)
     assert (a.new, a.updated) == (b.new, b.updated) == (199, 1)
     assert _catalog(serial) == _catalog(bulk)
+
+
+def _indexes(runtime: Runtime) -> set[str]:
+    with runtime.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {name for (name,) in rows}
+
+
+def test_a_bulk_load_into_an_empty_catalog_defers_its_indexes_and_builds_them_at_the_end(
+    pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path
+) -> None:
+    _, bulk = pair
+    expected = _indexes(bulk)
+    assert {"ix_papers_title_key", "ix_papers_doi"} <= expected
+    seen_during_load: list[set[str]] = []
+    write = runner.write_prepared_batch
+
+    def spying_write(*args: object, **kwargs: object) -> object:
+        seen_during_load.append(_indexes(bulk))
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    runner.write_prepared_batch = spying_write  # type: ignore[assignment]
+    try:
+        _import(bulk, _tricky_file(data_dir, tmp_path), bulk=True)
+    finally:
+        runner.write_prepared_batch = write
+    assert seen_during_load and all("ix_papers_title_key" not in s for s in seen_during_load)
+    assert _indexes(bulk) == expected
+    # A catalog that already has papers keeps its indexes during an import.
+    seen_during_load.clear()
+    runner.write_prepared_batch = spying_write  # type: ignore[assignment]
+    try:
+        _import(bulk, _sample(data_dir), bulk=True)
+    finally:
+        runner.write_prepared_batch = write
+    assert seen_during_load and all(s == expected for s in seen_during_load)
+
+
+def test_indexes_left_dropped_by_a_killed_bulk_load_are_rebuilt_when_the_catalog_opens(
+    pair: tuple[Runtime, Runtime], data_dir: Path
+) -> None:
+    _, bulk = pair
+    _import(bulk, _sample(data_dir), bulk=False)
+    expected = _indexes(bulk)
+    with bulk.engine.begin() as conn:  # what a process killed mid-load leaves behind
+        conn.exec_driver_sql("DROP INDEX ix_papers_title_key")
+        conn.exec_driver_sql("DROP INDEX ix_paper_categories_category")
+    bulk.engine.dispose()
+    reopened = Runtime(bulk.settings)
+    assert _indexes(reopened) == expected
+    assert reopened.catalog.count() == 200

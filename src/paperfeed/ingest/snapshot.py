@@ -120,7 +120,7 @@ def _looks_like_snapshot(line: bytes) -> bool:
 def _numbered_lines(stream: BinaryIO, name: str, skip: int) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of the non-blank lines after the first `skip`. Fails fast if the
     first lines are not snapshot JSON."""
-    numbered = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
+    numbered = ((n, line) for n, line in enumerate(stream, start=1) if not line.isspace())
     head = list(itertools.islice(numbered, _SNIFF_LINES))
     if head and not any(_looks_like_snapshot(line) for _, line in head):
         raise FormatError(

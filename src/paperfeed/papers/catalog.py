@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from paperfeed.db.bulk import (
@@ -61,6 +62,21 @@ def _select_rows(
             query = query.where(extra)
         rows.extend(dict(r) for r in conn.execute(query).mappings())
     return rows
+
+
+def _existing(
+    conn: sa.Connection, column: str, values: Iterable[Any], condition: str = "1"
+) -> set[Any]:
+    """The `values` that papers have in `column` (SQLite; one query for any number of
+    values, without SQLAlchemy's per-value work on expanding IN lists)."""
+    wanted = sorted({v for v in values if v})
+    if not wanted:
+        return set()
+    query = (
+        f"SELECT {column} FROM papers "
+        f"WHERE {column} IN (SELECT value FROM json_each(?)) AND {condition}"
+    )
+    return {value for (value,) in conn.exec_driver_sql(query, (orjson.dumps(wanted).decode(),))}
 
 
 # Columns of a prepared row (`PreparedRows.values`); the catalog adds the bookkeeping ones.
@@ -213,23 +229,13 @@ class Catalog:
         other rows, in order: the caller merges those with `upsert` in the same transaction,
         which sees the rows inserted here, so the outcome is that of `upsert` on all rows."""
         assert conn.dialect.name == "sqlite"
-        arxiv_ids = [values[_ARXIV_ID] for values in rows.values]
         # (These cannot collide: arXiv ids have a dot or slash, DOIs a slash, keys neither.)
-        known: set[Any] = set()  # arXiv ids, and DOIs and title keys of papers without one
-        for chunk in _chunks(sorted({a for a in arxiv_ids if a})):
-            known.update(
-                conn.execute(sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(chunk)))
-                .scalars()
-                .all()
-            )
+        known = _existing(conn, "arxiv_id", (values[_ARXIV_ID] for values in rows.values))
         if self._has_papers_without_arxiv_id(conn):
             # A title or DOI match with a paper without an arXiv id is a merge (see upsert).
-            without_id = papers.c.arxiv_id.is_(None)
-            for column, index in ((papers.c.doi, _DOI), (papers.c.title_key, _TITLE_KEY)):
-                wanted = sorted({values[index] for values in rows.values if values[index]})
-                for chunk in _chunks(wanted):
-                    query = sa.select(column).where(column.in_(chunk), without_id)
-                    known.update(conn.execute(query).scalars().all())
+            for column, index in (("doi", _DOI), ("title_key", _TITLE_KEY)):
+                wanted = (values[index] for values in rows.values)
+                known |= _existing(conn, column, wanted, "arxiv_id IS NULL")
         fresh: list[int] = []
         rest: list[int] = []
         for position, values in enumerate(rows.values):

@@ -145,7 +145,7 @@ class SearchService:
             for pid, _ in ranked:
                 matched.setdefault(pid, "words")
         else:
-            ranked, total = self._relevance(query, mode, matched, results)
+            ranked, total = self._relevance(query, mode, offset + limit, matched, results)
         pinned_set = set(pinned)
         order = [*pinned, *(pid for pid, _ in ranked if pid not in pinned_set)]
         scores = dict(ranked)
@@ -166,25 +166,31 @@ class SearchService:
         self,
         query: ParsedQuery,
         mode: str,
+        depth: int,
         matched: dict[int, str],
         results: SearchResults,
     ) -> tuple[list[tuple[int, float]], int]:
+        """Ranked papers: the top `depth` by words alone, or fused candidate lists."""
+        embedder = self._dense_ready() if mode != "lexical" else None
+        if embedder is None or not query.text:
+            if embedder is None and mode != "lexical" and self.embedder() is not None:
+                results.notices.append(
+                    "search by meaning is not ready (run `paperfeed index "
+                    "update`); showing word matches only"
+                )
+            if mode != "dense":
+                words, count = self.store.lexical.search(query, limit=depth)
+                matched.update(dict.fromkeys((pid for pid, _ in words), "words"))
+                return words, count
+            return [], 0
         lexical: list[tuple[int, float]] = []
         total = 0
         if mode != "dense":
-            lexical, total = self.store.lexical.search(query, limit=self.candidates)
-        dense: list[tuple[int, float]] = []
-        embedder = self._dense_ready() if mode != "lexical" else None
-        if embedder is not None and query.text:
-            vector = embedder.embed_query(query.text)
-            found = self.store.vectors(embedder.dim).search(vector, self.dense_candidates)
-            allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
-            dense = [(pid, score) for pid, score in found if pid in allowed]
-        elif mode != "lexical" and self.embedder() is not None:
-            results.notices.append(
-                "search by meaning is not ready (run `paperfeed index "
-                "update`); showing word matches only"
-            )
+            lexical, total = self.store.lexical.search(query, limit=self.candidates, proximity=True)
+        vector = embedder.embed_query(query.text)
+        found = self.store.vectors(embedder.dim).search(vector, self.dense_candidates)
+        allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
+        dense = [(pid, score) for pid, score in found if pid in allowed]
         for pid, _ in lexical:
             matched[pid] = "words"
         for pid, _ in dense:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +59,6 @@ STOPWORDS = frozenset(
         "with",
     ]
 )
-# Weight of an adjacent query-word pair against BM25 of single words (SciFact train queries:
-# hybrid nDCG@10 0.7409 -> 0.7443 at 0.2; 0.1 and 0.3 gained less, 0.5 lost).
-PAIR_BOOST = 0.2
 NAME_ANALYZER = "paper_name"  # lowercase + ASCII folding, for author names
 SCHEMA_VERSION = 1
 
@@ -225,7 +221,7 @@ class LexicalIndex:
         """The index term of one word (cached: snippets analyse hundreds of words a query)."""
         return _analyze_word(word)
 
-    def _text_query(self, query: ParsedQuery, proximity: bool) -> tantivy.Query | None:
+    def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         tokens = list(dict.fromkeys(self.analyze(" ".join(query.terms))))
         content_words = " ".join(w for w in query.terms if w.lower() not in STOPWORDS)
@@ -233,16 +229,6 @@ class LexicalIndex:
         # Stopwords score only in a query made of nothing else: elsewhere they match nearly
         # every paper, and scoring them made a million-paper query 3x slower (bench/README.md).
         clauses.extend((tantivy.Occur.Should, self._term(t)) for t in content or tokens)
-        if proximity:
-            # Papers where consecutive query words stand side by side score a little more (the
-            # ordered-window feature of Metzler & Croft's sequential dependence model).
-            clauses.extend(
-                (
-                    tantivy.Occur.Should,
-                    tantivy.Query.boost_query(_phrase(self.schema, "text", [a, b]), PAIR_BOOST),
-                )
-                for a, b in itertools.pairwise(content)
-            )
         for phrase in query.phrases:
             words = self.analyze(phrase)
             if len(words) == 1:
@@ -295,10 +281,8 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(days, 0.0)))
         return clauses
 
-    def build_query(self, query: ParsedQuery, *, proximity: bool = False) -> tantivy.Query:
-        """`proximity`: also score adjacent query-word pairs (costs ~2x at a million papers;
-        hybrid search uses it, where it pays in quality)."""
-        text = self._text_query(query, proximity)
+    def build_query(self, query: ParsedQuery) -> tantivy.Query:
+        text = self._text_query(query)
         filters = self.filter_clauses(query)
         base = text if text is not None else tantivy.Query.all_query()
         if not filters:
@@ -311,11 +295,10 @@ class LexicalIndex:
         *,
         limit: int = 100,
         by_date: bool = False,
-        proximity: bool = False,
     ) -> tuple[list[tuple[int, float]], int]:
         """(paper_id, BM25 score) best first, and the number of matching documents."""
         searcher = self.index.searcher()
-        tq = self.build_query(query, proximity=proximity)
+        tq = self.build_query(query)
         kwargs: dict[str, Any] = {"limit": max(1, limit), "count": True}
         if by_date or not query.has_text:
             kwargs["order_by_field"] = "day"

@@ -186,7 +186,7 @@ class SearchService:
         lexical: list[tuple[int, float]] = []
         total = 0
         if mode != "dense":
-            lexical, total = self.store.lexical.search(query, limit=self.candidates, proximity=True)
+            lexical, total = self.store.lexical.search(query, limit=self.candidates)
         vector = embedder.embed_query(query.text)
         found = self.store.vectors(embedder.dim).search(vector, self.dense_candidates)
         allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))

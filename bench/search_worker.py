@@ -396,7 +396,7 @@ def cmd_embed(corpus: Path, docs: int, variant: str, cache_dir: Path) -> dict[st
                 break
     embedder = load_variant(variant, cache_dir)
     embedder.embed_documents(texts[:64])  # warm-up (allocations, kernels)
-    tokens = [sum(e.attention_mask) for e in embedder._tokenizer.encode_batch(texts)]
+    tokens = embedder.document_tokens(texts)
     started, cpu = time.perf_counter(), time.process_time()
     embedder.embed_documents(texts)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu

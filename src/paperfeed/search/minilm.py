@@ -159,6 +159,10 @@ class MiniLMEmbedder:
         batches = [texts[start : start + BATCH] for start in range(0, len(texts), BATCH)]
         return np.concatenate(list(self._pool.map(self._run_batch, batches)))
 
+    def document_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many word pieces of each text a document embedding reads (after truncation)."""
+        return [len(e.ids) for e in self._tokenizers[MAX_TOKENS].encode_batch(list(texts))]
+
     def embed_query(self, text: str) -> Vectors:
         vector: Vectors = self._run(self._query_session, [text], QUERY_MAX_TOKENS)[0]
         return vector

@@ -304,7 +304,7 @@ def render(results: dict[str, Any]) -> str:
             ]
             for e in embeds
         ]
-        out.append("Document embedding (SciFact abstracts, title + abstract, batches of 32):")
+        out.append("Document embedding (SciFact abstracts, title + abstract, each text run alone):")
         headers = ["variant", "docs", "tokens", "s", "CPU s", "docs/s", "x default"]
         out.append(table(headers, rows))
         out.append("")

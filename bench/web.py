@@ -45,6 +45,9 @@ DAILY_DAYS = 60
 DAILY_PER_DAY = 40
 
 
+SETTLE_SECONDS = 8.0
+
+
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -283,7 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("warming up (model load, index pages) ...")
         warm = search_paths[: 4 * args.workers] + [f"/papers/date/{d}" for d in days[:10]]
         asyncio.run(load(port, warm, args.workers * 2, 15.0))
-        for name, (paths, concurrency) in scenarios.items():
+        for n, (name, (paths, concurrency)) in enumerate(scenarios.items()):
+            if n:
+                # Requests the client dropped when the last scenario ended are still running
+                # in the server's threads: let them finish before measuring the next one.
+                time.sleep(SETTLE_SECONDS)
             log(f"{name}: {args.seconds:.0f} s at concurrency {concurrency} ...")
             result = asyncio.run(load(port, paths, concurrency, args.seconds))
             results["scenarios"][name] = {**result, "concurrency": concurrency}

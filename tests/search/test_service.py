@@ -114,3 +114,24 @@ def test_similar_papers_exclude_the_paper_itself(indexed: Runtime) -> None:
     assert len(hits) == 5
     assert row["id"] not in [h.paper_id for h in hits]
     assert hits[0].score >= hits[-1].score
+
+
+def test_stopwords_beside_content_words_neither_match_nor_score(indexed: Runtime) -> None:
+    plain = indexed.search.search("graph decompositions", mode="lexical", limit=50)
+    padded = indexed.search.search("the graph of the decompositions in a", mode="lexical", limit=50)
+    assert [(h.arxiv_id, h.score) for h in padded.hits] == [
+        (h.arxiv_id, h.score) for h in plain.hits
+    ]
+    assert padded.total == plain.total < indexed.search_store.lexical.num_docs()
+
+
+def test_a_query_of_stopwords_only_still_finds_papers(indexed: Runtime) -> None:
+    results = indexed.search.search("to be or not to be", mode="lexical")
+    assert results.hits and results.total > 0
+
+
+def test_lexical_mode_counts_every_match_while_fetching_one_page(indexed: Runtime) -> None:
+    page = indexed.search.search("quantum", mode="lexical", limit=3)
+    more = indexed.search.search("quantum", mode="lexical", limit=40)
+    assert len(page.hits) == 3 and page.total == more.total > 3
+    assert [h.arxiv_id for h in page.hits] == [h.arxiv_id for h in more.hits[:3]]

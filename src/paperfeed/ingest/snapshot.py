@@ -38,13 +38,14 @@ def _authors(obj: dict[str, Any], raw: str | None) -> list[Author]:
         for parts in parsed:
             if type(parts) is not list or not parts:
                 raise ValueError("authors_parsed entry is not a list")
-            try:
-                if len(parts) != 3:
-                    raise TypeError
-                authors.append(make_author(*parts))  # the usual [last, first, suffix]
-            except TypeError:  # other lengths, or not all strings
-                last, first, suffix = ([*map(str, parts), "", ""])[:3]
-                authors.append(make_author(last, first, suffix))
+            if len(parts) == 3:
+                try:
+                    authors.append(make_author(*parts))  # the usual [last, first, suffix]
+                    continue
+                except TypeError:  # not all strings
+                    pass
+            last, first, suffix = ([*map(str, parts), "", ""])[:3]
+            authors.append(make_author(last, first, suffix))
         return authors
     return split_author_list(raw) if raw else []
 

@@ -3,6 +3,7 @@ catalog that the in-process path gives, including duplicates, updates, rejection
 and merges into papers without an arXiv id."""
 
 import gzip
+import io
 from pathlib import Path
 
 import orjson
@@ -149,3 +150,33 @@ def test_indexes_left_dropped_by_a_killed_bulk_load_are_rebuilt_when_the_catalog
     reopened = Runtime(bulk.settings)
     assert _indexes(reopened) == expected
     assert reopened.catalog.count() == 200
+
+
+def test_line_blocks_carry_the_same_numbered_lines_as_the_line_parser(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of whole lines, cut anywhere (even inside a line longer than a block), give the
+    workers exactly the lines and line numbers the in-process parser sees, for every resume
+    point, with blank lines anywhere and no newline at the end."""
+    lines = gzip.decompress(_sample(data_dir).read_bytes()).splitlines()[:12]
+    body = b"\n".join([b"", lines[0], b"  ", *lines[1:4], b"", b"", *lines[4:], b"\t"]) + b"\n"
+    body += b'{"id": "2301.00001"}'  # no final newline
+    monkeypatch.setattr(snapshot, "MIN_BLOCK_BYTES", 1)
+    for lines_per_block in (1, 2, 5):
+        for skip in range(15):
+            expected = list(snapshot._numbered_lines(io.BytesIO(body), "f", skip))
+            got = []
+            records = 0
+            blocks = list(snapshot.line_blocks(io.BytesIO(body), "f", skip, lines_per_block))
+            assert all(block.endswith(b"\n") for _, block in blocks[:-1])
+            for first, block in blocks:
+                numbered = [
+                    (n, line)
+                    for n, line in enumerate(block.split(b"\n"), start=first)
+                    if line.strip()
+                ]
+                assert [line for _, line in numbered] == snapshot.chunk_lines(block)
+                got.extend(numbered)
+                records += snapshot.prepare_chunk("f", (first, block))[2]
+            assert [(n, line.rstrip(b"\n")) for n, line in expected] == got
+            assert records == len(expected)

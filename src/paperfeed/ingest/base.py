@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from isal import igzip
 
 from paperfeed.papers.record import PaperRecord
 
@@ -56,13 +57,15 @@ class CountingReader(io.RawIOBase):
 
 
 def open_input(path: Path) -> tuple[BinaryIO, CountingReader]:
-    """Open a plain or gzipped file for buffered binary reading; gzip is detected by content."""
+    """Open a plain or gzipped file for buffered binary reading; gzip is detected by content.
+    Gzip goes through ISA-L (igzip), which inflates about 3x faster than zlib: at a snapshot
+    import's rate, zlib alone took a tenth of the importer's CPU."""
     counter = CountingReader(path.open("rb"))
     head = counter.raw.read(2)
     counter.raw.seek(0)
     stream: BinaryIO
     if head == b"\x1f\x8b":
-        stream = gzip.GzipFile(fileobj=io.BufferedReader(counter, 1 << 20), mode="rb")  # type: ignore[assignment]
+        stream = igzip.IGzipFile(fileobj=io.BufferedReader(counter, 1 << 20), mode="rb")  # type: ignore[no-untyped-call,assignment]
     else:
         stream = io.BufferedReader(counter, 1 << 20)
     return stream, counter

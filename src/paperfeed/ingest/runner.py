@@ -159,14 +159,15 @@ def write_prepared_batch(
     engine: sa.Engine,
     catalog: Catalog,
     rows: PreparedRows,
-    lines: list[bytes],
+    block: bytes,
     checkpoint: tuple[str, int],
 ) -> tuple[int, list[UpsertResult]]:
     """`write_batch` for prepared snapshot rows (SQLite): new papers go straight in, rows that
-    match the catalog are parsed again here from their `lines` and merged. Returns (new
-    papers, merge results)."""
+    match the catalog are parsed again here from their lines in `block` and merged. Returns
+    (new papers, merge results)."""
     with engine.begin() as conn:
         rest = catalog.insert_prepared(conn, rows) if rows else []
+        lines = snapshot.chunk_lines(block) if rest else []
         records = [snapshot.record_from_line(lines[rows.origins[i]]) for i in rest]
         results = catalog.upsert(conn, records) if records else []
         key, done = checkpoint
@@ -376,12 +377,12 @@ class Importer:
         summary: ImportSummary,
         started: float,
     ) -> int:
-        """The snapshot bulk path: this process reads lines and writes; worker processes
-        parse (JSON, normalisation, the row and its hash) in parallel. Results are consumed
-        in file order, and at most a few chunks are in flight (memory stays flat)."""
+        """The snapshot bulk path: this process reads blocks of lines and writes; worker
+        processes parse (JSON, normalisation, the row and its hash) in parallel. Results are
+        consumed in file order, and at most a few blocks are in flight (memory stays flat)."""
         name = str(path)
         workers = self.workers
-        chunks = snapshot.line_chunks(stream, name, skip, self.batch_size)
+        chunks = snapshot.line_blocks(stream, name, skip, self.batch_size)
         position = skip
         with (
             _fewer_gc_passes(),
@@ -390,7 +391,7 @@ class Importer:
             ) as pool,
             self._progress_bar(path) as bar,
         ):
-            pending: deque[tuple[list[bytes], Future[tuple[PreparedRows, list[Rejection]]]]] = (
+            pending: deque[tuple[bytes, Future[tuple[PreparedRows, list[Rejection], int]]]] = (
                 deque()
             )
 
@@ -402,13 +403,13 @@ class Importer:
             for _ in range(workers * 2 + 1):
                 submit()
             while pending:
-                lines, future = pending.popleft()
-                rows, rejections = future.result()
+                block, future = pending.popleft()
+                rows, rejections, records = future.result()
                 submit()
                 self._report_rejections(rejections, summary)
-                position += len(lines)
+                position += records
                 new, results = write_prepared_batch(
-                    self.engine, self.catalog, rows, lines, (key, position)
+                    self.engine, self.catalog, rows, block, (key, position)
                 )
                 summary.new += new
                 summary.count(results)

@@ -19,6 +19,7 @@ from paperfeed.papers.text import normalize_text
 
 SOURCE = "snapshot"
 _SNIFF_LINES = 5
+MIN_BLOCK_BYTES = 1 << 16
 
 
 def _str(obj: dict[str, Any], key: str) -> str | None:
@@ -118,16 +119,25 @@ def _looks_like_snapshot(line: bytes) -> bool:
     return isinstance(obj, dict) and "id" in obj and ("title" in obj or "abstract" in obj)
 
 
-def _numbered_lines(stream: BinaryIO, name: str, skip: int) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) of the non-blank lines after the first `skip`. Fails fast if the
-    first lines are not snapshot JSON."""
-    numbered = ((n, line) for n, line in enumerate(stream, start=1) if not line.isspace())
-    head = list(itertools.islice(numbered, _SNIFF_LINES))
+def _blank(line: bytes) -> bool:
+    return not line or line.isspace()
+
+
+def _check_head(name: str, head: list[tuple[int, bytes]]) -> None:
+    """Fail fast if none of the first lines is snapshot JSON."""
     if head and not any(_looks_like_snapshot(line) for _, line in head):
         raise FormatError(
             f"{name}: not an arXiv snapshot file (expected JSON lines with 'id' and 'title'; "
             f"line {head[0][0]} starts {head[0][1][:60]!r})"
         )
+
+
+def _numbered_lines(stream: BinaryIO, name: str, skip: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of the non-blank lines after the first `skip`. Fails fast if the
+    first lines are not snapshot JSON."""
+    numbered = ((n, line) for n, line in enumerate(stream, start=1) if not line.isspace())
+    head = list(itertools.islice(numbered, _SNIFF_LINES))
+    _check_head(name, head)
     return itertools.islice(itertools.chain(head, numbered), skip, None)
 
 
@@ -144,31 +154,71 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
         yield _item(name, lineno, line)
 
 
-# The bulk path (SQLite): the importer reads chunks of lines and parse workers (processes)
-# turn them into rows ready for insertion; see `paperfeed.ingest.runner`.
-Chunk = tuple[list[int], list[bytes]]  # line numbers, lines
+# The bulk path (SQLite): the importer reads blocks of whole lines and parse workers
+# (processes) turn them into rows ready for insertion; see `paperfeed.ingest.runner`. Blocks,
+# not lines, cross the process boundary, and the importer never splits lines itself.
+Chunk = tuple[int, bytes]  # the number of the block's first line, whole lines
 
 
-def line_chunks(stream: BinaryIO, name: str, skip: int, size: int) -> Iterator[Chunk]:
-    """The lines `parse` would parse, `size` at a time."""
-    lines = _numbered_lines(stream, name, skip)
-    while chunk := list(itertools.islice(lines, size)):
-        numbers, texts = zip(*chunk, strict=True)
-        yield list(numbers), list(texts)
+def line_blocks(stream: BinaryIO, name: str, skip: int, lines_per_block: int) -> Iterator[Chunk]:
+    """The lines `parse` would parse (after the first `skip` non-blank ones), as blocks of
+    whole lines, about `lines_per_block` lines each (sized from the first lines' length)."""
+    head: list[bytes] = []  # physical lines, blank ones included
+    numbered: list[tuple[int, bytes]] = []
+    while len(numbered) < _SNIFF_LINES and (line := stream.readline()):
+        head.append(line)
+        if not _blank(line):
+            numbered.append((len(head), line))
+    _check_head(name, numbered)
+    lineno = 0
+    remaining = skip
+    while remaining:
+        if lineno < len(head):
+            line = head[lineno]
+        elif not (line := stream.readline()):
+            return
+        lineno += 1
+        remaining -= not _blank(line)
+    carry = b"".join(head[lineno:])
+    first = lineno + 1
+    mean_line = sum(len(line) for _, line in numbered) // max(1, len(numbered))
+    size = max(MIN_BLOCK_BYTES, mean_line * lines_per_block)
+    while data := stream.read(size):
+        data = carry + data
+        cut = data.rfind(b"\n") + 1
+        if not cut:  # no line ends in this block yet
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut:]
+        yield first, block
+        first += block.count(b"\n")
+    if carry:
+        yield first, carry
 
 
-def prepare_chunk(name: str, chunk: Chunk) -> tuple[PreparedRows, list[Rejection]]:
-    """Parse worker: lines -> rows prepared for insertion, in order, and rejections. A row's
-    origin is its position in the chunk."""
+def chunk_lines(block: bytes) -> list[bytes]:
+    """A block's non-blank lines: a prepared row's origin indexes this list."""
+    return [line for line in block.split(b"\n") if not _blank(line)]
+
+
+def prepare_chunk(name: str, chunk: Chunk) -> tuple[PreparedRows, list[Rejection], int]:
+    """Parse worker: a block of lines -> rows prepared for insertion, in order, the
+    rejections, and the number of records (non-blank lines) read. A row's origin is its
+    record's position in the block."""
+    first, block = chunk
     rows = PreparedRows()
     rejections: list[Rejection] = []
-    for position, (lineno, line) in enumerate(zip(*chunk, strict=True)):
+    position = 0
+    for lineno, line in enumerate(block.split(b"\n"), start=first):
+        if not line or line.isspace():
+            continue
         item = _item(name, lineno, line)
         if isinstance(item, Rejection):
             rejections.append(item)
         else:
             rows.add(item, position)
-    return rows, rejections
+        position += 1
+    return rows, rejections, position
 
 
 def record_from_line(line: bytes) -> PaperRecord:

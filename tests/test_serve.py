@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import free_port
 
@@ -56,3 +58,104 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
     assert f"serving on http://127.0.0.1:{port}/" in output
     if database_url is None:  # the embedded default: the SQLite catalog lives in home
         assert (tmp_path / "home" / "catalog.sqlite3").is_file()
+
+
+def _proc_sockets(port: int) -> dict[int, str]:
+    """inode -> TCP state ('0A' listening, '01' established) of the sockets whose local port
+    is `port` (from /proc/net/tcp and tcp6)."""
+    sockets = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    sockets[int(fields[9])] = fields[3]
+    return sockets
+
+
+def _inodes(pid: int) -> set[int]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(int(target[8:-1]))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry))
+    return children
+
+
+def _start(tmp_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PAPERFEED_HOME": str(tmp_path / "home"),
+        "PAPERFEED_CONFIG": str(tmp_path / "none.toml"),
+        "PAPERFEED_EMBEDDER": "none",
+    }
+    env.pop("PAPERFEED_DATABASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_each_listen_and_share_a_burst_of_connections(tmp_path: Path) -> None:
+    """With --workers 2, 16 keep-alive connections opened at once are spread over both
+    processes (one shared socket let the first process to wake accept them all), and a second
+    server on the same port is refused with a clear message."""
+    port = free_port()
+    server = _start(tmp_path, port, "--workers", "2")
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # both processes listening (each on its own socket)
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            states = _proc_sockets(port)
+            workers = [
+                pid
+                for pid in _children(server.pid)
+                if any(states.get(inode) == "0A" for inode in _inodes(pid))
+            ]
+            if len(workers) == 2:
+                break
+            assert time.monotonic() < deadline, "two server processes did not start listening"
+            time.sleep(0.2)
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        try:
+            for conn in connections:
+                conn.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            for conn in connections:
+                assert conn.recv(64).startswith(b"HTTP/1.1 ")
+            states = _proc_sockets(port)
+            held = {
+                pid: sum(states.get(inode) == "01" for inode in _inodes(pid)) for pid in workers
+            }
+            assert sum(held.values()) == 16 and all(held.values()), held
+        finally:
+            for conn in connections:
+                conn.close()
+        second = _start(tmp_path, port, "--workers", "2")
+        output, _ = second.communicate(timeout=60)
+        assert second.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}" in output
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=60)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers), output

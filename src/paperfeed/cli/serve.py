@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import click
 
 from paperfeed.cli.context import pass_runtime
@@ -16,7 +19,8 @@ from paperfeed.runtime import Runtime
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Server processes (each loads the search index and the embedding model).",
+    help="Server processes (each loads the search index and the embedding model); each "
+    "listens on its own socket on the port, and the kernel spreads connections over them.",
 )
 @pass_runtime
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
@@ -25,6 +29,8 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     Pages at http://HOST:PORT/, API docs at /docs. Several processes (--workers, or several
     machines on one PostgreSQL catalog) share everything through the database."""
     import uvicorn
+
+    from paperfeed.web.workers import APP, PortUnavailable, serve_workers
 
     count = runtime.catalog.count()
     click.echo(
@@ -42,13 +48,12 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
         )
     click.echo(f"paperfeed: serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     runtime.close()
-    uvicorn.run(
-        "paperfeed.web.server:app",
-        factory=False,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        proxy_headers=True,
-        access_log=False,
-    )
+    options: dict[str, Any] = {"log_level": "info", "proxy_headers": True, "access_log": False}
+    if workers == 1:
+        uvicorn.run(APP, host=host, port=port, **options)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    try:
+        serve_workers(host, port, workers, options)
+    except PortUnavailable as exc:
+        raise click.ClickException(str(exc)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import click
@@ -49,8 +50,8 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     click.echo(f"paperfeed: serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     runtime.close()
     options: dict[str, Any] = {"log_level": "info", "proxy_headers": True, "access_log": False}
-    if workers == 1:
-        uvicorn.run(APP, host=host, port=port, **options)
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
+        uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:

@@ -1,6 +1,15 @@
+import math
+import random
+
 import pytest
 
-from paperfeed.search.fusion import linear_blend, reciprocal_rank_fusion, z_scores
+from paperfeed.search.fusion import (
+    dbsf_blend,
+    dbsf_scores,
+    linear_blend,
+    reciprocal_rank_fusion,
+    z_scores,
+)
 
 
 def test_rrf_rewards_documents_ranked_well_by_both() -> None:
@@ -28,3 +37,46 @@ def test_a_document_from_one_list_only_gets_that_lists_floor_elsewhere() -> None
     fused = dict(linear_blend([(1, 2.0), (2, 1.0)], [(3, 0.9), (1, 0.1)], dense_weight=0.5))
     assert set(fused) == {1, 2, 3}
     assert fused[2] < fused[1]
+
+
+def test_dbsf_maps_three_standard_deviations_around_the_mean_onto_0_1() -> None:
+    scores = dbsf_scores([(1, 3.0), (2, 1.0), (3, 2.0)])
+    spread = math.sqrt(2 / 3)
+    assert scores[3] == pytest.approx(0.5)
+    assert scores[1] == pytest.approx(0.5 + 1 / (6 * spread))
+    assert dbsf_scores([(7, 5.0), (8, 5.0)]) == {7: 1.0, 8: 1.0}
+    assert dbsf_scores([]) == {}
+
+
+def _reference_blend(
+    lexical: list[tuple[int, float]], dense: list[tuple[int, float]], weight: float
+) -> list[tuple[int, float]]:
+    """The definition, written out with dicts."""
+    lex, vec = dbsf_scores(lexical), dbsf_scores(dense)
+    fused = {
+        doc: (1 - weight) * lex.get(doc, 0.0) + weight * vec.get(doc, 0.0)
+        for doc in lex.keys() | vec.keys()
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def test_dbsf_blend_follows_its_definition_best_first_with_ties_by_id() -> None:
+    rng = random.Random(3)
+    for _ in range(50):
+        docs = rng.sample(range(5000), 300)
+        lexical = sorted(((d, rng.uniform(0, 30)) for d in docs[:200]), key=lambda x: -x[1])
+        dense = sorted(((d, rng.uniform(-1, 1)) for d in docs[120:]), key=lambda x: -x[1])
+        weight = rng.choice([0.0, 0.45, 1.0])
+        got = dbsf_blend(lexical, dense, dense_weight=weight)
+        expected = _reference_blend(lexical, dense, weight)
+        assert [doc for doc, _ in got] == [doc for doc, _ in expected]
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-12)
+    # equal fused scores: lower id first
+    assert [doc for doc, _ in dbsf_blend([(9, 1.0), (4, 1.0)], [], dense_weight=0.5)] == [4, 9]
+    assert dbsf_blend([], [], dense_weight=0.5) == []
+
+
+def test_dbsf_blend_counts_a_document_listed_twice_once_at_its_best() -> None:
+    once = dbsf_blend([(1, 5.0), (2, 3.0), (3, 1.0)], [(2, 0.9)], dense_weight=0.5)
+    twice = dbsf_blend([(1, 5.0), (2, 3.0), (3, 1.0), (2, 0.5)], [(2, 0.9)], dense_weight=0.5)
+    assert [doc for doc, _ in twice] == [doc for doc, _ in once]

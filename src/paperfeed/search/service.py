@@ -146,11 +146,17 @@ class SearchService:
                 matched.setdefault(pid, "words")
         else:
             ranked, total = self._relevance(query, mode, offset + limit, matched, results)
-        pinned_set = set(pinned)
-        order = [*pinned, *(pid for pid, _ in ranked if pid not in pinned_set)]
-        scores = dict(ranked)
+        if pinned:
+            pinned_set = set(pinned)
+            order = [*pinned, *(pid for pid, _ in ranked if pid not in pinned_set)]
+            scores = dict(ranked)
+            listed = len(order)
+        else:  # (the common case: look at the page only, not at all candidates)
+            order = [pid for pid, _ in ranked[: offset + limit]]
+            scores = dict(ranked[: offset + limit])
+            listed = len(ranked)
         page = order[offset : offset + limit]
-        results.total = max(total, len(order))
+        results.total = max(total, listed)
         results.hits = self._hits(page, query, scores, matched)
         return results
 
@@ -191,8 +197,7 @@ class SearchService:
         found = self.store.vectors(embedder.dim).search(vector, self.dense_candidates)
         allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
         dense = [(pid, score) for pid, score in found if pid in allowed]
-        for pid, _ in lexical:
-            matched[pid] = "words"
+        matched.update(dict.fromkeys([pid for pid, _ in lexical], "words"))
         for pid, _ in dense:
             matched[pid] = "words+meaning" if matched.get(pid) == "words" else "meaning"
         if not dense:

@@ -83,10 +83,8 @@ class VectorIndex:
         matches = self.index.search(
             vector.astype(np.float32), min(k, size), exact=size <= EXACT_SEARCH_LIMIT
         )
-        return [
-            (int(key), 1.0 - float(dist))
-            for key, dist in zip(matches.keys, matches.distances, strict=True)
-        ]
+        similarities = 1.0 - np.asarray(matches.distances, dtype=np.float64)
+        return list(zip(np.asarray(matches.keys).tolist(), similarities.tolist(), strict=True))
 
     def save(self) -> None:
         """Write atomically: readers never see a half-written file."""

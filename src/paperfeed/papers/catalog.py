@@ -10,10 +10,13 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from paperfeed.db.bulk import (
+    copy_rows_postgresql,
     insert_rows_sqlite,
     insert_tuples_sqlite,
+    next_ids_postgresql,
     row_converter,
     sqlite_datetime,
 )
@@ -48,6 +51,16 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def _among(
+    conn: sa.Connection, column: sa.Column[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(array)`, one parameter rather than one
+    per value (psycopg re-parses statements of more than 50 parameters on every call)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _select_rows(
     conn: sa.Connection,
     column: sa.Column[Any],
@@ -57,7 +70,7 @@ def _select_rows(
     unique = sorted({v for v in values if v})
     rows: list[dict[str, Any]] = []
     for chunk in _chunks(unique):
-        query = sa.select(papers).where(column.in_(chunk))
+        query = sa.select(papers).where(_among(conn, column, chunk))
         if extra is not None:
             query = query.where(extra)
         rows.extend(dict(r) for r in conn.execute(query).mappings())
@@ -297,15 +310,11 @@ class Catalog:
                 [(row["id"], c) for row in rows for c in row["categories"]],
             )
             return
-        values = [{c: row[c] for c in columns} for row in rows]
-        result = conn.execute(
-            papers.insert().returning(papers.c.id, sort_by_parameter_order=True), values
-        )
-        for row, new_id in zip(rows, result.scalars(), strict=True):
+        for row, new_id in zip(rows, next_ids_postgresql(conn, papers, len(rows)), strict=True):
             row["id"] = new_id
+        copy_rows_postgresql(conn, papers, [*columns, "id"], rows)
         pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
-        if pairs:
-            conn.execute(paper_categories.insert(), pairs)
+        copy_rows_postgresql(conn, paper_categories, ("paper_id", "category"), pairs)
 
     def _update(self, conn: sa.Connection, rows: list[dict[str, Any]], now: dt.datetime) -> None:
         if not rows:
@@ -325,9 +334,13 @@ class Catalog:
         )
         ids = [row["id"] for row in rows]
         for chunk in _chunks(ids):
-            conn.execute(paper_categories.delete().where(paper_categories.c.paper_id.in_(chunk)))
+            conn.execute(
+                paper_categories.delete().where(_among(conn, paper_categories.c.paper_id, chunk))
+            )
         pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
-        if pairs:
+        if conn.dialect.name == "postgresql":
+            copy_rows_postgresql(conn, paper_categories, ("paper_id", "category"), pairs)
+        elif pairs:
             conn.execute(paper_categories.insert(), pairs)
 
     def _upsert_daily(
@@ -343,7 +356,7 @@ class Catalog:
         known: dict[int, dict[str, Any]] = {}
         for chunk in _chunks([pid for pid, _ in entries]):
             for r in conn.execute(
-                sa.select(daily_papers).where(daily_papers.c.paper_id.in_(chunk))
+                sa.select(daily_papers).where(_among(conn, daily_papers.c.paper_id, chunk))
             ).mappings():
                 known[r["paper_id"]] = dict(r)
         changed: set[int] = set()
@@ -400,14 +413,17 @@ class Catalog:
         rows: dict[int, dict[str, Any]] = {}
         with self.reader.connect() as conn:
             for chunk in _chunks(list(paper_ids)):
-                for row in conn.execute(sa.select(papers).where(papers.c.id.in_(chunk))).mappings():
+                query = sa.select(papers).where(_among(conn, papers.c.id, chunk))
+                for row in conn.execute(query).mappings():
                     rows[row["id"]] = dict(row)
         return rows
 
     def ids_for_arxiv(self, arxiv_ids: Sequence[str]) -> dict[str, int]:
         with self.reader.connect() as conn:
             found = conn.execute(
-                sa.select(papers.c.arxiv_id, papers.c.id).where(papers.c.arxiv_id.in_(arxiv_ids))
+                sa.select(papers.c.arxiv_id, papers.c.id).where(
+                    _among(conn, papers.c.arxiv_id, arxiv_ids)
+                )
             ).all()
         return {str(a): int(i) for a, i in found}
 

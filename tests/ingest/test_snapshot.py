@@ -164,6 +164,11 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert 0 < done < total, "the import should have been killed part-way"
+    # Its parse workers (forked, same command line) do not outlive it.
+    deadline = time.monotonic() + 10
+    while _processes_running(str(path)):
+        assert time.monotonic() < deadline, "parse workers outlived the killed import"
+        time.sleep(0.1)
     assert 0 < runtime.catalog.count() < total
 
     rerun = subprocess.run(
@@ -181,6 +186,20 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
         len(orjson.loads(line)["categories"].split())
         for n, line in zip(range(total), _cycle(data_dir), strict=False)
     )
+
+
+def _processes_running(argument: str) -> list[int]:
+    """Processes (Linux: from /proc) with `argument` on their command line."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if argument.encode() in arguments and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def _lines(data_dir: Path) -> list[bytes]:

@@ -1,9 +1,10 @@
-"""The snapshot bulk path (SQLite: parse worker processes, prepared rows) gives exactly the
+"""The snapshot bulk path (parse worker processes, prepared rows) gives exactly the
 catalog that the in-process path gives, including duplicates, updates, rejections, re-imports
 and merges into papers without an arXiv id."""
 
 import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -16,6 +17,7 @@ from paperfeed.ingest import runner, snapshot
 from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
+from tests.conftest import scratch_database
 
 
 def _sample(data_dir: Path) -> Path:
@@ -64,11 +66,19 @@ def _import(runtime: Runtime, path: Path, *, bulk: bool, batch_size: int = 25) -
 
 
 @pytest.fixture
-def pair(settings: Settings, tmp_path: Path) -> tuple[Runtime, Runtime]:
-    if settings.database_url:
-        pytest.skip("the bulk path is SQLite's")
-    other = settings.model_copy(update={"home": tmp_path / "other"})
-    return Runtime(settings), Runtime(other)
+def pair(settings: Settings, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two catalogs on the backend under test (on PostgreSQL, two databases)."""
+    with scratch_database() as url:
+        other = settings.model_copy(update={"home": tmp_path / "other", "database_url": url})
+        runtimes = Runtime(settings), Runtime(other)
+        yield runtimes
+        for runtime in runtimes:
+            runtime.close()
+
+
+def _sqlite_only(runtime: Runtime) -> None:
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's deferred indexes")
 
 
 def test_bulk_path_builds_the_same_catalog(
@@ -111,6 +121,7 @@ def test_a_bulk_load_into_an_empty_catalog_defers_its_indexes_and_builds_them_at
     pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path
 ) -> None:
     _, bulk = pair
+    _sqlite_only(bulk)
     expected = _indexes(bulk)
     assert {"ix_papers_title_key", "ix_papers_doi"} <= expected
     seen_during_load: list[set[str]] = []
@@ -141,6 +152,7 @@ def test_indexes_left_dropped_by_a_killed_bulk_load_are_rebuilt_when_the_catalog
     pair: tuple[Runtime, Runtime], data_dir: Path
 ) -> None:
     _, bulk = pair
+    _sqlite_only(bulk)
     _import(bulk, _sample(data_dir), bulk=False)
     expected = _indexes(bulk)
     with bulk.engine.begin() as conn:  # what a process killed mid-load leaves behind

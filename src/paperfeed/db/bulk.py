@@ -111,18 +111,31 @@ def copy_rows_postgresql(
 ) -> None:
     """COPY `rows` (dicts with at least `columns`) into `table`, in the connection's
     transaction."""
+    converters = [(name, _postgresql_converter(table.c[name])) for name in columns]
+    copy_tuples_postgresql(
+        conn,
+        table,
+        columns,
+        [
+            tuple(
+                row[name] if convert is None else convert(row[name]) for name, convert in converters
+            )
+            for row in rows
+        ],
+    )
+
+
+def copy_tuples_postgresql(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """COPY tuples of `columns` into `table`: JSON as its text, other values as Python values
+    or as text in their column's input format (SQLite's storage form qualifies)."""
     if not rows:
         return
-    converters = [(name, _postgresql_converter(table.c[name])) for name in columns]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [
-                    row[name] if convert is None else convert(row[name])
-                    for name, convert in converters
-                ]
-            )
+            copy.write_row(row)
 
 
 def next_ids_postgresql(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:

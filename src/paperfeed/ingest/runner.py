@@ -162,7 +162,7 @@ def write_prepared_batch(
     block: bytes,
     checkpoint: tuple[str, int],
 ) -> tuple[int, list[UpsertResult]]:
-    """`write_batch` for prepared snapshot rows (SQLite): new papers go straight in, rows that
+    """`write_batch` for prepared snapshot rows: new papers go straight in, rows that
     match the catalog are parsed again here from their lines in `block` and merged. Returns
     (new papers, merge results)."""
     with engine.begin() as conn:
@@ -214,8 +214,17 @@ def _fewer_gc_passes() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def _worker_init() -> None:
+def _worker_init(importer: int) -> None:
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    threading.Thread(target=_exit_with, args=(importer,), daemon=True).start()
+
+
+def _exit_with(importer: int) -> None:
+    """A parse worker must not outlive its importer: killed (`kill -9`), the importer cannot
+    shut its pool down, and the workers would wait for work forever."""
+    while os.getppid() == importer:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -299,7 +308,7 @@ class Importer:
         total = path.stat().st_size
         if (
             parser is snapshot.parse
-            and self.engine.dialect.name == "sqlite"
+            and self.engine.dialect.name in ("sqlite", "postgresql")
             and self.on_batch is None
             and not report_unmatched
             and total >= PARALLEL_MIN_BYTES
@@ -331,8 +340,10 @@ class Importer:
 
     @contextlib.contextmanager
     def _bulk_load(self) -> Iterator[None]:
-        """Into an empty catalog, build the secondary indexes once at the end."""
-        if not deferred_indexes.catalog_is_empty(self.engine):
+        """Into an empty SQLite catalog, build the secondary indexes once at the end."""
+        if self.engine.dialect.name != "sqlite" or not deferred_indexes.catalog_is_empty(
+            self.engine
+        ):
             yield
             return
         with deferred_indexes.deferred(self.engine):
@@ -387,7 +398,10 @@ class Importer:
         with (
             _fewer_gc_passes(),
             ProcessPoolExecutor(
-                workers, mp_context=_worker_context(), initializer=_worker_init
+                workers,
+                mp_context=_worker_context(),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             ) as pool,
             self._progress_bar(path) as bar,
         ):

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from paperfeed.db.bulk import (
     copy_rows_postgresql,
+    copy_tuples_postgresql,
     insert_rows_sqlite,
     insert_tuples_sqlite,
     next_ids_postgresql,
@@ -78,18 +79,23 @@ def _select_rows(
 
 
 def _existing(
-    conn: sa.Connection, column: str, values: Iterable[Any], condition: str = "1"
+    conn: sa.Connection, column: str, values: Iterable[Any], condition: str = "TRUE"
 ) -> set[Any]:
-    """The `values` that papers have in `column` (SQLite; one query for any number of
-    values, without SQLAlchemy's per-value work on expanding IN lists)."""
+    """The `values` that papers have in `column` (one query for any number of values, as a
+    JSON or array parameter, without SQLAlchemy's per-value work on expanding IN lists)."""
     wanted = sorted({v for v in values if v})
     if not wanted:
         return set()
-    query = (
-        f"SELECT {column} FROM papers "
-        f"WHERE {column} IN (SELECT value FROM json_each(?)) AND {condition}"
-    )
-    return {value for (value,) in conn.exec_driver_sql(query, (orjson.dumps(wanted).decode(),))}
+    if conn.dialect.name == "postgresql":
+        query = f"SELECT {column} FROM papers WHERE {column} = ANY(%(wanted)s) AND {condition}"
+        found = conn.exec_driver_sql(query, {"wanted": wanted})
+    else:
+        query = (
+            f"SELECT {column} FROM papers "
+            f"WHERE {column} IN (SELECT value FROM json_each(?)) AND {condition}"
+        )
+        found = conn.exec_driver_sql(query, (orjson.dumps(wanted).decode(),))
+    return {value for (value,) in found}
 
 
 # Columns of a prepared row (`PreparedRows.values`); the catalog adds the bookkeeping ones.
@@ -103,8 +109,9 @@ _to_sqlite = row_converter(papers, PREPARED_COLUMNS)
 
 @dataclass(slots=True)
 class PreparedRows:
-    """Records made ready for insertion into SQLite as new papers, away from the writer (in a
-    parse worker process): the `papers` values in SQLite's storage form, the categories, and
+    """Records made ready for insertion as new papers, away from the writer (in a parse worker
+    process): the `papers` values in SQLite's storage form (which PostgreSQL's COPY reads as
+    text in each column's input format), the categories, and
     where each record came from (the importer's position in its chunk of lines), by which the
     writer finds a record again when it turns out to match a paper already in the catalog (it
     is then parsed again and merged as usual). Columnar, so that a chunk crosses the process
@@ -236,12 +243,11 @@ class Catalog:
         ]
 
     def insert_prepared(self, conn: sa.Connection, rows: PreparedRows) -> list[int]:
-        """SQLite bulk path for imports: insert, as new papers, the prepared rows that match
+        """The bulk path for imports: insert, as new papers, the prepared rows that match
         nothing (no paper with their arXiv id, no paper without an arXiv id with their DOI or
         title, no earlier row of `rows` with their arXiv id). Returns the positions of the
         other rows, in order: the caller merges those with `upsert` in the same transaction,
         which sees the rows inserted here, so the outcome is that of `upsert` on all rows."""
-        assert conn.dialect.name == "sqlite"
         # (These cannot collide: arXiv ids have a dot or slash, DOIs a slash, keys neither.)
         known = _existing(conn, "arxiv_id", (values[_ARXIV_ID] for values in rows.values))
         if self._has_papers_without_arxiv_id(conn):
@@ -258,25 +264,28 @@ class Catalog:
             else:
                 fresh.append(position)
             known.add(keys[0])  # a later row with this arXiv id merges into this one
-        if fresh:
-            now = sqlite_datetime(utcnow())
+        if not fresh:
+            return rest
+        now = sqlite_datetime(utcnow())
+        if conn.dialect.name == "postgresql":
+            ids: Sequence[int] = next_ids_postgresql(conn, papers, len(fresh))
+            insert = copy_tuples_postgresql
+        else:  # the writer holds SQLite's write lock: ids can be assigned here
             next_id = conn.execute(sa.select(sa.func.max(papers.c.id))).scalar_one() or 0
-            insert_tuples_sqlite(
-                conn,
-                papers,
-                _INSERT_COLUMNS,
-                [(*rows.values[p], now, now, next_id + n) for n, p in enumerate(fresh, start=1)],
-            )
-            insert_tuples_sqlite(
-                conn,
-                paper_categories,
-                ("paper_id", "category"),
-                [
-                    (next_id + n, category)
-                    for n, p in enumerate(fresh, start=1)
-                    for category in rows.categories[p]
-                ],
-            )
+            ids = range(next_id + 1, next_id + 1 + len(fresh))
+            insert = insert_tuples_sqlite
+        insert(
+            conn,
+            papers,
+            _INSERT_COLUMNS,
+            [(*rows.values[p], now, now, i) for p, i in zip(fresh, ids, strict=True)],
+        )
+        insert(
+            conn,
+            paper_categories,
+            ("paper_id", "category"),
+            [(i, c) for p, i in zip(fresh, ids, strict=True) for c in rows.categories[p]],
+        )
         return rest
 
     def insert_new(self, conn: sa.Connection, records: Sequence[PaperRecord]) -> list[int]:

@@ -1,4 +1,8 @@
 import datetime as dt
+import threading
+import time
+
+import pytest
 
 from paperfeed.ingest.runner import write_batch
 from paperfeed.papers.catalog import Outcome
@@ -84,3 +88,36 @@ def test_stats_counts_papers(runtime: Runtime) -> None:
     stats = runtime.catalog.stats()
     assert stats["papers"] == 2
     assert stats["without_arxiv_id"] == 1
+
+
+def test_two_writers_of_the_same_new_paper_on_postgresql_merge_rather_than_collide(
+    runtime: Runtime,
+) -> None:
+    """An import and a web node's submission of the same new paper, at the same moment: the
+    second writer waits for the first and then finds its paper (without the catalog's writer
+    lock it inserted a duplicate and failed on the unique arXiv id)."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE)")
+    record = _paper("2301.00042", "Raced", categories=["cs.LG"])
+    outcome: list[Outcome] = []
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            results = write_batch(runtime.engine, runtime.catalog, [record])
+            outcome.extend(r.outcome for r in results)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    with runtime.engine.connect() as first:
+        transaction = first.begin()
+        assert [r.outcome for r in runtime.catalog.upsert(first, [record])] == [Outcome.NEW]
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive(), "the second writer should wait for the first"
+        transaction.commit()
+    thread.join(timeout=30)
+    assert not errors, errors
+    assert outcome == [Outcome.UNCHANGED]
+    assert runtime.catalog.count() == 1

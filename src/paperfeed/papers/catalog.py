@@ -62,6 +62,19 @@ def _among(
     return column.in_(values)
 
 
+# pg_advisory_xact_lock key of catalog writes ("paperfee" in ASCII).
+_WRITERS_LOCK = 0x7061706572666565
+
+
+def _serialise_writers(conn: sa.Connection) -> None:
+    """Catalog writes look papers up and then insert what they did not find. On SQLite the
+    writer lock (BEGIN IMMEDIATE) keeps that atomic; on PostgreSQL, where several processes
+    write at once (an import beside web nodes taking submissions), a transaction-level
+    advisory lock does, so two writers cannot both insert the same new paper."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _WRITERS_LOCK})
+
+
 def _select_rows(
     conn: sa.Connection,
     column: sa.Column[Any],
@@ -180,6 +193,7 @@ class Catalog:
 
     def upsert(self, conn: sa.Connection, records: Sequence[PaperRecord]) -> list[UpsertResult]:
         """Merge records into the catalog; one result per record, in order."""
+        _serialise_writers(conn)
         now = utcnow()
         keys = [title_key(r.title) for r in records]
         working = _Working()
@@ -248,6 +262,7 @@ class Catalog:
         title, no earlier row of `rows` with their arXiv id). Returns the positions of the
         other rows, in order: the caller merges those with `upsert` in the same transaction,
         which sees the rows inserted here, so the outcome is that of `upsert` on all rows."""
+        _serialise_writers(conn)
         # (These cannot collide: arXiv ids have a dot or slash, DOIs a slash, keys neither.)
         known = _existing(conn, "arxiv_id", (values[_ARXIV_ID] for values in rows.values))
         if self._has_papers_without_arxiv_id(conn):

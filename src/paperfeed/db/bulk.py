@@ -147,3 +147,38 @@ def next_ids_postgresql(conn: sa.Connection, table: sa.Table, count: int) -> lis
             {"table": table.name, "count": count},
         ).scalars()
     )
+
+
+# The catalog's bulk writes, whichever the backend.
+
+
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert dicts with at least `columns`: SQLite's executemany without SQLAlchemy's per-row
+    work, PostgreSQL's COPY."""
+    if conn.dialect.name == "postgresql":
+        copy_rows_postgresql(conn, table, columns, rows)
+    else:
+        insert_rows_sqlite(conn, table, columns, rows)
+
+
+def insert_tuples(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert tuples of `columns` in SQLite's storage form (see `row_converter`), which
+    PostgreSQL's COPY also reads."""
+    if conn.dialect.name == "postgresql":
+        copy_tuples_postgresql(conn, table, columns, rows)
+    else:
+        insert_tuples_sqlite(conn, table, columns, rows)
+
+
+def new_ids(conn: sa.Connection, table: sa.Table, count: int) -> Sequence[int]:
+    """`count` unused ids of `table`, for rows inserted with their id: from the id sequence on
+    PostgreSQL; after the largest id on SQLite, whose writer holds the write lock (BEGIN
+    IMMEDIATE) until it commits."""
+    if conn.dialect.name == "postgresql":
+        return next_ids_postgresql(conn, table, count)
+    last = conn.execute(sa.select(sa.func.max(table.c.id))).scalar_one() or 0
+    return range(last + 1, last + 1 + count)

@@ -154,9 +154,9 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
         yield _item(name, lineno, line)
 
 
-# The bulk path (SQLite): the importer reads blocks of whole lines and parse workers
-# (processes) turn them into rows ready for insertion; see `paperfeed.ingest.runner`. Blocks,
-# not lines, cross the process boundary, and the importer never splits lines itself.
+# The bulk path (SQLite and PostgreSQL): the importer reads blocks of whole lines and parse
+# workers (processes) turn them into rows ready for insertion; see `paperfeed.ingest.runner`.
+# Blocks, not lines, cross the process boundary, and the importer never splits lines itself.
 Chunk = tuple[int, bytes]  # the number of the block's first line, whole lines
 
 
@@ -210,7 +210,7 @@ def prepare_chunk(name: str, chunk: Chunk) -> tuple[PreparedRows, list[Rejection
     rejections: list[Rejection] = []
     position = 0
     for lineno, line in enumerate(block.split(b"\n"), start=first):
-        if not line or line.isspace():
+        if _blank(line):  # as `chunk_lines` skips it: origins index that list
             continue
         item = _item(name, lineno, line)
         if isinstance(item, Rejection):

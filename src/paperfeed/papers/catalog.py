@@ -13,11 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from paperfeed.db.bulk import (
-    copy_rows_postgresql,
-    copy_tuples_postgresql,
-    insert_rows_sqlite,
-    insert_tuples_sqlite,
-    next_ids_postgresql,
+    insert_rows,
+    insert_tuples,
+    new_ids,
     row_converter,
     sqlite_datetime,
 )
@@ -60,6 +58,11 @@ def _among(
     if conn.dialect.name == "postgresql":
         return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def _insert_categories(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    pairs = [(row["id"], category) for row in rows for category in row["categories"]]
+    insert_tuples(conn, paper_categories, ("paper_id", "category"), pairs)
 
 
 # pg_advisory_xact_lock key of catalog writes ("paperfee" in ASCII).
@@ -282,20 +285,14 @@ class Catalog:
         if not fresh:
             return rest
         now = sqlite_datetime(utcnow())
-        if conn.dialect.name == "postgresql":
-            ids: Sequence[int] = next_ids_postgresql(conn, papers, len(fresh))
-            insert = copy_tuples_postgresql
-        else:  # the writer holds SQLite's write lock: ids can be assigned here
-            next_id = conn.execute(sa.select(sa.func.max(papers.c.id))).scalar_one() or 0
-            ids = range(next_id + 1, next_id + 1 + len(fresh))
-            insert = insert_tuples_sqlite
-        insert(
+        ids = new_ids(conn, papers, len(fresh))
+        insert_tuples(
             conn,
             papers,
             _INSERT_COLUMNS,
             [(*rows.values[p], now, now, i) for p, i in zip(fresh, ids, strict=True)],
         )
-        insert(
+        insert_tuples(
             conn,
             paper_categories,
             ("paper_id", "category"),
@@ -319,26 +316,12 @@ class Catalog:
         if not rows:
             return
         columns = [*CONTENT_FIELDS, "content_hash", "first_seen_at", "modified_at"]
-        if conn.dialect.name == "sqlite":
-            # The writer holds SQLite's write lock (BEGIN IMMEDIATE), so ids can be assigned
-            # here, and rows go straight to the driver: SQLAlchemy's per-row parameter
-            # processing and row-by-row RETURNING cost more than SQLite's own insert.
-            next_id = conn.execute(sa.select(sa.func.max(papers.c.id))).scalar_one() or 0
-            for offset, row in enumerate(rows, start=1):
-                row["id"] = next_id + offset
-            insert_rows_sqlite(conn, papers, [*columns, "id"], rows)
-            insert_tuples_sqlite(
-                conn,
-                paper_categories,
-                ("paper_id", "category"),
-                [(row["id"], c) for row in rows for c in row["categories"]],
-            )
-            return
-        for row, new_id in zip(rows, next_ids_postgresql(conn, papers, len(rows)), strict=True):
+        # Rows go straight to the driver (or COPY): SQLAlchemy's per-row parameter processing
+        # and row-by-row RETURNING cost more than the database's own insert.
+        for row, new_id in zip(rows, new_ids(conn, papers, len(rows)), strict=True):
             row["id"] = new_id
-        copy_rows_postgresql(conn, papers, [*columns, "id"], rows)
-        pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
-        copy_rows_postgresql(conn, paper_categories, ("paper_id", "category"), pairs)
+        insert_rows(conn, papers, [*columns, "id"], rows)
+        _insert_categories(conn, rows)
 
     def _update(self, conn: sa.Connection, rows: list[dict[str, Any]], now: dt.datetime) -> None:
         if not rows:
@@ -361,11 +344,7 @@ class Catalog:
             conn.execute(
                 paper_categories.delete().where(_among(conn, paper_categories.c.paper_id, chunk))
             )
-        pairs = [{"paper_id": row["id"], "category": c} for row in rows for c in row["categories"]]
-        if conn.dialect.name == "postgresql":
-            copy_rows_postgresql(conn, paper_categories, ("paper_id", "category"), pairs)
-        elif pairs:
-            conn.execute(paper_categories.insert(), pairs)
+        _insert_categories(conn, rows)
 
     def _upsert_daily(
         self,

@@ -1,6 +1,7 @@
 import math
 import random
 
+import numpy as np
 import pytest
 
 from paperfeed.search.fusion import (
@@ -80,3 +81,29 @@ def test_dbsf_blend_counts_a_document_listed_twice_once_at_its_best() -> None:
     once = dbsf_blend([(1, 5.0), (2, 3.0), (3, 1.0)], [(2, 0.9)], dense_weight=0.5)
     twice = dbsf_blend([(1, 5.0), (2, 3.0), (3, 1.0), (2, 0.5)], [(2, 0.9)], dense_weight=0.5)
     assert [doc for doc, _ in twice] == [doc for doc, _ in once]
+
+
+def test_exact_dense_scores_of_word_candidates_are_scaled_by_the_dense_lists_statistics() -> None:
+    """A word candidate that the nearest-neighbour search did not reach gets its own meaning
+    score, on the dense list's scale; a paper in the dense list keeps its listed score."""
+    lexical = [(1, 9.0), (2, 9.0), (3, 4.0)]
+    dense = [(4, 0.8), (5, 0.6), (3, 0.4)]
+    extra = (np.array([1, 2, 3], dtype=np.int64), np.array([0.7, 0.1, 0.99]))
+    got = dict(dbsf_blend(lexical, dense, dense_weight=0.5, dense_extra=extra))
+    vec = np.array([0.8, 0.6, 0.4])
+    low, width = vec.mean() - 3 * vec.std(), 6 * vec.std()
+    lex = dbsf_scores(lexical)
+    assert got[1] == pytest.approx(0.5 * lex[1] + 0.5 * (0.7 - low) / width)
+    assert got[2] == pytest.approx(0.5 * lex[2] + 0.5 * (0.1 - low) / width)
+    assert got[3] == pytest.approx(0.5 * lex[3] + 0.5 * (0.4 - low) / width)  # listed: 0.4
+    assert got[1] > got[2]  # equal words; the meaning decides
+    without = dict(dbsf_blend(lexical, dense, dense_weight=0.5))
+    assert without[1] == without[2]
+    # nothing to scale by: extras are ignored, as is an empty extra list
+    assert dbsf_blend(lexical, [], dense_weight=0.5, dense_extra=extra) == dbsf_blend(
+        lexical, [], dense_weight=0.5
+    )
+    empty = (np.array([], dtype=np.int64), np.array([]))
+    assert dbsf_blend(lexical, dense, dense_weight=0.5, dense_extra=empty) == list(
+        sorted(without.items(), key=lambda item: (-item[1], item[0]))
+    )

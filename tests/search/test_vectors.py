@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime  # noqa: F401  (must load before usearch; see paperfeed.search.vectors)
+import pytest
 
 from paperfeed.search.vectors import EXACT_SEARCH_LIMIT, VectorIndex
 
@@ -34,3 +35,44 @@ def test_a_small_index_returns_every_vector_in_exact_order(tmp_path: Path) -> No
         scores = [score for _, score in found]
         assert scores == sorted(scores, reverse=True)
         assert abs(scores[0] - expected.max()) < 2e-3  # f16 storage
+
+
+def test_exact_similarities_by_paper_id_follow_changes_and_survive_a_reload(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(5, 384))
+    path = tmp_path / "v.usearch"
+    index = VectorIndex(path, 384)
+    vectors = _clustered(rng, centres, 40)
+    index.upsert(list(range(1, 41)), vectors)
+    index.upsert([500], _clustered(rng, centres, 1))  # past the table's end: it grows
+    query = _clustered(rng, centres, 1)[0]
+
+    ids, scores = index.similarities(query, [7, 3, 9999, -1, 500, 41])
+    assert ids.tolist() == [7, 3, 500]  # unknown ids left out, order kept
+    assert scores[:2] == pytest.approx(vectors[[6, 2]] @ query, abs=2e-3)  # f16 storage
+
+    index.remove([3])
+    changed = _clustered(rng, centres, 1)
+    index.upsert([7], changed)
+    ids, scores = index.similarities(query, [7, 3])
+    assert ids.tolist() == [7]
+    assert scores[0] == pytest.approx(float(changed[0] @ query), abs=2e-3)
+    index.save()
+
+    reloaded = VectorIndex(path, 384)
+    assert reloaded.table_path.exists()
+    ids2, scores2 = reloaded.similarities(query, [7, 3, 500, 12])
+    assert ids2.tolist() == [7, 500, 12]
+    assert dict(zip(ids2.tolist(), scores2.tolist(), strict=True))[7] == pytest.approx(scores[0])
+    # The search's own scores and the exact ones agree.
+    for pid, score in reloaded.search(query, 5):
+        assert reloaded.similarities(query, [pid])[1][0] == pytest.approx(score, abs=2e-3)
+
+    # An index saved before the table existed: the table is rebuilt from the graph.
+    reloaded.table_path.unlink()
+    rebuilt = VectorIndex(path, 384)
+    ids3, scores3 = rebuilt.similarities(query, [7, 3, 500, 12])
+    assert ids3.tolist() == ids2.tolist()
+    assert scores3 == pytest.approx(scores2)

@@ -75,16 +75,30 @@ def _arrays(ranked: Ranked) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float
 
 
 def dbsf_blend(
-    lexical: Ranked, dense: Ranked, *, dense_weight: float = 0.5
+    lexical: Ranked,
+    dense: Ranked,
+    *,
+    dense_weight: float = 0.5,
+    dense_extra: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = None,
 ) -> list[tuple[int, float]]:
     """Weighted sum of DBSF-normalised scores; a document absent from a list scores 0 there.
     Best first, ties by id. In numpy: it runs on every hybrid search, over two lists of 1,000
-    candidates, where dicts and a keyed sort took 1.1 ms (now 0.4)."""
+    candidates, where dicts and a keyed sort took 1.1 ms (now 0.4).
+
+    `dense_extra` holds exact dense scores of documents outside the dense list (the word
+    candidates): they are normalised with the dense list's statistics, so a word match that
+    the nearest-neighbour search did not reach still gets the meaning score it deserves
+    instead of none."""
     lex_ids, lex_scores = _arrays(lexical)
     vec_ids, vec_scores = _arrays(dense)
-    parts = np.concatenate(
-        [(1.0 - dense_weight) * _dbsf(lex_scores), dense_weight * _dbsf(vec_scores)]
-    )
+    vec_norm = _dbsf(vec_scores)
+    if dense_extra is not None and len(vec_scores) and len(dense_extra[0]):
+        outside = ~np.isin(dense_extra[0], vec_ids)
+        extra_ids, extra_scores = dense_extra[0][outside], dense_extra[1][outside]
+        mean, spread = vec_scores.mean(), vec_scores.std() or 1.0
+        vec_ids = np.concatenate([vec_ids, extra_ids])
+        vec_norm = np.concatenate([vec_norm, (extra_scores - (mean - 3 * spread)) / (6 * spread)])
+    parts = np.concatenate([(1.0 - dense_weight) * _dbsf(lex_scores), dense_weight * vec_norm])
     unique, where = np.unique(np.concatenate([lex_ids, vec_ids]), return_inverse=True)
     fused = np.bincount(where, weights=parts, minlength=len(unique))
     order = np.lexsort((unique, -fused))

@@ -66,7 +66,7 @@ class SearchService:
         embedder: Callable[[], Embedder | None] | None = None,
         *,
         candidates: int = 1000,
-        dense_candidates: int = 1000,
+        dense_candidates: int = 300,
         dense_weight: float = 0.45,
         concurrency: int = 0,
     ) -> None:
@@ -194,7 +194,8 @@ class SearchService:
         if mode != "dense":
             lexical, total = self.store.lexical.search(query, limit=self.candidates)
         vector = embedder.embed_query(query.text)
-        found = self.store.vectors(embedder.dim).search(vector, self.dense_candidates)
+        index = self.store.vectors(embedder.dim)
+        found = index.search(vector, self.dense_candidates)
         allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
         dense = [(pid, score) for pid, score in found if pid in allowed]
         matched.update(dict.fromkeys([pid for pid, _ in lexical], "words"))
@@ -204,7 +205,8 @@ class SearchService:
             return lexical, total
         if not lexical:
             return dense, len(dense)
-        return dbsf_blend(lexical, dense, dense_weight=self.dense_weight), total
+        extra = index.similarities(vector, [pid for pid, _ in lexical])
+        return dbsf_blend(lexical, dense, dense_weight=self.dense_weight, dense_extra=extra), total
 
     def _hits(
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]

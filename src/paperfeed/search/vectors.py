@@ -1,7 +1,9 @@
-"""The vector index: approximate nearest neighbours (HNSW, usearch) over paper embeddings.
+"""The vector index: approximate nearest neighbours (HNSW, usearch) over paper embeddings,
+and a table of the same vectors by paper id for exact similarities of given papers.
 
-Vectors are L2-normalised, so cosine similarity = 1 - cosine distance. The index file is
-derived data: `paperfeed index build` recreates it from the embeddings in the catalog."""
+Vectors are L2-normalised, so cosine similarity = 1 - cosine distance = a dot product. Both
+files are derived data: `paperfeed index build` recreates them from the embeddings in the
+catalog."""
 
 from __future__ import annotations
 
@@ -30,12 +32,19 @@ EXPANSION_SEARCH = 256
 # candidates by chance), and for 1,000 candidates exact search is faster anyway up to ~100k
 # vectors (50k: 3.5 ms against 8.5 ms; bench/README.md).
 EXACT_SEARCH_LIMIT = 50_000
+_GROWTH = 1.25  # the by-id table grows by a quarter when an id falls past its end
 
 
 class VectorIndex:
+    """`path` holds the HNSW graph (usearch); `<path>.byid.npy` the vectors in float16, row =
+    paper id, a zero row where a paper has none. The table is memory-mapped read-only, so
+    server processes share one copy in the page cache; the first change makes a private copy.
+    Gathering a thousand rows from it takes ~0.1 ms, against ~2 ms through usearch's `get`."""
+
     def __init__(self, path: Path, ndim: int) -> None:
         self.path = path
         self.ndim = ndim
+        self.table_path = path.with_name(path.name + ".byid.npy")
         self.index = Index(
             ndim=ndim,
             metric="cos",
@@ -48,6 +57,34 @@ class VectorIndex:
             self.index.load(str(path))
             if self.index.ndim != ndim:
                 raise ValueError(f"{path} holds {self.index.ndim}-d vectors, expected {ndim}")
+        self._table = self._load_table()
+        self._table_private = False
+
+    def _load_table(self) -> npt.NDArray[np.float16]:
+        if self.table_path.exists():
+            table: npt.NDArray[np.float16] = np.load(self.table_path, mmap_mode="r")
+            if table.ndim == 2 and table.shape[1] == self.ndim and table.dtype == np.float16:
+                return table
+        # An index saved before the table existed (or a damaged table): rebuild it from the
+        # graph's own vectors, ~2 s per million; the next save writes it.
+        table = np.zeros((0, self.ndim), dtype=np.float16)
+        if len(self.index):
+            keys = np.asarray(self.index.keys, dtype=np.int64)
+            table = np.zeros((int(keys.max()) + 1, self.ndim), dtype=np.float16)
+            for start in range(0, len(keys), 65_536):
+                chunk = keys[start : start + 65_536]
+                table[chunk] = np.asarray(self.index.get(chunk.astype(np.uint64)), np.float16)
+        return table
+
+    def _writable_table(self, top_id: int) -> npt.NDArray[np.float16]:
+        if not self._table_private or top_id >= len(self._table):
+            rows = max(len(self._table), top_id + 1)
+            if top_id >= len(self._table):
+                rows = max(rows, int(len(self._table) * _GROWTH))
+            table = np.zeros((rows, self.ndim), dtype=np.float16)
+            table[: len(self._table)] = self._table
+            self._table, self._table_private = table, True
+        return self._table
 
     def __len__(self) -> int:
         return len(self.index)
@@ -60,11 +97,15 @@ class VectorIndex:
             return
         self.remove(paper_ids)
         self.index.add(np.asarray(paper_ids, dtype=np.uint64), vectors.astype(np.float32))
+        table = self._writable_table(max(paper_ids))
+        table[np.asarray(paper_ids, dtype=np.int64)] = vectors.astype(np.float16)
 
     def remove(self, paper_ids: Iterable[int]) -> None:
         present = [pid for pid in paper_ids if self.index.contains(pid)]
         if present:
             self.index.remove(np.asarray(present, dtype=np.uint64))
+            table = self._writable_table(max(present))
+            table[np.asarray(present, dtype=np.int64)] = 0
 
     def ids(self) -> set[int]:
         return {int(k) for k in self.index.keys}
@@ -86,9 +127,27 @@ class VectorIndex:
         similarities = 1.0 - np.asarray(matches.distances, dtype=np.float64)
         return list(zip(np.asarray(matches.keys).tolist(), similarities.tolist(), strict=True))
 
+    def similarities(
+        self, vector: Vectors, paper_ids: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Exact cosine similarity of the query to each given paper that has a vector: the
+        papers (in the given order, those without a vector left out) and their scores."""
+        ids = np.fromiter(paper_ids, np.int64, len(paper_ids))
+        ids = ids[(ids >= 0) & (ids < len(self._table))]
+        rows = self._table[ids]
+        present = rows.view(np.uint16).any(axis=1)  # (on the raw bits: 3x faster than floats)
+        scores = rows.astype(np.float32) @ np.asarray(vector, dtype=np.float32).reshape(-1)
+        return ids[present], scores[present].astype(np.float64)
+
     def save(self) -> None:
         """Write atomically: readers never see a half-written file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         self.index.save(str(tmp))
+        table_tmp = self.table_path.with_name(self.table_path.name + ".tmp")
+        with open(table_tmp, "wb") as file:
+            np.save(file, np.ascontiguousarray(self._table))
+        # The table first: a reader between the two renames pairs the old graph with the new
+        # table, which only scores by the newer vectors.
+        os.replace(table_tmp, self.table_path)
         os.replace(tmp, self.path)

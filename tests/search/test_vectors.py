@@ -76,3 +76,19 @@ def test_exact_similarities_by_paper_id_follow_changes_and_survive_a_reload(
     ids3, scores3 = rebuilt.similarities(query, [7, 3, 500, 12])
     assert ids3.tolist() == ids2.tolist()
     assert scores3 == pytest.approx(scores2)
+
+
+def test_a_table_without_its_graph_is_not_used_and_delete_files_removes_both(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(5)
+    path = tmp_path / "v.usearch"
+    index = VectorIndex(path, 384)
+    index.upsert([1, 2, 3], _clustered(rng, rng.normal(size=(2, 384)), 3))
+    index.save()
+    query = _clustered(rng, rng.normal(size=(2, 384)), 1)[0]
+    path.unlink()  # e.g. a model change dropped the graph: its vectors must not linger
+    assert VectorIndex(path, 384).similarities(query, [1, 2, 3])[0].tolist() == []
+    index.save()
+    VectorIndex.delete_files(path)
+    assert not path.exists() and not index.table_path.exists()

@@ -252,8 +252,7 @@ class Indexer:
         meta = self.store.meta
         model, dim = self.embedder.name, self.embedder.dim
         if meta.model != model:  # a model change invalidates every vector
-            (self.store.directory / "vectors.usearch").unlink(missing_ok=True)
-            self.store._vectors = None
+            self.store.delete_vectors()
             meta.model, meta.dim, meta.vector_watermark = model, dim, None
         index = self.store.vectors(dim)
         e = paper_embeddings

@@ -48,6 +48,11 @@ class SearchStore:
             self._vectors = VectorIndex(self.directory / "vectors.usearch", dim)
         return self._vectors
 
+    def delete_vectors(self) -> None:
+        """Drop the vector index (its model changed): every paper is loaded again."""
+        VectorIndex.delete_files(self.directory / "vectors.usearch")
+        self._vectors = None
+
     def has_vectors(self) -> bool:
         return (self.directory / "vectors.usearch").exists()
 

@@ -35,6 +35,10 @@ EXACT_SEARCH_LIMIT = 50_000
 _GROWTH = 1.25  # the by-id table grows by a quarter when an id falls past its end
 
 
+def _table_path(path: Path) -> Path:
+    return path.with_name(path.name + ".byid.npy")
+
+
 class VectorIndex:
     """`path` holds the HNSW graph (usearch); `<path>.byid.npy` the vectors in float16, row =
     paper id, a zero row where a paper has none. The table is memory-mapped read-only, so
@@ -44,7 +48,7 @@ class VectorIndex:
     def __init__(self, path: Path, ndim: int) -> None:
         self.path = path
         self.ndim = ndim
-        self.table_path = path.with_name(path.name + ".byid.npy")
+        self.table_path = _table_path(path)
         self.index = Index(
             ndim=ndim,
             metric="cos",
@@ -61,15 +65,20 @@ class VectorIndex:
         self._table_private = False
 
     def _load_table(self) -> npt.NDArray[np.float16]:
-        if self.table_path.exists():
+        keys = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else None
+        if self.table_path.exists() and self.path.exists():
             table: npt.NDArray[np.float16] = np.load(self.table_path, mmap_mode="r")
-            if table.ndim == 2 and table.shape[1] == self.ndim and table.dtype == np.float16:
+            if (
+                table.ndim == 2
+                and table.shape[1] == self.ndim
+                and table.dtype == np.float16
+                and (keys is None or int(keys.max()) < len(table))
+            ):
                 return table
-        # An index saved before the table existed (or a damaged table): rebuild it from the
-        # graph's own vectors, ~2 s per million; the next save writes it.
+        # An index saved before the table existed (or a table that does not fit the graph):
+        # rebuild it from the graph's own vectors, ~6 s per million; the next save writes it.
         table = np.zeros((0, self.ndim), dtype=np.float16)
-        if len(self.index):
-            keys = np.asarray(self.index.keys, dtype=np.int64)
+        if keys is not None:
             table = np.zeros((int(keys.max()) + 1, self.ndim), dtype=np.float16)
             for start in range(0, len(keys), 65_536):
                 chunk = keys[start : start + 65_536]
@@ -85,6 +94,12 @@ class VectorIndex:
             table[: len(self._table)] = self._table
             self._table, self._table_private = table, True
         return self._table
+
+    @staticmethod
+    def delete_files(path: Path) -> None:
+        """Remove an index's files (the graph and the by-id table)."""
+        path.unlink(missing_ok=True)
+        _table_path(path).unlink(missing_ok=True)
 
     def __len__(self) -> int:
         return len(self.index)

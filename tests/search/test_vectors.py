@@ -92,3 +92,30 @@ def test_a_table_without_its_graph_is_not_used_and_delete_files_removes_both(
     index.save()
     VectorIndex.delete_files(path)
     assert not path.exists() and not index.table_path.exists()
+
+
+def test_a_few_changes_to_a_mapped_table_are_kept_aside_and_saved(tmp_path: Path) -> None:
+    """A server process that indexes one submitted paper must not copy the whole table: its
+    changes stay beside the memory-mapped table until it is saved."""
+    rng = np.random.default_rng(9)
+    centres = rng.normal(size=(3, 384))
+    path = tmp_path / "v.usearch"
+    index = VectorIndex(path, 384)
+    index.upsert(list(range(1, 101)), _clustered(rng, centres, 100))
+    index.save()
+    serving = VectorIndex(path, 384)
+    assert isinstance(serving._table, np.memmap)
+    new = _clustered(rng, centres, 2)
+    serving.upsert([5, 400], new)  # one changed, one past the table's end
+    serving.remove([6])
+    assert isinstance(serving._table, np.memmap)  # no private copy
+    query = _clustered(rng, centres, 1)[0]
+    ids, scores = serving.similarities(query, [400, 6, 5, 7])
+    assert ids.tolist() == [400, 5, 7]
+    assert scores[:2] == pytest.approx(new[[1, 0]] @ query, abs=2e-3)
+    serving.save()
+    reloaded = VectorIndex(path, 384)
+    ids2, scores2 = reloaded.similarities(query, [400, 6, 5, 7])
+    assert ids2.tolist() == [400, 5, 7]
+    assert scores2 == pytest.approx(scores)
+    assert len(reloaded._table) == 401

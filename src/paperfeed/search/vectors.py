@@ -33,6 +33,10 @@ EXPANSION_SEARCH = 256
 # vectors (50k: 3.5 ms against 8.5 ms; bench/README.md).
 EXACT_SEARCH_LIMIT = 50_000
 _GROWTH = 1.25  # the by-id table grows by a quarter when an id falls past its end
+# Changes to a memory-mapped table are kept aside up to this many papers (a web process that
+# indexes one submitted paper must not copy a table of millions of rows); past it, the
+# process takes a private copy of the table (an indexer loading many vectors).
+_OVERLAY_LIMIT = 20_000
 
 
 def _table_path(path: Path) -> Path:
@@ -63,6 +67,7 @@ class VectorIndex:
                 raise ValueError(f"{path} holds {self.index.ndim}-d vectors, expected {ndim}")
         self._table = self._load_table()
         self._table_private = False
+        self._overlay: dict[int, npt.NDArray[np.float16] | None] = {}  # None: removed
 
     def _load_table(self) -> npt.NDArray[np.float16]:
         keys = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else None
@@ -85,7 +90,17 @@ class VectorIndex:
                 table[chunk] = np.asarray(self.index.get(chunk.astype(np.uint64)), np.float16)
         return table
 
-    def _writable_table(self, top_id: int) -> npt.NDArray[np.float16]:
+    def _set_rows(self, paper_ids: Sequence[int], rows: npt.NDArray[np.float16] | None) -> None:
+        """Record the papers' vectors (None: they have none any more) in the by-id table."""
+        if not self._table_private and len(self._overlay) + len(paper_ids) <= _OVERLAY_LIMIT:
+            for n, pid in enumerate(paper_ids):
+                self._overlay[pid] = None if rows is None else rows[n]
+            return
+        table = self._private_table(max(paper_ids))
+        table[np.asarray(paper_ids, dtype=np.int64)] = 0 if rows is None else rows
+
+    def _private_table(self, top_id: int) -> npt.NDArray[np.float16]:
+        top_id = max(top_id, *self._overlay) if self._overlay else top_id
         if not self._table_private or top_id >= len(self._table):
             rows = max(len(self._table), top_id + 1)
             if top_id >= len(self._table):
@@ -93,7 +108,23 @@ class VectorIndex:
             table = np.zeros((rows, self.ndim), dtype=np.float16)
             table[: len(self._table)] = self._table
             self._table, self._table_private = table, True
+        for pid, row in self._overlay.items():
+            self._table[pid] = 0 if row is None else row
+        self._overlay.clear()
         return self._table
+
+    def _write_table(self, path: Path) -> None:
+        """The table with the changes kept aside applied, written in slices: a process that
+        changed a few rows of a memory-mapped table never holds a copy of all of it."""
+        rows = max(len(self._table), max(self._overlay, default=-1) + 1)
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(rows, self.ndim))
+        for start in range(0, len(self._table), 65_536):
+            part = self._table[start : start + 65_536]
+            out[start : start + len(part)] = part
+        for pid, row in self._overlay.items():
+            out[pid] = 0 if row is None else row
+        out.flush()
+        del out
 
     @staticmethod
     def delete_files(path: Path) -> None:
@@ -112,15 +143,13 @@ class VectorIndex:
             return
         self.remove(paper_ids)
         self.index.add(np.asarray(paper_ids, dtype=np.uint64), vectors.astype(np.float32))
-        table = self._writable_table(max(paper_ids))
-        table[np.asarray(paper_ids, dtype=np.int64)] = vectors.astype(np.float16)
+        self._set_rows(list(paper_ids), vectors.astype(np.float16))
 
     def remove(self, paper_ids: Iterable[int]) -> None:
         present = [pid for pid in paper_ids if self.index.contains(pid)]
         if present:
             self.index.remove(np.asarray(present, dtype=np.uint64))
-            table = self._writable_table(max(present))
-            table[np.asarray(present, dtype=np.int64)] = 0
+            self._set_rows(present, None)
 
     def ids(self) -> set[int]:
         return {int(k) for k in self.index.keys}
@@ -148,8 +177,18 @@ class VectorIndex:
         """Exact cosine similarity of the query to each given paper that has a vector: the
         papers (in the given order, those without a vector left out) and their scores."""
         ids = np.fromiter(paper_ids, np.int64, len(paper_ids))
-        ids = ids[(ids >= 0) & (ids < len(self._table))]
-        rows = self._table[ids]
+        ids = ids[ids >= 0]
+        inside = ids < len(self._table)
+        if inside.all():
+            rows = self._table[ids]
+        else:
+            rows = np.zeros((len(ids), self.ndim), dtype=np.float16)
+            rows[inside] = self._table[ids[inside]]
+        if self._overlay:
+            for n, pid in enumerate(ids.tolist()):
+                if pid in self._overlay:
+                    row = self._overlay[pid]
+                    rows[n] = 0 if row is None else row
         present = rows.view(np.uint16).any(axis=1)  # (on the raw bits: 3x faster than floats)
         scores = rows.astype(np.float32) @ np.asarray(vector, dtype=np.float32).reshape(-1)
         return ids[present], scores[present].astype(np.float64)
@@ -160,8 +199,7 @@ class VectorIndex:
         tmp = self.path.with_suffix(".tmp")
         self.index.save(str(tmp))
         table_tmp = self.table_path.with_name(self.table_path.name + ".tmp")
-        with open(table_tmp, "wb") as file:
-            np.save(file, np.ascontiguousarray(self._table))
+        self._write_table(table_tmp)
         # The table first: a reader between the two renames pairs the old graph with the new
         # table, which only scores by the newer vectors.
         os.replace(table_tmp, self.table_path)

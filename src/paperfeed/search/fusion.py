@@ -56,9 +56,16 @@ def dbsf_scores(ranked: Ranked) -> dict[int, float]:
 def _dbsf(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     if not len(scores):
         return scores
-    mean, spread = scores.mean(), scores.std()
+    spread = scores.std()
     if spread == 0:
         return np.ones_like(scores)
+    return _onto_unit(scores, scores.mean(), spread)
+
+
+def _onto_unit(
+    scores: npt.NDArray[np.float64], mean: float, spread: float
+) -> npt.NDArray[np.float64]:
+    """Map [mean - 3 sd, mean + 3 sd] onto [0, 1]."""
     normalised: npt.NDArray[np.float64] = (scores - (mean - 3 * spread)) / (6 * spread)
     return normalised
 
@@ -94,10 +101,9 @@ def dbsf_blend(
     vec_norm = _dbsf(vec_scores)
     if dense_extra is not None and len(vec_scores) and len(dense_extra[0]):
         outside = ~np.isin(dense_extra[0], vec_ids)
-        extra_ids, extra_scores = dense_extra[0][outside], dense_extra[1][outside]
-        mean, spread = vec_scores.mean(), vec_scores.std() or 1.0
-        vec_ids = np.concatenate([vec_ids, extra_ids])
-        vec_norm = np.concatenate([vec_norm, (extra_scores - (mean - 3 * spread)) / (6 * spread)])
+        extra = _onto_unit(dense_extra[1][outside], vec_scores.mean(), vec_scores.std() or 1.0)
+        vec_ids = np.concatenate([vec_ids, dense_extra[0][outside]])
+        vec_norm = np.concatenate([vec_norm, extra])
     parts = np.concatenate([(1.0 - dense_weight) * _dbsf(lex_scores), dense_weight * vec_norm])
     unique, where = np.unique(np.concatenate([lex_ids, vec_ids]), return_inverse=True)
     fused = np.bincount(where, weights=parts, minlength=len(unique))

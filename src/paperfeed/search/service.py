@@ -198,14 +198,15 @@ class SearchService:
         found = index.search(vector, self.dense_candidates)
         allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
         dense = [(pid, score) for pid, score in found if pid in allowed]
-        matched.update(dict.fromkeys([pid for pid, _ in lexical], "words"))
+        lexical_ids = [pid for pid, _ in lexical]
+        matched.update(dict.fromkeys(lexical_ids, "words"))
         for pid, _ in dense:
             matched[pid] = "words+meaning" if matched.get(pid) == "words" else "meaning"
         if not dense:
             return lexical, total
         if not lexical:
             return dense, len(dense)
-        extra = index.similarities(vector, [pid for pid, _ in lexical])
+        extra = index.similarities(vector, lexical_ids)
         return dbsf_blend(lexical, dense, dense_weight=self.dense_weight, dense_extra=extra), total
 
     def _hits(

@@ -45,16 +45,20 @@ class SearchStore:
 
     def vectors(self, dim: int) -> VectorIndex:
         if self._vectors is None or self._vectors.ndim != dim:
-            self._vectors = VectorIndex(self.directory / "vectors.usearch", dim)
+            self._vectors = VectorIndex(self._vectors_path, dim)
         return self._vectors
 
     def delete_vectors(self) -> None:
         """Drop the vector index (its model changed): every paper is loaded again."""
-        VectorIndex.delete_files(self.directory / "vectors.usearch")
+        VectorIndex.delete_files(self._vectors_path)
         self._vectors = None
 
     def has_vectors(self) -> bool:
-        return (self.directory / "vectors.usearch").exists()
+        return self._vectors_path.exists()
+
+    @property
+    def _vectors_path(self) -> Path:
+        return self.directory / "vectors.usearch"
 
     def save_meta(self) -> None:
         path = self.directory / "meta.json"

@@ -2,8 +2,10 @@
 catalog that the in-process path gives, including duplicates, updates, rejections, re-imports
 and merges into papers without an arXiv id."""
 
+import contextlib
 import gzip
 import io
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,3 +194,64 @@ def test_line_blocks_carry_the_same_numbered_lines_as_the_line_parser(
                 records += snapshot.prepare_chunk("f", (first, block))[2]
             assert [(n, line.rstrip(b"\n")) for n, line in expected] == got
             assert records == len(expected)
+
+
+def _journal_modes_during_load(runtime: Runtime, path: Path) -> list[str]:
+    """The journal mode each batch of a bulk load was written in."""
+    modes: list[str] = []
+    write = runner.write_prepared_batch
+
+    def spying_write(engine: sa.Engine, *args: object) -> object:
+        with engine.connect() as conn:
+            modes.append(str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()))
+        return write(engine, *args)  # type: ignore[arg-type]
+
+    runner.write_prepared_batch = spying_write  # type: ignore[assignment]
+    try:
+        _import(runtime, path, bulk=True)
+    finally:
+        runner.write_prepared_batch = write
+    return modes
+
+
+def _header_journal(runtime: Runtime) -> str:
+    # Byte 18 of a SQLite header: 1 for a rollback journal, 2 for WAL.
+    return {1: "rollback", 2: "wal"}[runtime.settings.sqlite_path.read_bytes()[18]]
+
+
+def test_a_bulk_load_into_an_empty_catalog_writes_with_a_rollback_journal_then_returns_to_wal(
+    pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path
+) -> None:
+    serial, bulk = pair
+    _sqlite_only(bulk)
+    path = _tricky_file(data_dir, tmp_path)
+    bulk.close()  # nothing else has the file open
+    modes = _journal_modes_during_load(bulk, path)
+    assert modes and set(modes) == {"persist"}
+    assert _header_journal(bulk) == "wal"
+    with bulk.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    _import(serial, path, bulk=False)
+    assert _catalog(serial) == _catalog(bulk)
+    # Into a catalog that has papers: WAL, as every other write.
+    bulk.close()
+    assert set(_journal_modes_during_load(bulk, _sample(data_dir))) == {"wal"}
+
+
+def test_a_bulk_load_beside_another_open_connection_stays_in_wal_mode(
+    pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path
+) -> None:
+    """A catalog some other process has open (a web server) cannot leave WAL mode: the load
+    goes on in WAL instead of waiting or failing."""
+    serial, bulk = pair
+    _sqlite_only(bulk)
+    path = _tricky_file(data_dir, tmp_path)
+    bulk.close()
+    with contextlib.closing(sqlite3.connect(bulk.settings.sqlite_path)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        other.execute("SELECT count(*) FROM papers").fetchone()
+        modes = _journal_modes_during_load(bulk, path)
+        assert modes and set(modes) == {"wal"}
+        assert other.execute("SELECT count(*) FROM papers").fetchone() == (200,)
+    _import(serial, path, bulk=False)
+    assert _catalog(serial) == _catalog(bulk)

@@ -1,6 +1,6 @@
 import pytest
 
-from paperfeed.papers.text import detex_accents, normalize_text, title_key
+from paperfeed.papers.text import collapse_whitespace, detex_accents, normalize_text, title_key
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,29 @@ def test_line_continuations_and_spacing_collapse() -> None:
     assert (
         normalize_text(raw) == "A fully differential calculation is presented for the production."
     )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "plain words",
+        "  lead and trail  ",
+        "one\ntwo\n",
+        "a\n  b",
+        "tab\there",
+        "cr\r\nlf",
+        "nbsp\u00a0here",
+        "ideographic\u3000space and\u2028line separator",
+        "unit\x1fseparator\x0bvertical\x0cfeed",
+        "next line\x85char",
+        "\n",
+        "",
+        "zero\u200bwidth stays",
+        "émoji 🚀\nline",
+    ],
+)
+def test_collapse_whitespace_matches_splitting_on_any_whitespace(raw: str) -> None:
+    assert collapse_whitespace(raw) == " ".join(raw.split())
 
 
 def test_markup_is_kept_as_text_not_interpreted() -> None:

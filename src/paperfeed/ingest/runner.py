@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from paperfeed.db import deferred_indexes
+from paperfeed.db.engine import rollback_journal
 from paperfeed.db.schema import import_checkpoints
 from paperfeed.ingest import snapshot
 from paperfeed.ingest.base import CountingReader, Item, Parser, Rejection, open_input
@@ -313,9 +314,9 @@ class Importer:
             and not report_unmatched
             and total >= PARALLEL_MIN_BYTES
         ):
-            with stream, self._bulk_load():
+            with stream, self._bulk_load() as writer:
                 position = self._import_snapshot_parallel(
-                    stream, counter, path, key, skip, summary, started
+                    writer, stream, counter, path, key, skip, summary, started
                 )
             return self._finish(key, position, summary, started)
         with stream, self._progress_bar(path) as bar:
@@ -339,16 +340,17 @@ class Importer:
         return self._finish(key, position, summary, started)
 
     @contextlib.contextmanager
-    def _bulk_load(self) -> Iterator[None]:
-        """Into an empty SQLite catalog, build the secondary indexes once at the end."""
+    def _bulk_load(self) -> Iterator[sa.Engine]:
+        """The engine to load with. Into an empty SQLite catalog: one that writes pages once
+        (see `rollback_journal`), with the secondary indexes built once at the end."""
         if self.engine.dialect.name != "sqlite" or not deferred_indexes.catalog_is_empty(
             self.engine
         ):
-            yield
+            yield self.engine
             return
-        with deferred_indexes.deferred(self.engine):
+        with rollback_journal(self.engine) as writer, deferred_indexes.deferred(writer):
             try:
-                yield
+                yield writer
             finally:
                 print("building catalog indexes...", file=self.log)
 
@@ -380,6 +382,7 @@ class Importer:
 
     def _import_snapshot_parallel(
         self,
+        writer: sa.Engine,
         stream: BinaryIO,
         counter: CountingReader,
         path: Path,
@@ -423,7 +426,7 @@ class Importer:
                 self._report_rejections(rejections, summary)
                 position += records
                 new, results = write_prepared_batch(
-                    self.engine, self.catalog, rows, block, (key, position)
+                    writer, self.catalog, rows, block, (key, position)
                 )
                 summary.new += new
                 summary.count(results)

@@ -51,6 +51,10 @@ _MAYBE_ACCENT = re.compile(
     r"\\(?:['`^\"~=.]|[uvHckrdb][\s{]|(?:ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z]))"
 )
 _TITLE_KEY_DROP = re.compile(r"[^0-9a-z]+")
+# The same for ASCII text, by `str.translate` (faster than the regex on bulk imports).
+_TITLE_KEY_DROP_ASCII = str.maketrans(
+    "", "", "".join(c for c in map(chr, range(128)) if _TITLE_KEY_DROP.fullmatch(c))
+)
 _MATH_SPLIT = re.compile(r"(\$\$.*?\$\$|\$[^$]*\$)", re.DOTALL)
 
 
@@ -81,6 +85,12 @@ def detex_accents(text: str) -> str:
 
 def collapse_whitespace(text: str) -> str:
     """Join arXiv's line continuations ("\\n  ") and runs of spaces into single spaces."""
+    # Most abstracts only break lines with "\n" between single spaces: then replacing the
+    # breaks is the whole job (2.3 of 6 us on a typical abstract). `isprintable` is False for
+    # every whitespace character but the space, so anything else takes the general path.
+    flat = text.replace("\n", " ").strip(" ")
+    if "  " not in flat and flat.isprintable():
+        return flat
     return " ".join(text.split())
 
 
@@ -100,4 +110,5 @@ def title_key(title: str, *, normalized: bool = False) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return _TITLE_KEY_DROP.sub("", text)[:500]
+        return _TITLE_KEY_DROP.sub("", text)[:500]
+    return text.translate(_TITLE_KEY_DROP_ASCII)[:500]

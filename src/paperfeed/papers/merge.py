@@ -48,8 +48,11 @@ def _storable(value: Any) -> Any:
 _scalar_values = operator.attrgetter(*SCALAR_FIELDS)
 
 
+_content_values = operator.itemgetter(*CONTENT_FIELDS)
+
+
 def content_hash(row: Mapping[str, Any]) -> str:
-    payload = orjson.dumps([row[name] for name in CONTENT_FIELDS])
+    payload = orjson.dumps(_content_values(row))  # a JSON array, as a list would give
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
@@ -101,7 +104,7 @@ def new_row(record: PaperRecord, key: str | None = None) -> dict[str, Any]:
         versions = merge_versions([], versions)
     submitted = record.submitted_at or _first_submitted(versions)
     values = _scalar_values(record)
-    if any(type(value) is str and "\x00" in value for value in values):
+    if "\x00" in "".join([value for value in values if type(value) is str]):
         values = tuple(map(_storable, values))
     row: dict[str, Any] = {
         "arxiv_id": record.arxiv_id,

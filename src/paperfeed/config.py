@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         default=5, ge=0, description="Retries of a failed or 503 HTTP request before giving up."
     )
     import_batch_size: int = Field(
-        default=2000, ge=1, le=100_000, description="Records written per catalog transaction."
+        default=5000, ge=1, le=100_000, description="Records written per catalog transaction."
     )
 
     parse_workers: int = Field(

@@ -275,7 +275,7 @@ class Importer:
         self,
         engine: sa.Engine,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         progress: bool = True,
         log: TextIO = sys.stderr,
         on_batch: BatchHook | None = None,

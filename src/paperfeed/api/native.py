@@ -104,7 +104,7 @@ def search(
     cards = {c.paper_id: c for c in rt.community.cards([h.paper_id for h in results.hits])}
     hits = [
         SearchResult(
-            **Paper.of(cards[h.paper_id]).model_dump(),
+            **Paper.fields_of(cards[h.paper_id]),
             score=h.score,
             matched_by=h.matched_by,
             snippet=h.snippet.text if h.snippet else None,
@@ -196,7 +196,7 @@ def trending(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 30) 
     return TrendingResponse(
         taken_at=at,
         papers=[
-            TrendingPaper(**Paper.of(card).model_dump(), trending_score=round(score, 6))
+            TrendingPaper(**Paper.fields_of(card), trending_score=round(score, 6))
             for card, score in ranked
         ],
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -40,8 +40,14 @@ class Paper(BaseModel):
 
     @classmethod
     def of(cls, card: PaperCard) -> Paper:
+        return cls(**cls.fields_of(card))
+
+    @staticmethod
+    def fields_of(card: PaperCard) -> dict[str, Any]:
+        """The fields of a card's Paper, for models that extend it (built once, not built,
+        dumped and validated again)."""
         arxiv = card.arxiv_id
-        return cls(
+        return dict(
             id=card.public_id,
             title=card.title,
             abstract=card.abstract,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,33 @@ def card_query() -> sa.Select[Any]:
     )
 
 
+@functools.cache
+def _counted_card_query(with_viewer: bool) -> sa.Select[Any]:
+    """Cards with the votes and comments made here, for the papers in the expanding `ids`
+    parameter: one statement, built once (a page of search results is one query)."""
+    local_votes = (
+        sa.select(sa.func.count())
+        .select_from(votes)
+        .where(votes.c.paper_id == papers.c.id)
+        .scalar_subquery()
+    )
+    local_comments = (
+        sa.select(sa.func.count())
+        .select_from(comments)
+        .where(comments.c.paper_id == papers.c.id, comments.c.hidden.is_(False))
+        .scalar_subquery()
+    )
+    query = card_query().add_columns(
+        local_votes.label("local_votes"), local_comments.label("local_comments")
+    )
+    if with_viewer:
+        voted = sa.exists().where(
+            votes.c.paper_id == papers.c.id, votes.c.user_id == sa.bindparam("viewer_id")
+        )
+        query = query.add_columns(voted.label("voted"))
+    return query.where(papers.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def load_cards(
     conn: sa.Connection,
     paper_ids: Sequence[int],
@@ -129,42 +157,20 @@ def load_cards(
     viewer_id: int | None = None,
     include_hidden: bool = False,
 ) -> list[PaperCard]:
-    """Cards for these papers in the given order (missing and hidden ones dropped)."""
+    """Cards for these papers in the given order (missing and hidden ones dropped), with the
+    upvotes and comments made here added to the imported counts."""
     cards: dict[int, PaperCard] = {}
     ids = list(dict.fromkeys(paper_ids))
+    query = _counted_card_query(viewer_id is not None)
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for row in conn.execute(card_query().where(papers.c.id.in_(chunk))):
-            cards[row.id] = _card(row)
-    add_counts(conn, list(cards.values()), viewer_id=viewer_id)
+        params: dict[str, Any] = {"ids": ids[start : start + _CHUNK]}
+        if viewer_id is not None:
+            params["viewer_id"] = viewer_id
+        for row in conn.execute(query, params):
+            card = _card(row)
+            card.upvotes += row.local_votes
+            card.num_comments += row.local_comments
+            card.voted = bool(viewer_id is not None and row.voted)
+            cards[row.id] = card
     ordered = [cards[pid] for pid in ids if pid in cards]
     return [c for c in ordered if include_hidden or not c.hidden]
-
-
-def add_counts(
-    conn: sa.Connection, cards: Sequence[PaperCard], *, viewer_id: int | None = None
-) -> None:
-    """Add the upvotes and comments made here to the imported counts."""
-    by_id = {c.paper_id: c for c in cards}
-    ids = list(by_id)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for pid, n in conn.execute(
-            sa.select(votes.c.paper_id, sa.func.count())
-            .where(votes.c.paper_id.in_(chunk))
-            .group_by(votes.c.paper_id)
-        ):
-            by_id[pid].upvotes += n
-        for pid, n in conn.execute(
-            sa.select(comments.c.paper_id, sa.func.count())
-            .where(comments.c.paper_id.in_(chunk), comments.c.hidden.is_(False))
-            .group_by(comments.c.paper_id)
-        ):
-            by_id[pid].num_comments += n
-        if viewer_id is not None:
-            for (pid,) in conn.execute(
-                sa.select(votes.c.paper_id).where(
-                    votes.c.paper_id.in_(chunk), votes.c.user_id == viewer_id
-                )
-            ):
-                by_id[pid].voted = True

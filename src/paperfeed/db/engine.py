@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -13,22 +14,27 @@ from sqlalchemy import event
 
 from paperfeed.config import Settings
 
+# Catalog rows are ~2.7 KB. With 32 KiB pages a leaf wastes ~4% on the row that no longer
+# fits (17% with 8 KiB pages): a snapshot import writes 11% fewer bytes and runs ~6% faster.
+# Only takes effect when the file is created.
+PAGE_SIZE = 32768
 
-def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+
+def _sqlite_pragmas(
+    dbapi_connection: sqlite3.Connection, _record: Any, *, bulk: bool = False
+) -> None:
+    """WAL, or for a bulk load (see `rollback_journal`) a rollback journal where no other
+    connection has the file open."""
     cursor = dbapi_connection.cursor()
-    # Before the journal mode: switching an existing file back to WAL (after a bulk load, see
-    # `rollback_journal`) waits for other connections instead of failing at once.
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # Catalog rows are ~2.7 KB. With 32 KiB pages a leaf wastes ~4% on the row that no
-    # longer fits (17% with 8 KiB pages): a snapshot import writes 11% fewer bytes and runs
-    # ~6% faster. Only takes effect when the file is created.
+    # Set before the journal mode, as it bounds the wait for switching it: back to WAL after a
+    # bulk load waits for other connections; a bulk load does not wait, it keeps WAL.
+    cursor.execute(f"PRAGMA busy_timeout={0 if bulk else 30000}")
     cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    _common_pragmas(cursor)
-    cursor.close()
-
-
-def _common_pragmas(cursor: sqlite3.Cursor) -> None:
+    if bulk:
+        with contextlib.suppress(sqlite3.OperationalError):
+            cursor.execute("PRAGMA journal_mode=PERSIST")
+    else:
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -37,9 +43,7 @@ def _common_pragmas(cursor: sqlite3.Cursor) -> None:
     # writes ~8 MB, so the default checkpointed (and fsynced) after every batch, copying index
     # pages that the next batch dirties again. Durability is unchanged.
     cursor.execute(f"PRAGMA wal_autocheckpoint={(64 << 20) // PAGE_SIZE}")
-
-
-PAGE_SIZE = 32768
+    cursor.close()
 
 
 def _sqlite_begin_immediate(conn: sa.Connection) -> None:
@@ -58,6 +62,22 @@ _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 POOL_SIZE = 40  # anyio's default worker threads, which run FastAPI's sync handlers
 
 
+def _sqlite_engine(
+    url: str | sa.URL, *, pool_size: int, max_overflow: int, writer: bool, bulk: bool = False
+) -> sa.Engine:
+    engine = sa.create_engine(
+        url,
+        connect_args={"isolation_level": None},
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        **_JSON,
+    )
+    event.listen(engine, "connect", functools.partial(_sqlite_pragmas, bulk=bulk))
+    if writer:
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
 def make_engine(settings: Settings, *, readonly: bool = False) -> sa.Engine:
     """`readonly` engines never take SQLite's write lock (for pooled readers)."""
     url = settings.effective_database_url
@@ -66,17 +86,7 @@ def make_engine(settings: Settings, *, readonly: bool = False) -> sa.Engine:
         # A pool as large as the web server's thread pool: SQLAlchemy's default (5 + 10
         # overflow, overflow connections closed on return) makes a busy server open fresh
         # connections, each with a cold page cache and its pragmas to run.
-        engine = sa.create_engine(
-            url,
-            connect_args={"isolation_level": None},
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_SIZE,
-            **_JSON,
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        if not readonly:
-            event.listen(engine, "begin", _sqlite_begin_immediate)
-        return engine
+        return _sqlite_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, writer=not readonly)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, **_JSON)
@@ -99,25 +109,7 @@ def rollback_journal(engine: sa.Engine) -> Iterator[sa.Engine]:
         yield engine
         return
     engine.dispose()  # this process's own WAL connections would keep the mode from changing
-    bulk = sa.create_engine(
-        engine.url,
-        connect_args={"isolation_level": None},
-        pool_size=1,
-        max_overflow=0,
-        **_JSON,
-    )
-
-    def pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        cursor.execute("PRAGMA busy_timeout=0")  # another process has it open: keep WAL
-        with contextlib.suppress(sqlite3.OperationalError):
-            cursor.execute("PRAGMA journal_mode=PERSIST")
-        _common_pragmas(cursor)
-        cursor.close()
-
-    event.listen(bulk, "connect", pragmas)
-    event.listen(bulk, "begin", _sqlite_begin_immediate)
+    bulk = _sqlite_engine(engine.url, pool_size=1, max_overflow=0, writer=True, bulk=True)
     with bulk.connect() as conn:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     if mode != "persist":

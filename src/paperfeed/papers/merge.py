@@ -46,8 +46,6 @@ def _storable(value: Any) -> Any:
 
 
 _scalar_values = operator.attrgetter(*SCALAR_FIELDS)
-
-
 _content_values = operator.itemgetter(*CONTENT_FIELDS)
 
 

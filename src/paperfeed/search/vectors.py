@@ -109,10 +109,13 @@ class VectorIndex:
             table = np.zeros((rows, self.ndim), dtype=np.float16)
             table[: len(self._table)] = self._table
             self._table, self._table_private = table, True
-        for pid, row in self._overlay.items():
-            self._table[pid] = 0 if row is None else row
+        self._apply_overlay(self._table)
         self._overlay.clear()
         return self._table
+
+    def _apply_overlay(self, table: npt.NDArray[np.float16]) -> None:
+        for pid, row in self._overlay.items():
+            table[pid] = 0 if row is None else row
 
     def _write_table(self, path: Path) -> None:
         """The table with the changes kept aside applied, written in slices: a process that
@@ -122,8 +125,7 @@ class VectorIndex:
         for start in range(0, len(self._table), 65_536):
             part = self._table[start : start + 65_536]
             out[start : start + len(part)] = part
-        for pid, row in self._overlay.items():
-            out[pid] = 0 if row is None else row
+        self._apply_overlay(out)
         out.flush()
         del out
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import rollback_journal
 from paperfeed.db.schema import import_checkpoints
-from paperfeed.ingest import snapshot
+from paperfeed.ingest import allocator, snapshot
 from paperfeed.ingest.base import CountingReader, Item, Parser, Rejection, open_input
 from paperfeed.papers.catalog import Catalog, Outcome, PreparedRows, UpsertResult, utcnow
 from paperfeed.papers.record import PaperRecord
@@ -217,6 +217,7 @@ def _fewer_gc_passes() -> Iterator[None]:
 
 def _worker_init(importer: int) -> None:
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    allocator.keep_freed_buffers()  # inherited when forked; spawned workers need it set
     threading.Thread(target=_exit_with, args=(importer,), daemon=True).start()
 
 
@@ -400,6 +401,7 @@ class Importer:
         position = skip
         with (
             _fewer_gc_passes(),
+            allocator.bulk_buffers(),
             ProcessPoolExecutor(
                 workers,
                 mp_context=_worker_context(),

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_categories, papers
-from paperfeed.ingest import runner, snapshot
+from paperfeed.ingest import runner, shared_slots, snapshot
 from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
@@ -255,3 +255,53 @@ def test_a_bulk_load_beside_another_open_connection_stays_in_wal_mode(
         assert other.execute("SELECT count(*) FROM papers").fetchone() == (200,)
     _import(serial, path, bulk=False)
     assert _catalog(serial) == _catalog(bulk)
+
+
+def test_blocks_too_large_for_a_shared_slot_go_through_the_pipe(
+    pair: tuple[Runtime, Runtime], data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One enormous line makes its block larger than the shared slots (sized from the first
+    block): that block is sent by pipe, the others by slot, and the catalog is the same."""
+    lines = gzip.decompress(_sample(data_dir).read_bytes()).splitlines()
+    giant = orjson.loads(lines[150])
+    giant["abstract"] = "A very long abstract. " * 200_000  # 4.4 MB
+    path = tmp_path / "giant.jsonl"
+    path.write_bytes(b"\n".join([*lines[:150], orjson.dumps(giant), *lines[151:]]) + b"\n")
+    placed: list[int | None] = []
+    put = shared_slots.Slots.put
+
+    def spying_put(self: shared_slots.Slots, block: bytes) -> int | None:
+        placed.append(put(self, block))
+        return placed[-1]
+
+    monkeypatch.setattr(shared_slots.Slots, "put", spying_put)
+    serial, bulk = pair
+    a = _import(serial, path, bulk=False)
+    b = _import(bulk, path, bulk=True)
+    assert (a.new, a.rejected) == (b.new, b.rejected) == (200, 0)
+    assert _catalog(serial) == _catalog(bulk)
+    assert None in placed and any(index is not None for index in placed)
+
+
+def test_rows_larger_than_their_slot_come_back_by_pipe(data_dir: Path) -> None:
+    block = gzip.decompress(_sample(data_dir).read_bytes()) * 3
+    expected = snapshot.prepare_chunk("f", (1, block))
+    slots = shared_slots.Slots(1, 1)  # the smallest slot: fits the block, not its rows
+    assert len(block) <= len(slots.buffers[0]) < len(expected[0].dumps())
+    shared_slots.inherit(slots)
+    try:
+        index = slots.put(block)
+        assert index == 0 and slots.put(block) is None  # no slot free
+        answer = shared_slots.prepare_in_slot("f", 1, 0, len(block))
+        assert isinstance(answer[0], shared_slots.PreparedRows)  # not a length: by pipe
+        assert slots.take(index, answer) == expected
+        assert slots.free == [0]
+        # Rows that fit are left in the slot, and read from there.
+        small = b"\n".join(block.split(b"\n")[:20]) + b"\n"
+        index = slots.put(small)
+        answer = shared_slots.prepare_in_slot("f", 1, 0, len(small))
+        assert isinstance(answer[0], int)
+        assert slots.take(index, answer) == snapshot.prepare_chunk("f", (1, small))
+    finally:
+        shared_slots.inherit(None)
+        slots.close()

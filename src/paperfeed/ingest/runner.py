@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import multiprocessing
 import os
 import sqlite3
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import rollback_journal
 from paperfeed.db.schema import import_checkpoints
-from paperfeed.ingest import allocator, snapshot
+from paperfeed.ingest import allocator, shared_slots, snapshot
 from paperfeed.ingest.base import CountingReader, Item, Parser, Rejection, open_input
 from paperfeed.papers.catalog import Catalog, Outcome, PreparedRows, UpsertResult, utcnow
 from paperfeed.papers.record import PaperRecord
@@ -215,8 +216,9 @@ def _fewer_gc_passes() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def _worker_init(importer: int) -> None:
+def _worker_init(importer: int, slots: shared_slots.Slots) -> None:
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    shared_slots.inherit(slots)
     allocator.keep_freed_buffers()  # inherited when forked; spawned workers need it set
     threading.Thread(target=_exit_with, args=(importer,), daemon=True).start()
 
@@ -398,32 +400,50 @@ class Importer:
         name = str(path)
         workers = self.workers
         chunks = snapshot.line_blocks(stream, name, skip, self.batch_size)
+        first = next(chunks, None)
+        if first is None:
+            return skip
+        chunks = itertools.chain([first], chunks)
+        in_flight = workers * 2 + 1
+        context = _worker_context()
+        # Forked workers share the importer's memory maps; spawned ones get blocks by pipe.
+        slots = shared_slots.Slots(
+            in_flight if context.get_start_method() == "fork" else 0, len(first[1])
+        )
         position = skip
         with (
+            contextlib.closing(slots),
             _fewer_gc_passes(),
             allocator.bulk_buffers(),
             ProcessPoolExecutor(
                 workers,
-                mp_context=_worker_context(),
+                mp_context=context,
                 initializer=_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), slots),
             ) as pool,
             self._progress_bar(path) as bar,
         ):
-            pending: deque[tuple[bytes, Future[tuple[PreparedRows, list[Rejection], int]]]] = (
-                deque()
-            )
+            pending: deque[tuple[bytes, int | None, Future[shared_slots.Prepared]]] = deque()
 
             def submit() -> None:
                 chunk = next(chunks, None)
-                if chunk is not None:
-                    pending.append((chunk[1], pool.submit(snapshot.prepare_chunk, name, chunk)))
+                if chunk is None:
+                    return
+                first_line, block = chunk
+                index = slots.put(block)
+                if index is None:
+                    future = pool.submit(shared_slots.prepare_in_pipe, name, first_line, block)
+                else:
+                    future = pool.submit(
+                        shared_slots.prepare_in_slot, name, first_line, index, len(block)
+                    )
+                pending.append((block, index, future))
 
-            for _ in range(workers * 2 + 1):
+            for _ in range(in_flight):
                 submit()
             while pending:
-                block, future = pending.popleft()
-                rows, rejections, records = future.result()
+                block, index, future = pending.popleft()
+                rows, rejections, records = slots.take(index, future.result())
                 submit()
                 self._report_rejections(rejections, summary)
                 position += records

@@ -47,6 +47,8 @@ def test_line_continuations_and_spacing_collapse() -> None:
         "ideographic\u3000space and\u2028line separator",
         "unit\x1fseparator\x0bvertical\x0cfeed",
         "next line\x85char",
+        "delete\x7fand\x00nul are not spaces",
+        "bell\x07 ",
         "\n",
         "",
         "zero\u200bwidth stays",
@@ -66,3 +68,10 @@ def test_title_key_ignores_case_accents_punctuation_and_spacing() -> None:
     assert title_key("Attention Is All You Need") == title_key("attention is all\n  you need.")
     assert title_key("Schr\\\"odinger's Cat") == title_key("Schrodingers cat")
     assert title_key("") == ""
+
+
+def test_printable_check_agrees_with_str_isprintable() -> None:
+    from paperfeed.papers.text import _printable
+
+    for text in [f"a{chr(c)}b" for c in range(0x100)] + ["", "é\u2028", "plain"]:
+        assert _printable(text) == text.isprintable(), repr(text)

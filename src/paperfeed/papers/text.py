@@ -89,9 +89,20 @@ def collapse_whitespace(text: str) -> str:
     # breaks is the whole job (2.3 of 6 us on a typical abstract). `isprintable` is False for
     # every whitespace character but the space, so anything else takes the general path.
     flat = text.replace("\n", " ").strip(" ")
-    if "  " not in flat and flat.isprintable():
+    if "  " not in flat and _printable(flat):
         return flat
     return " ".join(text.split())
+
+
+_ASCII_PRINTABLE = bytes(range(0x20, 0x7F))
+
+
+def _printable(text: str) -> bool:
+    """`str.isprintable`, 4x faster on ASCII text (deleting the printable bytes leaves the
+    control characters)."""
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _ASCII_PRINTABLE)
+    return text.isprintable()
 
 
 def normalize_text(text: str | None) -> str:

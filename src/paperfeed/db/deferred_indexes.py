@@ -49,7 +49,12 @@ def restore_missing(engine: sa.Engine) -> list[str]:
         missing = [index for index in _deferrable() if index.name not in _existing(conn)]
     if missing:
         with engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA threads=2")  # a second sorter thread: ~8% faster
+            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            # SQLite sorts the keys in runs as large as the page cache, then merges the runs.
+            # Runs of 4 MiB fit the CPU's caches; the connection's 128 MiB made one run per
+            # index and sorted it ~50% slower (four indexes at a million papers: 4.6 -> 3.0
+            # s). Sorter threads (`PRAGMA threads`) gave no faster build for more CPU.
+            conn.exec_driver_sql("PRAGMA cache_size=-4096")
             # Each build scans the whole papers table; read through a memory map rather than
             # copying every page out of the OS cache: 6.5 -> 2.9 s at a million papers.
             # (SQLite caps the map at its compiled limit, 2 GiB in Debian's build.)
@@ -58,7 +63,7 @@ def restore_missing(engine: sa.Engine) -> list[str]:
                 for index in missing:
                     index.create(conn, checkfirst=True)
             finally:
-                conn.exec_driver_sql("PRAGMA threads=0")
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
                 conn.exec_driver_sql("PRAGMA mmap_size=0")
     return [str(index.name) for index in missing]
 

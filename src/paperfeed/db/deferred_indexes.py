@@ -49,7 +49,7 @@ def restore_missing(engine: sa.Engine) -> list[str]:
         missing = [index for index in _deferrable() if index.name not in _existing(conn)]
     if missing:
         with engine.begin() as conn:
-            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
             # SQLite sorts the keys in runs as large as the page cache, then merges the runs.
             # Runs of 4 MiB fit the CPU's caches; the connection's 128 MiB made one run per
             # index and sorted it ~50% slower (four indexes at a million papers: 4.6 -> 3.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 from collections.abc import Iterator
 
 # mallopt(3) parameters
@@ -29,6 +30,7 @@ _AFTER_MMAP_THRESHOLD = 32 << 20
 _AFTER_TRIM_THRESHOLD = 64 << 20
 
 
+@functools.cache  # find_library runs ldconfig; once per process is enough
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if name is None:

@@ -431,12 +431,13 @@ class Importer:
                     return
                 first_line, block = chunk
                 index = slots.put(block)
-                if index is None:
-                    future = pool.submit(shared_slots.prepare_in_pipe, name, first_line, block)
-                else:
-                    future = pool.submit(
+                future: Future[shared_slots.Prepared] = (
+                    pool.submit(snapshot.prepare_chunk, name, chunk)
+                    if index is None
+                    else pool.submit(
                         shared_slots.prepare_in_slot, name, first_line, index, len(block)
                     )
+                )
                 pending.append((block, index, future))
 
             for _ in range(in_flight):

@@ -19,8 +19,8 @@ from paperfeed.ingest import snapshot
 from paperfeed.ingest.base import Rejection
 from paperfeed.papers.catalog import PreparedRows
 
-# A worker's answer: the rows, or the length of their marshal data in the block's slot;
-# the rejections; the number of records read.
+# A worker's answer: the rows (from `snapshot.prepare_chunk`, for a block sent by pipe), or
+# the length of their marshal data in the block's slot; the rejections; the records read.
 Prepared = tuple[PreparedRows | int, list[Rejection], int]
 
 # Rows take ~1.7 times the size of their lines (text both raw and normalised).
@@ -84,8 +84,3 @@ def prepare_in_slot(name: str, first: int, index: int, length: int) -> Prepared:
         return rows, rejections, records
     buffer[: len(data)] = data
     return len(data), rejections, records
-
-
-def prepare_in_pipe(name: str, first: int, block: bytes) -> Prepared:
-    """Parse worker, for a block that did not fit a slot."""
-    return snapshot.prepare_chunk(name, (first, block))

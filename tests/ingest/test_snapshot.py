@@ -131,6 +131,13 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _header_journal_byte(runtime: Runtime) -> int:
+    """Byte 18 of a SQLite file's header: 1 for a rollback journal, 2 for WAL."""
+    with runtime.settings.sqlite_path.open("rb") as database:
+        header = database.read(100)
+    return header[18] if len(header) == 100 else 0
+
+
 def _records_done(runtime: Runtime) -> int:
     """The import's checkpoint, read without switching a SQLite file out of the rollback
     journal a bulk load writes with (the catalog's own connections switch it back to WAL)."""
@@ -168,6 +175,14 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
         command, env=_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
+    if runtime.settings.is_sqlite:
+        # Any connection open while the child switches the journal mode (even the polling
+        # reader below) rightly keeps it in WAL, so poll only once the switch has happened,
+        # seen in the file header without taking a lock.
+        while _header_journal_byte(runtime) != 1:
+            assert child.poll() is None, "the import ended before switching the journal mode"
+            assert time.monotonic() < deadline, "the bulk load never left WAL mode"
+            time.sleep(0.01)
     done = 0
     while time.monotonic() < deadline and child.poll() is None:
         done = _records_done(runtime)
@@ -179,7 +194,7 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
     assert 0 < done < total, "the import should have been killed part-way"
     if runtime.settings.is_sqlite:
         # Killed while writing with a rollback journal: byte 18 of the header is 1 (WAL: 2).
-        assert runtime.settings.sqlite_path.read_bytes()[18] == 1
+        assert _header_journal_byte(runtime) == 1
     # Its parse workers (forked, same command line) do not outlive it.
     deadline = time.monotonic() + 10
     while _processes_running(str(path)):

@@ -40,6 +40,7 @@ TARGETS = {
     "lexical_p95": 15.0,
     "serving_rss_mb": 4096.0,
     "embed_rate": 100.0,
+    "fast_embed_rate": 2000.0,
 }
 SAMPLE_FIRST = 100_000  # real sample drawn from the first 100k papers: shared by all sizes
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
@@ -304,7 +305,7 @@ def render(results: dict[str, Any]) -> str:
             ]
             for e in embeds
         ]
-        out.append("Document embedding (SciFact abstracts, title + abstract, each text run alone):")
+        out.append("Document embedding (SciFact abstracts, title + abstract):")
         headers = ["variant", "docs", "tokens", "s", "CPU s", "docs/s", "x default"]
         out.append(table(headers, rows))
         out.append("")
@@ -331,6 +332,11 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         rate = results["embed"][0]["rate"]
         ok = "MET" if rate >= TARGETS["embed_rate"] else "NOT MET"
         lines.append(f"target embedding >= {TARGETS['embed_rate']:.0f} docs/s: {ok} ({rate:.0f})")
+        fast = [e["rate"] for e in results["embed"] if e["variant"] == "wordllama"]
+        if fast:
+            ok = "MET" if fast[0] >= TARGETS["fast_embed_rate"] else "NOT MET"
+            target = TARGETS["fast_embed_rate"]
+            lines.append(f"target fast mode >= {target:.0f} docs/s: {ok} ({fast[0]:.0f})")
     return lines
 
 
@@ -350,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embed-docs", type=int, default=2000, help="abstracts per embed run")
     parser.add_argument(
         "--embed-variants",
-        default="int8-t128,int8-t256,fp32-t128,shipped-t128",
+        default="int8-t128,int8-t256,fp32-t128,shipped-t128,wordllama",
         help="first is the default model (the baseline of the x column)",
     )
     parser.add_argument("--no-embed-bench", action="store_true", help="skip the embedding runs")
@@ -394,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpus = shared_data_dir() / "beir" / "scifact" / "corpus.jsonl.gz"
         for variant in [v.strip() for v in args.embed_variants.split(",") if v.strip()]:
             docs = args.embed_docs if not results["embed"] else max(500, args.embed_docs // 2)
+            if variant == "wordllama":  # ~30x faster: all of SciFact, to time more than 1 s
+                docs = 10 * args.embed_docs
             log(f"embedding {docs} abstracts with {variant} ...")
             try:
                 out, *_ = worker(

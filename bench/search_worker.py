@@ -36,6 +36,7 @@ from paperfeed.search import service as service_module
 from paperfeed.search.embedder import Embedder, document_text, normalise
 from paperfeed.search.fusion import dbsf_blend
 from paperfeed.search.minilm import MiniLMEmbedder
+from paperfeed.search.wordllama import WordLlamaEmbedder
 
 F32 = npt.NDArray[np.float32]
 T = TypeVar("T")
@@ -371,7 +372,9 @@ def _fp32_model(cache_dir: Path) -> Path:
     return target
 
 
-def load_variant(variant: str, cache_dir: Path) -> MiniLMEmbedder:
+def load_variant(variant: str, cache_dir: Path) -> MiniLMEmbedder | WordLlamaEmbedder:
+    if variant == "wordllama":  # the fast mode (a static model)
+        return WordLlamaEmbedder.load(cache_dir)
     model, _, tokens = variant.partition("-t")
     minilm.MAX_TOKENS = int(tokens or 128)  # read at call time by embed_documents
     if model == "int8":  # the default: dynamic int8 re-quantisation (what paperfeed uses)

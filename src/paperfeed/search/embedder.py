@@ -16,6 +16,8 @@ Vectors = npt.NDArray[np.float32]
 class Embedder(Protocol):
     name: str  # "model@version"; changes whenever vectors would change
     dim: int
+    # Weight of this model's scores in the hybrid blend (chosen on SciFact's train queries).
+    fusion_weight: float
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
 
@@ -45,4 +47,8 @@ def load_embedder(name: str, cache_dir: Path) -> Embedder | None:
         from paperfeed.search.minilm import MiniLMEmbedder
 
         return MiniLMEmbedder.load(cache_dir)
-    raise EmbedderUnavailable(f"unknown embedder {name!r} (choose 'minilm' or 'none')")
+    if name == "wordllama":
+        from paperfeed.search.wordllama import WordLlamaEmbedder
+
+        return WordLlamaEmbedder.load(cache_dir)
+    raise EmbedderUnavailable(f"unknown embedder {name!r} (choose 'minilm', 'wordllama' or 'none')")

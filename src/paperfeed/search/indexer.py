@@ -145,7 +145,7 @@ class Indexer:
     def _pending_embeddings(self, model: str) -> sa.Select[Any]:
         e = paper_embeddings
         return (
-            sa.select(papers.c.id, papers.c.title, papers.c.abstract, e.c.text_hash)
+            sa.select(papers.c.id, papers.c.title, papers.c.abstract, e.c.text_hash, e.c.model)
             .outerjoin(e, e.c.paper_id == papers.c.id)
             .where(
                 sa.or_(
@@ -195,7 +195,12 @@ class Indexer:
                 last_id = rows[-1].id
                 texts = {r.id: document_text(r.title, r.abstract or "") for r in rows}
                 hashes = {pid: text_hash(t) for pid, t in texts.items()}
-                stale = [r.id for r in rows if r.text_hash != hashes[r.id] or r.text_hash is None]
+                # Another model's vector is stale even for the same text.
+                stale = [
+                    r.id
+                    for r in rows
+                    if r.text_hash is None or r.text_hash != hashes[r.id] or r.model != model
+                ]
                 fresh = [r.id for r in rows if r.id not in set(stale)]
                 vectors = (
                     self.embedder.embed_documents([texts[p] for p in stale])
@@ -204,7 +209,7 @@ class Indexer:
                 )
                 now = utcnow()
                 with self.engine.begin() as conn:
-                    if fresh:  # same text, newer paper row or other model: just re-stamp
+                    if fresh:  # same text and model, newer paper row: just re-stamp
                         conn.execute(
                             paper_embeddings.update()
                             .where(paper_embeddings.c.paper_id.in_(fresh))

@@ -93,6 +93,7 @@ def _quantised_model(source: Path, cache_dir: Path) -> Path:
 
 class MiniLMEmbedder:
     dim = 384
+    fusion_weight = 0.45
 
     def __init__(
         self, model_path: Path, tokenizer_path: Path, *, version: str, threads: int | None = None

@@ -67,7 +67,7 @@ class SearchService:
         *,
         candidates: int = 1000,
         dense_candidates: int = 300,
-        dense_weight: float = 0.45,
+        dense_weight: float | None = None,
         concurrency: int = 0,
     ) -> None:
         self.catalog = catalog
@@ -76,7 +76,7 @@ class SearchService:
         self._embedder: Embedder | None = None
         self.candidates = candidates
         self.dense_candidates = dense_candidates
-        self.dense_weight = dense_weight
+        self.dense_weight = dense_weight  # None: the embedder's own fusion weight
         # Searches are CPU-bound: more of them at once than there are cores only adds
         # thrashing (GIL, caches), so a busy server queues them (0: no limit).
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
@@ -207,7 +207,8 @@ class SearchService:
         if not lexical:
             return dense, len(dense)
         extra = index.similarities(vector, lexical_ids)
-        return dbsf_blend(lexical, dense, dense_weight=self.dense_weight, dense_extra=extra), total
+        weight = embedder.fusion_weight if self.dense_weight is None else self.dense_weight
+        return dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra), total
 
     def _hits(
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]

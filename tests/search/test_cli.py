@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import orjson
+import pytest
 
+from paperfeed.cli import ingest
 from tests.support.cli import HEAD200, Cli
 
 
@@ -38,6 +40,22 @@ def test_index_commands(imported: Cli) -> None:
     assert "embedded 0" in imported("index", "update", "--no-progress").stdout
     out = json.loads(imported("search", "diphoton", "--json").stdout)
     assert out and out[0]["id"] == "0704.0001"
+
+
+def test_an_import_leaves_a_long_embedding_backlog_to_index_update(
+    cli: Cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline embedding is bounded by the model's time, not a count of papers: 200 papers are
+    ~2 s for MiniLM, so with a 1 s budget they wait for `index update`, which is announced
+    with an estimate; the fast model embeds them inline."""
+    monkeypatch.setattr(ingest, "EMBED_INLINE_SECONDS", 1)
+    out = cli("import", "snapshot", data_dir / HEAD200, "--no-progress").stderr
+    assert "200 papers are not embedded yet" in out and "paperfeed index update" in out
+    assert "embedded 200" in cli("index", "update", "--no-progress").stdout
+
+    fast = Cli({**cli.env, "PAPERFEED_EMBEDDER": "wordllama"})
+    out = fast("import", "snapshot", data_dir / HEAD200, "--no-progress").stderr
+    assert "not embedded yet" not in out and "embedded 200" in out
 
 
 def _small_beir(data_dir: Path, target: Path, queries: int = 12, docs: int = 400) -> Path:

@@ -18,6 +18,8 @@ class Embedder(Protocol):
     dim: int
     # Weight of this model's scores in the hybrid blend (chosen on SciFact's train queries).
     fusion_weight: float
+    # Abstracts embedded per second on 2 cores (bench/README.md), for time estimates.
+    documents_per_second: float
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
 

@@ -55,6 +55,7 @@ def _load_table(path: Path) -> np.ndarray:
 class WordLlamaEmbedder:
     # Hybrid nDCG@10 on SciFact train: 0.7078 at 0.45 (MiniLM's weight), 0.7163 at 0.35.
     fusion_weight = 0.35
+    documents_per_second = 3000.0
 
     def __init__(self, table: np.ndarray, tokenizer_path: Path, *, version: str) -> None:
         self._table = table

@@ -119,3 +119,40 @@ def test_a_few_changes_to_a_mapped_table_are_kept_aside_and_saved(tmp_path: Path
     assert ids2.tolist() == [400, 5, 7]
     assert scores2 == pytest.approx(scores)
     assert len(reloaded._table) == 401
+
+
+def test_an_opened_index_is_mapped_and_loaded_only_to_change_it(tmp_path: Path) -> None:
+    """Readers map the graph (shared, instant); the first change loads it: usearch cannot
+    change a mapped graph (removing from one crashed the process). Saving an unchanged index
+    rewrites nothing; readers that mapped the old files keep answering after a save."""
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(4, 384))
+    path = tmp_path / "v.usearch"
+    writer = VectorIndex(path, 384)
+    first = _clustered(rng, centres, 50)
+    writer.upsert(list(range(1, 51)), first)
+    writer.save()
+
+    reader = VectorIndex(path, 384)
+    early = VectorIndex(path, 384)
+    assert reader._mapped and early._mapped and len(reader) == 50
+    stamp = path.stat().st_mtime_ns
+    reader.save()
+    assert path.stat().st_mtime_ns == stamp
+
+    changed = _clustered(rng, centres, 2)
+    reader.remove([1])
+    reader.upsert([2, 99], changed)
+    assert not reader._mapped
+    assert 1 not in reader and 99 in reader and len(reader) == 50
+    reader.save()
+
+    again = VectorIndex(path, 384)
+    assert again._mapped and 1 not in again and len(again) == 50
+    found = dict(again.search(changed[1], 3))
+    assert found[99] == pytest.approx(1.0, abs=2e-3)
+    assert again.get(2) == pytest.approx(changed[0], abs=2e-3)
+    # A reader opened before the save still answers from the files it mapped.
+    assert early._mapped and 1 in early
+    assert early.search(first[0], 1)[0][0] == 1
+    assert early.similarities(first[0], [1])[1][0] == pytest.approx(1.0, abs=2e-3)

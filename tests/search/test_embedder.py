@@ -1,12 +1,14 @@
-"""The packaged embedding model: vectors depend only on the text, never on its batch."""
+"""The packaged embedding models: vectors depend only on the text, never on its batch."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
 
-from paperfeed.search.embedder import load_embedder
-from paperfeed.search.minilm import BATCH, MAX_TOKENS, MiniLMEmbedder
+from paperfeed.search.embedder import Embedder, load_embedder
+from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder
 
 TEXTS = [
     "Attention is all you need. The dominant sequence transduction models are based on "
@@ -24,13 +26,21 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
     return loaded
 
 
-def test_a_vector_does_not_depend_on_the_other_texts_of_its_batch(
-    embedder: MiniLMEmbedder,
-) -> None:
-    alone = np.stack([embedder.embed_documents([text])[0] for text in TEXTS])
-    many = [*TEXTS * (BATCH + 3)]  # several batches, shared out to several sessions
-    together = embedder.embed_documents(many)
-    assert together.shape == (len(many), embedder.dim)
+@pytest.fixture(scope="module", params=["minilm", "wordllama"])
+def any_embedder(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Embedder:
+    loaded = load_embedder(request.param, tmp_path_factory.mktemp("models"))
+    assert loaded is not None
+    return loaded
+
+
+def test_a_vector_does_not_depend_on_the_other_texts_of_its_batch(any_embedder: Embedder) -> None:
+    batch = sys.modules[type(any_embedder).__module__].BATCH
+    alone = np.stack([any_embedder.embed_documents([text])[0] for text in TEXTS])
+    many = [*TEXTS * (batch // len(TEXTS) + 3)]  # several batches (MiniLM: several sessions)
+    together = any_embedder.embed_documents(many)
+    assert together.shape == (len(many), any_embedder.dim)
     for row, text in enumerate(many):
         np.testing.assert_allclose(together[row], alone[TEXTS.index(text)], atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
@@ -51,5 +61,5 @@ def test_documents_are_truncated_to_the_model_window(embedder: MiniLMEmbedder) -
     assert counts[1] == MAX_TOKENS
 
 
-def test_no_texts_give_an_empty_matrix(embedder: MiniLMEmbedder) -> None:
-    assert embedder.embed_documents([]).shape == (0, embedder.dim)
+def test_no_texts_give_an_empty_matrix(any_embedder: Embedder) -> None:
+    assert any_embedder.embed_documents([]).shape == (0, any_embedder.dim)

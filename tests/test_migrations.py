@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -14,3 +15,13 @@ def test_migrated_database_matches_the_declared_schema(runtime: Runtime) -> None
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+def test_catalog_rows_are_kept_inline_on_postgresql(runtime: Runtime) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with runtime.engine.connect() as conn:
+        options = conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname = 'papers'"
+        ).scalar()
+    assert "toast_tuple_target=8160" in (options or [])

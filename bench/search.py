@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpus = shared_data_dir() / "beir" / "scifact" / "corpus.jsonl.gz"
         for variant in [v.strip() for v in args.embed_variants.split(",") if v.strip()]:
             docs = args.embed_docs if not results["embed"] else max(500, args.embed_docs // 2)
-            if variant == "wordllama":  # ~30x faster: all of SciFact, to time more than 1 s
+            if variant == "wordllama":  # ~28x faster: all of SciFact, to time more than 1 s
                 docs = 10 * args.embed_docs
             log(f"embedding {docs} abstracts with {variant} ...")
             try:

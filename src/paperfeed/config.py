@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     embedder: str = Field(
         default="minilm",
         description="Embedding model for search by meaning: `minilm` (all-MiniLM-L6-v2, int8 "
-        "ONNX, shipped on PyPI), `wordllama` (the fast mode: a static model, ~30x faster to "
+        "ONNX, shipped on PyPI), `wordllama` (the fast mode: a static model, ~28x faster to "
         "embed, less accurate) or `none` (lexical search only).",
     )
     search_candidates: int = Field(

@@ -45,10 +45,12 @@ def test_long_texts_are_capped(embedder: WordLlamaEmbedder) -> None:
     assert 0 < short < 10 and long == wordllama.MAX_TOKENS
 
 
-def test_a_missing_package_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_package_names_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(wordllama, "PACKAGE", "wordllama_not_installed")
     with pytest.raises(EmbedderUnavailable, match="pip install wordllama"):
-        wordllama._package_dir()
+        load_embedder("wordllama", tmp_path)
 
 
 def test_switching_models_re_embeds_with_the_new_dimension(settings: Settings) -> None:

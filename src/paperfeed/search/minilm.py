@@ -49,8 +49,7 @@ def _session(model_path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
-def _quantised_model(source: Path, cache_dir: Path) -> Path:
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+def _quantised_model(source: Path, digest: str, cache_dir: Path) -> Path:
     target = cache_dir / f"minilm-l6-dynint8-{digest}-ort{ort.__version__}.onnx"
     if target.exists():
         return target
@@ -115,14 +114,15 @@ class MiniLMEmbedder:
         self._query_session = _session(model_path)
 
     @classmethod
-    def load(cls, cache_dir: Path) -> MiniLMEmbedder:
+    def load(cls, cache_dir: Path, *, threads: int | None = None) -> MiniLMEmbedder:
         source = _package_dir(MODEL_PACKAGE) / "model.onnx"
         tokenizer = _package_dir(TOKENIZER_PACKAGE) / TOKENIZER_FILE
         for path in (source, tokenizer):
             if not path.is_file():
                 raise EmbedderUnavailable(f"{path} is missing from its package")
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-        return cls(_quantised_model(source, cache_dir), tokenizer, version=digest)
+        model = _quantised_model(source, digest, cache_dir)
+        return cls(model, tokenizer, version=digest, threads=threads)
 
     def _run(self, session: ort.InferenceSession, texts: Sequence[str], max_tokens: int) -> Vectors:
         """One text per call: dynamic int8 quantises activations with the range of the whole

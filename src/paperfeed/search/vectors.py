@@ -33,8 +33,8 @@ Vectors = npt.NDArray[np.float32]
 # before keep their float16 and their beam until `paperfeed index build` rewrites them.
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
-DTYPE = "bf16"
-EXPANSION_SEARCH = {ScalarKind.BF16: 400, ScalarKind.F16: 256}
+DTYPE = ScalarKind.BF16
+EXPANSION_SEARCH = {ScalarKind.BF16: 400, ScalarKind.F16: 256}  # by the graph's scalar type
 # Below this many vectors, search compares the query with every vector. HNSW is approximate
 # even when asked for more neighbours than the index holds (a 250-vector graph, built by
 # several threads, returned as little as 98.4% of itself, so a paper could vanish from the
@@ -59,14 +59,15 @@ def _new_index(ndim: int) -> Index:
         dtype=DTYPE,
         connectivity=CONNECTIVITY,
         expansion_add=EXPANSION_ADD,
-        expansion_search=EXPANSION_SEARCH[ScalarKind.BF16],
+        expansion_search=EXPANSION_SEARCH[DTYPE],
     )
 
 
 def _set_beam(index: Index) -> None:
     """The search beam for the graph's own scalar type (a file keeps the type it was written
     with, whatever the Index object asked for)."""
-    index.expansion_search = EXPANSION_SEARCH.get(index.dtype, 256)  # type: ignore[misc]  # has a setter
+    beam = EXPANSION_SEARCH.get(index.dtype, EXPANSION_SEARCH[ScalarKind.F16])
+    index.expansion_search = beam  # type: ignore[misc]  # has a setter
 
 
 class VectorIndex:
@@ -228,9 +229,9 @@ class VectorIndex:
                 if pid in self._overlay:
                     row = self._overlay[pid]
                     rows[n] = 0 if row is None else row
-        present = rows.view(np.uint16).any(axis=1)  # (on the raw bits: 3x faster than floats)
         if not len(rows):
             return ids, np.zeros(0, dtype=np.float64)
+        present = rows.view(np.uint16).any(axis=1)  # (on the raw bits: 3x faster than floats)
         # numkong (usearch's SIMD kernels) takes the float16 rows as they are: numpy's
         # float16-to-float32 conversion alone took 0.7 ms for 1,000 rows, numkong 0.05 ms.
         query = np.asarray(vector, dtype=np.float16).reshape(1, -1)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from paperfeed.accounts.rate_limit import RateLimiter
 from paperfeed.accounts.service import AccountService
+from paperfeed.clock import Clock, utcnow
 from paperfeed.community.service import CommunityService, FetchUnavailable
 from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
@@ -30,8 +31,10 @@ class Runtime:
     """Lazily built services over one Settings; a new data directory is initialised on first
     use (the schema is brought to the current migration)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock = utcnow) -> None:
         self.settings = settings or Settings()
+        # The one clock every service reads (tests pass a paperfeed.clock.FrozenClock).
+        self.clock = clock
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
 
@@ -95,7 +98,7 @@ class Runtime:
 
     @cached_property
     def community(self) -> CommunityService:
-        return CommunityService(self.engine, self.catalog, reader=self.reader)
+        return CommunityService(self.engine, self.catalog, clock=self.clock, reader=self.reader)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from paperfeed.accounts.service import RESET_VALID, AccountError, User
+from paperfeed.clock import utcnow
 from paperfeed.db.schema import password_resets
-from paperfeed.papers.catalog import utcnow
 from paperfeed.runtime import Runtime
 
 OLD = "correct horse battery staple"

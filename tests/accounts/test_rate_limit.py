@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from paperfeed.accounts import rate_limit
 from paperfeed.accounts.rate_limit import Limit, RateLimited, RateLimiter
+from paperfeed.clock import utcnow
 from paperfeed.db.engine import make_engine
 from paperfeed.db.schema import rate_limits
-from paperfeed.papers.catalog import utcnow
 from paperfeed.runtime import Runtime
 
 # Windows this long never roll over during a test (their boundaries are years apart).

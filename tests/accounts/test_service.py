@@ -18,9 +18,9 @@ from paperfeed.accounts.service import (
     normalise_email,
 )
 from paperfeed.accounts.tokens import new_token, token_hash
+from paperfeed.clock import utcnow
 from paperfeed.config import Settings
 from paperfeed.db.schema import user_sessions, users
-from paperfeed.papers.catalog import utcnow
 from paperfeed.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"

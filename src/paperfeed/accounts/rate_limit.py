@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from paperfeed.clock import utcnow
 from paperfeed.db.schema import rate_limits
-from paperfeed.papers.catalog import utcnow
 
 
 @dataclass(frozen=True)

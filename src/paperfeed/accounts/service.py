@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from paperfeed.accounts.tokens import new_token, token_hash
+from paperfeed.clock import utcnow
 from paperfeed.db.schema import api_tokens, password_resets, user_sessions, users
-from paperfeed.papers.catalog import utcnow
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from paperfeed.accounts.service import User
+from paperfeed.clock import utcnow
 from paperfeed.community import trending
 from paperfeed.community.cards import PaperCard, card_query, load_cards
 from paperfeed.community.markdown import MAX_COMMENT, render_comment
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, users, votes
-from paperfeed.papers.catalog import Catalog, utcnow
+from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
 from paperfeed.papers.record import PaperRecord
 

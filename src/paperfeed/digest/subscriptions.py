@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from paperfeed.accounts.service import normalise_email
 from paperfeed.accounts.tokens import new_token
+from paperfeed.clock import utcnow
 from paperfeed.db.schema import subscriptions
 from paperfeed.mail.messages import Messages
-from paperfeed.papers.catalog import utcnow
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from paperfeed import __version__
+from paperfeed.clock import utcnow
 from paperfeed.db.schema import harvest_state
 from paperfeed.ingest.base import FormatError, Rejection
 from paperfeed.ingest.oaipmh import OAIError, ResponsePage, parse_response
 from paperfeed.ingest.runner import BatchHook, ImportSummary, write_batch
-from paperfeed.papers.catalog import Catalog, utcnow
+from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.categories import is_known_category
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime

@@ -22,12 +22,13 @@ from typing import Any, BinaryIO, TextIO
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from paperfeed.clock import utcnow
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import rollback_journal
 from paperfeed.db.schema import import_checkpoints
 from paperfeed.ingest import allocator, shared_slots, snapshot
 from paperfeed.ingest.base import CountingReader, Item, Parser, Rejection, open_input
-from paperfeed.papers.catalog import Catalog, Outcome, PreparedRows, UpsertResult, utcnow
+from paperfeed.papers.catalog import Catalog, Outcome, PreparedRows, UpsertResult
 from paperfeed.papers.record import PaperRecord
 
 

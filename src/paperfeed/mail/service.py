@@ -14,8 +14,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 
+from paperfeed.clock import utcnow
 from paperfeed.config import Settings
-from paperfeed.papers.catalog import utcnow
 
 
 class MailError(RuntimeError):

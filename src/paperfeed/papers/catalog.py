@@ -13,6 +13,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from paperfeed.clock import utcnow
 from paperfeed.db.bulk import (
     insert_rows,
     insert_tuples,
@@ -21,7 +22,6 @@ from paperfeed.db.bulk import (
     sqlite_datetime,
 )
 from paperfeed.db.schema import daily_papers, paper_categories, papers
-from paperfeed.papers.dates import utc_naive
 from paperfeed.papers.merge import CONTENT_FIELDS, merge_row, new_row
 from paperfeed.papers.record import DailyEntry, PaperRecord
 from paperfeed.papers.text import title_key
@@ -40,10 +40,6 @@ class UpsertResult:
     outcome: Outcome
     paper_id: int
     record: PaperRecord
-
-
-def utcnow() -> dt.datetime:
-    return utc_naive(dt.datetime.now(dt.UTC))
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:

@@ -14,8 +14,8 @@ import numpy as np
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from paperfeed.clock import utcnow
 from paperfeed.db.schema import paper_embeddings, papers
-from paperfeed.papers.catalog import utcnow
 from paperfeed.search.embedder import Embedder, document_text
 from paperfeed.search.lexical import IndexDocument
 from paperfeed.search.store import SearchStore

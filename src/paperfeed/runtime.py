@@ -20,6 +20,7 @@ from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
+from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.record import PaperRecord
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.indexer import Indexer
@@ -59,6 +60,10 @@ class Runtime:
     @cached_property
     def catalog(self) -> Catalog:
         return Catalog(self.engine, self.reader)
+
+    @cached_property
+    def catalog_writer(self) -> CatalogWriter:
+        return CatalogWriter(self.clock)
 
     @cached_property
     def search_store(self) -> SearchStore:

@@ -88,7 +88,7 @@ def test_resolve_finds_papers_by_either_id(hf_daily: Runtime) -> None:
 def test_papers_without_an_arxiv_id_get_catalog_ids(runtime: Runtime) -> None:
     [result] = write_batch(
         runtime.engine,
-        runtime.catalog,
+        runtime.catalog_writer,
         [PaperRecord(source="listing", title="A workshop paper without an arXiv id")],
     )
     found = runtime.community.card(runtime.community.resolve(f"pf-{result.paper_id}"))

@@ -144,7 +144,7 @@ def _crowded_day(runtime: Runtime, upvotes: list[int]) -> list[int]:
         )
         for n, votes in enumerate(upvotes)
     ]
-    return [r.paper_id for r in write_batch(runtime.engine, runtime.catalog, records)]
+    return [r.paper_id for r in write_batch(runtime.engine, runtime.catalog_writer, records)]
 
 
 def test_a_list_longer_than_the_cut_keeps_its_most_upvoted_papers(runtime: Runtime) -> None:

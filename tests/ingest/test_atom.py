@@ -64,8 +64,8 @@ def entry(arxiv_id: str, title: str, extra: str = "") -> str:
 
 
 def import_file(runtime: Runtime, path: Path, log: io.StringIO | None = None) -> ImportSummary:
-    importer = Importer(runtime.engine, progress=False, log=log or io.StringIO())
-    return importer.import_file("arxiv-atom", FORMATS["arxiv-atom"].parser(), path)
+    importer = Importer(runtime.engine, log=log or io.StringIO())
+    return importer.import_file(FORMATS["arxiv-atom"], path)
 
 
 def write(tmp_path: Path, data: bytes, name: str = "feed.xml") -> Path:

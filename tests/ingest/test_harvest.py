@@ -13,12 +13,8 @@ import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import harvest_state, papers
-from paperfeed.ingest.harvest import (
-    HarvestUnavailable,
-    category_set_spec,
-    harvest_categories,
-    harvest_set,
-)
+from paperfeed.ingest.base import ProgressEvent
+from paperfeed.ingest.harvest import HarvestUnavailable, harvest_categories, harvest_set
 from paperfeed.ingest.oaipmh import OAIError
 from paperfeed.ingest.runner import ImportSummary
 from paperfeed.papers.categories import CATEGORY_NAMES
@@ -101,9 +97,9 @@ def test_harvesting_a_window_stores_every_record_of_its_days(
     waits: list[float],
 ) -> None:
     expected = ids_between(endpoint, FIRST, LAST)
-    log = io.StringIO()
+    events: list[ProgressEvent] = []
 
-    summary = _harvest(runtime, url, waits, from_date=FIRST, until=LAST, progress=True, log=log)
+    summary = _harvest(runtime, url, waits, from_date=FIRST, until=LAST, progress=events.append)
 
     assert (summary.new, summary.updated, summary.rejected) == (len(expected), 0, 0)
     assert set(_catalog(runtime)) == expected
@@ -126,7 +122,11 @@ def test_harvesting_a_window_stores_every_record_of_its_days(
         FIRST,
     )
     assert waits == []  # the tests' settings ask for no delay
-    assert f"{pages} pages" in log.getvalue()
+    # Progress: one report a page, the last one marked as such.
+    assert [e.detail for e in events] == [f"{n} pages" for n in range(1, pages + 1)]
+    assert [e.finished for e in events] == [False] * (pages - 1) + [True]
+    assert {e.task for e in events} == {"all"} and {e.unit for e in events} == {"rec"}
+    assert events[-1].done == summary.records
 
 
 def test_oai_dc_subject_names_arrive_as_category_codes(
@@ -391,30 +391,3 @@ def test_harvesting_categories_harvests_the_set_of_each(
     with runtime.engine.connect() as conn:
         keys = set(conn.execute(sa.select(harvest_state.c.key)).scalars())
     assert keys == {f"{url}|oai_dc|physics:hep-th", f"{url}|oai_dc|physics:gr-qc"}
-
-
-@pytest.mark.parametrize(
-    ("category", "set_spec"),
-    [
-        ("cs.LG", "cs:cs:LG"),
-        ("stat.ML", "stat:stat:ML"),
-        ("math.AG", "math:math:AG"),
-        ("hep-th", "physics:hep-th"),
-        ("astro-ph.GA", "physics:astro-ph:GA"),
-        ("physics.optics", "physics:physics:optics"),
-        ("cond-mat.mes-hall", "physics:cond-mat:mes-hall"),
-        ("q-bio.NC", "q-bio:q-bio:NC"),
-        ("q-fin.ST", "q-fin:q-fin:ST"),
-        ("eess.IV", "eess:eess:IV"),
-        ("econ.EM", "econ:econ:EM"),
-        ("cs", "cs"),
-        ("quant-ph", "physics:quant-ph"),
-    ],
-)
-def test_categories_map_to_arxiv_oai_sets(category: str, set_spec: str) -> None:
-    assert category_set_spec(category) == set_spec
-
-
-def test_a_category_that_is_not_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="not an arXiv category"):
-        category_set_spec("machine learning")

@@ -25,8 +25,8 @@ ATOM_AUGUST = "query_cs.AI-LG-CL_max25_2026-08-02.xml"  # shares 3 papers with J
 def run_import(
     runtime: Runtime, fmt: str, path: Path, log: io.StringIO | None = None
 ) -> ImportSummary:
-    importer = Importer(runtime.engine, progress=False, log=log or io.StringIO())
-    return importer.import_file(fmt, FORMATS[fmt].parser(), path)
+    importer = Importer(runtime.engine, log=log or io.StringIO())
+    return importer.import_file(FORMATS[fmt], path)
 
 
 def hf_file(data_dir: Path, name: str) -> Path:

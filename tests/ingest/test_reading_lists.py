@@ -26,9 +26,8 @@ SNAPSHOT = "arxiv/kaggle_snapshot_head200.jsonl.gz"
 def run_import(
     runtime: Runtime, fmt: str, path: Path, log: io.StringIO | None = None
 ) -> ImportSummary:
-    spec = FORMATS[fmt]
-    importer = Importer(runtime.engine, progress=False, log=log or io.StringIO())
-    return importer.import_file(fmt, spec.parser(), path, report_unmatched=spec.reading_list)
+    importer = Importer(runtime.engine, log=log or io.StringIO())
+    return importer.import_file(FORMATS[fmt], path)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -14,16 +14,17 @@ import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_categories, papers
-from paperfeed.ingest import runner, snapshot
+from paperfeed.ingest import snapshot, snapshot_bulk
 from paperfeed.ingest.base import FormatError, Rejection
+from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
 
 
 def _import(runtime: Runtime, path: Path, batch_size: int = 100) -> object:
-    importer = Importer(runtime.engine, batch_size=batch_size, progress=False)
-    return importer.import_file("snapshot", snapshot.parse, path)
+    importer = Importer(runtime.engine, batch_size=batch_size)
+    return importer.import_file(FORMATS["snapshot"], path)
 
 
 def test_real_snapshot_sample_imports_with_all_fields(runtime: Runtime, data_dir: Path) -> None:
@@ -157,7 +158,7 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
     _write_snapshot(path, data_dir, total)
     # The bulk path (parse workers; on SQLite, into an empty catalog, the rollback journal
     # and deferred indexes).
-    assert path.stat().st_size >= runner.PARALLEL_MIN_BYTES
+    assert path.stat().st_size >= snapshot_bulk.PARALLEL_MIN_BYTES
     command = [
         sys.executable,
         "-m",

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_categories, papers
-from paperfeed.ingest import runner, shared_slots, snapshot
+from paperfeed.ingest import shared_slots, snapshot, snapshot_bulk
+from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
@@ -58,13 +59,13 @@ def _catalog(runtime: Runtime) -> tuple[list[tuple[object, ...]], list[tuple[obj
 
 
 def _import(runtime: Runtime, path: Path, *, bulk: bool, batch_size: int = 25) -> ImportSummary:
-    importer = Importer(runtime.engine, batch_size=batch_size, progress=False)
-    threshold = runner.PARALLEL_MIN_BYTES
-    runner.PARALLEL_MIN_BYTES = 0 if bulk else 1 << 62
+    importer = Importer(runtime.engine, batch_size=batch_size)
+    threshold = snapshot_bulk.PARALLEL_MIN_BYTES
+    snapshot_bulk.PARALLEL_MIN_BYTES = 0 if bulk else 1 << 62
     try:
-        return importer.import_file("snapshot", snapshot.parse, path)
+        return importer.import_file(FORMATS["snapshot"], path)
     finally:
-        runner.PARALLEL_MIN_BYTES = threshold
+        snapshot_bulk.PARALLEL_MIN_BYTES = threshold
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_bulk_path_merges_into_papers_without_an_arxiv_id(
     first = snapshot.record_from_line(gzip.decompress(path.read_bytes()).split(b"\n")[0])
     reading_list = [PaperRecord(source="bibtex", title=first.title.upper())]
     for runtime in pair:
-        write_batch(runtime.engine, runtime.catalog, reading_list)
+        write_batch(runtime.engine, runtime.catalog_writer, reading_list)
     serial, bulk = pair
     a = _import(serial, path, bulk=False)
     b = _import(bulk, path, bulk=True)
@@ -127,26 +128,26 @@ def test_a_bulk_load_into_an_empty_catalog_defers_its_indexes_and_builds_them_at
     expected = _indexes(bulk)
     assert {"ix_papers_title_key", "ix_papers_doi"} <= expected
     seen_during_load: list[set[str]] = []
-    write = runner.write_prepared_batch
+    write = snapshot_bulk.write_prepared_batch
 
     def spying_write(*args: object, **kwargs: object) -> object:
         seen_during_load.append(_indexes(bulk))
         return write(*args, **kwargs)  # type: ignore[arg-type]
 
-    runner.write_prepared_batch = spying_write  # type: ignore[assignment]
+    snapshot_bulk.write_prepared_batch = spying_write  # type: ignore[assignment]
     try:
         _import(bulk, _tricky_file(data_dir, tmp_path), bulk=True)
     finally:
-        runner.write_prepared_batch = write
+        snapshot_bulk.write_prepared_batch = write
     assert seen_during_load and all("ix_papers_title_key" not in s for s in seen_during_load)
     assert _indexes(bulk) == expected
     # A catalog that already has papers keeps its indexes during an import.
     seen_during_load.clear()
-    runner.write_prepared_batch = spying_write  # type: ignore[assignment]
+    snapshot_bulk.write_prepared_batch = spying_write  # type: ignore[assignment]
     try:
         _import(bulk, _sample(data_dir), bulk=True)
     finally:
-        runner.write_prepared_batch = write
+        snapshot_bulk.write_prepared_batch = write
     assert seen_during_load and all(s == expected for s in seen_during_load)
 
 
@@ -199,18 +200,18 @@ def test_line_blocks_carry_the_same_numbered_lines_as_the_line_parser(
 def _journal_modes_during_load(runtime: Runtime, path: Path) -> list[str]:
     """The journal mode each batch of a bulk load was written in."""
     modes: list[str] = []
-    write = runner.write_prepared_batch
+    write = snapshot_bulk.write_prepared_batch
 
     def spying_write(engine: sa.Engine, *args: object) -> object:
         with engine.connect() as conn:
             modes.append(str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()))
         return write(engine, *args)  # type: ignore[arg-type]
 
-    runner.write_prepared_batch = spying_write  # type: ignore[assignment]
+    snapshot_bulk.write_prepared_batch = spying_write  # type: ignore[assignment]
     try:
         _import(runtime, path, bulk=True)
     finally:
-        runner.write_prepared_batch = write
+        snapshot_bulk.write_prepared_batch = write
     return modes
 
 

@@ -1,5 +1,14 @@
+import pytest
+
 from paperfeed.papers.authors import from_display_name, from_last_first, split_author_list
-from paperfeed.papers.categories import category_name, code_for_name
+from paperfeed.papers.categories import (
+    ARCHIVES_WITHOUT_SUBJECTS,
+    category_for_set_spec,
+    category_name,
+    category_set_spec,
+    code_for_name,
+    lists_subject_classes,
+)
 from paperfeed.papers.links import extract_links
 
 
@@ -33,6 +42,51 @@ def test_oai_dc_category_names_map_to_codes() -> None:
     assert code_for_name("math.RT") == "math.RT"
     assert code_for_name("68T05") is None
     assert category_name("cs.CL") == "Computer Science - Computation and Language"
+
+
+@pytest.mark.parametrize(
+    ("category", "set_spec"),
+    [
+        ("cs.LG", "cs:cs:LG"),
+        ("stat.ML", "stat:stat:ML"),
+        ("math.AG", "math:math:AG"),
+        ("hep-th", "physics:hep-th"),
+        ("astro-ph.GA", "physics:astro-ph:GA"),
+        ("physics.optics", "physics:physics:optics"),
+        ("cond-mat.mes-hall", "physics:cond-mat:mes-hall"),
+        ("q-bio.NC", "q-bio:q-bio:NC"),
+        ("q-fin.ST", "q-fin:q-fin:ST"),
+        ("eess.IV", "eess:eess:IV"),
+        ("econ.EM", "econ:econ:EM"),
+        ("cs", "cs"),
+        ("quant-ph", "physics:quant-ph"),
+    ],
+)
+def test_categories_map_to_arxiv_oai_sets(category: str, set_spec: str) -> None:
+    assert category_set_spec(category) == set_spec
+    assert category_for_set_spec(set_spec) == category
+
+
+def test_a_category_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an arXiv category"):
+        category_set_spec("machine learning")
+
+
+def test_archives_with_subject_classes_list_their_subjects() -> None:
+    assert {
+        "gr-qc",
+        "hep-ex",
+        "hep-lat",
+        "hep-ph",
+        "hep-th",
+        "math-ph",
+        "nucl-ex",
+        "nucl-th",
+        "quant-ph",
+    } == ARCHIVES_WITHOUT_SUBJECTS
+    assert lists_subject_classes("cs") and lists_subject_classes("astro-ph")
+    assert not lists_subject_classes("cs.LG")
+    assert not lists_subject_classes("hep-th")
 
 
 def test_code_and_project_links_are_found() -> None:

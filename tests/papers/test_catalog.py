@@ -5,7 +5,7 @@ import time
 import pytest
 
 from paperfeed.ingest.runner import write_batch
-from paperfeed.papers.catalog import Outcome
+from paperfeed.papers.catalog_writer import Outcome
 from paperfeed.papers.record import DailyEntry, PaperRecord
 from paperfeed.runtime import Runtime
 
@@ -17,17 +17,17 @@ def _paper(arxiv_id: str | None, title: str, **fields: object) -> PaperRecord:
 
 
 def test_upsert_classifies_new_updated_unchanged(runtime: Runtime) -> None:
-    catalog = runtime.catalog
+    catalog, writer = runtime.catalog, runtime.catalog_writer
     first = _paper(
         "2301.00001", "One", categories=["cs.LG", "stat.ML"], freshness=dt.datetime(2023, 1, 1)
     )
-    results = write_batch(runtime.engine, catalog, [first])
+    results = write_batch(runtime.engine, writer, [first])
     assert [r.outcome for r in results] == [Outcome.NEW]
-    assert [r.outcome for r in write_batch(runtime.engine, catalog, [first])] == [Outcome.UNCHANGED]
+    assert [r.outcome for r in write_batch(runtime.engine, writer, [first])] == [Outcome.UNCHANGED]
     newer = _paper(
         "2301.00001", "One, revised", categories=["cs.LG"], freshness=dt.datetime(2023, 2, 1)
     )
-    assert [r.outcome for r in write_batch(runtime.engine, catalog, [newer])] == [Outcome.UPDATED]
+    assert [r.outcome for r in write_batch(runtime.engine, writer, [newer])] == [Outcome.UPDATED]
     assert catalog.count() == 1
     assert [p["arxiv_id"] for p in catalog.list(category="stat.ML")] == []
     assert [p["title"] for p in catalog.list(category="cs.LG")] == ["One, revised"]
@@ -37,7 +37,7 @@ def test_upsert_classifies_new_updated_unchanged(runtime: Runtime) -> None:
 def test_duplicates_within_one_batch_become_one_paper(runtime: Runtime) -> None:
     a = _paper("2301.00002", "Two", freshness=dt.datetime(2023, 1, 1))
     b = _paper("2301.00002", "Two (v2)", freshness=dt.datetime(2023, 3, 1))
-    results = write_batch(runtime.engine, runtime.catalog, [a, b])
+    results = write_batch(runtime.engine, runtime.catalog_writer, [a, b])
     assert [r.outcome for r in results] == [Outcome.NEW, Outcome.UPDATED]
     assert runtime.catalog.count() == 1
     assert runtime.catalog.get("2301.00002")["title"] == "Two (v2)"  # type: ignore[index]
@@ -46,11 +46,11 @@ def test_duplicates_within_one_batch_become_one_paper(runtime: Runtime) -> None:
 def test_title_only_paper_is_matched_later_by_title(runtime: Runtime) -> None:
     write_batch(
         runtime.engine,
-        runtime.catalog,
+        runtime.catalog_writer,
         [_paper(None, "Attention Is All You Need", source="listing")],
     )
     arxiv = _paper("1706.03762", "Attention is all you need", freshness=dt.datetime(2017, 6, 12))
-    [result] = write_batch(runtime.engine, runtime.catalog, [arxiv])
+    [result] = write_batch(runtime.engine, runtime.catalog_writer, [arxiv])
     assert result.outcome is Outcome.UPDATED
     paper = runtime.catalog.get("1706.03762")
     assert paper is not None
@@ -66,11 +66,11 @@ def test_daily_entries_keep_community_signals(runtime: Runtime) -> None:
         source="hf-daily",
         daily=DailyEntry(submitted_at=when, upvotes=10, submitted_by="alice", ai_keywords=["llm"]),
     )
-    write_batch(runtime.engine, runtime.catalog, [record])
+    write_batch(runtime.engine, runtime.catalog_writer, [record])
     older = _paper(
         "2606.00001", "Daily", source="hf-daily", daily=DailyEntry(submitted_at=when, upvotes=3)
     )
-    [result] = write_batch(runtime.engine, runtime.catalog, [older])
+    [result] = write_batch(runtime.engine, runtime.catalog_writer, [older])
     assert result.outcome is Outcome.UNCHANGED
     paper = runtime.catalog.get("2606.00001")
     assert paper is not None and paper["daily"] is not None
@@ -82,7 +82,7 @@ def test_daily_entries_keep_community_signals(runtime: Runtime) -> None:
 def test_stats_counts_papers(runtime: Runtime) -> None:
     write_batch(
         runtime.engine,
-        runtime.catalog,
+        runtime.catalog_writer,
         [_paper("2301.00003", "A"), _paper(None, "Untitled reading-list entry")],
     )
     stats = runtime.catalog.stats()
@@ -104,14 +104,14 @@ def test_two_writers_of_the_same_new_paper_on_postgresql_merge_rather_than_colli
 
     def second_writer() -> None:
         try:
-            results = write_batch(runtime.engine, runtime.catalog, [record])
+            results = write_batch(runtime.engine, runtime.catalog_writer, [record])
             outcome.extend(r.outcome for r in results)
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
     with runtime.engine.connect() as first:
         transaction = first.begin()
-        assert [r.outcome for r in runtime.catalog.upsert(first, [record])] == [Outcome.NEW]
+        assert [r.outcome for r in runtime.catalog_writer.upsert(first, [record])] == [Outcome.NEW]
         thread = threading.Thread(target=second_writer)
         thread.start()
         time.sleep(0.5)

@@ -32,7 +32,7 @@ PAPERS = [
 
 @pytest.fixture
 def small(runtime: Runtime) -> Runtime:
-    write_batch(runtime.engine, runtime.catalog, PAPERS)
+    write_batch(runtime.engine, runtime.catalog_writer, PAPERS)
     runtime.indexer().update()
     return runtime
 
@@ -40,7 +40,7 @@ def small(runtime: Runtime) -> Runtime:
 def test_new_papers_are_searchable_after_an_incremental_update(small: Runtime) -> None:
     write_batch(
         small.engine,
-        small.catalog,
+        small.catalog_writer,
         [_paper(4, "Quantum error correction codes", "Surface codes and qubits.")],
     )
     report = small.indexer().update(embed=False)
@@ -53,12 +53,12 @@ def test_only_new_or_changed_papers_are_embedded(small: Runtime) -> None:
     assert again.embedded == 0
     changed = _paper(2, "Sparse lexical retrieval with BM25F", "Field weighting for ranking.")
     changed.freshness = dt.datetime(2026, 11, 2)
-    write_batch(small.engine, small.catalog, [changed])
+    write_batch(small.engine, small.catalog_writer, [changed])
     assert small.indexer().update().embedded == 1
 
 
 def test_embedding_is_resumable_in_parts(runtime: Runtime) -> None:
-    write_batch(runtime.engine, runtime.catalog, PAPERS)
+    write_batch(runtime.engine, runtime.catalog_writer, PAPERS)
     indexer = runtime.indexer()
     assert indexer.update_embeddings(limit=1) >= 1
     rest = indexer.update_embeddings()
@@ -68,7 +68,7 @@ def test_embedding_is_resumable_in_parts(runtime: Runtime) -> None:
 
 def test_check_finds_and_repairs_drift(small: Runtime) -> None:
     # A crash after the catalog commit, before the index update:
-    write_batch(small.engine, small.catalog, [_paper(5, "Orphan paper", "Never indexed.")])
+    write_batch(small.engine, small.catalog_writer, [_paper(5, "Orphan paper", "Never indexed.")])
     small.search_store.lexical.delete([1])  # and an index that lost a document
     small.search_store.lexical.commit()
     report = small.indexer().check(repair=True)
@@ -107,7 +107,7 @@ def test_reindexing_a_changed_paper_keeps_one_document(small: Runtime) -> None:
     assert lexical.num_docs() == 3
     changed = _paper(2, "Sparse lexical retrieval with BM25, revised", "Term weighting again.")
     changed.freshness = dt.datetime(2026, 11, 20)
-    write_batch(small.engine, small.catalog, [changed])
+    write_batch(small.engine, small.catalog_writer, [changed])
     small.indexer().update()
     assert lexical.num_docs() == 3
     hits = small.search.search("revised", mode="lexical").hits

@@ -56,7 +56,7 @@ def test_a_missing_package_names_what_to_install(
 def test_switching_models_re_embeds_with_the_new_dimension(settings: Settings) -> None:
     first = Runtime(settings)
     try:
-        write_batch(first.engine, first.catalog, PAPERS)
+        write_batch(first.engine, first.catalog_writer, PAPERS)
         first.indexer().update()
         assert first.search_store.meta.model.startswith("all-MiniLM")
     finally:

@@ -10,9 +10,11 @@ from pathlib import Path
 import click
 
 from paperfeed.cli.context import pass_runtime
+from paperfeed.cli.progress import ProgressBars
 from paperfeed.ingest.base import FormatError
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary
+from paperfeed.papers.categories import category_set_spec
 from paperfeed.runtime import Runtime
 
 EMBED_INLINE_SECONDS = 20
@@ -68,19 +70,21 @@ def import_command(
 ) -> None:
     """Import papers from files of FORMAT into the catalog."""
     spec = FORMATS[fmt]
+    show = sys.stderr.isatty() if progress is None else progress
+    bars = ProgressBars()
     importer = Importer(
         runtime.engine,
+        writer=runtime.catalog_writer,
         batch_size=batch_size or runtime.settings.import_batch_size,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=bars if show else None,
         workers=runtime.settings.parse_workers,
     )
     total = ImportSummary()
     per_file = {}
     for path in paths:
         try:
-            summary = importer.import_file(
-                fmt, spec.parser(), path, report_unmatched=spec.reading_list
-            )
+            with bars:
+                summary = importer.import_file(spec, path)
         except FormatError as exc:
             raise click.ClickException(str(exc)) from None
         per_file[str(path)] = summary.as_dict()
@@ -191,12 +195,7 @@ def harvest(
 ) -> None:
     """Harvest arXiv over OAI-PMH, incrementally: each run resumes from the last datestamp
     and resumption token it completed, and waits politely between requests."""
-    from paperfeed.ingest.harvest import (
-        HarvestUnavailable,
-        category_set_spec,
-        harvest_categories,
-        harvest_set,
-    )
+    from paperfeed.ingest.harvest import HarvestUnavailable, harvest_categories, harvest_set
 
     for category in categories:
         try:
@@ -205,29 +204,21 @@ def harvest(
             raise click.BadParameter(str(exc), param_hint="--category") from None
     show = sys.stderr.isatty() if progress is None else progress
     first_run_from = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
+    options = {
+        "metadata_prefix": metadata_prefix,
+        "from_date": from_date,
+        "until": until,
+        "endpoint": endpoint,
+        "first_run_from": first_run_from,
+    }
     try:
-        if set_spec:
-            summary = harvest_set(
-                runtime,
-                set_spec,
-                metadata_prefix=metadata_prefix,
-                from_date=from_date,
-                until=until,
-                endpoint=endpoint,
-                progress=show,
-                first_run_from=first_run_from,
-            )
-        else:
-            summary = harvest_categories(
-                runtime,
-                list(categories) or runtime.settings.categories,
-                metadata_prefix=metadata_prefix,
-                from_date=from_date,
-                until=until,
-                endpoint=endpoint,
-                progress=show,
-                first_run_from=first_run_from,
-            )
+        with ProgressBars() as bars:
+            drawn = bars if show else None
+            if set_spec:
+                summary = harvest_set(runtime, set_spec, progress=drawn, **options)
+            else:
+                chosen = list(categories) or runtime.settings.categories
+                summary = harvest_categories(runtime, chosen, progress=drawn, **options)
     except HarvestUnavailable as exc:
         raise click.ClickException(f"harvest stopped: {exc}. Run it again to resume.") from None
     except FormatError as exc:

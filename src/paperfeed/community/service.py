@@ -17,6 +17,7 @@ from paperfeed.community.cards import PaperCard, card_query, load_cards
 from paperfeed.community.markdown import MAX_COMMENT, render_comment
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, users, votes
 from paperfeed.papers.catalog import Catalog
+from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
 from paperfeed.papers.record import PaperRecord
 
@@ -393,7 +394,7 @@ class CommunityService:
             if record is None:
                 raise NotFound(f"arXiv does not know arXiv:{arxiv_id}")
             with self.engine.begin() as conn:
-                self.catalog.upsert(conn, [record])
+                CatalogWriter().upsert(conn, [record])
             paper_id = self.catalog.ids_for_arxiv([arxiv_id])[arxiv_id]
             added = True
         with self.engine.begin() as conn:

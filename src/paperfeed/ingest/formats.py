@@ -1,11 +1,16 @@
-"""The import formats `paperfeed import FORMAT` accepts, and their parsers."""
+"""The import formats `paperfeed import FORMAT` accepts: their parsers, and the bulk loader
+of a format that has one."""
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from paperfeed.ingest.base import Parser
+
+if TYPE_CHECKING:
+    from paperfeed.ingest.runner import BulkLoader
 
 
 @dataclass(frozen=True)
@@ -14,10 +19,19 @@ class ImportFormat:
     module: str  # paperfeed.ingest.<module> provides `parse`
     help: str
     reading_list: bool = False  # entries are matched to the catalog; unmatched ones reported
+    # paperfeed.ingest.<bulk> provides `LOADER`, a BulkLoader: the path large files take
+    # instead of `parse` in batches (modules are imported only when a file is imported).
+    bulk: str | None = None
 
     def parser(self) -> Parser:
         parse: Parser = importlib.import_module(f"paperfeed.ingest.{self.module}").parse
         return parse
+
+    def bulk_loader(self) -> BulkLoader | None:
+        if self.bulk is None:
+            return None
+        loader: BulkLoader = importlib.import_module(f"paperfeed.ingest.{self.bulk}").LOADER
+        return loader
 
 
 FORMATS: dict[str, ImportFormat] = {
@@ -27,6 +41,7 @@ FORMATS: dict[str, ImportFormat] = {
             "snapshot",
             "snapshot",
             "arXiv metadata snapshot, JSON lines (arxiv-metadata-oai-snapshot.json)",
+            bulk="snapshot_bulk",
         ),
         ImportFormat(
             "oai-pmh",

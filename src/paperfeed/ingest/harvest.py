@@ -17,16 +17,14 @@ from typing import Any, TextIO
 
 import httpx
 import sqlalchemy as sa
-from tqdm import tqdm
 
 from paperfeed import __version__
 from paperfeed.clock import utcnow
 from paperfeed.db.schema import harvest_state
-from paperfeed.ingest.base import FormatError, Rejection
+from paperfeed.ingest.base import FormatError, Progress, ProgressEvent, Rejection
 from paperfeed.ingest.oaipmh import OAIError, ResponsePage, parse_response
-from paperfeed.ingest.runner import BatchHook, ImportSummary, write_batch
-from paperfeed.papers.catalog import Catalog
-from paperfeed.papers.categories import is_known_category
+from paperfeed.ingest.runner import ImportSummary, write_batch
+from paperfeed.papers.categories import category_set_spec
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
 
@@ -34,22 +32,6 @@ USER_AGENT = f"paperfeed/{__version__} (+self-hosted)"
 MAX_RETRY_AFTER = 600.0  # a server asking for longer is treated as if it asked for this
 BACKOFF_FIRST = 5.0  # seconds before the first retry of a failed request; doubles each time
 BACKOFF_MAX = 120.0
-# arXiv's OAI sets are group:archive:CLASS; these archives belong to the physics group.
-_PHYSICS_ARCHIVES = {
-    "astro-ph",
-    "cond-mat",
-    "gr-qc",
-    "hep-ex",
-    "hep-lat",
-    "hep-ph",
-    "hep-th",
-    "math-ph",
-    "nlin",
-    "nucl-ex",
-    "nucl-th",
-    "physics",
-    "quant-ph",
-}
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], dt.datetime]
@@ -70,17 +52,6 @@ class HarvestUnavailable(Exception):
 
 def _aware_utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def category_set_spec(category: str) -> str:
-    """arXiv's OAI set for a category: cs.LG -> cs:cs:LG, hep-th -> physics:hep-th."""
-    if not is_known_category(category):
-        raise ValueError(f"not an arXiv category: {category!r} (e.g. cs.LG, hep-th, math)")
-    archive, _, subject = category.partition(".")
-    group = "physics" if archive in _PHYSICS_ARCHIVES else archive
-    if subject:
-        return f"{group}:{archive}:{subject}"
-    return f"{group}:{archive}" if group == "physics" else archive
 
 
 def _retry_after(header: str | None, now: dt.datetime) -> float | None:
@@ -130,16 +101,15 @@ class Harvester:
         runtime: Runtime,
         *,
         endpoint: str | None = None,
-        progress: bool = False,
+        progress: Progress | None = None,
         client: httpx.Client | None = None,
         sleep: Sleep = time.sleep,
         clock: Clock = _aware_utcnow,
         log: TextIO = sys.stderr,
-        on_batch: BatchHook | None = None,
     ) -> None:
         settings = runtime.settings
         self.engine = runtime.engine
-        self.catalog = Catalog(self.engine)
+        self.writer = runtime.catalog_writer
         self.endpoint = endpoint or settings.oai_endpoint
         self.delay = settings.request_delay
         self.retries = settings.http_retries
@@ -147,7 +117,6 @@ class Harvester:
         self.sleep = sleep
         self.clock = clock
         self.log = log
-        self.on_batch = on_batch
         self._own_client = client is None
         self.client = client or httpx.Client(
             timeout=settings.http_timeout,
@@ -305,35 +274,39 @@ class Harvester:
             state.pages_done = 0
             params = first_page()
         response_days: list[str] = []
-        with tqdm(
-            unit=" rec",
-            desc=set_spec or "all",
-            disable=not self.progress,
-            file=self.log,
-            dynamic_ncols=True,
-        ) as bar:
-            while True:
-                try:
-                    page = self.fetch(params)
-                except OAIError as exc:
-                    # arXiv's tokens expire daily: restart the window rather than give up.
-                    if exc.code != "badResumptionToken" or "resumptionToken" not in params:
-                        raise
-                    print(f"{exc}; restarting the window", file=self.log)
-                    state.pages_done = 0
-                    params = first_page()
-                    continue
-                if page.response_date:
-                    response_days.append(page.response_date[:10])
-                state.page_done(page, until, min(response_days, default=None))
-                self._write(page, summary, self._saver(key, metadata_prefix, set_spec, state))
-                bar.update(len(page.items))
-                if bar.total is None and page.complete_list_size:
-                    bar.total = page.complete_list_size
-                bar.set_postfix_str(f"{state.pages_done} pages", refresh=False)
-                if page.resumption_token is None:
-                    break
-                params = {"verb": "ListRecords", "resumptionToken": page.resumption_token}
+        received = 0  # records, in the pages of this run
+        total: int | None = None
+        while True:
+            try:
+                page = self.fetch(params)
+            except OAIError as exc:
+                # arXiv's tokens expire daily: restart the window rather than give up.
+                if exc.code != "badResumptionToken" or "resumptionToken" not in params:
+                    raise
+                print(f"{exc}; restarting the window", file=self.log)
+                state.pages_done = 0
+                params = first_page()
+                continue
+            if page.response_date:
+                response_days.append(page.response_date[:10])
+            state.page_done(page, until, min(response_days, default=None))
+            self._write(page, summary, self._saver(key, metadata_prefix, set_spec, state))
+            received += len(page.items)
+            total = total or page.complete_list_size
+            if self.progress is not None:
+                self.progress(
+                    ProgressEvent(
+                        task=set_spec or "all",
+                        done=received,
+                        total=total,
+                        unit="rec",
+                        detail=f"{state.pages_done} pages",
+                        finished=page.resumption_token is None,
+                    )
+                )
+            if page.resumption_token is None:
+                break
+            params = {"verb": "ListRecords", "resumptionToken": page.resumption_token}
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -345,10 +318,7 @@ class Harvester:
             if isinstance(item, Rejection):
                 summary.rejected += 1
                 print(f"rejected {item.location}: {item.reason}", file=self.log)
-        results = write_batch(self.engine, self.catalog, records, after=save)
-        summary.count(results)
-        if self.on_batch is not None and results:
-            self.on_batch(results)
+        summary.count(write_batch(self.engine, self.writer, records, after=save))
 
 
 def harvest_sets(
@@ -359,11 +329,10 @@ def harvest_sets(
     from_date: str | None = None,
     until: str | None = None,
     endpoint: str | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock = _aware_utcnow,
     log: TextIO = sys.stderr,
-    on_batch: BatchHook | None = None,
     first_run_from: str | None = None,
 ) -> ImportSummary:
     """Harvest OAI sets ('cs', 'physics:hep-th', 'cs:cs:LG'; None for everything) one after
@@ -375,7 +344,6 @@ def harvest_sets(
         sleep=sleep,
         clock=clock,
         log=log,
-        on_batch=on_batch,
     )
     total = ImportSummary()
     try:

@@ -22,7 +22,7 @@ from paperfeed.papers.authors import (
     make_author,
     split_author_list,
 )
-from paperfeed.papers.categories import code_for_name
+from paperfeed.papers.categories import category_for_set_spec, code_for_name
 from paperfeed.papers.dates import parse_iso, parse_rfc2822
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id, parse_doi, try_parse_arxiv_id
 from paperfeed.papers.links import extract_links
@@ -119,14 +119,6 @@ def _doi(text: str | None) -> str | None:
     return parse_doi(text.split()[0]) if text and text.split() else None
 
 
-def _category_from_set(set_spec: str) -> str:
-    """The category an OAI set stands for: physics:hep-th -> hep-th, cs:cs:LG -> cs.LG."""
-    parts = set_spec.split(":")
-    if len(parts) >= 3:
-        return f"{parts[1]}.{parts[2]}"
-    return parts[-1]
-
-
 def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
@@ -134,7 +126,7 @@ def _unique(values: list[str]) -> list[str]:
 def _with_set_fallback(categories: list[str], header: _Header) -> list[str]:
     if categories:
         return categories
-    return _unique([_category_from_set(s) for s in header.set_specs])
+    return _unique([category_for_set_spec(s) for s in header.set_specs])
 
 
 def _finish(record: PaperRecord, header: _Header) -> PaperRecord:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from paperfeed.ingest import snapshot
 from paperfeed.ingest.base import Rejection
-from paperfeed.papers.catalog import PreparedRows
+from paperfeed.papers.bulk_load import PreparedRows
 
 # A worker's answer: the rows (from `snapshot.prepare_chunk`, for a block sent by pipe), or
 # the length of their marshal data in the block's slot; the rejections; the records read.

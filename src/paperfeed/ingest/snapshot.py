@@ -10,7 +10,7 @@ import orjson
 
 from paperfeed.ingest.base import FormatError, Item, Rejection
 from paperfeed.papers.authors import Author, make_author, split_author_list
-from paperfeed.papers.catalog import PreparedRows
+from paperfeed.papers.bulk_load import PreparedRows
 from paperfeed.papers.dates import parse_iso, parse_rfc2822
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id, parse_doi
 from paperfeed.papers.links import extract_links
@@ -155,7 +155,7 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
 
 
 # The bulk path (SQLite and PostgreSQL): the importer reads blocks of whole lines and parse
-# workers (processes) turn them into rows ready for insertion; see `paperfeed.ingest.runner`.
+# workers (processes) turn them into rows ready for insertion; see `paperfeed.ingest.snapshot_bulk`.
 # Blocks, not lines, cross the process boundary, and the importer never splits lines itself.
 Chunk = tuple[int, bytes]  # the number of the block's first line, whole lines
 

@@ -1,4 +1,5 @@
-"""The arXiv category taxonomy: codes, names, and the names OAI-PMH oai_dc uses for them."""
+"""The arXiv category taxonomy, in one place: codes, names, archives and groups, the names
+OAI-PMH oai_dc uses for them, and arXiv's OAI set specs."""
 
 from __future__ import annotations
 
@@ -242,6 +243,29 @@ _BY_CODE = {code.casefold(): code for code in CATEGORY_NAMES}
 _CODE_SHAPE = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?$")
 
 
+# Archives of the physics group: arXiv's OAI sets are group:archive:CLASS, and the physics
+# group's archives are not named after it (hep-th is physics:hep-th).
+_PHYSICS_GROUP = frozenset(
+    {
+        "astro-ph",
+        "cond-mat",
+        "gr-qc",
+        "hep-ex",
+        "hep-lat",
+        "hep-ph",
+        "hep-th",
+        "math-ph",
+        "nlin",
+        "nucl-ex",
+        "nucl-th",
+        "physics",
+        "quant-ph",
+    }
+)
+# Archives whose papers carry the archive itself as their category (hep-th, quant-ph).
+ARCHIVES_WITHOUT_SUBJECTS = frozenset(code for code in _STANDALONE if code not in _GROUPS)
+
+
 def category_name(code: str) -> str:
     return CATEGORY_NAMES.get(code, code)
 
@@ -260,3 +284,29 @@ def is_category_code(code: str) -> bool:
 def is_known_category(code: str) -> bool:
     """A category or archive of today's taxonomy (cs.LG, hep-th, cs, physics)."""
     return code in CATEGORY_NAMES or code in _GROUPS
+
+
+def lists_subject_classes(code: str) -> bool:
+    """Whether `code` stands for an archive's subject classes rather than one category: "cs"
+    (papers are in cs.LG, cs.CL, ...) but not "cs.LG" or "hep-th" (an archive without
+    subject classes, whose papers carry "hep-th" itself)."""
+    return "." not in code and code not in ARCHIVES_WITHOUT_SUBJECTS
+
+
+def category_set_spec(category: str) -> str:
+    """arXiv's OAI set for a category: cs.LG -> cs:cs:LG, hep-th -> physics:hep-th."""
+    if not is_known_category(category):
+        raise ValueError(f"not an arXiv category: {category!r} (e.g. cs.LG, hep-th, math)")
+    archive, _, subject = category.partition(".")
+    group = "physics" if archive in _PHYSICS_GROUP else archive
+    if subject:
+        return f"{group}:{archive}:{subject}"
+    return f"{group}:{archive}" if group == "physics" else archive
+
+
+def category_for_set_spec(set_spec: str) -> str:
+    """The category an OAI set stands for: physics:hep-th -> hep-th, cs:cs:LG -> cs.LG."""
+    parts = set_spec.split(":")
+    if len(parts) >= 3:
+        return f"{parts[1]}.{parts[2]}"
+    return parts[-1]

@@ -124,7 +124,7 @@ def _load_corpus(runtime: Runtime, path: Path) -> dict[int, str]:
 
     def flush() -> None:
         with runtime.engine.begin() as conn:
-            ids = runtime.catalog.insert_new(conn, [record for _, record in batch])
+            ids = runtime.catalog_writer.insert_new(conn, [record for _, record in batch])
         doc_of.update(zip(ids, (doc for doc, _ in batch), strict=True))
         batch.clear()
 

@@ -187,3 +187,13 @@ def test_console_script_runs_in_a_subprocess(
     bad = run("papers", "show", "not-an-id")
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_import_draws_progress_on_request(cli: Cli, data_dir: Path) -> None:
+    """`--progress` draws the runner's reports as a bar on stderr; `--no-progress` nothing."""
+    drawn = cli("import", "snapshot", data_dir / HEAD200, "--progress", "--no-index")
+    assert "kaggle_snapshot_head200.jsonl.gz" in drawn.stderr
+    assert "200 records" in drawn.stderr and "rec/s" in drawn.stderr
+    quiet = cli("import", "snapshot", data_dir / HEAD200, "--no-progress", "--no-index")
+    assert "kaggle_snapshot_head200.jsonl.gz:" in quiet.stderr  # the summary line only
+    assert "rec/s" not in quiet.stderr

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_categories, papers
 from paperfeed.ingest import shared_slots, snapshot, snapshot_bulk
+from paperfeed.ingest.base import ProgressEvent
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
 from paperfeed.papers.record import PaperRecord
@@ -306,3 +307,26 @@ def test_rows_larger_than_their_slot_come_back_by_pipe(data_dir: Path) -> None:
     finally:
         shared_slots.inherit(None)
         slots.close()
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["generic", "bulk"])
+def test_both_paths_report_progress_through_the_callback(
+    runtime: Runtime, data_dir: Path, tmp_path: Path, bulk: bool
+) -> None:
+    """The runner draws nothing: it reports the bytes read and records done to its callback,
+    ending with one report marked finished."""
+    path = _tricky_file(data_dir, tmp_path)
+    events: list[ProgressEvent] = []
+    importer = Importer(runtime.engine, batch_size=25, progress=events.append)
+    threshold = snapshot_bulk.PARALLEL_MIN_BYTES
+    snapshot_bulk.PARALLEL_MIN_BYTES = 0 if bulk else 1 << 62
+    try:
+        summary = importer.import_file(FORMATS["snapshot"], path)
+    finally:
+        snapshot_bulk.PARALLEL_MIN_BYTES = threshold
+    assert len(events) > 2
+    assert {(e.task, e.unit, e.total) for e in events} == {(path.name, "B", path.stat().st_size)}
+    assert [e.done for e in events] == sorted(e.done for e in events)
+    assert [e.finished for e in events] == [False] * (len(events) - 1) + [True]
+    assert events[-1].done == path.stat().st_size
+    assert events[-1].detail.startswith(f"{summary.records:,} records, ")

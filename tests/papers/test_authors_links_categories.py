@@ -3,8 +3,8 @@ import pytest
 from paperfeed.papers.authors import from_display_name, from_last_first, split_author_list
 from paperfeed.papers.categories import (
     ARCHIVES_WITHOUT_SUBJECTS,
+    CATEGORY_NAMES,
     category_for_set_spec,
-    category_name,
     category_set_spec,
     code_for_name,
     lists_subject_classes,
@@ -41,7 +41,7 @@ def test_oai_dc_category_names_map_to_codes() -> None:
     assert code_for_name("Statistics - Machine Learning") == "stat.ML"
     assert code_for_name("math.RT") == "math.RT"
     assert code_for_name("68T05") is None
-    assert category_name("cs.CL") == "Computer Science - Computation and Language"
+    assert CATEGORY_NAMES["cs.CL"] == "Computer Science - Computation and Language"
 
 
 @pytest.mark.parametrize(

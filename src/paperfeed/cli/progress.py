@@ -16,8 +16,8 @@ class ProgressBars:
     """A `Progress` callback that draws one tqdm bar per task, closed at the task's last
     report (or when the bars are closed). Use as a context manager."""
 
-    def __init__(self, file: TextIO = sys.stderr) -> None:
-        self.file = file
+    def __init__(self, file: TextIO | None = None) -> None:
+        self.file = file  # None: sys.stderr as it is when a bar starts
         self._bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
@@ -28,7 +28,7 @@ class ProgressBars:
                 unit=event.unit if event.unit == "B" else f" {event.unit}",
                 unit_scale=event.unit == "B",
                 desc=event.task,
-                file=self.file,
+                file=self.file or sys.stderr,
                 dynamic_ncols=True,
             )
         elif event.total is not None and bar.total != event.total:

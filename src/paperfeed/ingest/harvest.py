@@ -19,12 +19,13 @@ import httpx
 import sqlalchemy as sa
 
 from paperfeed import __version__
-from paperfeed.clock import utcnow
+from paperfeed.clock import Clock
 from paperfeed.db.schema import harvest_state
 from paperfeed.ingest.base import FormatError, Progress, ProgressEvent, Rejection
 from paperfeed.ingest.oaipmh import OAIError, ResponsePage, parse_response
 from paperfeed.ingest.runner import ImportSummary, write_batch
 from paperfeed.papers.categories import category_set_spec
+from paperfeed.papers.dates import utc_naive
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
 
@@ -34,7 +35,6 @@ BACKOFF_FIRST = 5.0  # seconds before the first retry of a failed request; doubl
 BACKOFF_MAX = 120.0
 
 Sleep = Callable[[float], None]
-Clock = Callable[[], dt.datetime]
 
 
 def _name_not_resolved(exc: httpx.TransportError) -> bool:
@@ -50,10 +50,6 @@ class HarvestUnavailable(Exception):
     """The repository could not be reached, or kept failing until the retries ran out."""
 
 
-def _aware_utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _retry_after(header: str | None, now: dt.datetime) -> float | None:
     """Seconds asked for by a Retry-After header (delta-seconds or an HTTP date)."""
     if not header:
@@ -65,9 +61,8 @@ def _retry_after(header: str | None, now: dt.datetime) -> float | None:
         when = parsedate_to_datetime(header)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - now).total_seconds())
+    # (A date without a zone is UTC, as HTTP dates are.)
+    return max(0.0, (utc_naive(when) - utc_naive(now)).total_seconds())
 
 
 @dataclass
@@ -94,7 +89,7 @@ class _State:
 
 class Harvester:
     """Harvests one OAI-PMH endpoint into the catalog. `sleep` and `clock` are injectable so
-    that tests see the waits without waiting."""
+    that tests see the waits without waiting; the clock is the runtime's unless given."""
 
     def __init__(
         self,
@@ -104,7 +99,7 @@ class Harvester:
         progress: Progress | None = None,
         client: httpx.Client | None = None,
         sleep: Sleep = time.sleep,
-        clock: Clock = _aware_utcnow,
+        clock: Clock | None = None,
         log: TextIO = sys.stderr,
     ) -> None:
         settings = runtime.settings
@@ -115,7 +110,7 @@ class Harvester:
         self.retries = settings.http_retries
         self.progress = progress
         self.sleep = sleep
-        self.clock = clock
+        self.clock = clock or runtime.clock
         self.log = log
         self._own_client = client is None
         self.client = client or httpx.Client(
@@ -220,7 +215,7 @@ class Harvester:
             "pages_done": state.pages_done,
             "last_datestamp": state.last_datestamp,
             "completed_until": state.completed_until,
-            "updated_at": utcnow(),
+            "updated_at": utc_naive(self.clock()),
         }
 
         def save(conn: sa.Connection) -> None:
@@ -331,7 +326,7 @@ def harvest_sets(
     endpoint: str | None = None,
     progress: Progress | None = None,
     sleep: Sleep = time.sleep,
-    clock: Clock = _aware_utcnow,
+    clock: Clock | None = None,
     log: TextIO = sys.stderr,
     first_run_from: str | None = None,
 ) -> ImportSummary:

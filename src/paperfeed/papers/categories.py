@@ -266,10 +266,6 @@ _PHYSICS_GROUP = frozenset(
 ARCHIVES_WITHOUT_SUBJECTS = frozenset(code for code in _STANDALONE if code not in _GROUPS)
 
 
-def category_name(code: str) -> str:
-    return CATEGORY_NAMES.get(code, code)
-
-
 def code_for_name(name: str) -> str | None:
     """Map an oai_dc subject ("Computer Science - Learning") or a code ("math.lo") to a code;
     None for subjects that are not arXiv categories (MSC/ACM classes, keywords)."""

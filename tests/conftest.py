@@ -23,6 +23,7 @@ __all__ = ["DATA", "SHARED", "scratch_database"]
 
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[2] / "shared"))
 DATA = SHARED / "data"
+SLOW_TIMEOUT = 900  # seconds, for tests marked `slow`
 
 
 def pytest_report_header() -> str:
@@ -36,6 +37,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "empty_catalog: the test starts from a new data directory (no home, and on PostgreSQL "
         "an empty database) instead of a copy of the session's migrated catalog",
     )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For `pytest -n N --dist loadgroup` (scripts/test): a test file's tests run on one
+    worker, so its module fixtures (an indexed catalog, a browser, server processes) are built
+    once; tests marked `slow` (minutes each) run on their own and first, so they do not end
+    the run on one worker while the others idle, and get 15 minutes instead of the default
+    per-test timeout (pyproject.toml)."""
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.partition("::")[0]))
+        elif item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -1,29 +1,61 @@
-"""Shared fixtures: a real catalog per test (SQLite file, or PostgreSQL when
-PAPERFEED_TEST_DATABASE_URL is set), the shared real data, and a local HTTP server."""
+"""Shared fixtures: a real catalog per test (a SQLite file, or a PostgreSQL database when
+PAPERFEED_TEST_DATABASE_URL is set), copied from one migrated per session; the embedding models
+loaded once per session; the shared real data; and a local HTTP server."""
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
+import paperfeed.runtime
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
+from tests.support import catalogs
+from tests.support.catalogs import scratch_database
 from tests.support.cli import cli, cli_env, imported  # noqa: F401  (shared fixtures)
 from tests.support.http import FixtureServer
+from tests.support.models import SessionModels
+
+__all__ = ["DATA", "SHARED", "scratch_database"]
 
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[2] / "shared"))
 DATA = SHARED / "data"
+SLOW_TIMEOUT = 900  # seconds, for tests marked `slow`
 
 
 def pytest_report_header() -> str:
-    url = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
+    url = catalogs.base_url()
     return f"paperfeed catalog backend: {url or 'SQLite (temporary files)'}; data: {DATA}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "empty_catalog: the test starts from a new data directory (no home, and on PostgreSQL "
+        "an empty database) instead of a copy of the session's migrated catalog",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For `pytest -n N --dist loadgroup` (scripts/test): a test file's tests run on one
+    worker, so its module fixtures (an indexed catalog, a browser, server processes) are built
+    once; tests marked `slow` (minutes each) run on their own and first, so they do not end
+    the run on one worker while the others idle, and get 15 minutes instead of the default
+    per-test timeout (pyproject.toml)."""
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.partition("::")[0]))
+        elif item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    catalogs.drop_templates()
 
 
 @pytest.fixture(scope="session")
@@ -33,37 +65,42 @@ def data_dir() -> Path:
     return DATA
 
 
-@contextmanager
-def scratch_database() -> Iterator[str | None]:
-    """The catalog URL for a test: None (a SQLite file in the test's home), or on the
-    PostgreSQL leg (PAPERFEED_TEST_DATABASE_URL) a fresh database, dropped afterwards."""
-    base_url = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
-    if not base_url:
-        yield None
-        return
-    name = f"pf_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+def _empty(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("empty_catalog") is not None
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str | None]:
-    with scratch_database() as url:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    with scratch_database(empty=_empty(request)) as url:
         yield url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionModels]:
+    """Every runtime of the test process gets its embedding model from here: prepared once
+    per run, loaded once per process (see tests/support/models.py)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    models = SessionModels(shared / "models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paperfeed.runtime, "load_embedder", models.load)
+        yield models
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
+def home(tmp_path: Path, database_url: str | None, request: pytest.FixtureRequest) -> Path:
+    """The test's data directory: on SQLite it holds a copy of the migrated catalog; with the
+    `empty_catalog` mark it is not made yet."""
+    home = tmp_path / "home"
+    if database_url is None and not _empty(request):
+        catalogs.seed_sqlite_home(home)
+    return home
+
+
+@pytest.fixture
+def settings(home: Path, database_url: str | None) -> Settings:
     return Settings(
-        home=tmp_path / "home",
+        home=home,
         database_url=database_url,
         request_delay=0.0,
         http_retries=2,

@@ -58,6 +58,7 @@ def test_version(cli: Cli) -> None:
     assert cli("--version").stdout.startswith("paperfeed, version ")
 
 
+@pytest.mark.empty_catalog
 def test_db_upgrade_twice_then_check(cli: Cli) -> None:
     first = cli("db", "upgrade").stdout
     assert "database upgraded: empty -> " in first
@@ -66,6 +67,7 @@ def test_db_upgrade_twice_then_check(cli: Cli) -> None:
     assert "schema is current" in cli("db", "check").stdout
 
 
+@pytest.mark.empty_catalog
 def test_init_without_harvest_creates_the_catalog(cli: Cli, cli_env: dict[str, str | None]) -> None:
     out = cli("init", "--no-harvest").stdout
     home = Path(str(cli_env["PAPERFEED_HOME"]))

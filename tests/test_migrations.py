@@ -9,6 +9,10 @@ from alembic.runtime.migration import MigrationContext
 from paperfeed.db.schema import metadata
 from paperfeed.runtime import Runtime
 
+# The migrations run here from an empty database (other tests start from a copy of a catalog
+# the migrations made once per session).
+pytestmark = pytest.mark.empty_catalog
+
 
 def test_migrated_database_matches_the_declared_schema(runtime: Runtime) -> None:
     with runtime.engine.connect() as conn:

@@ -99,6 +99,7 @@ class Runtime:
             session_days=self.settings.session_days,
             admin_emails=frozenset(self.settings.admin_emails),
             reader=self.reader,
+            clock=self.clock,
         )
 
     @cached_property
@@ -107,7 +108,7 @@ class Runtime:
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
-        return RateLimiter(self.engine, self.settings.rate_limit_scale)
+        return RateLimiter(self.engine, self.settings.rate_limit_scale, clock=self.clock)
 
     @cached_property
     def mailer(self) -> Mailer:
@@ -115,11 +116,13 @@ class Runtime:
 
     @cached_property
     def messages(self) -> Messages:
-        return Messages(self.mailer, self.settings.mail_from, self.settings.base_url)
+        return Messages(
+            self.mailer, self.settings.mail_from, self.settings.base_url, clock=self.clock
+        )
 
     @cached_property
     def subscriptions(self) -> SubscriptionService:
-        return SubscriptionService(self.engine, self.messages)
+        return SubscriptionService(self.engine, self.messages, clock=self.clock)
 
     def fetch_from_arxiv(self, arxiv_id: str) -> PaperRecord | None:
         """One paper from the arXiv API (for submissions of papers not in the catalog)."""

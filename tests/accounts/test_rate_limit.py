@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,13 +12,16 @@ import sqlalchemy as sa
 
 from paperfeed.accounts import rate_limit
 from paperfeed.accounts.rate_limit import Limit, RateLimited, RateLimiter
-from paperfeed.clock import utcnow
+from paperfeed.clock import FrozenClock
+from paperfeed.config import Settings
 from paperfeed.db.engine import make_engine
 from paperfeed.db.schema import rate_limits
 from paperfeed.runtime import Runtime
 
 # Windows this long never roll over during a test (their boundaries are years apart).
 DECADE = dt.timedelta(days=3650)
+# The clock of the tests that move through windows: 10:15:30 UTC, 45 min before the hour ends.
+START = dt.datetime(2026, 8, 3, 10, 15, 30)
 
 
 def limit(count: int, action: str = "test") -> Limit:
@@ -36,6 +38,17 @@ def allowed(limiter: RateLimiter, lim: Limit, client: str, attempts: int) -> int
         except RateLimited:
             pass
     return passed
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def limiter(runtime: Runtime, clock: FrozenClock) -> RateLimiter:
+    """The runtime's limiter on a clock the test moves."""
+    return RateLimiter(runtime.engine, runtime.settings.rate_limit_scale, clock=clock)
 
 
 @pytest.fixture
@@ -61,16 +74,33 @@ def test_the_allowance_passes_and_the_next_attempt_is_refused(runtime: Runtime) 
         limiter.hit(lim, "203.0.113.7")
 
 
-def test_retry_after_points_at_the_end_of_the_window(runtime: Runtime) -> None:
+def test_retry_after_points_at_the_end_of_the_window(
+    limiter: RateLimiter, clock: FrozenClock
+) -> None:
     lim = Limit("hourly", 1, dt.timedelta(hours=1))
-    _avoid_window_boundary(lim.per)
-    runtime.rate_limiter.hit(lim, "c")
+    limiter.hit(lim, "c")
     with pytest.raises(RateLimited) as raised:
-        runtime.rate_limiter.hit(lim, "c")
-    now = int(time.time())
-    window_end = (now // 3600 + 1) * 3600
-    assert abs(raised.value.retry_after - (window_end - now)) <= 2
-    assert 1 <= raised.value.retry_after <= 3600
+        limiter.hit(lim, "c")
+    assert raised.value.retry_after == 44 * 60 + 30  # 10:15:30 -> 11:00:00
+    clock.advance(dt.timedelta(minutes=44, seconds=29))
+    with pytest.raises(RateLimited) as raised:
+        limiter.hit(lim, "c")
+    assert raised.value.retry_after == 1  # never 0: "try again now" would be refused
+
+
+def test_the_runtime_limiter_reads_the_runtime_clock(settings: Settings) -> None:
+    clock = FrozenClock(START)
+    rt = Runtime(settings, clock=clock)
+    try:
+        lim = Limit("hourly", 1, dt.timedelta(hours=1))
+        rt.rate_limiter.hit(lim, "c")
+        with pytest.raises(RateLimited) as raised:
+            rt.rate_limiter.hit(lim, "c")
+        assert raised.value.retry_after == 44 * 60 + 30
+        clock.advance(dt.timedelta(minutes=45))  # 11:00:30: the next hour's window
+        rt.rate_limiter.hit(lim, "c")
+    finally:
+        rt.close()
 
 
 def test_clients_are_counted_separately(runtime: Runtime) -> None:
@@ -154,25 +184,31 @@ def test_concurrent_hits_from_two_engines_are_counted_exactly(
     assert counts == [threads_per_round * hits] * rounds
 
 
-def test_a_new_window_starts_a_new_count(runtime: Runtime) -> None:
+def test_a_new_window_starts_a_new_count(limiter: RateLimiter, clock: FrozenClock) -> None:
     lim = Limit("per-second", 2, dt.timedelta(seconds=1))
-    _avoid_window_boundary(lim.per, within=0.5)
-    limiter = runtime.rate_limiter
     assert allowed(limiter, lim, "c", 3) == 2
-    _wait_for_next_second(margin=0.05)
+    clock.advance(0.999)  # still the same second
+    assert allowed(limiter, lim, "c", 1) == 0
+    clock.advance(0.001)
     assert allowed(limiter, lim, "c", 3) == 2
 
 
-def _wait_for_next_second(margin: float) -> None:
-    now = time.time()
-    time.sleep(1 - (now % 1) + margin)
+def test_windows_are_fixed_not_sliding(limiter: RateLimiter, clock: FrozenClock) -> None:
+    """Hits at the end of one hour do not count against the start of the next."""
+    lim = Limit("hourly", 3, dt.timedelta(hours=1))
+    clock.set(dt.datetime(2026, 8, 3, 10, 59, 59))
+    assert allowed(limiter, lim, "c", 5) == 3
+    clock.advance(1)
+    assert allowed(limiter, lim, "c", 5) == 3
 
 
-def test_expired_windows_are_purged(runtime: Runtime) -> None:
-    old = utcnow() - dt.timedelta(hours=1)
+def test_expired_windows_are_purged(
+    runtime: Runtime, limiter: RateLimiter, clock: FrozenClock
+) -> None:
+    old = clock() - dt.timedelta(hours=1)
     with runtime.engine.begin() as conn:
         conn.execute(rate_limits.insert().values(key="sign-in|c|0", count=99, expires_at=old))
-    runtime.rate_limiter.hit(limit(1), "c")
+    limiter.hit(limit(1), "c")
     with runtime.engine.connect() as conn:
         keys = conn.execute(sa.select(rate_limits.c.key)).scalars().all()
     assert len(keys) == 1
@@ -192,15 +228,8 @@ def test_expired_windows_are_purged(runtime: Runtime) -> None:
     ids=lambda lim: lim.action,
 )
 def test_shipped_limits_refuse_the_attempt_after_their_allowance(
-    runtime: Runtime, lim: Limit
+    limiter: RateLimiter, clock: FrozenClock, lim: Limit
 ) -> None:
-    _avoid_window_boundary(lim.per)
-    assert allowed(runtime.rate_limiter, lim, "203.0.113.9", lim.count + 3) == lim.count
-
-
-def _avoid_window_boundary(per: dt.timedelta, within: float = 1.0) -> None:
-    """Wait if a window boundary is less than `within` seconds away (the hits take ~0.1 s)."""
-    seconds = per.total_seconds()
-    left = seconds - (time.time() % seconds)
-    if left < within:
-        time.sleep(left + 0.05)
+    assert allowed(limiter, lim, "203.0.113.9", lim.count + 3) == lim.count
+    clock.advance(lim.per)  # the next window has the whole allowance again
+    assert allowed(limiter, lim, "203.0.113.9", lim.count + 3) == lim.count

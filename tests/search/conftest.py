@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 
@@ -34,8 +33,3 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     yield runtime
     runtime.close()
     databases.close()  # drops the PostgreSQL database
-
-
-@pytest.fixture(scope="module")
-def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")

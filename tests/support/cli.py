@@ -32,9 +32,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, database_url: str | None) -> dict[str, str | None]:
+def cli_env(home: Path, database_url: str | None) -> dict[str, str | None]:
     return {
-        "PAPERFEED_HOME": str(tmp_path / "home"),
+        "PAPERFEED_HOME": str(home),
         "PAPERFEED_DATABASE_URL": database_url,
         "PAPERFEED_CONFIG": None,
         "PAPERFEED_REQUEST_DELAY": "0",

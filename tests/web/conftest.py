@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from paperfeed.search.embedder import load_embedder
 from tests.support.cli import Cli
+from tests.support.models import SessionModels
 from tests.support.server import LiveServer, free_port
 from tests.web.support import HF_DAILY, Inbox, Site, SmtpServer, Watch
 
@@ -141,26 +140,11 @@ def site(serve: Callable[..., Site], cli: Cli, data_dir: Path, search_ready: Non
     return serve()
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedding model as paperfeed prepares it on first use in a data directory (a few
-    seconds), prepared once for the session."""
-    folder = tmp_path_factory.mktemp("models")
-    load_embedder("minilm", folder)
-    return folder
-
-
 @pytest.fixture
-def search_ready(settings: Settings, model_cache: Path) -> None:
-    """The test's data directory starts with the prepared embedding model."""
-    target = settings.home / "models"
-    target.mkdir(parents=True, exist_ok=True)
-    for path in model_cache.iterdir():
-        if path.is_file():
-            try:
-                os.link(path, target / path.name)
-            except OSError:  # another file system
-                shutil.copy2(path, target / path.name)
+def search_ready(settings: Settings, session_models: SessionModels) -> None:
+    """The embedding model is loaded, and the test's data directory holds it, before the app
+    starts (the first page that needs it does not wait for it)."""
+    session_models.load(settings.embedder, settings.home / "models")
 
 
 @pytest.fixture

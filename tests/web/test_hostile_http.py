@@ -9,7 +9,6 @@ import contextlib
 import datetime as dt
 import re
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import sqlalchemy as sa
 from lxml import html
 
 from paperfeed.accounts.rate_limit import SIGN_IN
+from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
 from paperfeed.runtime import Runtime
@@ -516,22 +516,15 @@ def test_form_post_from_a_foreign_origin_is_403(site: Site, origin: str) -> None
 # -- rate limits ---------------------------------------------------------------------------------
 
 
-def _wait_for_a_fresh_window(window: dt.timedelta, needed: float = 20.0) -> None:
-    """The limits count in fixed windows; start a burst early enough in one."""
-    seconds = window.total_seconds()
-    into = time.time() % seconds
-    if seconds - into < needed:
-        time.sleep(seconds - into + 0.5)
-
-
 @pytest.mark.parametrize(("scale", "allowed"), [(1.0, 10), (0.3, 3)])
 def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int) -> None:
     """The 11th sign-in attempt from one address within 5 minutes is refused with 429 and a
     Retry-After (and `rate_limit_scale` scales the allowance). A fresh catalog of its own: the
-    counts are kept in the database."""
-    runtime = Runtime(settings.model_copy(update={"rate_limit_scale": scale}))
+    counts are kept in the database. The app's clock stands still at 12:01:00, four minutes
+    before the 5-minute window ends, so the burst cannot straddle two windows."""
+    clock = FrozenClock(dt.datetime(2026, 8, 3, 12, 1))
+    runtime = Runtime(settings.model_copy(update={"rate_limit_scale": scale}), clock=clock)
     runtime.accounts.sign_up("victim@example.org", "victim", PASSWORD)
-    _wait_for_a_fresh_window(SIGN_IN.per)
     with (
         live_server(runtime) as server,
         httpx.Client(base_url=server.url) as client,
@@ -551,8 +544,8 @@ def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int)
         )
     assert [a.status_code for a in answers] == [400] * allowed
     assert refused.status_code == 429
-    retry_after = int(refused.headers["retry-after"])
-    assert 0 < retry_after <= SIGN_IN.per.total_seconds()
+    assert SIGN_IN.per == dt.timedelta(minutes=5)
+    assert int(refused.headers["retry-after"]) == 4 * 60  # until 12:05:00
     assert "pf_session" not in refused.cookies
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from paperfeed.clock import utcnow
+from paperfeed.clock import Clock, utcnow
 from paperfeed.db.schema import rate_limits
 
 
@@ -35,15 +35,16 @@ class RateLimited(Exception):
 
 
 class RateLimiter:
-    def __init__(self, engine: sa.Engine, scale: float = 1.0) -> None:
+    def __init__(self, engine: sa.Engine, scale: float = 1.0, *, clock: Clock = utcnow) -> None:
         self.engine = engine
         self.scale = scale
+        self.clock = clock  # the windows are aligned to this clock's epoch seconds
 
     def hit(self, limit: Limit, client: str) -> None:
         """Count one attempt; raises RateLimited when the window's allowance is used up."""
-        now = utcnow()
+        now = self.clock()
         seconds = int(limit.per.total_seconds())
-        start = int(now.timestamp()) // seconds * seconds
+        start = int(now.replace(tzinfo=dt.UTC).timestamp()) // seconds * seconds
         key = f"{limit.action}|{client[:200]}|{start}"
         expires = dt.datetime.fromtimestamp(start + seconds, dt.UTC).replace(tzinfo=None)
         allowed = max(1, int(limit.count * self.scale))

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from paperfeed.accounts.tokens import new_token, token_hash
-from paperfeed.clock import utcnow
+from paperfeed.clock import Clock, utcnow
 from paperfeed.db.schema import api_tokens, password_resets, user_sessions, users
 
 MIN_PASSWORD = 10
@@ -62,8 +62,10 @@ class AccountService:
         session_days: int = 30,
         admin_emails: frozenset[str] = frozenset(),
         reader: sa.Engine | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.engine = engine
+        self.clock = clock  # sessions, tokens and resets are stamped and expired by it
         # Reads go through `reader`: on SQLite an engine that never takes the write lock.
         self.reader = reader or engine
         self.session_life = dt.timedelta(days=session_days)
@@ -91,7 +93,7 @@ class AccountService:
             "fullname": fullname,
             "password_hash": self.hasher.hash(password),
             "role": role,
-            "created_at": utcnow(),
+            "created_at": self.clock(),
         }
         with self.engine.begin() as conn:
             taken = conn.execute(
@@ -172,7 +174,7 @@ class AccountService:
 
     def start_session(self, user: User) -> str:
         token = new_token()
-        now = utcnow()
+        now = self.clock()
         with self.engine.begin() as conn:
             conn.execute(
                 user_sessions.insert().values(
@@ -193,7 +195,7 @@ class AccountService:
             .join(user_sessions, user_sessions.c.user_id == users.c.id)
             .where(
                 user_sessions.c.token_hash == token_hash(token),
-                user_sessions.c.expires_at > utcnow(),
+                user_sessions.c.expires_at > self.clock(),
             )
         )
         with self.reader.connect() as conn:
@@ -218,7 +220,7 @@ class AccountService:
                     token_hash=token_hash(token),
                     user_id=user.id,
                     name=name.strip()[:100] or "api",
-                    created_at=utcnow(),
+                    created_at=self.clock(),
                 )
             )
         return token
@@ -253,14 +255,14 @@ class AccountService:
                 password_resets.insert().values(
                     token_hash=token_hash(token),
                     user_id=row["id"],
-                    expires_at=utcnow() + RESET_VALID,
+                    expires_at=self.clock() + RESET_VALID,
                 )
             )
         return _user(row), token
 
     def reset_password(self, token: str, password: str) -> User:
         self._check_password(password)
-        now = utcnow()
+        now = self.clock()
         with self.engine.begin() as conn:
             row = (
                 conn.execute(

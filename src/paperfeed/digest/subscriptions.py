@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from paperfeed.accounts.service import normalise_email
 from paperfeed.accounts.tokens import new_token
-from paperfeed.clock import utcnow
+from paperfeed.clock import Clock, utcnow
 from paperfeed.db.schema import subscriptions
 from paperfeed.mail.messages import Messages
 
@@ -23,15 +23,16 @@ class Subscription:
 
 
 class SubscriptionService:
-    def __init__(self, engine: sa.Engine, messages: Messages) -> None:
+    def __init__(self, engine: sa.Engine, messages: Messages, *, clock: Clock = utcnow) -> None:
         self.engine = engine
         self.messages = messages
+        self.clock = clock
 
     def subscribe(self, email: str) -> Subscription:
         """Record the request and mail a confirmation link. Subscribing again re-sends the
         link (a confirmed subscription stays confirmed and gets no mail)."""
         email = normalise_email(email)
-        now = utcnow()
+        now = self.clock()
         with self.engine.begin() as conn:
             row = (
                 conn.execute(sa.select(subscriptions).where(subscriptions.c.email == email))
@@ -86,7 +87,7 @@ class SubscriptionService:
                 conn.execute(
                     subscriptions.update()
                     .where(subscriptions.c.id == row["id"])
-                    .values({"status": status, stamp: utcnow()})
+                    .values({"status": status, stamp: self.clock()})
                 )
         return Subscription(row["email"], status, token)
 

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 
 import jinja2
 
+from paperfeed.clock import Clock, utcnow
 from paperfeed.mail.service import Mailer, compose
 
 _ENV = jinja2.Environment(
@@ -24,14 +25,17 @@ def render(template: str, **context: object) -> tuple[str, str]:
 
 
 class Messages:
-    def __init__(self, mailer: Mailer, sender: str, base_url: str) -> None:
+    def __init__(
+        self, mailer: Mailer, sender: str, base_url: str, *, clock: Clock = utcnow
+    ) -> None:
         self.mailer = mailer
+        self.clock = clock  # the Date header
         self.sender = sender
         self.base_url = base_url.rstrip("/")
 
     def _send(self, to: str, template: str, **context: object) -> EmailMessage:
         subject, body = render(template, base_url=self.base_url, **context)
-        message = compose(self.sender, to, subject, body)
+        message = compose(self.sender, to, subject, body, now=self.clock())
         self.mailer.send(message)
         return message
 

@@ -91,12 +91,21 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.effective_outbox_dir)
 
 
-def compose(sender: str, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
+def compose(
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> EmailMessage:
+    """A message dated `now` (naive UTC; default: the wall clock)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = format_datetime(utcnow().replace(tzinfo=dt.UTC))
+    message["Date"] = format_datetime((now or utcnow()).replace(tzinfo=dt.UTC))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
     message.set_content(text)
     if html is not None:

@@ -1,1 +1,2 @@
-"""Importers: one module per source format, a shared runner, and the OAI-PMH harvester."""
+"""Importers: one module per source format, the registry of formats, a shared runner, the
+snapshot's bulk loader, and the OAI-PMH harvester."""

@@ -202,6 +202,7 @@ class FileImport:
     key: str  # of the file's checkpoint
     skip: int  # records an interrupted earlier run committed
     counter: CountingReader  # bytes of the file read so far
+    size: int  # bytes of the file
     progress: Progress | None
     log: TextIO
     summary: ImportSummary = field(default_factory=ImportSummary)
@@ -223,7 +224,7 @@ class FileImport:
             ProgressEvent(
                 task=self.path.name,
                 done=self.counter.count,
-                total=self.path.stat().st_size,
+                total=self.size,
                 unit="B",
                 detail=f"{position:,} records, {rate:,.0f} rec/s",
                 finished=finished,
@@ -245,7 +246,7 @@ class BulkLoader(Protocol):
 
 
 class Importer:
-    """Imports files of one format into the catalog."""
+    """Imports files into the catalog, each by the path its format takes."""
 
     def __init__(
         self,
@@ -278,6 +279,7 @@ class Importer:
             key,
             skip,
             counter,
+            path.stat().st_size,
             self.progress,
             self.log,
             summary=ImportSummary(resumed_from=skip),

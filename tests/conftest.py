@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperfeed.config import Settings
+from paperfeed.db.migrate import upgrade
 from paperfeed.runtime import Runtime
 from tests.support.cli import cli, cli_env, imported  # noqa: F401  (shared fixtures)
 from tests.support.http import FixtureServer
@@ -47,6 +48,10 @@ def scratch_database() -> Iterator[str | None]:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
     try:
+        # Only `paperfeed db upgrade` migrates a PostgreSQL catalog; processes refuse an old one.
+        fresh = sa.create_engine(url)
+        upgrade(fresh)
+        fresh.dispose()
         yield url
     finally:
         with admin.connect() as conn:

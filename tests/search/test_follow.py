@@ -5,6 +5,8 @@ the real embedding model, real index files."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,10 +183,17 @@ def test_the_indexer_reports_progress_through_a_callback(runtime: Runtime) -> No
 
 
 def test_the_serving_thread_follows_and_stops(nodes: tuple[Runtime, Runtime]) -> None:
+    """The thread a serving process runs (the thing measured is real time: it polls the
+    catalog every POLL_SECONDS)."""
     a, b = nodes
     b.index.start()
     b.index.start()  # idempotent: the web app calls it on every request
     thread = b.index._thread
     assert thread is not None and thread.is_alive()
+    write_batch(a.engine, a.catalog, [NEW])
+    deadline = time.monotonic() + 10
+    while _ids(b, "surface codes") != [SURFACE]:
+        assert time.monotonic() < deadline, "node B did not follow within 10 s"
+        threading.Event().wait(0.05)
     b.index.stop()
     assert not thread.is_alive()

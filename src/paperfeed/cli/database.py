@@ -25,10 +25,10 @@ def db_upgrade(runtime: Runtime, revision: str) -> None:
     commands refuse to start on an older one); upgrades started together on several
     machines take turns (an advisory lock), and the later ones find nothing to do."""
     engine = make_engine(runtime.settings)
-    before = current_revision(engine)
-    upgrade(engine, revision)
-    after = current_revision(engine)
-    engine.dispose()
+    try:
+        before, after = upgrade(engine, revision)
+    finally:
+        engine.dispose()
     if before == after:
         click.echo(f"database is up to date (revision {after})")
     else:

@@ -41,13 +41,24 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+def upgrade(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations up to `revision`, in one transaction; on PostgreSQL under an advisory
-    lock, so that upgrades started together run one after the other."""
+    lock, so that upgrades started together run one after the other. The revisions before
+    and after, as this upgrade found them under the lock."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(_config(conn), revision)
+        return before, MigrationContext.configure(conn).get_current_revision()
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    """Undo migrations down to `revision` (for tests of older schemas)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+        command.downgrade(_config(conn), revision)
 
 
 def ensure_schema(engine: sa.Engine) -> bool:

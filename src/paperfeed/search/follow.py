@@ -258,30 +258,34 @@ class IndexFollower:
     def poll(self) -> bool:
         """Apply what the catalog changed beyond this index, if anything; True when this
         process applied something. Another process writing the directory's index: only
-        re-read what it wrote."""
+        re-read what it wrote. Papers come first: loading the model (for the vectors) must
+        not hold up what is searchable by words."""
         self.stats.polls += 1
-        store = self.refresh()
         engine = self._engine()
-        papers_due = self._papers_due(engine, store)
-        vectors_due = self._vectors_due(engine, store)
-        deletions_due = time.monotonic() - self._deletions_at >= DELETION_SECONDS
-        if not (papers_due or vectors_due or deletions_due):
-            return False
-        with self.lock.hold(wait=False) as mine:
-            if not mine:
-                return False
-            store = self.refresh()
-            indexer = self.indexer(store)
-            if papers_due:
-                self.stats.lexical += indexer.update_lexical(self._applied_papers)
-                self._recent = self._recent_count(engine, store)
-            if vectors_due:
-                self.stats.vectors += indexer.update_vectors(self._applied_vectors)
-                self._vectors_at = time.monotonic()
-            if deletions_due:
-                self.stats.removed += indexer.remove_deleted()
-                self._deletions_at = time.monotonic()
-        return True
+        applied = False
+        if self._papers_due(engine, self.refresh()):
+            with self.lock.hold(wait=False) as mine:
+                if mine:
+                    store = self.refresh()
+                    indexer = Indexer(engine, store, None)  # words: no need for the model
+                    self.stats.lexical += indexer.update_lexical(self._applied_papers)
+                    self._recent = self._recent_count(engine, store)
+                    applied = True
+        if self._vectors_due(engine, self.refresh()):
+            with self.lock.hold(wait=False) as mine:
+                if mine:
+                    indexer = self.indexer(self.refresh())
+                    self.stats.vectors += indexer.update_vectors(self._applied_vectors)
+                    self._vectors_at = time.monotonic()
+                    applied = True
+        if time.monotonic() - self._deletions_at >= DELETION_SECONDS:
+            with self.lock.hold(wait=False) as mine:
+                if mine:
+                    indexer = Indexer(engine, self.refresh(), None)
+                    self.stats.removed += indexer.remove_deleted()
+                    self._deletions_at = time.monotonic()
+                    applied = True
+        return applied
 
     def _papers_due(self, engine: sa.Engine, store: SearchStore) -> bool:
         watermark = store.meta.lexical_watermark
@@ -308,10 +312,13 @@ class IndexFollower:
             return False
         if time.monotonic() - self._vectors_at < VECTOR_SECONDS:
             return False
+        e = paper_embeddings
+        with engine.connect() as conn:  # none at all: no need to load the model to know
+            if conn.execute(sa.select(e.c.paper_id).limit(1)).first() is None:
+                return False
         embedder = self._embedder()
         if embedder is None:
             return False
-        e = paper_embeddings
         with engine.connect() as conn:
             newest = conn.execute(
                 sa.select(sa.func.max(e.c.updated_at)).where(e.c.model == embedder.name)

@@ -325,8 +325,9 @@ class Indexer:
         if extra:
             self.store.lexical.delete(extra)
             self.store.lexical.commit()
-            if self.embedder is not None and self.store.has_vectors():
-                index = self.store.vectors(self.embedder.dim)
+            dim = self.store.meta.dim  # (the model need not be loaded for this)
+            if dim is not None and self.store.has_vectors():
+                index = self.store.vectors(dim)
                 index.remove(extra)
                 index.save()
             self.store.save_meta()  # other processes on the directory re-read both

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from paperfeed.config import Settings
+from paperfeed.db.migrate import (
+    SchemaOutdated,
+    current_revision,
+    downgrade,
+    head_revision,
+)
 from paperfeed.db.schema import metadata
 from paperfeed.runtime import Runtime
+from tests.support.cli import Cli
 
 # The migrations run here from an empty database (other tests start from a copy of a catalog
 # the migrations made once per session).
@@ -29,3 +41,69 @@ def test_catalog_rows_are_kept_inline_on_postgresql(runtime: Runtime) -> None:
             "SELECT reloptions FROM pg_class WHERE relname = 'papers'"
         ).scalar()
     assert "toast_tuple_target=8160" in (options or [])
+
+
+def _postgresql_only(runtime: Runtime) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL catalogs are only migrated by `paperfeed db upgrade`")
+
+
+def test_postgresql_refuses_an_older_schema_with_one_line(
+    runtime: Runtime, settings: Settings, cli: Cli
+) -> None:
+    _postgresql_only(runtime)
+    downgrade(runtime.engine, "0004")
+    runtime.close()
+    with pytest.raises(SchemaOutdated, match="run `paperfeed db upgrade`"):
+        Runtime(settings).engine  # noqa: B018
+    for command in (("search", "anything"), ("serve", "--port", "1")):
+        result = cli(*command, ok=False)
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines() == [
+            f"Error: the catalog schema is at 0004, this paperfeed needs {head_revision()}: "
+            "run `paperfeed db upgrade`"
+        ]
+    assert current_revision(runtime.engine) == "0004"  # nothing was migrated
+    assert "database upgraded: 0004 -> " in cli("db", "upgrade").stdout
+    assert "schema is current" in cli("db", "check").stdout
+    cli("search", "anything")
+
+
+def test_upgrades_started_together_take_turns(
+    runtime: Runtime, cli_env: dict[str, str | None]
+) -> None:
+    """`paperfeed db upgrade` on several PostgreSQL nodes at once: one migrates, the others
+    wait for its advisory lock and find nothing to do (without the lock they race each
+    other's CREATE and ALTER TABLE)."""
+    _postgresql_only(runtime)
+    downgrade(runtime.engine, "base")
+    runtime.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update({k: v for k, v in cli_env.items() if v is not None})
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "paperfeed", "db", "upgrade"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
+    outputs = [node.communicate(timeout=120)[0].decode() for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0, 0], outputs
+    upgraded = [out for out in outputs if "database upgraded: empty -> " in out]
+    assert len(upgraded) == 1, outputs
+    assert sum("database is up to date" in out for out in outputs) == 2, outputs
+    assert current_revision(runtime.engine) == head_revision()
+
+
+def test_sqlite_upgrades_itself_on_start(runtime: Runtime, settings: Settings) -> None:
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite catalogs keep upgrading themselves")
+    downgrade(runtime.engine, "0004")
+    runtime.close()
+    again = Runtime(settings)
+    try:
+        assert current_revision(again.engine) == head_revision()
+    finally:
+        again.close()

@@ -15,14 +15,16 @@ from paperfeed.community.service import CommunityService, FetchUnavailable
 from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
-from paperfeed.db.migrate import ensure_schema
+from paperfeed.db.migrate import prepare_schema
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.record import PaperRecord
+from paperfeed.progress import Progress
 from paperfeed.search.embedder import Embedder, load_embedder
+from paperfeed.search.follow import IndexFollower
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.service import SearchService
 from paperfeed.search.store import SearchStore
@@ -38,11 +40,20 @@ class Runtime:
         self.clock = clock
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
+        self._embedder_lock = threading.Lock()
+        self._search: SearchService | None = None
+        self._search_lock = threading.Lock()
 
     @cached_property
     def engine(self) -> sa.Engine:
         engine = make_engine(self.settings)
-        ensure_schema(engine)
+        # SQLite: brought to the current migration; PostgreSQL: SchemaOutdated unless it is
+        # (only `paperfeed db upgrade` changes a shared catalog's schema).
+        try:
+            prepare_schema(engine)
+        except Exception:
+            engine.dispose()
+            raise
         restored = deferred_indexes.restore_missing(engine)  # after an interrupted bulk load
         if restored:
             logging.getLogger(__name__).warning("rebuilt catalog indexes: %s", ", ".join(restored))
@@ -66,8 +77,19 @@ class Runtime:
         return CatalogWriter(self.clock)
 
     @cached_property
+    def index(self) -> IndexFollower:
+        """This data directory's search index, following the catalog (search/follow.py)."""
+        return IndexFollower(
+            lambda: self.engine,
+            self.settings.search_dir,
+            self.embedder,
+            embedder_configured=self.embedder_configured,
+        )
+
+    @property
     def search_store(self) -> SearchStore:
-        return SearchStore.open(self.settings.search_dir)
+        """The index generation being served (after `index build`, the new one)."""
+        return self.index.store
 
     @property
     def embedder_configured(self) -> bool:
@@ -76,21 +98,30 @@ class Runtime:
     def embedder(self) -> Embedder | None:
         """The configured embedding model, loaded on first use (None: lexical only)."""
         if not self._embedder_loaded:
-            self._embedder = load_embedder(self.settings.embedder, self.settings.home / "models")
-            self._embedder_loaded = True
+            with self._embedder_lock:  # the follower thread and a request may both ask
+                if not self._embedder_loaded:
+                    self._embedder = load_embedder(
+                        self.settings.embedder, self.settings.home / "models"
+                    )
+                    self._embedder_loaded = True
         return self._embedder
 
-    @cached_property
+    @property
     def search(self) -> SearchService:
-        return SearchService(
-            self.catalog,
-            self.search_store,
-            self.embedder,
-            candidates=self.settings.search_candidates,
-            dense_candidates=self.settings.search_dense_candidates,
-            dense_weight=self.settings.search_dense_weight,
-            concurrency=self.settings.search_concurrency,
-        )
+        """The search service over the generation being served (a new one after a swap)."""
+        store = self.search_store
+        with self._search_lock:
+            if self._search is None or self._search.store is not store:
+                self._search = SearchService(
+                    self.catalog,
+                    store,
+                    self.embedder,
+                    candidates=self.settings.search_candidates,
+                    dense_candidates=self.settings.search_dense_candidates,
+                    dense_weight=self.settings.search_dense_weight,
+                    concurrency=self.settings.search_concurrency,
+                )
+            return self._search
 
     @cached_property
     def accounts(self) -> AccountService:
@@ -142,27 +173,16 @@ class Runtime:
         return found[0] if found else None
 
     def index_in_background(self) -> None:
-        """Index what changed in the catalog (e.g. a paper fetched for a submission) off the
-        request path. Another process may hold the index writer; then the next
-        `paperfeed index update` (or the next submission) picks the change up."""
+        """Index what this process changed in the catalog (e.g. a paper fetched for a
+        submission) off the request path: IndexFollower.after_catalog_change."""
+        self.index.after_catalog_change()
 
-        def work() -> None:
-            try:
-                self.indexer().update()
-            except Exception:
-                logging.getLogger(__name__).warning("background indexing failed", exc_info=True)
-
-        threading.Thread(target=work, name="paperfeed-index", daemon=True).start()
-
-    def indexer(self, *, progress: bool = False) -> Indexer:
-        return Indexer(self.engine, self.search_store, self.embedder(), progress=progress)
-
-    def use_search_store(self, store: SearchStore) -> None:
-        """Serve from `store` from now on (after a rebuild swapped in a new generation)."""
-        self.__dict__["search_store"] = store
-        self.__dict__.pop("search", None)
+    def indexer(self, *, progress: Progress | None = None) -> Indexer:
+        return self.index.indexer(progress=progress)
 
     def close(self) -> None:
+        if "index" in self.__dict__:
+            self.index.stop()
         if "reader" in self.__dict__ and self.reader is not self.__dict__.get("engine"):
             self.reader.dispose()
         if "engine" in self.__dict__:

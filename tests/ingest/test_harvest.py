@@ -13,11 +13,11 @@ import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import harvest_state, papers
-from paperfeed.ingest.base import ProgressEvent
 from paperfeed.ingest.harvest import HarvestUnavailable, harvest_categories, harvest_set
 from paperfeed.ingest.oaipmh import OAIError
 from paperfeed.ingest.runner import ImportSummary
 from paperfeed.papers.categories import CATEGORY_NAMES
+from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
 from tests.support.http import FixtureServer, Response
 from tests.support.oai_server import DayPagesEndpoint, ids_between, oai_error

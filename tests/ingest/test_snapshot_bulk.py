@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_categories, papers
 from paperfeed.ingest import shared_slots, snapshot, snapshot_bulk
-from paperfeed.ingest.base import ProgressEvent
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
 from paperfeed.papers.record import PaperRecord
+from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
 from tests.conftest import scratch_database
 

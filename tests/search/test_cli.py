@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from paperfeed.cli import ingest
+from paperfeed.search import follow
 from tests.support.cli import HEAD200, Cli
 
 
@@ -48,7 +48,7 @@ def test_an_import_leaves_a_long_embedding_backlog_to_index_update(
     """Inline embedding is bounded by the model's time, not a count of papers: 200 papers are
     ~2 s for MiniLM, so with a 1 s budget they wait for `index update`, which is announced
     with an estimate; the fast model embeds them inline."""
-    monkeypatch.setattr(ingest, "EMBED_INLINE_SECONDS", 1)
+    monkeypatch.setattr(follow, "INLINE_EMBED_SECONDS", 1)
     out = cli("import", "snapshot", data_dir / HEAD200, "--no-progress").stderr
     assert "200 papers are not embedded yet" in out and "paperfeed index update" in out
     assert "embedded 200" in cli("index", "update", "--no-progress").stdout

@@ -13,10 +13,21 @@ from paperfeed.cli.ingest import harvest, import_command
 from paperfeed.cli.search import evaluate, index, search, similar
 from paperfeed.cli.serve import serve
 from paperfeed.config import Settings
+from paperfeed.db.migrate import SchemaOutdated
 from paperfeed.runtime import Runtime
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SchemaOutdated as exc:  # one line saying what to run, no traceback
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(
+    cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="paperfeed")
 @click.pass_context
 def main(ctx: click.Context) -> None:

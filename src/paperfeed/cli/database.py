@@ -6,7 +6,7 @@ import click
 
 from paperfeed.cli.context import pass_runtime
 from paperfeed.db.engine import make_engine
-from paperfeed.db.migrate import current_revision, head_revision, upgrade
+from paperfeed.db.migrate import SchemaOutdated, check_schema, current_revision, upgrade
 from paperfeed.runtime import Runtime
 
 
@@ -19,12 +19,16 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target migration.")
 @pass_runtime
 def db_upgrade(runtime: Runtime, revision: str) -> None:
-    """Apply schema migrations to the catalog database."""
+    """Apply schema migrations to the catalog database.
+
+    On PostgreSQL this is the only command that changes the schema (servers and other
+    commands refuse to start on an older one); upgrades started together on several
+    machines take turns (an advisory lock), and the later ones find nothing to do."""
     engine = make_engine(runtime.settings)
-    before = current_revision(engine)
-    upgrade(engine, revision)
-    after = current_revision(engine)
-    engine.dispose()
+    try:
+        before, after = upgrade(engine, revision)
+    finally:
+        engine.dispose()
     if before == after:
         click.echo(f"database is up to date (revision {after})")
     else:
@@ -36,13 +40,14 @@ def db_upgrade(runtime: Runtime, revision: str) -> None:
 def db_check(runtime: Runtime) -> None:
     """Exit non-zero unless the schema is at the newest migration."""
     engine = make_engine(runtime.settings)
-    current, head = current_revision(engine), head_revision()
-    engine.dispose()
-    if current != head:
-        raise click.ClickException(
-            f"schema at {current or 'nothing'}, code expects {head}: run `paperfeed db upgrade`"
-        )
-    click.echo(f"schema is current ({head})")
+    try:
+        check_schema(engine)
+        current = current_revision(engine)
+    except SchemaOutdated as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"schema is current ({current})")
 
 
 @click.command()
@@ -56,13 +61,17 @@ def db_check(runtime: Runtime) -> None:
 @click.option("--days", default=7, show_default=True, help="How many recent days to harvest.")
 @click.pass_context
 def init(ctx: click.Context, do_harvest: bool, days: int) -> None:
-    """Create the data directory and catalog, then fetch recent papers when online."""
+    """Create the data directory and catalog (migrated to the current schema, as by
+    `paperfeed db upgrade`), then fetch recent papers when online."""
     from paperfeed.cli.ingest import harvest_recent
 
     runtime: Runtime = ctx.obj
     settings = runtime.settings
     settings.ensure_home()
-    count = runtime.catalog.count()  # creates and migrates the database
+    engine = make_engine(settings)
+    upgrade(engine)  # creating the catalog is an explicit upgrade, also on PostgreSQL
+    engine.dispose()
+    count = runtime.catalog.count()
     click.echo(f"data directory: {settings.home}")
     click.echo(f"catalog: {settings.effective_database_url} ({count:,} papers)")
     if do_harvest:

@@ -10,20 +10,20 @@ from pathlib import Path
 import click
 
 from paperfeed.cli.context import pass_runtime
-from paperfeed.cli.progress import ProgressBars
+from paperfeed.cli.progress import ProgressBars, progress_bars
 from paperfeed.ingest.base import FormatError
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary
 from paperfeed.papers.categories import category_set_spec
 from paperfeed.runtime import Runtime
+from paperfeed.search.follow import INLINE_EMBED_SECONDS
 
-EMBED_INLINE_SECONDS = 20
 INDEX_OPTION = click.option(
     "--index/--no-index",
     default=True,
     show_default=True,
     help="Bring the search index up to date afterwards (new papers searchable at once; "
-    f"embedded too when that takes at most ~{EMBED_INLINE_SECONDS} s: 2,400 papers with the "
+    f"embedded too when that takes at most ~{INLINE_EMBED_SECONDS} s: 2,400 papers with the "
     "default model, 60,000 in the fast mode).",
 )
 
@@ -102,22 +102,15 @@ def import_command(
 
 
 def follow_catalog(runtime: Runtime, *, progress: bool) -> None:
-    """Index what an import or harvest changed, so new papers are searchable right away.
-    A backlog that would take the model long to embed is left to `paperfeed index update`."""
-    indexer = runtime.indexer(progress=progress)
-    report = indexer.update(embed=False)
-    pending = indexer.pending_embeddings() if runtime.embedder_configured else 0
-    embedder = runtime.embedder() if pending else None
-    rate = embedder.documents_per_second if embedder is not None else 1.0
-    if 0 < pending <= rate * EMBED_INLINE_SECONDS:
-        report.embedded = indexer.update_embeddings()
-        report.vectors = indexer.update_vectors()
-        pending = 0
-    click.echo(f"search index: {report.line()}", err=True)
-    if pending:
+    """Index what an import or harvest changed (the policy: IndexFollower.after_import)."""
+    with progress_bars(progress) as bars:
+        done = runtime.index.after_import(progress=bars)
+    click.echo(f"search index: {done.report.line()}", err=True)
+    if done.pending:
         click.echo(
-            f"search index: {pending:,} papers are not embedded yet (searchable by words now, "
-            f"by meaning after `paperfeed index update`, about {pending / rate / 60:,.0f} min)",
+            f"search index: {done.pending:,} papers are not embedded yet (searchable by words "
+            f"now, by meaning after `paperfeed index update`, about "
+            f"{done.pending_seconds / 60:,.0f} min)",
             err=True,
         )
 

@@ -4,12 +4,14 @@ nothing themselves)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from paperfeed.ingest.base import ProgressEvent
+from paperfeed.progress import Progress, ProgressEvent
 
 
 class ProgressBars:
@@ -55,3 +57,13 @@ class ProgressBars:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Progress | None]:
+    """Bars drawing a service's progress (None when not `enabled`), closed at the end."""
+    if not enabled:
+        yield None
+        return
+    with ProgressBars() as bars:
+        yield bars

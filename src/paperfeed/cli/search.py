@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from paperfeed.cli.context import find_paper, pass_runtime
+from paperfeed.cli.progress import progress_bars
 from paperfeed.runtime import Runtime
 from paperfeed.search.service import SearchHit
 
@@ -96,7 +97,12 @@ def similar(runtime: Runtime, paper_id: str, limit: int, as_json: bool) -> None:
 
 @click.group()
 def index() -> None:
-    """Maintain the search index (it follows the catalog)."""
+    """Maintain the search index (it follows the catalog).
+
+    \b
+    Imports and harvests index what they changed, and every running server follows the
+    catalog by itself (about once a second, also on other machines sharing a PostgreSQL
+    catalog), so these commands are for backlogs, rebuilds and repairs."""
 
 
 def _progress(flag: bool | None) -> bool:
@@ -114,7 +120,8 @@ def _progress(flag: bool | None) -> bool:
 @pass_runtime
 def index_update(runtime: Runtime, embed: bool, progress: bool | None) -> None:
     """Index papers added or changed since the last update; embed those not embedded yet."""
-    report = runtime.indexer(progress=_progress(progress)).update(embed=embed)
+    with progress_bars(_progress(progress)) as bars:
+        report = runtime.index.update(embed=embed, progress=bars)
     click.echo(report.line())
 
 
@@ -124,15 +131,9 @@ def index_update(runtime: Runtime, embed: bool, progress: bool | None) -> None:
 @pass_runtime
 def index_build(runtime: Runtime, embed: bool, progress: bool | None) -> None:
     """Rebuild the whole index into a new directory and swap it in atomically. Stored
-    embeddings of the current model are reused."""
-    from paperfeed.search.indexer import Indexer
-    from paperfeed.search.store import SearchStore
-
-    store = SearchStore.new_generation(runtime.settings.search_dir)
-    indexer = Indexer(runtime.engine, store, runtime.embedder(), progress=_progress(progress))
-    report = indexer.update(embed=embed)
-    store.activate()
-    runtime.use_search_store(store)
+    embeddings of the current model are reused. Running servers switch to it by themselves."""
+    with progress_bars(_progress(progress)) as bars:
+        store, report = runtime.index.rebuild(embed=embed, progress=bars)
     click.echo(f"built generation {store.generation}: {report.line()}")
 
 
@@ -142,7 +143,8 @@ def index_build(runtime: Runtime, embed: bool, progress: bool | None) -> None:
 @pass_runtime
 def index_check(runtime: Runtime, repair: bool, progress: bool | None) -> None:
     """Find drift between the catalog and the index (e.g. after a crash) and repair it."""
-    report = runtime.indexer(progress=_progress(progress)).check(repair=repair)
+    with progress_bars(_progress(progress)) as bars:
+        report = runtime.index.check(repair=repair, progress=bars)
     for problem in report.problems:
         click.echo(f"found: {problem}")
     if not report.problems:
@@ -172,9 +174,14 @@ def eval_beir(
     from paperfeed.search.evaluation import BeirError, evaluate_beir
 
     try:
-        metrics = evaluate_beir(
-            directory, split=split, settings=runtime.settings, progress=_progress(progress)
-        )
+        with progress_bars(_progress(progress)) as bars:
+            metrics = evaluate_beir(
+                directory,
+                split=split,
+                settings=runtime.settings,
+                progress=_progress(progress),
+                index_progress=bars,
+            )
     except BeirError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

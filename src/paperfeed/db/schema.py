@@ -109,6 +109,8 @@ paper_embeddings = sa.Table(
     sa.Column("text_hash", sa.String(32), nullable=False),  # of the text that was embedded
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float16, L2-normalised
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # Every serving process asks for the newest embeddings of its model (search/follow.py).
+    sa.Index(None, "model", "updated_at"),
 )
 
 # -- community: moderation, votes, comments ----------------------------------------------------

@@ -4,7 +4,7 @@ files."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -33,22 +33,6 @@ class Parser(Protocol):
     """Yields one item per source record, in file order, starting after `skip` records."""
 
     def __call__(self, stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
-    """Where a long task (one file's import, one set's harvest) stands. Services report these
-    to a `Progress` callback and draw nothing themselves; the CLI draws them as bars."""
-
-    task: str  # what is being worked through: a file's name, an OAI set
-    done: int  # units done so far
-    total: int | None  # units in all, when known
-    unit: str  # "B": bytes of the file read; "rec": records
-    detail: str = ""  # e.g. "12,000 records, 9,000 rec/s"
-    finished: bool = False  # the task's last report
-
-
-Progress = Callable[[ProgressEvent], None]
 
 
 class CountingReader(io.RawIOBase):

@@ -21,12 +21,13 @@ import sqlalchemy as sa
 from paperfeed import __version__
 from paperfeed.clock import Clock
 from paperfeed.db.schema import harvest_state
-from paperfeed.ingest.base import FormatError, Progress, ProgressEvent, Rejection
+from paperfeed.ingest.base import FormatError, Rejection
 from paperfeed.ingest.oaipmh import OAIError, ResponsePage, parse_response
 from paperfeed.ingest.runner import ImportSummary, write_batch
 from paperfeed.papers.categories import category_set_spec
 from paperfeed.papers.dates import utc_naive
 from paperfeed.papers.record import PaperRecord
+from paperfeed.progress import Progress, ProgressEvent
 from paperfeed.runtime import Runtime
 
 USER_AGENT = f"paperfeed/{__version__} (+self-hosted)"

@@ -22,13 +22,12 @@ from paperfeed.db.schema import import_checkpoints
 from paperfeed.ingest.base import (
     CountingReader,
     Item,
-    Progress,
-    ProgressEvent,
     Rejection,
     open_input,
 )
 from paperfeed.papers.catalog_writer import CatalogWriter, Outcome, UpsertResult
 from paperfeed.papers.record import PaperRecord
+from paperfeed.progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
     from paperfeed.ingest.formats import ImportFormat

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from paperfeed.config import Settings
 from paperfeed.papers.record import PaperRecord
+from paperfeed.progress import Progress
 from paperfeed.runtime import Runtime
 
 Mode = Literal["lexical", "dense", "hybrid"]
@@ -85,6 +86,7 @@ def evaluate_beir(
     settings: Settings | None = None,
     progress: bool = False,
     modes: Sequence[Mode] = MODES,
+    index_progress: Progress | None = None,
 ) -> dict[str, dict[str, float]]:
     qrels = load_qrels(directory / "qrels" / f"{split}.tsv")
     queries = {
@@ -99,7 +101,9 @@ def evaluate_beir(
         runtime = Runtime(base.model_copy(update={"home": Path(tmp), "database_url": None}))
         try:
             doc_of = _load_corpus(runtime, _find(directory, "corpus"))
-            runtime.indexer(progress=progress).update(embed="dense" in modes or "hybrid" in modes)
+            runtime.indexer(progress=index_progress).update(
+                embed="dense" in modes or "hybrid" in modes
+            )
             results: dict[str, dict[str, float]] = {}
             for mode in modes:
                 totals = {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}

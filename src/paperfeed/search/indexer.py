@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from tqdm import tqdm
 
 from paperfeed.clock import utcnow
 from paperfeed.db.schema import paper_embeddings, papers
+from paperfeed.progress import Progress, ProgressEvent
 from paperfeed.search.embedder import Embedder, document_text
 from paperfeed.search.lexical import IndexDocument
 from paperfeed.search.store import SearchStore
@@ -46,7 +45,7 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _since(watermark: str | None) -> dt.datetime | None:
+def overlap_start(watermark: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(watermark) - _OVERLAP if watermark else None
 
 
@@ -68,14 +67,16 @@ class Indexer:
         store: SearchStore,
         embedder: Embedder | None,
         *,
-        progress: bool = False,
-        log: TextIO = sys.stderr,
+        progress: Progress | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.embedder = embedder
         self.progress = progress
-        self.log = log
+
+    def _report(self, stage: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(task=stage, done=done, total=total, unit="papers"))
 
     # -- lexical -----------------------------------------------------------------------------
 
@@ -110,30 +111,38 @@ class Indexer:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def update_lexical(self) -> int:
-        """Index papers changed since the lexical watermark."""
+    def update_lexical(self, applied: dict[int, dt.datetime] | None = None) -> int:
+        """Index papers changed since the lexical watermark; the number indexed.
+
+        `applied` (kept by a process that updates often, see `paperfeed.search.follow`): the
+        `modified_at` of each paper this process indexed within the overlap before the
+        watermark. Rows it already holds are skipped, so polling every second does not index
+        the last minutes' papers again and again; it is pruned to the overlap."""
         meta = self.store.meta
-        since = _since(meta.lexical_watermark)
-        total = self._count_changed(since)
-        done = 0
+        since = overlap_start(meta.lexical_watermark)
+        total = self._count_changed(since) if self.progress is not None else None
+        done = indexed = 0
         newest = meta.lexical_watermark
-        with tqdm(
-            total=total,
-            unit=" papers",
-            desc="lexical index",
-            file=self.log,
-            disable=not self.progress,
-            dynamic_ncols=True,
-        ) as bar:
-            for rows in self._changed_papers(since):
-                self.store.lexical.upsert(_document(r) for r in rows)
-                done += len(rows)
-                newest = rows[-1].modified_at.isoformat()
-                bar.update(len(rows))
-                if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
-                    self._commit_lexical(newest)
-        self._commit_lexical(newest)
-        return done
+        self._report("lexical index", 0, total)
+        for rows in self._changed_papers(since):
+            if applied is not None:
+                fresh = [r for r in rows if applied.get(r.id) != r.modified_at]
+                applied.update((r.id, r.modified_at) for r in fresh)
+            else:
+                fresh = rows
+            indexed += self.store.lexical.upsert(_document(r) for r in fresh)
+            done += len(rows)
+            newest = rows[-1].modified_at.isoformat()
+            self._report("lexical index", done, total)
+            if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
+                self._commit_lexical(newest)
+        if indexed or newest != meta.lexical_watermark:
+            self._commit_lexical(newest)
+        if applied is not None and newest is not None:
+            horizon = overlap_start(newest)
+            for paper_id in [p for p, at in applied.items() if horizon and at < horizon]:
+                del applied[paper_id]
+        return indexed
 
     def _commit_lexical(self, watermark: str | None) -> None:
         self.store.lexical.commit()
@@ -178,49 +187,43 @@ class Indexer:
             total = min(total, limit)
         embedded = seen = 0
         last_id = 0
-        with tqdm(
-            total=total,
-            unit=" papers",
-            desc=f"embedding ({model})",
-            file=self.log,
-            disable=not self.progress,
-            dynamic_ncols=True,
-        ) as bar:
-            while seen < total:
-                query = self._pending_embeddings(model).where(papers.c.id > last_id)
-                with self.engine.connect() as conn:
-                    rows = conn.execute(query.limit(min(EMBED_BATCH, total - seen))).all()
-                if not rows:
-                    break
-                last_id = rows[-1].id
-                texts = {r.id: document_text(r.title, r.abstract or "") for r in rows}
-                hashes = {pid: text_hash(t) for pid, t in texts.items()}
-                # Another model's vector is stale even for the same text.
-                stale = [
-                    r.id
-                    for r in rows
-                    if r.text_hash is None or r.text_hash != hashes[r.id] or r.model != model
-                ]
-                stale_ids = set(stale)
-                fresh = [r.id for r in rows if r.id not in stale_ids]
-                vectors = (
-                    self.embedder.embed_documents([texts[p] for p in stale])
-                    if stale
-                    else np.zeros((0, self.embedder.dim), np.float32)
-                )
-                now = utcnow()
-                with self.engine.begin() as conn:
-                    if fresh:  # same text and model, newer paper row: just re-stamp
-                        conn.execute(
-                            paper_embeddings.update()
-                            .where(paper_embeddings.c.paper_id.in_(fresh))
-                            .where(paper_embeddings.c.model == model)
-                            .values(updated_at=now)
-                        )
-                    self._store_vectors(conn, stale, vectors, hashes, model, now)
-                embedded += len(stale)
-                seen += len(rows)
-                bar.update(len(rows))
+        stage = f"embedding ({model})"
+        self._report(stage, 0, total)
+        while seen < total:
+            query = self._pending_embeddings(model).where(papers.c.id > last_id)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query.limit(min(EMBED_BATCH, total - seen))).all()
+            if not rows:
+                break
+            last_id = rows[-1].id
+            texts = {r.id: document_text(r.title, r.abstract or "") for r in rows}
+            hashes = {pid: text_hash(t) for pid, t in texts.items()}
+            # Another model's vector is stale even for the same text.
+            stale = [
+                r.id
+                for r in rows
+                if r.text_hash is None or r.text_hash != hashes[r.id] or r.model != model
+            ]
+            stale_ids = set(stale)
+            fresh = [r.id for r in rows if r.id not in stale_ids]
+            vectors = (
+                self.embedder.embed_documents([texts[p] for p in stale])
+                if stale
+                else np.zeros((0, self.embedder.dim), np.float32)
+            )
+            now = utcnow()
+            with self.engine.begin() as conn:
+                if fresh:  # same text and model, newer paper row: just re-stamp
+                    conn.execute(
+                        paper_embeddings.update()
+                        .where(paper_embeddings.c.paper_id.in_(fresh))
+                        .where(paper_embeddings.c.model == model)
+                        .values(updated_at=now)
+                    )
+                self._store_vectors(conn, stale, vectors, hashes, model, now)
+            embedded += len(stale)
+            seen += len(rows)
+            self._report(stage, seen, total)
         return embedded
 
     def _store_vectors(
@@ -251,8 +254,10 @@ class Indexer:
 
     # -- vectors -----------------------------------------------------------------------------
 
-    def update_vectors(self) -> int:
-        """Load embeddings updated since the vector watermark into the ANN index."""
+    def update_vectors(self, applied: dict[int, dt.datetime] | None = None) -> int:
+        """Load embeddings updated since the vector watermark into the ANN index; the number
+        loaded. `applied`: as for `update_lexical`, the embeddings this process loaded within
+        the overlap, not loaded again."""
         if self.embedder is None:
             return 0
         meta = self.store.meta
@@ -260,10 +265,12 @@ class Indexer:
         if meta.model != model:  # a model change invalidates every vector
             self.store.delete_vectors()
             meta.model, meta.dim, meta.vector_watermark = model, dim, None
+            if applied is not None:
+                applied.clear()
         index = self.store.vectors(dim)
         e = paper_embeddings
         query = sa.select(e.c.paper_id, e.c.vector, e.c.updated_at).where(e.c.model == model)
-        since = _since(meta.vector_watermark)
+        since = overlap_start(meta.vector_watermark)
         if since is not None:
             query = query.where(e.c.updated_at >= since)
         count = 0
@@ -271,15 +278,25 @@ class Indexer:
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=_PAGE).execute(query)
             for chunk in result.partitions(_PAGE):
+                stamp = max(row.updated_at for row in chunk).isoformat()
+                newest = max(newest or stamp, stamp)
+                if applied is not None:
+                    chunk = [r for r in chunk if applied.get(r.paper_id) != r.updated_at]
+                    applied.update((r.paper_id, r.updated_at) for r in chunk)
+                if not chunk:
+                    continue
                 ids = [row.paper_id for row in chunk]
                 matrix = np.frombuffer(b"".join(row.vector for row in chunk), dtype=np.float16)
                 index.upsert(ids, matrix.reshape(len(ids), dim).astype(np.float32))
                 count += len(ids)
-                stamp = max(row.updated_at for row in chunk).isoformat()
-                newest = max(newest or stamp, stamp)
-        index.save()
-        meta.vector_watermark = newest
-        self.store.save_meta()
+        if count or newest != meta.vector_watermark or not self.store.has_vectors():
+            index.save()
+            meta.vector_watermark = newest
+            self.store.save_meta()
+        if applied is not None and newest is not None:
+            horizon = overlap_start(newest)
+            for paper_id in [p for p, at in applied.items() if horizon and at < horizon]:
+                del applied[paper_id]
         return count
 
     # -- whole index ---------------------------------------------------------------------------
@@ -290,6 +307,28 @@ class Indexer:
             report.embedded = self.update_embeddings()
             report.vectors = self.update_vectors()
         return report
+
+    def remove_deleted(self) -> int:
+        """Drop papers deleted from the catalog from both indexes; the number dropped. Cheap
+        when there are none: the catalog's papers are only listed when the lexical index
+        holds more documents than the catalog has papers."""
+        with self.engine.connect() as conn:
+            count = int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+        if self.store.lexical.num_docs() <= count:
+            return 0
+        with self.engine.connect() as conn:
+            catalog_ids = {r[0] for r in conn.execute(sa.select(papers.c.id))}
+        extra = self.store.lexical.all_ids() - catalog_ids
+        if extra:
+            self.store.lexical.delete(extra)
+            self.store.lexical.commit()
+            dim = self.store.meta.dim  # (the model need not be loaded for this)
+            if dim is not None and self.store.has_vectors():
+                index = self.store.vectors(dim)
+                index.remove(extra)
+                index.save()
+            self.store.save_meta()  # other processes on the directory re-read both
+        return len(extra)
 
     def check(self, *, repair: bool = True) -> IndexReport:
         """Compare the index with the catalog; repair drift (a crash between a catalog commit

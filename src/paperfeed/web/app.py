@@ -4,8 +4,6 @@ time. `paperfeed serve`, the tests and the benchmarks all call `create_app`."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,8 +25,6 @@ from paperfeed.runtime import Runtime
 from paperfeed.web.context import render
 from paperfeed.web.security import LimitsAndHeaders
 
-SEARCH_REFRESH_SECONDS = 2.0
-
 API_DESCRIPTION = """\
 paperfeed's JSON API. Two families of endpoints:
 
@@ -41,30 +37,6 @@ paperfeed's JSON API. Two families of endpoints:
 
 Errors are JSON objects `{"error": "..."}` with a 4xx status.
 """
-
-
-class _SearchFollower:
-    """Keeps this process's view of the search index current with what other processes
-    (imports, `index build`, other app nodes) wrote, checking at most every few seconds."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.checked = 0.0
-        self.lock = threading.Lock()
-
-    def maybe_refresh(self) -> None:
-        now = time.monotonic()
-        if now - self.checked < SEARCH_REFRESH_SECONDS or not self.lock.acquire(blocking=False):
-            return
-        try:
-            self.checked = now
-            if "search_store" in self.runtime.__dict__:
-                store = self.runtime.search_store
-                fresh = store.refreshed()
-                if fresh is not store:
-                    self.runtime.use_search_store(fresh)
-        finally:
-            self.lock.release()
 
 
 def create_app(runtime: Runtime | None = None, *, settings: Settings | None = None) -> FastAPI:
@@ -91,12 +63,12 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         ],
     )
     app.state.runtime = runtime
-    follower = _SearchFollower(runtime)
 
     app.add_middleware(
         LimitsAndHeaders,
         max_body=runtime.settings.max_body_bytes,
-        on_request=follower.maybe_refresh,
+        # The search index follows the catalog in a thread, started by the first request.
+        on_request=runtime.index.start,
     )
 
     @app.exception_handler(StarletteHTTPException)

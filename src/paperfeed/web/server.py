@@ -3,6 +3,12 @@ behind a process manager): the app built from the environment's settings."""
 
 from __future__ import annotations
 
+import sys
+
+from paperfeed.db.migrate import SchemaOutdated
 from paperfeed.web.app import create_app
 
-app = create_app()
+try:
+    app = create_app()
+except SchemaOutdated as exc:  # one line saying what to run, no traceback
+    sys.exit(f"paperfeed: {exc}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from paperfeed.config import Settings
-from paperfeed.ingest import snapshot
+from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
@@ -24,12 +24,12 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     databases = ExitStack()
     url = databases.enter_context(scratch_database())
     runtime = Runtime(Settings(home=home, database_url=url))
-    importer = Importer(runtime.engine, progress=False)
+    importer = Importer(runtime.engine)
     for name in (
         "arxiv_browse_testdata_kaggle_format.jsonl.gz",
         "kaggle_snapshot_head200.jsonl.gz",
     ):
-        importer.import_file("snapshot", snapshot.parse, DATA / "arxiv" / name)
+        importer.import_file(FORMATS["snapshot"], DATA / "arxiv" / name)
     runtime.indexer().update()
     yield runtime
     runtime.close()

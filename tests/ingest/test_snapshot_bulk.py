@@ -18,6 +18,7 @@ from paperfeed.db.schema import paper_categories, papers
 from paperfeed.ingest import shared_slots, snapshot, snapshot_bulk
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary, write_batch
+from paperfeed.papers.bulk_load import PreparedRows
 from paperfeed.papers.record import PaperRecord
 from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
@@ -295,7 +296,7 @@ def test_rows_larger_than_their_slot_come_back_by_pipe(data_dir: Path) -> None:
         index = slots.put(block)
         assert index == 0 and slots.put(block) is None  # no slot free
         answer = shared_slots.prepare_in_slot("f", 1, 0, len(block))
-        assert isinstance(answer[0], shared_slots.PreparedRows)  # not a length: by pipe
+        assert isinstance(answer[0], PreparedRows)  # not a length: by pipe
         assert slots.take(index, answer) == expected
         assert slots.free == [0]
         # Rows that fit are left in the slot, and read from there.

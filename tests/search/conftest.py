@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     databases = ExitStack()
     url = databases.enter_context(scratch_database())
     runtime = Runtime(Settings(home=home, database_url=url))
-    importer = Importer(runtime.engine, writer=runtime.catalog_writer)
+    importer = Importer(runtime.engine)
     for name in (
         "arxiv_browse_testdata_kaggle_format.jsonl.gz",
         "kaggle_snapshot_head200.jsonl.gz",
@@ -33,3 +34,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     yield runtime
     runtime.close()
     databases.close()  # drops the PostgreSQL database
+
+
+@pytest.fixture(scope="module")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")

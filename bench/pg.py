@@ -15,6 +15,7 @@ from types import TracebackType
 import sqlalchemy as sa
 
 from bench.common import REPO
+from paperfeed.db.migrate import upgrade
 
 PG_CLUSTER = REPO / "scripts" / "pg-cluster"
 
@@ -58,13 +59,18 @@ class Server:
 
     @contextmanager
     def database(self) -> Iterator[tuple[str, sa.Engine]]:
-        """A new empty database: its URL and an admin engine (for sizes), dropped afterwards."""
+        """A new database with the current schema and no papers: its URL and an admin
+        engine (for sizes), dropped afterwards."""
         name = f"pf_bench_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = sa.make_url(self.url).set(database=name).render_as_string(hide_password=False)
         try:
+            # Only `paperfeed db upgrade` migrates a PostgreSQL catalog (the same function).
+            fresh = sa.create_engine(url)
+            upgrade(fresh)
+            fresh.dispose()
             yield url, admin
         finally:
             with admin.connect() as conn:

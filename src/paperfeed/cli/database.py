@@ -21,9 +21,10 @@ def db() -> None:
 def db_upgrade(runtime: Runtime, revision: str) -> None:
     """Apply schema migrations to the catalog database.
 
-    On PostgreSQL this is the only command that changes the schema (servers and other
-    commands refuse to start on an older one); upgrades started together on several
-    machines take turns (an advisory lock), and the later ones find nothing to do."""
+    On PostgreSQL only this command (and `paperfeed init`, which creates the catalog)
+    changes the schema: servers and other commands refuse to start on an older one.
+    Upgrades started together on several machines take turns (an advisory lock), and the
+    later ones find nothing to do."""
     engine = make_engine(runtime.settings)
     try:
         before, after = upgrade(engine, revision)

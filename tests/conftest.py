@@ -39,17 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """For `pytest -n N --dist loadgroup` (scripts/test): a test file's tests run on one
-    worker, so its module fixtures (an indexed catalog, a browser, server processes) are built
-    once; tests marked `slow` (minutes each) run on their own and first, so they do not end
-    the run on one worker while the others idle, and get 15 minutes instead of the default
-    per-test timeout (pyproject.toml)."""
+    """Tests marked `slow` (minutes each) run first: with `pytest -n N --dist loadfile
+    --no-loadscope-reorder` (scripts/test) their file is the first a worker takes, so they do
+    not end the run on one worker while the others idle. They get 15 minutes instead of the
+    default per-test timeout (pyproject.toml)."""
     for item in items:
-        if item.get_closest_marker("slow") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.partition("::")[0]))
-        elif item.get_closest_marker("timeout") is None:
+        if item.get_closest_marker("slow") and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
 

@@ -2,9 +2,8 @@
 
 Migrating a new catalog costs ~0.1 s on SQLite and ~0.4 s on PostgreSQL; copying a migrated
 one costs a millisecond (a file copy) or ~0.1 s (`CREATE DATABASE ... TEMPLATE`). The template
-is made by the code under test (`paperfeed db upgrade`'s `upgrade` on PostgreSQL, then
-`Runtime.engine`), so what a test starts from is what a new data directory gets. Tests of the
-migrations themselves ask for an empty catalog (the `empty_catalog` mark)."""
+is made with `paperfeed db upgrade`, so what a test starts from is what a new data directory
+gets. Tests of the migrations themselves ask for an empty catalog (the `empty_catalog` mark)."""
 
 from __future__ import annotations
 
@@ -21,9 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from paperfeed.config import Settings
-from paperfeed.db.engine import make_engine
-from paperfeed.db.migrate import upgrade
-from paperfeed.runtime import Runtime
+from tests.support.cli import Cli
 
 _lock = threading.Lock()
 _sqlite_template: Path | None = None
@@ -40,19 +37,14 @@ def _database_url(server: str, name: str) -> str:
 
 
 def _migrate(settings: Settings) -> None:
-    """What a new data directory gets: SQLite is migrated when `Runtime.engine` opens it; a
-    PostgreSQL catalog only by `paperfeed db upgrade` (`upgrade`), which processes require."""
-    if settings.database_url is not None:
-        engine = make_engine(settings)
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
-    runtime = Runtime(settings)
-    try:
-        runtime.engine  # noqa: B018  (a new SQLite catalog is migrated here)
-    finally:
-        runtime.close()
+    """`paperfeed db upgrade`, as an administrator brings a new catalog to the current schema."""
+    Cli(
+        {
+            "PAPERFEED_HOME": str(settings.home),
+            "PAPERFEED_DATABASE_URL": settings.database_url,
+            "PAPERFEED_CONFIG": None,
+        }
+    )("db", "upgrade")
 
 
 def sqlite_template() -> Path:

@@ -8,6 +8,7 @@ schema refuses to start (`SchemaOutdated`)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ def _config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+@functools.cache  # the scripts do not change while the process runs (reading them: ~20 ms)
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 

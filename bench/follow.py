@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.1)
             for round_no in range(1, args.rounds + 1):
                 records = _papers(round_no, args.papers, rng)
-                write_batch(node_a.engine, node_a.catalog, records)
+                write_batch(node_a.engine, node_a.catalog_writer, records)
                 committed = time.monotonic()
                 threading.Thread(target=node_a.index.after_import, daemon=True).start()
                 while _total(client, f"followround{round_no}") < args.papers:

@@ -11,11 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from paperfeed.config import Settings
+from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import (
     SchemaOutdated,
     current_revision,
     downgrade,
     head_revision,
+    upgrade,
 )
 from paperfeed.db.schema import metadata
 from paperfeed.runtime import Runtime
@@ -24,6 +26,18 @@ from tests.support.cli import Cli
 # The migrations run here from an empty database (other tests start from a copy of a catalog
 # the migrations made once per session).
 pytestmark = pytest.mark.empty_catalog
+
+
+@pytest.fixture(autouse=True)
+def _upgraded(settings: Settings) -> None:
+    """A new PostgreSQL catalog is migrated by `paperfeed db upgrade` (processes refuse to do
+    it); a new SQLite catalog is migrated by the first process that opens it."""
+    if settings.database_url is not None:
+        engine = make_engine(settings)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
 
 
 def test_migrated_database_matches_the_declared_schema(runtime: Runtime) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.security import HTTPBearer
-from pydantic import BeforeValidator
 
 from paperfeed.accounts.rate_limit import SUBMIT, Limit
 from paperfeed.accounts.service import User
+from paperfeed.api.params import DateParam, MonthParam, SinceParam, UntilParam, WeekParam
 from paperfeed.api.schemas import (
     DailyResponse,
     ErrorResponse,
@@ -24,8 +22,8 @@ from paperfeed.api.schemas import (
     VoteResponse,
 )
 from paperfeed.community.service import CommunityError, Duplicate, FetchUnavailable, NotFound
+from paperfeed.papers import periods
 from paperfeed.web.context import runtime
-from paperfeed.web.dates import BadDate, parse_month, parse_week
 from paperfeed.web.forms import rate_limit
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -33,21 +31,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse},
 }
 router = APIRouter(prefix="/api/v1", tags=["native"], responses=ERRORS)
-# The shapes of an ISO week and a month (the document says them; the week must also exist in
-# its year, which only the parser knows).
-WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_day(value: object) -> object:
-    """Dates in queries are YYYY-MM-DD only (pydantic alone would read `1e9` as a Unix time)."""
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 # Declares the scheme in the OpenAPI document; token_user itself reads and checks the header.
@@ -87,10 +70,15 @@ def search(
     sort: Literal["relevance", "date"] = "relevance",
     mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
     cat: Annotated[str | None, Query(max_length=40)] = None,
-    since: IsoDate | None = None,
-    until: IsoDate | None = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
 ) -> SearchResponse:
     rt = runtime(request)
+    try:
+        since_day = periods.parse_day(since) if since is not None else None
+        until_day = periods.parse_day(until) if until is not None else None
+    except periods.BadPeriod as exc:
+        raise HTTPException(400, str(exc)) from None
     results = rt.search.search(
         q,
         limit=limit,
@@ -98,8 +86,8 @@ def search(
         sort=sort,
         mode=mode,
         categories=[cat] if cat else [],
-        since=since,
-        until=until,
+        since=since_day,
+        until=until_day,
     )
     cards = {c.paper_id: c for c in rt.community.cards([h.paper_id for h in results.hits])}
     hits = [
@@ -167,26 +155,24 @@ def paper(request: Request, paper_id: str) -> Paper:
 @router.get("/daily", response_model=DailyResponse, summary="Daily papers")
 def daily(
     request: Request,
-    date: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None,
-    week: Annotated[str | None, Query(pattern=WEEK_PATTERN, description="YYYY-Www")] = None,
-    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")] = None,
+    date: DateParam = None,
+    week: WeekParam = None,
+    month: MonthParam = None,
     sort: Literal["upvotes", "date"] = "upvotes",
 ) -> DailyResponse:
-    """Papers that entered the daily list on a date, in an ISO week or in a month (default:
-    the latest date with a list), by upvotes or newest first."""
+    """Papers that entered the daily list on a date, in an ISO week or in a month (given
+    together: the days they share; default: the latest date with a list), by upvotes or newest
+    first."""
     community = runtime(request).community
     try:
-        if week:
-            start, end = parse_week(week)
-        elif month:
-            start, end = parse_month(month)
-        else:
-            start = date or community.latest_daily_date() or dt.datetime.now(dt.UTC).date()
-            end = start
-    except BadDate as exc:
+        period = periods.select(date=date, week=week, month=month)
+    except periods.BadPeriod as exc:
         raise HTTPException(400, str(exc)) from None
-    cards = community.daily(start, end, sort=sort)
-    return DailyResponse(start=start, end=end, papers=[Paper.of(c) for c in cards])
+    if period is None:
+        latest = community.latest_or_today()
+        period = periods.Period(latest, latest)
+    cards = [] if period.empty else community.daily(period.start, period.end, sort=sort)
+    return DailyResponse(start=period.start, end=period.end, papers=[Paper.of(c) for c in cards])
 
 
 @router.get("/trending", response_model=TrendingResponse, summary="Trending papers")

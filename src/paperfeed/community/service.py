@@ -170,6 +170,11 @@ class CommunityService:
             found = conn.execute(sa.select(sa.func.max(daily_papers.c.submitted_on))).scalar()
         return found if isinstance(found, dt.date) else None
 
+    def latest_or_today(self) -> dt.date:
+        """The day of the latest daily list, or today (by the clock) when there is none: the
+        list that the home page, the daily feed and the daily APIs show by default."""
+        return self.latest_daily_date() or self.clock().date()
+
     def adjacent_daily_dates(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """The nearest earlier and later dates that have a daily list."""
         with self.reader.connect() as conn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -87,7 +86,7 @@ def render(
             "viewer": viewer(request),
             "csrf_input": _csrf_input(request),
             "version": __version__,
-            "today": dt.datetime.now(dt.UTC).date(),
+            "today": runtime(request).clock().date(),
             "flash": MESSAGES.get(request.query_params.get("msg", "")),
             **context,
         },

@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperfeed.community.cards import PaperCard
+from paperfeed.papers.periods import BadPeriod, parse_day, parse_month, parse_week
 from paperfeed.web.context import runtime
-from paperfeed.web.dates import BadDate, parse_day, parse_month, parse_week
 
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -86,16 +86,15 @@ def daily_feed(
     community = runtime(request).community
     try:
         if week or month:
-            start, end = parse_week(week) if week else parse_month(month)
-            period = f"week={week}" if week else f"month={month}"
+            period = parse_week(week) if week else parse_month(month)
+            query = f"week={week}" if week else f"month={month}"
             page = f"/papers/week/{week}" if week else f"/papers/month/{month}"
-            cards = community.daily(start, end)[:FEED_SIZE]
+            cards = community.daily(period.start, period.end)[:FEED_SIZE]
             title = f"daily papers {week or month}"
-            return atom_feed(request, title, f"/feeds/daily.atom?{period}", page, cards)
-        day = parse_day(date) if date else community.latest_daily_date()
-    except BadDate as exc:
+            return atom_feed(request, title, f"/feeds/daily.atom?{query}", page, cards)
+        day = parse_day(date) if date else community.latest_or_today()
+    except BadPeriod as exc:
         raise HTTPException(400, str(exc)) from None
-    day = day or dt.datetime.now(dt.UTC).date()
     cards = community.daily(day)[:FEED_SIZE]
     path = f"/feeds/daily.atom?date={day}"
     return atom_feed(request, f"daily papers {day}", path, f"/papers/date/{day}", cards)

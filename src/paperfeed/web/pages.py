@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from paperfeed.accounts.rate_limit import COMMENT, SUBMIT
 from paperfeed.community.service import CommunityError, FetchUnavailable, NotFound
 from paperfeed.papers.categories import is_known_category
+from paperfeed.papers.periods import BadPeriod, iso_week, parse_day, parse_month, parse_week
 from paperfeed.papers.tex_display import readable
 from paperfeed.web.context import render, runtime, viewer
-from paperfeed.web.dates import BadDate, iso_week, parse_day, parse_month, parse_week
 from paperfeed.web.forms import Csrf, check_csrf, rate_limit, redirect, require_user
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +32,7 @@ def _bad_request(exc: Exception) -> HTTPException:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    day = runtime(request).community.latest_daily_date() or dt.datetime.now(dt.UTC).date()
+    day = runtime(request).community.latest_or_today()
     return _daily(request, day)
 
 
@@ -40,7 +40,7 @@ def home(request: Request) -> Response:
 def daily_page(request: Request, day: str) -> Response:
     try:
         return _daily(request, parse_day(day))
-    except BadDate as exc:
+    except BadPeriod as exc:
         raise _bad_request(exc) from None
 
 
@@ -67,9 +67,10 @@ def _daily(request: Request, day: dt.date) -> Response:
 @router.get("/papers/week/{week}", response_class=HTMLResponse)
 def weekly_page(request: Request, week: str) -> Response:
     try:
-        start, end = parse_week(week)
-    except BadDate as exc:
+        period = parse_week(week)
+    except BadPeriod as exc:
         raise _bad_request(exc) from None
+    start, end = period.start, period.end
     return _range(
         request,
         start,
@@ -84,9 +85,10 @@ def weekly_page(request: Request, week: str) -> Response:
 @router.get("/papers/month/{month}", response_class=HTMLResponse)
 def monthly_page(request: Request, month: str) -> Response:
     try:
-        start, end = parse_month(month)
-    except BadDate as exc:
+        period = parse_month(month)
+    except BadPeriod as exc:
         raise _bad_request(exc) from None
+    start, end = period.start, period.end
     before = start - dt.timedelta(days=1)
     return _range(
         request,
@@ -132,7 +134,7 @@ def _range(
 @router.get("/trending", response_class=HTMLResponse)
 def trending_page(request: Request) -> Response:
     ranked, at = runtime(request).community.trending(limit=50, viewer=viewer(request))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = runtime(request).clock()
     return render(
         request,
         "trending.html",
@@ -162,7 +164,7 @@ def search_page(
     try:
         since_day = parse_day(since) if since else None
         until_day = parse_day(until) if until else None
-    except BadDate as exc:
+    except BadPeriod as exc:
         notices.append(str(exc))
         since_day = until_day = None
     categories = [cat] if cat else []

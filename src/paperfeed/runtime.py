@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from paperfeed.accounts.rate_limit import RateLimiter
 from paperfeed.accounts.service import AccountService
 from paperfeed.clock import Clock, utcnow
-from paperfeed.community.service import CommunityService, FetchUnavailable
+from paperfeed.community.cards import CardService
+from paperfeed.community.errors import FetchUnavailable
+from paperfeed.community.service import CommunityService
 from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
@@ -95,6 +97,10 @@ class Runtime:
             admin_emails=frozenset(self.settings.admin_emails),
             reader=self.reader,
         )
+
+    @cached_property
+    def cards(self) -> CardService:
+        return CardService(self.reader)
 
     @cached_property
     def community(self) -> CommunityService:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from paperfeed.community.service import CommunityError, NotFound
+from paperfeed.community.errors import CommunityError, NotFound
 from paperfeed.runtime import Runtime
 from tests.community.conftest import Clock, MakeUser, community_at
 

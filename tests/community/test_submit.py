@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paperfeed.community.service import CommunityError, FetchUnavailable, NotFound
+from paperfeed.community.errors import CommunityError, FetchUnavailable, NotFound
 from paperfeed.runtime import Runtime
 from tests.community.conftest import Clock, MakeUser, community_at
 from tests.support.cli import Cli

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from paperfeed.community.errors import CommunityError, NotFound
 from paperfeed.community.markdown import MAX_COMMENT
-from paperfeed.community.service import CommunityError, NotFound
 from paperfeed.db.schema import comments, votes
 from paperfeed.runtime import Runtime
 from tests.community.conftest import Clock, MakeUser, community_at

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
 from paperfeed.api.hf_shapes import (
@@ -34,12 +34,12 @@ from paperfeed.api.hf_shapes import (
     paper_markdown,
 )
 from paperfeed.api.params import DateParam, MonthParam, WeekParam
-from paperfeed.community.cards import PaperCard
-from paperfeed.community.service import CommunityService, NotFound
+from paperfeed.community.cards import CardService, PaperCard
+from paperfeed.community.errors import NotFound
+from paperfeed.community.service import CommunityService
+from paperfeed.http.deps import CardsDep, CommunityDep, SearchDep
 from paperfeed.papers import periods
 from paperfeed.papers.periods import Period
-from paperfeed.runtime import Runtime
-from paperfeed.web.context import runtime
 
 MAX_QUERY_CHARS = 250
 SEARCH_LIMIT_MAX = 120
@@ -49,8 +49,6 @@ MAX_DAILY_OFFSET = 10_000  # deeper pages are empty, so no request loads the who
 RECENT_WINDOW_DAYS = 7
 
 SUBMITTER_PATTERN = r"^[A-Za-z0-9._-]*$"
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 router = APIRouter(tags=["huggingface"])
 
@@ -114,9 +112,9 @@ def daily_cards(
     return [card for card, _ in ranked if not submitter or card.submitted_by == submitter]
 
 
-def find_card(rt: Runtime, public_id: str) -> PaperCard:
+def find_card(cards: CardService, community: CommunityService, public_id: str) -> PaperCard:
     try:
-        return rt.community.card(rt.community.resolve(public_id))
+        return cards.card(community.resolve(public_id))
     except NotFound:
         raise HTTPException(404, detail="Paper not found") from None
 
@@ -131,7 +129,9 @@ def find_card(rt: Runtime, public_id: str) -> PaperCard:
     summary="Search papers",
 )
 def search_papers(
-    rt: RuntimeDep,
+    cards: CardsDep,
+    community: CommunityDep,
+    search: SearchDep,
     q: Annotated[
         str,
         Query(
@@ -142,11 +142,10 @@ def search_papers(
     limit: Annotated[int, Query(ge=1, le=SEARCH_LIMIT_MAX)] = DEFAULT_LIMIT,
 ) -> list[HfListItem]:
     if not q.strip():
-        cards = recent_daily(rt.community, needed=limit)[:limit]
+        found = recent_daily(community, needed=limit)[:limit]
     else:
-        hits = rt.search.search(q, limit=limit).hits
-        cards = rt.community.cards([hit.paper_id for hit in hits])
-    return [hf_list_item(card) for card in cards]
+        found = cards.search(search, q, limit=limit).cards
+    return [hf_list_item(card) for card in found]
 
 
 @router.get(
@@ -155,8 +154,8 @@ def search_papers(
     responses=_NOT_FOUND,
     summary="One paper",
 )
-def paper_info(paper_id: str, rt: RuntimeDep) -> HfPaperDetail:
-    return hf_paper_detail(find_card(rt, paper_id))
+def paper_info(paper_id: str, cards: CardsDep, community: CommunityDep) -> HfPaperDetail:
+    return hf_paper_detail(find_card(cards, community, paper_id))
 
 
 @router.get(
@@ -166,7 +165,7 @@ def paper_info(paper_id: str, rt: RuntimeDep) -> HfPaperDetail:
     summary="Daily papers",
 )
 def daily_papers(
-    rt: RuntimeDep,
+    community: CommunityDep,
     p: Annotated[int, Query(ge=0, description="0-based page")] = 0,
     limit: Annotated[int, Query(ge=1, le=DAILY_LIMIT_MAX)] = DEFAULT_LIMIT,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
@@ -178,15 +177,12 @@ def daily_papers(
         Query(max_length=100, pattern=SUBMITTER_PATTERN, description="username of the submitter"),
     ] = None,
 ) -> list[HfListItem]:
-    try:
-        window = periods.select(date=date, week=week, month=month)
-    except periods.BadPeriod as exc:
-        raise HTTPException(400, detail=str(exc)) from None
+    window = periods.select(date=date, week=week, month=month)
     offset = p * limit
     if offset >= MAX_DAILY_OFFSET:
         return []
     cards = daily_cards(
-        rt.community, window, sort=sort, submitter=submitter or None, needed=offset + limit
+        community, window, sort=sort, submitter=submitter or None, needed=offset + limit
     )
     return [hf_list_item(card) for card in cards[offset : offset + limit]]
 
@@ -197,5 +193,5 @@ def daily_papers(
     responses=_MARKDOWN_NOT_FOUND,
     summary="One paper as markdown",
 )
-def read_paper(paper_id: str, rt: RuntimeDep) -> MarkdownResponse:
-    return MarkdownResponse(paper_markdown(find_card(rt, paper_id)))
+def read_paper(paper_id: str, cards: CardsDep, community: CommunityDep) -> MarkdownResponse:
+    return MarkdownResponse(paper_markdown(find_card(cards, community, paper_id)))

@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from paperfeed.accounts.service import User
 from paperfeed.clock import utcnow
 from paperfeed.community import trending
-from paperfeed.community.cards import PaperCard, card_query, load_cards
+from paperfeed.community.cards import CardService, PaperCard, card_query, load_cards
+from paperfeed.community.errors import (
+    CommunityError,
+    Duplicate,
+    FetchUnavailable,
+    Forbidden,
+    NotFound,
+)
 from paperfeed.community.markdown import MAX_COMMENT, render_comment
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, users, votes
 from paperfeed.papers.catalog import Catalog
@@ -26,22 +33,6 @@ DAILY_MAX = 500  # a daily list longer than this is cut (HF's run at ~30-80)
 # Fetches a paper from arXiv by canonical id: None when arXiv does not know it; raises
 # FetchUnavailable when arXiv cannot be reached.
 Fetcher = Callable[[str], PaperRecord | None]
-
-
-class CommunityError(ValueError):
-    """A request the user can fix; the message says what is wrong."""
-
-
-class NotFound(CommunityError):
-    pass
-
-
-class FetchUnavailable(CommunityError):
-    pass
-
-
-class Duplicate(CommunityError):
-    """The paper is already on a daily list."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +76,7 @@ class CommunityService:
         self.reader = reader or engine
         self.catalog = catalog
         self.clock = clock
+        self.card_service = CardService(self.reader)
 
     # -- papers ----------------------------------------------------------------------------
 
@@ -105,20 +97,10 @@ class CommunityService:
     def card(
         self, paper_id: int, *, viewer: User | None = None, include_hidden: bool = False
     ) -> PaperCard:
-        with self.reader.connect() as conn:
-            found = load_cards(
-                conn,
-                [paper_id],
-                viewer_id=viewer.id if viewer else None,
-                include_hidden=include_hidden,
-            )
-        if not found:
-            raise NotFound("paper not found")
-        return found[0]
+        return self.card_service.card(paper_id, viewer=viewer, include_hidden=include_hidden)
 
     def cards(self, paper_ids: Sequence[int], *, viewer: User | None = None) -> list[PaperCard]:
-        with self.reader.connect() as conn:
-            return load_cards(conn, paper_ids, viewer_id=viewer.id if viewer else None)
+        return self.card_service.cards(paper_ids, viewer=viewer)
 
     # -- daily lists -------------------------------------------------------------------------
 
@@ -375,7 +357,7 @@ class CommunityService:
     @staticmethod
     def _require_admin(user: User) -> None:
         if not user.is_admin:
-            raise CommunityError("only an admin can do that")
+            raise Forbidden("only an admin can do that")
 
     # -- submissions -------------------------------------------------------------------------
 

@@ -1,31 +1,26 @@
 """The app factory: one ASGI app (pages, feeds, JSON API) built from settings, never at import
-time. `paperfeed serve`, the tests and the benchmarks all call `create_app`."""
+time. `paperfeed serve`, the tests and the benchmarks all call `create_app`. It mounts the
+sibling routers of `web` and `api` and installs the one error mapping (http/errors.py)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
-from paperfeed.community.service import NotFound
 from paperfeed.config import Settings
+from paperfeed.http import errors
+from paperfeed.http.security import LimitsAndHeaders
 from paperfeed.runtime import Runtime
-from paperfeed.web.context import render
-from paperfeed.web.security import LimitsAndHeaders
+from paperfeed.web.templates import STATIC_DIR, error_page
 
 SEARCH_REFRESH_SECONDS = 2.0
 
@@ -99,45 +94,9 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         on_request=follower.maybe_refresh,
     )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_json(request):
-            return JSONResponse(
-                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-            )
-        response = render(
-            request, "error.html", exc.status_code, status=exc.status_code, message=str(exc.detail)
-        )
-        response.headers.update(exc.headers or {})  # e.g. Retry-After on a 429
-        return response
+    errors.install(app, error_page)
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        # Every page and API route that names a paper or comment answers an unknown one alike.
-        return await http_error(request, StarletteHTTPException(404, str(exc)))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
-        if _wants_json(request):
-            return JSONResponse({"error": problems or "invalid request"}, status_code=400)
-        return render(request, "error.html", 400, status=400, message=problems)
-
-    @app.exception_handler(sa.exc.DataError)
-    async def unstorable_value(request: Request, exc: sa.exc.DataError) -> Response:
-        # A value from the request that the database refuses to store or compare (PostgreSQL:
-        # a NUL character in text, an integer out of range) is the client's error, not ours.
-        logging.getLogger(__name__).warning("refused a request value: %s", exc.orig)
-        message = "the request holds a value that cannot be stored (e.g. a NUL character)"
-        if _wants_json(request):
-            return JSONResponse({"error": message}, status_code=400)
-        return render(request, "error.html", 400, status=400, message=message)
-
-    static = Path(__file__).with_name("static")
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from paperfeed.api.hf import router as hf_router
     from paperfeed.api.native import router as native_router
@@ -189,8 +148,3 @@ def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
     )
     app.openapi_schema = schema
     return schema
-
-
-def _wants_json(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith("/api/") or path.endswith(".md")

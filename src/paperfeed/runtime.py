@@ -12,8 +12,8 @@ from paperfeed.accounts.rate_limit import RateLimiter
 from paperfeed.accounts.service import AccountService
 from paperfeed.clock import Clock, utcnow
 from paperfeed.community.cards import CardService
-from paperfeed.community.errors import FetchUnavailable
 from paperfeed.community.service import CommunityService
+from paperfeed.community.submissions import ArxivFetcher, HttpArxivFetcher, SubmissionService
 from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
@@ -22,7 +22,6 @@ from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
-from paperfeed.papers.record import PaperRecord
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.service import SearchService
@@ -107,6 +106,23 @@ class Runtime:
         return CommunityService(self.engine, self.catalog, clock=self.clock, reader=self.reader)
 
     @cached_property
+    def arxiv_fetcher(self) -> ArxivFetcher:
+        return HttpArxivFetcher(
+            self.settings.arxiv_api_endpoint, timeout=self.settings.http_timeout
+        )
+
+    @cached_property
+    def submissions(self) -> SubmissionService:
+        return SubmissionService(
+            self.engine,
+            self.catalog,
+            self.cards,
+            self.arxiv_fetcher,
+            clock=self.clock,
+            on_added=self.index_in_background,
+        )
+
+    @cached_property
     def rate_limiter(self) -> RateLimiter:
         return RateLimiter(self.engine, self.settings.rate_limit_scale)
 
@@ -121,23 +137,6 @@ class Runtime:
     @cached_property
     def subscriptions(self) -> SubscriptionService:
         return SubscriptionService(self.engine, self.messages)
-
-    def fetch_from_arxiv(self, arxiv_id: str) -> PaperRecord | None:
-        """One paper from the arXiv API (for submissions of papers not in the catalog)."""
-        import httpx
-
-        from paperfeed.ingest.atom import fetch_ids
-        from paperfeed.ingest.base import FormatError
-
-        try:
-            with httpx.Client(timeout=self.settings.http_timeout, follow_redirects=True) as client:
-                found = fetch_ids(client, self.settings.arxiv_api_endpoint, [arxiv_id])
-        except (httpx.HTTPError, FormatError) as exc:  # FormatError: e.g. an HTML error page
-            raise FetchUnavailable(
-                f"arXiv:{arxiv_id} is not in the catalog and arXiv could not be reached "
-                f"({type(exc).__name__}); import it with `paperfeed import ids` when online"
-            ) from exc
-        return found[0] if found else None
 
     def index_in_background(self) -> None:
         """Index what changed in the catalog (e.g. a paper fetched for a submission) off the

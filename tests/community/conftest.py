@@ -11,7 +11,9 @@ import pytest
 from lxml import etree
 
 from paperfeed.accounts.service import User
+from paperfeed.clock import utcnow
 from paperfeed.community.service import CommunityService
+from paperfeed.community.submissions import ArxivFetcher, SubmissionService
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
@@ -58,6 +60,27 @@ def make_user(runtime: Runtime) -> MakeUser:
 
 def community_at(runtime: Runtime, clock: Callable[[], dt.datetime]) -> CommunityService:
     return CommunityService(runtime.engine, runtime.catalog, clock=clock)
+
+
+KEEP = object()  # submissions_at: the runtime's own arXiv fetcher
+
+
+def submissions_at(
+    runtime: Runtime,
+    clock: Callable[[], dt.datetime] = utcnow,
+    *,
+    fetcher: ArxivFetcher | object | None = KEEP,
+    on_added: Callable[[], None] | None = None,
+) -> SubmissionService:
+    """The runtime's submission service on another clock; `on_added` instead of indexing."""
+    return SubmissionService(
+        runtime.engine,
+        runtime.catalog,
+        runtime.cards,
+        runtime.arxiv_fetcher if fetcher is KEEP else fetcher,  # type: ignore[arg-type]
+        clock=clock,
+        on_added=on_added,
+    )
 
 
 def _replay(folder: Path) -> Callable[[str, dict[str, list[str]]], Response | None]:

@@ -23,8 +23,8 @@ from paperfeed.api.schemas import (
 from paperfeed.http.deps import (
     CardsDep,
     CommunityDep,
-    RuntimeDep,
     SearchDep,
+    SubmissionsDep,
     TokenUserDep,
     rate_limit,
 )
@@ -171,9 +171,9 @@ def trending(
     responses={**WRITE_ERRORS, 409: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     summary="Submit a paper to today's daily list",
 )
-def submit(request: Request, body: SubmitRequest, user: TokenUserDep, rt: RuntimeDep) -> Paper:
+def submit(
+    request: Request, body: SubmitRequest, user: TokenUserDep, submissions: SubmissionsDep
+) -> Paper:
     rate_limit(request, SUBMIT, f"user:{user.id}")
-    card, added = rt.community.submit(user, body.paper, rt.fetch_from_arxiv)
-    if added:
-        rt.index_in_background()
+    card, _ = submissions.submit(user, body.paper)
     return Paper.of(card)

@@ -16,8 +16,6 @@ from paperfeed.community import trending
 from paperfeed.community.cards import CardService, PaperCard, card_query, load_cards
 from paperfeed.community.errors import (
     CommunityError,
-    Duplicate,
-    FetchUnavailable,
     Forbidden,
     NotFound,
 )
@@ -25,14 +23,9 @@ from paperfeed.community.markdown import MAX_COMMENT, render_comment
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, users, votes
 from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
-from paperfeed.papers.record import PaperRecord
 
 MAX_PAPER_ID = 2**31 - 1
 DAILY_MAX = 500  # a daily list longer than this is cut (HF's run at ~30-80)
-
-# Fetches a paper from arXiv by canonical id: None when arXiv does not know it; raises
-# FetchUnavailable when arXiv cannot be reached.
-Fetcher = Callable[[str], PaperRecord | None]
 
 
 @dataclass(frozen=True)
@@ -358,61 +351,3 @@ class CommunityService:
     def _require_admin(user: User) -> None:
         if not user.is_admin:
             raise Forbidden("only an admin can do that")
-
-    # -- submissions -------------------------------------------------------------------------
-
-    def submit(self, user: User, text: str, fetch: Fetcher | None = None) -> tuple[PaperCard, bool]:
-        """Put a paper (arXiv id or URL) on today's daily list. Taken from the catalog, else
-        fetched from arXiv. Returns its card and whether it was new to the catalog."""
-        try:
-            arxiv_id = parse_arxiv_id(text.strip()[:300]).canonical
-        except InvalidArxivId as exc:
-            raise CommunityError(str(exc)) from None
-        now = self.clock()
-        added = False
-        paper_id = self.catalog.ids_for_arxiv([arxiv_id]).get(arxiv_id)
-        if paper_id is None:
-            if fetch is None:
-                raise FetchUnavailable(
-                    f"arXiv:{arxiv_id} is not in the catalog and fetching from arXiv is off"
-                )
-            record = fetch(arxiv_id)
-            if record is None:
-                raise NotFound(f"arXiv does not know arXiv:{arxiv_id}")
-            with self.engine.begin() as conn:
-                self.catalog.upsert(conn, [record])
-            paper_id = self.catalog.ids_for_arxiv([arxiv_id])[arxiv_id]
-            added = True
-        with self.engine.begin() as conn:
-            on_list = conn.execute(
-                sa.select(daily_papers.c.submitted_on).where(daily_papers.c.paper_id == paper_id)
-            ).scalar()
-            if on_list is not None:
-                raise Duplicate(
-                    f"arXiv:{arxiv_id} is already on the daily list of {on_list.isoformat()}"
-                )
-            hidden = conn.execute(
-                sa.select(paper_moderation.c.paper_id).where(
-                    paper_moderation.c.paper_id == paper_id
-                )
-            ).first()
-            if hidden is not None:
-                raise CommunityError(f"arXiv:{arxiv_id} was hidden by a moderator")
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        daily_papers.insert().values(
-                            paper_id=paper_id,
-                            submitted_on=now.date(),
-                            submitted_at=now,
-                            submitted_by=user.username,
-                            upvotes=0,
-                            num_comments=0,
-                            ai_keywords=[],
-                            source="paperfeed",
-                            updated_at=now,
-                        )
-                    )
-            except sa.exc.IntegrityError:
-                raise Duplicate(f"arXiv:{arxiv_id} was just submitted by someone else") from None
-        return self.card(paper_id, viewer=user), added

@@ -17,6 +17,7 @@ from paperfeed.accounts.service import AccountService, User
 from paperfeed.clock import Clock
 from paperfeed.community.cards import CardService
 from paperfeed.community.service import CommunityService
+from paperfeed.community.submissions import SubmissionService
 from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.http.security import client_address, csrf_valid
@@ -60,6 +61,10 @@ def _community(rt: RuntimeDep) -> CommunityService:
     return rt.community
 
 
+def _submissions(rt: RuntimeDep) -> SubmissionService:
+    return rt.submissions
+
+
 def _accounts(rt: RuntimeDep) -> AccountService:
     return rt.accounts
 
@@ -78,6 +83,7 @@ CatalogDep = Annotated[Catalog, Depends(_catalog)]
 SearchDep = Annotated[SearchService, Depends(_search)]
 CardsDep = Annotated[CardService, Depends(_cards)]
 CommunityDep = Annotated[CommunityService, Depends(_community)]
+SubmissionsDep = Annotated[SubmissionService, Depends(_submissions)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SubscriptionsDep = Annotated[SubscriptionService, Depends(_subscriptions)]
 MessagesDep = Annotated[Messages, Depends(_messages)]

@@ -20,6 +20,7 @@ from paperfeed.http.deps import (
     FormUserDep,
     RuntimeDep,
     SearchDep,
+    SubmissionsDep,
     ViewerDep,
     rate_limit,
 )
@@ -217,12 +218,12 @@ def submit_form(request: Request) -> Response:
 def submit(
     request: Request,
     user: FormUserDep,
-    rt: RuntimeDep,
+    submissions: SubmissionsDep,
     paper: Annotated[str, Form(max_length=300)],
 ) -> Response:
     rate_limit(request, SUBMIT, f"user:{user.id}")
     try:
-        card, added = rt.community.submit(user, paper, rt.fetch_from_arxiv)
+        card, _ = submissions.submit(user, paper)
     except CommunityError as exc:
         return render(
             request,
@@ -232,8 +233,6 @@ def submit(
             error=str(exc),
             value=paper,
         )
-    if added:
-        rt.index_in_background()
     return redirect(f"/papers/{card.public_id}", "submitted")
 
 

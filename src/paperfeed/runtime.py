@@ -12,7 +12,10 @@ from paperfeed.accounts.rate_limit import RateLimiter
 from paperfeed.accounts.service import AccountService
 from paperfeed.clock import Clock, utcnow
 from paperfeed.community.cards import CardService
-from paperfeed.community.service import CommunityService
+from paperfeed.community.daily import DailyService
+from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.moderation import ModerationService
+from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import ArxivFetcher, HttpArxivFetcher, SubmissionService
 from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
@@ -22,6 +25,7 @@ from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
+from paperfeed.papers.lookup import PaperIds
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.service import SearchService
@@ -53,8 +57,9 @@ class Runtime:
         """The engine for reads. On SQLite a separate pool whose transactions never take the
         write lock (the writer engine begins with BEGIN IMMEDIATE, which would serialise
         every page view behind one lock across all processes)."""
+        engine = self.engine  # (first: a new data directory gets its schema before a read)
         if not self.settings.is_sqlite:
-            return self.engine
+            return engine
         return make_engine(self.settings, readonly=True)
 
     @cached_property
@@ -102,8 +107,24 @@ class Runtime:
         return CardService(self.reader)
 
     @cached_property
-    def community(self) -> CommunityService:
-        return CommunityService(self.engine, self.catalog, clock=self.clock, reader=self.reader)
+    def paper_ids(self) -> PaperIds:
+        return PaperIds(self.reader)
+
+    @cached_property
+    def daily(self) -> DailyService:
+        return DailyService(self.reader, self.cards, clock=self.clock)
+
+    @cached_property
+    def trending(self) -> TrendingService:
+        return TrendingService(self.reader, self.cards, clock=self.clock)
+
+    @cached_property
+    def discussion(self) -> DiscussionService:
+        return DiscussionService(self.engine, self.cards, clock=self.clock, reader=self.reader)
+
+    @cached_property
+    def moderation(self) -> ModerationService:
+        return ModerationService(self.engine, clock=self.clock)
 
     @cached_property
     def arxiv_fetcher(self) -> ArxivFetcher:

@@ -128,11 +128,11 @@ def test_a_hidden_paper_is_neither_found_nor_counted(site: Site) -> None:
     assert "2606.13392" in ids and total >= len(ids)
     counted = page_count()
     assert counted == f"{total:,}"
-    community = site.runtime.community
+    community = site.runtime
     admin, _ = site.user(f"mod{uuid.uuid4().hex[:8]}")
     admin = site.runtime.accounts.set_role(admin.username, "admin")
-    paper_id = community.resolve("2606.13392")
-    community.set_paper_hidden(admin, paper_id, True)
+    paper_id = community.paper_ids.resolve("2606.13392")
+    community.moderation.set_paper_hidden(admin, paper_id, True)
     try:
         hidden_total, hidden_ids = native()
         assert "2606.13392" not in hidden_ids
@@ -143,7 +143,7 @@ def test_a_hidden_paper_is_neither_found_nor_counted(site: Site) -> None:
         feed = site.client.get("/feeds/search.atom", params={"q": query["q"]}).text
         assert "2606.13392" not in feed
     finally:
-        community.set_paper_hidden(admin, paper_id, False)
+        community.moderation.set_paper_hidden(admin, paper_id, False)
     assert native() == (total, ids)
 
 
@@ -207,7 +207,7 @@ def test_daily_by_date_week_and_month(site: Site) -> None:
 
 
 def test_daily_without_parameters_is_the_latest_list(site: Site) -> None:
-    latest = site.runtime.community.latest_daily_date()
+    latest = site.runtime.daily.latest_daily_date()
     body = site.client.get("/api/v1/daily").json()
     assert body["start"] == str(latest)
 

@@ -58,7 +58,7 @@ def test_a_paper_new_to_the_catalog_is_fetched_from_arxiv(
     paper = online.catalog.get(SEIBERG)
     assert paper is not None
     assert paper["sources"] == ["arxiv-api"]
-    assert [c.arxiv_id for c in community.daily(NOW.date())] == [SEIBERG]
+    assert [c.arxiv_id for c in community.daily.papers(NOW.date())] == [SEIBERG]
 
 
 def test_a_legacy_format_response_is_read_too(online: Runtime, make_user: MakeUser) -> None:
@@ -111,7 +111,7 @@ def test_a_paper_already_listed_is_refused(
     with pytest.raises(CommunityError, match="already on the daily list of 2026-07-31"):
         submissions_at(online, Clock(NOW)).submit(make_user("ada"), "2607.28618")
     assert arxiv_api.requests == []
-    assert community.daily(NOW.date()) == []
+    assert community.daily.papers(NOW.date()) == []
 
 
 def test_the_second_submission_of_a_paper_is_refused(online: Runtime, make_user: MakeUser) -> None:
@@ -119,7 +119,7 @@ def test_the_second_submission_of_a_paper_is_refused(online: Runtime, make_user:
     submissions_at(online, Clock(NOW)).submit(make_user("ada"), SEIBERG)
     with pytest.raises(CommunityError, match="already on the daily list of 2026-08-02"):
         submissions_at(online, Clock(NOW)).submit(make_user("bob"), f"arXiv:{SEIBERG}v1")
-    [card] = community.daily(NOW.date())
+    [card] = community.daily.papers(NOW.date())
     assert card.submitted_by == "ada"
 
 
@@ -223,8 +223,8 @@ def test_a_hidden_paper_is_not_submitted_again(
 ) -> None:
     import_atom(cli, data_dir)
     community = community_at(online, Clock(NOW))
-    paper_id = community.resolve("2607.28627")
-    community.set_paper_hidden(make_user("root", admin=True), paper_id, True)
+    paper_id = community.paper_ids.resolve("2607.28627")
+    community.moderation.set_paper_hidden(make_user("root", admin=True), paper_id, True)
     with pytest.raises(CommunityError, match="hidden by a moderator"):
         submissions_at(online, Clock(NOW)).submit(make_user("ada"), "2607.28627")
-    assert community.daily(NOW.date()) == []
+    assert community.daily.papers(NOW.date()) == []

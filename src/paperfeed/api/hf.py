@@ -35,10 +35,13 @@ from paperfeed.api.hf_shapes import (
 )
 from paperfeed.api.params import DateParam, MonthParam, WeekParam
 from paperfeed.community.cards import CardService, PaperCard
+from paperfeed.community.daily import DailyService
 from paperfeed.community.errors import NotFound
-from paperfeed.community.service import CommunityService
-from paperfeed.http.deps import CardsDep, CommunityDep, SearchDep
+from paperfeed.community.signals import TrendingService
+from paperfeed.http.deps import CardsDep, DailyDep, PaperIdsDep, SearchDep, TrendingDep
 from paperfeed.papers import periods
+from paperfeed.papers.ids import InvalidPaperId
+from paperfeed.papers.lookup import PaperIds, PaperNotFound
 from paperfeed.papers.periods import Period
 
 MAX_QUERY_CHARS = 250
@@ -75,25 +78,26 @@ class MarkdownResponse(PlainTextResponse):
 
 
 def recent_daily(
-    community: CommunityService, *, needed: int, submitter: str | None = None
+    daily: DailyService, *, needed: int, submitter: str | None = None
 ) -> list[PaperCard]:
     """At least `needed` daily papers (fewer when the history is shorter), newest entry first.
     Walks back from the latest daily list in periods that double in length, so a long history
     takes a few queries, and skips gaps between lists."""
     cards: list[PaperCard] = []
-    end = community.latest_daily_date()
+    end = daily.latest_daily_date()
     days = RECENT_WINDOW_DAYS
     while end is not None and len(cards) < needed:
         # (bounded so that an imported list dated near year 1 cannot overflow the date)
         start = end - dt.timedelta(days=min(days - 1, (end - dt.date.min).days))
-        cards.extend(community.daily(start, end, sort="date", submitter=submitter))
-        end, _ = community.adjacent_daily_dates(start)
+        cards.extend(daily.papers(start, end, sort="date", submitter=submitter))
+        end, _ = daily.adjacent_daily_dates(start)
         days *= 2
     return cards
 
 
 def daily_cards(
-    community: CommunityService,
+    daily: DailyService,
+    trending: TrendingService,
     window: Period | None,
     *,
     sort: Literal["publishedAt", "trending"],
@@ -104,18 +108,18 @@ def daily_cards(
         if window.empty:  # periods that share no day
             return []
         order = "upvotes" if sort == "trending" else "date"
-        return community.daily(window.start, window.end, sort=order, submitter=submitter)
+        return daily.papers(window.start, window.end, sort=order, submitter=submitter)
     if sort == "publishedAt":
-        return recent_daily(community, needed=needed, submitter=submitter)
+        return recent_daily(daily, needed=needed, submitter=submitter)
     # A submitter filter drops ranked papers, so rank deeper when one is given.
-    ranked, _ = community.trending(limit=MAX_DAILY_OFFSET if submitter else needed)
+    ranked, _ = trending.ranked(limit=MAX_DAILY_OFFSET if submitter else needed)
     return [card for card, _ in ranked if not submitter or card.submitted_by == submitter]
 
 
-def find_card(cards: CardService, community: CommunityService, public_id: str) -> PaperCard:
+def find_card(cards: CardService, paper_ids: PaperIds, public_id: str) -> PaperCard:
     try:
-        return cards.card(community.resolve(public_id))
-    except NotFound:
+        return cards.card(paper_ids.resolve(public_id))
+    except (NotFound, PaperNotFound, InvalidPaperId):
         raise HTTPException(404, detail="Paper not found") from None
 
 
@@ -130,7 +134,7 @@ def find_card(cards: CardService, community: CommunityService, public_id: str) -
 )
 def search_papers(
     cards: CardsDep,
-    community: CommunityDep,
+    daily: DailyDep,
     search: SearchDep,
     q: Annotated[
         str,
@@ -142,7 +146,7 @@ def search_papers(
     limit: Annotated[int, Query(ge=1, le=SEARCH_LIMIT_MAX)] = DEFAULT_LIMIT,
 ) -> list[HfListItem]:
     if not q.strip():
-        found = recent_daily(community, needed=limit)[:limit]
+        found = recent_daily(daily, needed=limit)[:limit]
     else:
         found = cards.search(search, q, limit=limit).cards
     return [hf_list_item(card) for card in found]
@@ -154,8 +158,8 @@ def search_papers(
     responses=_NOT_FOUND,
     summary="One paper",
 )
-def paper_info(paper_id: str, cards: CardsDep, community: CommunityDep) -> HfPaperDetail:
-    return hf_paper_detail(find_card(cards, community, paper_id))
+def paper_info(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> HfPaperDetail:
+    return hf_paper_detail(find_card(cards, paper_ids, paper_id))
 
 
 @router.get(
@@ -165,7 +169,8 @@ def paper_info(paper_id: str, cards: CardsDep, community: CommunityDep) -> HfPap
     summary="Daily papers",
 )
 def daily_papers(
-    community: CommunityDep,
+    daily: DailyDep,
+    trending: TrendingDep,
     p: Annotated[int, Query(ge=0, description="0-based page")] = 0,
     limit: Annotated[int, Query(ge=1, le=DAILY_LIMIT_MAX)] = DEFAULT_LIMIT,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
@@ -182,7 +187,7 @@ def daily_papers(
     if offset >= MAX_DAILY_OFFSET:
         return []
     cards = daily_cards(
-        community, window, sort=sort, submitter=submitter or None, needed=offset + limit
+        daily, trending, window, sort=sort, submitter=submitter or None, needed=offset + limit
     )
     return [hf_list_item(card) for card in cards[offset : offset + limit]]
 
@@ -193,5 +198,5 @@ def daily_papers(
     responses=_MARKDOWN_NOT_FOUND,
     summary="One paper as markdown",
 )
-def read_paper(paper_id: str, cards: CardsDep, community: CommunityDep) -> MarkdownResponse:
-    return MarkdownResponse(paper_markdown(find_card(cards, community, paper_id)))
+def read_paper(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> MarkdownResponse:
+    return MarkdownResponse(paper_markdown(find_card(cards, paper_ids, paper_id)))

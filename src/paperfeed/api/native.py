@@ -22,10 +22,13 @@ from paperfeed.api.schemas import (
 )
 from paperfeed.http.deps import (
     CardsDep,
-    CommunityDep,
+    DailyDep,
+    DiscussionDep,
+    PaperIdsDep,
     SearchDep,
     SubmissionsDep,
     TokenUserDep,
+    TrendingDep,
     rate_limit,
 )
 from paperfeed.papers import periods
@@ -92,11 +95,11 @@ def search(
 def similar(
     paper_id: str,
     cards: CardsDep,
-    community: CommunityDep,
+    paper_ids: PaperIdsDep,
     search: SearchDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[Paper]:
-    pid = community.resolve(paper_id)
+    pid = paper_ids.resolve(paper_id)
     return [Paper.of(c) for c in cards.similar(search, pid, limit=limit)]
 
 
@@ -106,8 +109,10 @@ def similar(
     responses=WRITE_ERRORS,
     summary="Upvote a paper (idempotent)",
 )
-def upvote(paper_id: str, user: TokenUserDep, community: CommunityDep) -> VoteResponse:
-    return _vote(community, paper_id, user, up=True)
+def upvote(
+    paper_id: str, user: TokenUserDep, paper_ids: PaperIdsDep, discussion: DiscussionDep
+) -> VoteResponse:
+    return _vote(discussion, paper_ids.resolve(paper_id), user, up=True)
 
 
 @router.delete(
@@ -116,23 +121,25 @@ def upvote(paper_id: str, user: TokenUserDep, community: CommunityDep) -> VoteRe
     responses=WRITE_ERRORS,
     summary="Withdraw an upvote (idempotent)",
 )
-def withdraw_upvote(paper_id: str, user: TokenUserDep, community: CommunityDep) -> VoteResponse:
-    return _vote(community, paper_id, user, up=False)
+def withdraw_upvote(
+    paper_id: str, user: TokenUserDep, paper_ids: PaperIdsDep, discussion: DiscussionDep
+) -> VoteResponse:
+    return _vote(discussion, paper_ids.resolve(paper_id), user, up=False)
 
 
-def _vote(community: CommunityDep, paper_id: str, user: User, *, up: bool) -> VoteResponse:
-    card = community.upvote(user, community.resolve(paper_id), up=up)
+def _vote(discussion: DiscussionDep, paper_id: int, user: User, *, up: bool) -> VoteResponse:
+    card = discussion.upvote(user, paper_id, up=up)
     return VoteResponse(id=card.public_id, upvotes=card.upvotes, voted=card.voted)
 
 
 @router.get("/papers/{paper_id:path}", response_model=Paper, summary="One paper")
-def paper(paper_id: str, cards: CardsDep, community: CommunityDep) -> Paper:
-    return Paper.of(cards.card(community.resolve(paper_id)))
+def paper(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> Paper:
+    return Paper.of(cards.card(paper_ids.resolve(paper_id)))
 
 
 @router.get("/daily", response_model=DailyResponse, summary="Daily papers")
 def daily(
-    community: CommunityDep,
+    daily: DailyDep,
     date: DateParam = None,
     week: WeekParam = None,
     month: MonthParam = None,
@@ -143,18 +150,18 @@ def daily(
     first."""
     period = periods.select(date=date, week=week, month=month)
     if period is None:
-        latest = community.latest_or_today()
+        latest = daily.latest_or_today()
         period = periods.Period(latest, latest)
-    cards = [] if period.empty else community.daily(period.start, period.end, sort=sort)
+    cards = [] if period.empty else daily.papers(period.start, period.end, sort=sort)
     return DailyResponse(start=period.start, end=period.end, papers=[Paper.of(c) for c in cards])
 
 
 @router.get("/trending", response_model=TrendingResponse, summary="Trending papers")
 def trending(
-    community: CommunityDep, limit: Annotated[int, Query(ge=1, le=100)] = 30
+    trending: TrendingDep, limit: Annotated[int, Query(ge=1, le=100)] = 30
 ) -> TrendingResponse:
     """Time-decayed community signals; the formula is in the README ("Trending")."""
-    ranked, at = community.trending(limit=limit)
+    ranked, at = trending.ranked(limit=limit)
     return TrendingResponse(
         taken_at=at,
         papers=[

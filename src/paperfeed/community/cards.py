@@ -15,6 +15,7 @@ import tantivy
 
 from paperfeed.community.errors import NotFound
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, votes
+from paperfeed.papers.ids import public_id
 
 if TYPE_CHECKING:
     from paperfeed.accounts.service import User
@@ -51,8 +52,8 @@ class PaperCard:
 
     @property
     def public_id(self) -> str:
-        """The id in URLs: the arXiv id, or `#<n>` for papers without one."""
-        return self.arxiv_id or f"pf-{self.paper_id}"
+        """The id in URLs: the arXiv id, or `pf-<n>` for papers without one."""
+        return public_id(self.arxiv_id, self.paper_id)
 
     def code_links(self) -> list[str]:
         urls = [link["url"] for link in self.links if link.get("kind") in ("github", "gitlab")]

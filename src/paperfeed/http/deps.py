@@ -16,13 +16,17 @@ from paperfeed.accounts.rate_limit import Limit
 from paperfeed.accounts.service import AccountService, User
 from paperfeed.clock import Clock
 from paperfeed.community.cards import CardService
-from paperfeed.community.service import CommunityService
+from paperfeed.community.daily import DailyService
+from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.moderation import ModerationService
+from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import SubmissionService
 from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.http.security import client_address, csrf_valid
 from paperfeed.mail.messages import Messages
 from paperfeed.papers.catalog import Catalog
+from paperfeed.papers.lookup import PaperIds
 from paperfeed.runtime import Runtime
 from paperfeed.search.service import SearchService
 
@@ -57,8 +61,24 @@ def _cards(rt: RuntimeDep) -> CardService:
     return rt.cards
 
 
-def _community(rt: RuntimeDep) -> CommunityService:
-    return rt.community
+def _paper_ids(rt: RuntimeDep) -> PaperIds:
+    return rt.paper_ids
+
+
+def _daily(rt: RuntimeDep) -> DailyService:
+    return rt.daily
+
+
+def _trending(rt: RuntimeDep) -> TrendingService:
+    return rt.trending
+
+
+def _discussion(rt: RuntimeDep) -> DiscussionService:
+    return rt.discussion
+
+
+def _moderation(rt: RuntimeDep) -> ModerationService:
+    return rt.moderation
 
 
 def _submissions(rt: RuntimeDep) -> SubmissionService:
@@ -82,7 +102,11 @@ ClockDep = Annotated[Clock, Depends(_clock)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 SearchDep = Annotated[SearchService, Depends(_search)]
 CardsDep = Annotated[CardService, Depends(_cards)]
-CommunityDep = Annotated[CommunityService, Depends(_community)]
+PaperIdsDep = Annotated[PaperIds, Depends(_paper_ids)]
+DailyDep = Annotated[DailyService, Depends(_daily)]
+TrendingDep = Annotated[TrendingService, Depends(_trending)]
+DiscussionDep = Annotated[DiscussionService, Depends(_discussion)]
+ModerationDep = Annotated[ModerationService, Depends(_moderation)]
 SubmissionsDep = Annotated[SubmissionService, Depends(_submissions)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SubscriptionsDep = Annotated[SubscriptionService, Depends(_subscriptions)]

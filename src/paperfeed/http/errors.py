@@ -24,11 +24,15 @@ from paperfeed.community.errors import (
     Forbidden,
     NotFound,
 )
+from paperfeed.papers.ids import InvalidPaperId
+from paperfeed.papers.lookup import PaperNotFound
 from paperfeed.papers.periods import BadPeriod
 
 # Most specific first: the first class an error is an instance of gives its status.
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
+    (PaperNotFound, 404),
+    (InvalidPaperId, 404),  # a path that names no paper: not found, as any unknown path
     (Forbidden, 403),
     (Duplicate, 409),
     (FetchUnavailable, 503),
@@ -37,7 +41,14 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (AccountError, 400),
     (BadPeriod, 400),
 )
-DOMAIN_ERRORS = (CommunityError, AccountError, BadPeriod, RateLimited)
+DOMAIN_ERRORS = (
+    CommunityError,
+    PaperNotFound,
+    InvalidPaperId,
+    AccountError,
+    BadPeriod,
+    RateLimited,
+)
 
 # Renders the HTML error page: (request, status, message) -> response.
 ErrorPage = Callable[[Request, int, str], Response]

@@ -14,7 +14,7 @@ from lxml import etree
 
 from paperfeed.community.cards import PaperCard
 from paperfeed.config import Settings
-from paperfeed.http.deps import CardsDep, CommunityDep, SearchDep, SettingsDep
+from paperfeed.http.deps import CardsDep, DailyDep, SearchDep, SettingsDep, TrendingDep
 from paperfeed.papers.periods import parse_day, parse_month, parse_week
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +78,7 @@ def atom_feed(
 
 @router.get("/feeds/daily.atom")
 def daily_feed(
-    community: CommunityDep,
+    daily: DailyDep,
     settings: SettingsDep,
     date: Annotated[str, Query(max_length=10)] = "",
     week: Annotated[str, Query(max_length=8)] = "",
@@ -89,18 +89,18 @@ def daily_feed(
         period = parse_week(week) if week else parse_month(month)
         query = f"week={week}" if week else f"month={month}"
         page = f"/papers/week/{week}" if week else f"/papers/month/{month}"
-        cards = community.daily(period.start, period.end)[:FEED_SIZE]
+        cards = daily.papers(period.start, period.end)[:FEED_SIZE]
         title = f"daily papers {week or month}"
         return atom_feed(settings, title, f"/feeds/daily.atom?{query}", page, cards)
-    day = parse_day(date) if date else community.latest_or_today()
-    cards = community.daily(day)[:FEED_SIZE]
+    day = parse_day(date) if date else daily.latest_or_today()
+    cards = daily.papers(day)[:FEED_SIZE]
     path = f"/feeds/daily.atom?date={day}"
     return atom_feed(settings, f"daily papers {day}", path, f"/papers/date/{day}", cards)
 
 
 @router.get("/feeds/trending.atom")
-def trending_feed(community: CommunityDep, settings: SettingsDep) -> Response:
-    ranked, _ = community.trending(limit=FEED_SIZE)
+def trending_feed(trending: TrendingDep, settings: SettingsDep) -> Response:
+    ranked, _ = trending.ranked(limit=FEED_SIZE)
     cards = [card for card, _ in ranked]
     return atom_feed(settings, "trending papers", "/feeds/trending.atom", "/trending", cards)
 

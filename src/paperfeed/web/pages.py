@@ -16,11 +16,15 @@ from paperfeed.http.deps import (
     CardsDep,
     CatalogDep,
     ClockDep,
-    CommunityDep,
+    DailyDep,
+    DiscussionDep,
     FormUserDep,
+    ModerationDep,
+    PaperIdsDep,
     RuntimeDep,
     SearchDep,
     SubmissionsDep,
+    TrendingDep,
     ViewerDep,
     rate_limit,
 )
@@ -41,18 +45,18 @@ MAX_ID = 2**31 - 1  # row ids are 32-bit integers; a larger one must not reach t
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, community: CommunityDep, user: ViewerDep) -> Response:
-    return _daily(request, community, user, community.latest_or_today())
+def home(request: Request, daily: DailyDep, user: ViewerDep) -> Response:
+    return _daily(request, daily, user, daily.latest_or_today())
 
 
 @router.get("/papers/date/{day}", response_class=HTMLResponse)
-def daily_page(request: Request, day: str, community: CommunityDep, user: ViewerDep) -> Response:
-    return _daily(request, community, user, parse_day(day))
+def daily_page(request: Request, day: str, daily: DailyDep, user: ViewerDep) -> Response:
+    return _daily(request, daily, user, parse_day(day))
 
 
-def _daily(request: Request, community: CommunityDep, user: ViewerDep, day: dt.date) -> Response:
-    cards = community.daily(day, viewer=user)
-    before, after = community.adjacent_daily_dates(day)
+def _daily(request: Request, daily: DailyDep, user: ViewerDep, day: dt.date) -> Response:
+    cards = daily.papers(day, viewer=user)
+    before, after = daily.adjacent_daily_dates(day)
     return render(
         request,
         "daily.html",
@@ -70,11 +74,11 @@ def _daily(request: Request, community: CommunityDep, user: ViewerDep, day: dt.d
 
 
 @router.get("/papers/week/{week}", response_class=HTMLResponse)
-def weekly_page(request: Request, week: str, community: CommunityDep, user: ViewerDep) -> Response:
+def weekly_page(request: Request, week: str, daily: DailyDep, user: ViewerDep) -> Response:
     period = parse_week(week)
     return _range(
         request,
-        community.daily(period.start, period.end, viewer=user),
+        daily.papers(period.start, period.end, viewer=user),
         period,
         title=f"Papers of week {week}",
         feed=f"/feeds/daily.atom?week={week}",
@@ -84,13 +88,11 @@ def weekly_page(request: Request, week: str, community: CommunityDep, user: View
 
 
 @router.get("/papers/month/{month}", response_class=HTMLResponse)
-def monthly_page(
-    request: Request, month: str, community: CommunityDep, user: ViewerDep
-) -> Response:
+def monthly_page(request: Request, month: str, daily: DailyDep, user: ViewerDep) -> Response:
     period = parse_month(month)
     return _range(
         request,
-        community.daily(period.start, period.end, viewer=user),
+        daily.papers(period.start, period.end, viewer=user),
         period,
         title=f"Papers of {period.start:%B %Y}",
         feed=f"/feeds/daily.atom?month={month}",
@@ -130,9 +132,9 @@ def _range(
 
 @router.get("/trending", response_class=HTMLResponse)
 def trending_page(
-    request: Request, community: CommunityDep, user: ViewerDep, clock: ClockDep
+    request: Request, trending: TrendingDep, user: ViewerDep, clock: ClockDep
 ) -> Response:
-    ranked, at = community.trending(limit=50, viewer=user)
+    ranked, at = trending.ranked(limit=50, viewer=user)
     return render(
         request,
         "trending.html",
@@ -244,10 +246,11 @@ def upvote(
     request: Request,
     public_id: str,
     user: FormUserDep,
-    community: CommunityDep,
+    paper_ids: PaperIdsDep,
+    discussion: DiscussionDep,
     up: Annotated[str, Form()] = "1",
 ) -> Response:
-    card = community.upvote(user, community.resolve(public_id), up=up != "0")
+    card = discussion.upvote(user, paper_ids.resolve(public_id), up=up != "0")
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"upvotes": card.upvotes, "voted": card.voted})
     return redirect(f"/papers/{card.public_id}")
@@ -263,12 +266,12 @@ def comment(
     parent: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     rate_limit(request, COMMENT, f"user:{user.id}")
-    paper_id = rt.community.resolve(public_id)
+    paper_id = rt.paper_ids.resolve(public_id)
     try:
-        rt.community.add_comment(user, paper_id, body, parent_id=parent)
+        rt.discussion.add_comment(user, paper_id, body, parent_id=parent)
     except CommunityError as exc:
         return _paper(
-            request, rt.cards, rt.community, rt.search, rt.catalog, user, paper_id,
+            request, rt.cards, rt.discussion, rt.search, rt.catalog, user, paper_id,
             error=str(exc), draft=body, status=status_of(exc),
         )  # fmt: skip
     return redirect(f"/papers/{public_id}", "commented")
@@ -278,10 +281,11 @@ def comment(
 def hide_paper(
     public_id: str,
     user: FormUserDep,
-    community: CommunityDep,
+    paper_ids: PaperIdsDep,
+    moderation: ModerationDep,
     hidden: Annotated[str, Form()] = "1",
 ) -> Response:
-    community.set_paper_hidden(user, community.resolve(public_id), hidden != "0")
+    moderation.set_paper_hidden(user, paper_ids.resolve(public_id), hidden != "0")
     return redirect(f"/papers/{public_id}", "hidden" if hidden != "0" else "shown")
 
 
@@ -289,11 +293,11 @@ def hide_paper(
 def hide_comment(
     comment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     user: FormUserDep,
-    community: CommunityDep,
+    moderation: ModerationDep,
     cards: CardsDep,
     hidden: Annotated[str, Form()] = "1",
 ) -> Response:
-    paper_id = community.set_comment_hidden(user, comment_id, hidden != "0")
+    paper_id = moderation.set_comment_hidden(user, comment_id, hidden != "0")
     card = cards.card(paper_id, include_hidden=True)
     return redirect(f"/papers/{card.public_id}", "hidden" if hidden != "0" else "shown")
 
@@ -302,20 +306,21 @@ def hide_comment(
 def paper_page(
     request: Request,
     public_id: str,
+    paper_ids: PaperIdsDep,
     cards: CardsDep,
-    community: CommunityDep,
+    discussion: DiscussionDep,
     search: SearchDep,
     catalog: CatalogDep,
     user: ViewerDep,
 ) -> Response:
-    paper_id = community.resolve(public_id)
-    return _paper(request, cards, community, search, catalog, user, paper_id)
+    paper_id = paper_ids.resolve(public_id)
+    return _paper(request, cards, discussion, search, catalog, user, paper_id)
 
 
 def _paper(
     request: Request,
     cards: CardsDep,
-    community: CommunityDep,
+    discussion: DiscussionDep,
     search: SearchDep,
     catalog: CatalogDep,
     user: ViewerDep,
@@ -334,7 +339,7 @@ def _paper(
         title=readable(card.title),
         card=card,
         paper=catalog.get(paper_id=paper_id) or {},
-        comments=community.comments(paper_id, include_hidden=is_admin),
+        comments=discussion.comments(paper_id, include_hidden=is_admin),
         similar=cards.similar(search, paper_id, limit=6),
         error=error,
         draft=draft,

@@ -34,7 +34,9 @@ paperfeed's JSON API. Two families of endpoints:
   `/papers/{id}.md`): the shapes the `huggingface_hub` client parses, so
   `HfApi(endpoint="http://this-server")` works unmodified.
 
-Errors are JSON objects `{"error": "..."}` with a 4xx status.
+Errors are JSON objects `{"error": "..."}` with a 4xx status (503 when arXiv cannot be
+reached for a submission). Paper ids are arXiv ids (or arXiv URLs), or `pf-<n>` for papers
+without one; periods are `YYYY-MM-DD`, ISO weeks `YYYY-Www` and months `YYYY-MM`.
 """
 
 

@@ -1,7 +1,7 @@
 """`python -m bench follow`: how long after a commit on one node papers are searchable on
 another node that shares the PostgreSQL catalog (paperfeed.search.follow).
 
-Node B is a real server process (`uvicorn paperfeed.web.server:app`) with its own data
+Node B is a real server process (`uvicorn paperfeed.http.server:app`) with its own data
 directory; node A is this process, with another data directory, writing PAPERS new papers in
 one transaction per round (as an import batch does) and then indexing its own directory in
 the background, as `paperfeed import` does. For each round the time from A's commit to the
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         log = (folder / "b.log").open("wb")
         node_b = subprocess.Popen(
             [
-                *(sys.executable, "-m", "uvicorn", "paperfeed.web.server:app"),
+                *(sys.executable, "-m", "uvicorn", "paperfeed.http.server:app"),
                 *("--port", str(port), "--log-level", "warning"),
             ],
             env=env,

@@ -11,7 +11,12 @@ import sqlalchemy as sa
 from paperfeed.accounts.rate_limit import RateLimiter
 from paperfeed.accounts.service import AccountService
 from paperfeed.clock import Clock, utcnow
-from paperfeed.community.service import CommunityService, FetchUnavailable
+from paperfeed.community.cards import CardService
+from paperfeed.community.daily import DailyService
+from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.moderation import ModerationService
+from paperfeed.community.signals import TrendingService
+from paperfeed.community.submissions import ArxivFetcher, HttpArxivFetcher, SubmissionService
 from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
@@ -21,7 +26,7 @@ from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.catalog_writer import CatalogWriter
-from paperfeed.papers.record import PaperRecord
+from paperfeed.papers.lookup import PaperIds
 from paperfeed.progress import Progress
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.follow import IndexFollower
@@ -64,8 +69,9 @@ class Runtime:
         """The engine for reads. On SQLite a separate pool whose transactions never take the
         write lock (the writer engine begins with BEGIN IMMEDIATE, which would serialise
         every page view behind one lock across all processes)."""
+        engine = self.engine  # (first: a new data directory gets its schema before a read)
         if not self.settings.is_sqlite:
-            return self.engine
+            return engine
         return make_engine(self.settings, readonly=True)
 
     @cached_property
@@ -134,8 +140,46 @@ class Runtime:
         )
 
     @cached_property
-    def community(self) -> CommunityService:
-        return CommunityService(self.engine, self.catalog, clock=self.clock, reader=self.reader)
+    def cards(self) -> CardService:
+        return CardService(self.reader)
+
+    @cached_property
+    def paper_ids(self) -> PaperIds:
+        return PaperIds(self.reader)
+
+    @cached_property
+    def daily(self) -> DailyService:
+        return DailyService(self.reader, self.cards, clock=self.clock)
+
+    @cached_property
+    def trending(self) -> TrendingService:
+        return TrendingService(self.reader, self.cards, clock=self.clock)
+
+    @cached_property
+    def discussion(self) -> DiscussionService:
+        return DiscussionService(self.engine, self.cards, clock=self.clock, reader=self.reader)
+
+    @cached_property
+    def moderation(self) -> ModerationService:
+        return ModerationService(self.engine, clock=self.clock)
+
+    @cached_property
+    def arxiv_fetcher(self) -> ArxivFetcher:
+        return HttpArxivFetcher(
+            self.settings.arxiv_api_endpoint, timeout=self.settings.http_timeout
+        )
+
+    @cached_property
+    def submissions(self) -> SubmissionService:
+        return SubmissionService(
+            self.engine,
+            self.catalog,
+            self.catalog_writer,
+            self.cards,
+            self.arxiv_fetcher,
+            clock=self.clock,
+            on_added=self.index_in_background,
+        )
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
@@ -154,23 +198,6 @@ class Runtime:
     @cached_property
     def subscriptions(self) -> SubscriptionService:
         return SubscriptionService(self.engine, self.messages, clock=self.clock)
-
-    def fetch_from_arxiv(self, arxiv_id: str) -> PaperRecord | None:
-        """One paper from the arXiv API (for submissions of papers not in the catalog)."""
-        import httpx
-
-        from paperfeed.ingest.atom import fetch_ids
-        from paperfeed.ingest.base import FormatError
-
-        try:
-            with httpx.Client(timeout=self.settings.http_timeout, follow_redirects=True) as client:
-                found = fetch_ids(client, self.settings.arxiv_api_endpoint, [arxiv_id])
-        except (httpx.HTTPError, FormatError) as exc:  # FormatError: e.g. an HTML error page
-            raise FetchUnavailable(
-                f"arXiv:{arxiv_id} is not in the catalog and arXiv could not be reached "
-                f"({type(exc).__name__}); import it with `paperfeed import ids` when online"
-            ) from exc
-        return found[0] if found else None
 
     def index_in_background(self) -> None:
         """Index what this process changed in the catalog (e.g. a paper fetched for a

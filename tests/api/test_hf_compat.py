@@ -312,9 +312,9 @@ def test_local_upvotes_count_and_hidden_papers_disappear(
     cli("import", "hf-daily", AUGUST, "--no-progress")
     admin = runtime.accounts.sign_up("ada@example.org", "ada", "correct horse battery")
     admin = runtime.accounts.set_role(admin.username, "admin")
-    community = runtime.community
-    community.upvote(admin, community.resolve("2607.27851"))  # 2 on HF
-    community.set_paper_hidden(admin, community.resolve("2607.26654"), True)
+    community = runtime
+    community.discussion.upvote(admin, community.paper_ids.resolve("2607.27851"))  # 2 on HF
+    community.moderation.set_paper_hidden(admin, community.paper_ids.resolve("2607.26654"), True)
 
     with live_server(runtime) as server:
         api = HfApi(endpoint=server.url, token=False)

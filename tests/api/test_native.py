@@ -111,6 +111,42 @@ def test_search_returns_ranked_results_with_snippets(site: Site) -> None:
     assert results[0]["snippet"] and "<mark>" in results[0]["snippet_html"]
 
 
+def test_a_hidden_paper_is_neither_found_nor_counted(site: Site) -> None:
+    """Hiding a paper takes it out of search results and out of their count, in the API,
+    on the search page and in the HF-compatible search."""
+    query = {"q": "MiniMax Sparse Attention", "limit": 100}
+
+    def native() -> tuple[int, list[str]]:
+        body = site.client.get("/api/v1/search", params=query).json()
+        return body["total"], [hit["id"] for hit in body["results"]]
+
+    def page_count() -> str:
+        html = site.client.get("/search", params={"q": query["q"]}).text
+        return html.split('<p class="count" role="status">')[1].split(" result")[0]
+
+    total, ids = native()
+    assert "2606.13392" in ids and total >= len(ids)
+    counted = page_count()
+    assert counted == f"{total:,}"
+    community = site.runtime
+    admin, _ = site.user(f"mod{uuid.uuid4().hex[:8]}")
+    admin = site.runtime.accounts.set_role(admin.username, "admin")
+    paper_id = community.paper_ids.resolve("2606.13392")
+    community.moderation.set_paper_hidden(admin, paper_id, True)
+    try:
+        hidden_total, hidden_ids = native()
+        assert "2606.13392" not in hidden_ids
+        assert hidden_total == total - 1
+        assert page_count() == f"{total - 1:,}"
+        hf = site.client.get("/api/papers/search", params={"q": query["q"]}).json()
+        assert "2606.13392" not in [item["paper"]["id"] for item in hf]
+        feed = site.client.get("/feeds/search.atom", params={"q": query["q"]}).text
+        assert "2606.13392" not in feed
+    finally:
+        community.moderation.set_paper_hidden(admin, paper_id, False)
+    assert native() == (total, ids)
+
+
 def test_search_pages_and_filters(site: Site) -> None:
     first = site.client.get("/api/v1/search", params={"q": "language models", "limit": 5})
     second = site.client.get(
@@ -171,7 +207,7 @@ def test_daily_by_date_week_and_month(site: Site) -> None:
 
 
 def test_daily_without_parameters_is_the_latest_list(site: Site) -> None:
-    latest = site.runtime.community.latest_daily_date()
+    latest = site.runtime.daily.latest_daily_date()
     body = site.client.get("/api/v1/daily").json()
     assert body["start"] == str(latest)
 

@@ -109,7 +109,7 @@ def fuzzed_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedSite
     )
     user = runtime.accounts.sign_up("fuzzer@example.org", "fuzzer", "correct horse battery")
     token = runtime.accounts.create_api_token(user, "fuzz")
-    listed = [card.public_id for card in runtime.community.daily(dt.date(2026, 6, 12))[:4]]
+    listed = [card.public_id for card in runtime.daily.papers(dt.date(2026, 6, 12))[:4]]
     unlisted = [f"0704.{n:04d}" for n in range(1, 5)]  # from the snapshot, on no daily list
     try:
         with live_server(runtime) as server:

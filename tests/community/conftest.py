@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from paperfeed.accounts.service import User
-from paperfeed.community.service import CommunityService
+from paperfeed.clock import utcnow
+from paperfeed.community.cards import CardService
+from paperfeed.community.daily import DailyService
+from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.moderation import ModerationService
+from paperfeed.community.signals import TrendingService
+from paperfeed.community.submissions import ArxivFetcher, SubmissionService
 from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.papers.lookup import PaperIds
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
 from tests.support.http import FixtureServer, Response
@@ -56,8 +64,50 @@ def make_user(runtime: Runtime) -> MakeUser:
     return make
 
 
-def community_at(runtime: Runtime, clock: Callable[[], dt.datetime]) -> CommunityService:
-    return CommunityService(runtime.engine, runtime.catalog, clock=clock)
+@dataclass
+class CommunityAt:
+    """The runtime's community services on another clock (named as on Runtime)."""
+
+    cards: CardService
+    paper_ids: PaperIds
+    daily: DailyService
+    trending: TrendingService
+    discussion: DiscussionService
+    moderation: ModerationService
+
+
+def community_at(runtime: Runtime, clock: Callable[[], dt.datetime]) -> CommunityAt:
+    cards = CardService(runtime.reader)
+    return CommunityAt(
+        cards=cards,
+        paper_ids=runtime.paper_ids,
+        daily=DailyService(runtime.reader, cards, clock=clock),
+        trending=TrendingService(runtime.reader, cards, clock=clock),
+        discussion=DiscussionService(runtime.engine, cards, clock=clock, reader=runtime.reader),
+        moderation=ModerationService(runtime.engine, clock=clock),
+    )
+
+
+KEEP = object()  # submissions_at: the runtime's own arXiv fetcher
+
+
+def submissions_at(
+    runtime: Runtime,
+    clock: Callable[[], dt.datetime] = utcnow,
+    *,
+    fetcher: ArxivFetcher | object | None = KEEP,
+    on_added: Callable[[], None] | None = None,
+) -> SubmissionService:
+    """The runtime's submission service on another clock; `on_added` instead of indexing."""
+    return SubmissionService(
+        runtime.engine,
+        runtime.catalog,
+        runtime.catalog_writer,
+        runtime.cards,
+        runtime.arxiv_fetcher if fetcher is KEEP else fetcher,  # type: ignore[arg-type]
+        clock=clock,
+        on_added=on_added,
+    )
 
 
 def _replay(folder: Path) -> Callable[[str, dict[str, list[str]]], Response | None]:

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from paperfeed.community.cards import PaperCard, load_cards
-from paperfeed.community.service import NotFound, parse_public_id
 from paperfeed.ingest.runner import write_batch
+from paperfeed.papers.ids import InvalidPaperId
+from paperfeed.papers.lookup import PaperNotFound
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
 from tests.community.conftest import MakeUser
@@ -54,35 +55,21 @@ def test_code_and_project_links_are_split_and_the_daily_ones_come_first() -> Non
     assert same.code_links() == ["https://github.com/a/b", "https://gitlab.com/c/d"]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2606.12730", ("2606.12730", None)),
-        ("2606.12730v3", ("2606.12730", None)),
-        ("hep-th/9901001", ("hep-th/9901001", None)),
-        ("pf-12", (None, 12)),
-        (" pf-12 ", (None, 12)),
-    ],
-)
-def test_parse_public_id(text: str, expected: tuple[str | None, int | None]) -> None:
-    assert parse_public_id(text) == expected
-
-
-@pytest.mark.parametrize("text", ["pf-", "pf-x1", "pf-" + "9" * 30, "12", "../etc/passwd", ""])
-def test_parse_public_id_refuses_anything_else(text: str) -> None:
-    with pytest.raises(NotFound):
-        parse_public_id(text)
-
-
 def test_resolve_finds_papers_by_either_id(hf_daily: Runtime) -> None:
-    community = hf_daily.community
-    paper_id = community.resolve("2606.12730")
-    assert community.resolve(f"pf-{paper_id}") == paper_id
-    assert community.resolve("arXiv:2606.12730v2") == paper_id
-    with pytest.raises(NotFound, match="not in the catalog"):
-        community.resolve("2606.99999")
-    with pytest.raises(NotFound, match="not in the catalog"):
-        community.resolve("pf-999999")
+    paper_ids = hf_daily.paper_ids
+    paper_id = paper_ids.resolve("2606.12730")
+    assert paper_ids.resolve(f"pf-{paper_id}") == paper_id
+    assert paper_ids.resolve(f"#{paper_id}") == paper_id  # the CLI's older spelling
+    assert paper_ids.resolve("arXiv:2606.12730v2") == paper_id
+    assert paper_ids.resolve("https://arxiv.org/pdf/2606.12730v1.pdf") == paper_id
+    with pytest.raises(PaperNotFound, match="not in the catalog"):
+        paper_ids.resolve("2606.99999")
+    with pytest.raises(PaperNotFound, match="not in the catalog"):
+        paper_ids.resolve("pf-999999")
+    with pytest.raises(PaperNotFound, match="not in the catalog"):
+        paper_ids.resolve("pf-" + "9" * 20)  # beyond the 32-bit row ids: never asked
+    with pytest.raises(InvalidPaperId, match="not an arXiv id"):
+        paper_ids.resolve("../etc/passwd")
 
 
 def test_papers_without_an_arxiv_id_get_catalog_ids(runtime: Runtime) -> None:
@@ -91,7 +78,7 @@ def test_papers_without_an_arxiv_id_get_catalog_ids(runtime: Runtime) -> None:
         runtime.catalog_writer,
         [PaperRecord(source="listing", title="A workshop paper without an arXiv id")],
     )
-    found = runtime.community.card(runtime.community.resolve(f"pf-{result.paper_id}"))
+    found = runtime.cards.card(runtime.paper_ids.resolve(f"pf-{result.paper_id}"))
     assert (found.arxiv_id, found.public_id) == (None, f"pf-{result.paper_id}")
     assert found.daily_on is None
     assert found.upvotes == 0
@@ -100,11 +87,11 @@ def test_papers_without_an_arxiv_id_get_catalog_ids(runtime: Runtime) -> None:
 def test_cards_come_in_the_order_asked_without_missing_or_repeated_ones(
     hf_daily: Runtime, make_user: MakeUser
 ) -> None:
-    community = hf_daily.community
-    a, b, c = (community.resolve(x) for x in ("2606.12730", "2607.28618", "2607.26654"))
+    community = hf_daily
+    a, b, c = (community.paper_ids.resolve(x) for x in ("2606.12730", "2607.28618", "2607.26654"))
     ada = make_user("ada")
-    community.upvote(ada, b)
-    cards = community.cards([c, 10**9, a, b, a], viewer=ada)
+    community.discussion.upvote(ada, b)
+    cards = community.cards.cards([c, 10**9, a, b, a], viewer=ada)
     assert [x.paper_id for x in cards] == [c, a, b]
     assert [x.voted for x in cards] == [False, False, True]
     assert [x.upvotes for x in cards] == [3, 5, 293]
@@ -112,7 +99,7 @@ def test_cards_come_in_the_order_asked_without_missing_or_repeated_ones(
 
 def test_load_cards_in_chunks_keeps_the_order(hf_daily: Runtime) -> None:
     """More ids than one query takes (500): the order still follows the request."""
-    ids = [x.paper_id for x in hf_daily.community.daily(dt.date(2026, 6, 12))]
+    ids = [x.paper_id for x in hf_daily.daily.papers(dt.date(2026, 6, 12))]
     wanted = list(reversed(ids)) + list(range(10**6, 10**6 + 600))
     with hf_daily.engine.connect() as conn:
         cards = load_cards(conn, wanted)
@@ -120,10 +107,10 @@ def test_load_cards_in_chunks_keeps_the_order(hf_daily: Runtime) -> None:
 
 
 def test_hidden_cards_are_dropped_unless_asked_for(hf_daily: Runtime, make_user: MakeUser) -> None:
-    community = hf_daily.community
-    a, b = community.resolve("2606.12730"), community.resolve("2606.13392")
-    community.set_paper_hidden(make_user("root", admin=True), a, True)
-    assert [x.paper_id for x in community.cards([a, b])] == [b]
+    community = hf_daily
+    a, b = community.paper_ids.resolve("2606.12730"), community.paper_ids.resolve("2606.13392")
+    community.moderation.set_paper_hidden(make_user("root", admin=True), a, True)
+    assert [x.paper_id for x in community.cards.cards([a, b])] == [b]
     with hf_daily.engine.connect() as conn:
         every = load_cards(conn, [a, b], include_hidden=True)
     assert [(x.paper_id, x.hidden) for x in every] == [(a, True), (b, False)]

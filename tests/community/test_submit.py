@@ -1,5 +1,6 @@
-"""Submitting papers to today's daily list: from the catalog, or fetched with the real arXiv
-fetcher (`Runtime.fetch_from_arxiv`) from a local server replaying real arXiv API responses."""
+"""Submitting papers to today's daily list (SubmissionService): from the catalog, or fetched
+with the real arXiv fetcher (`HttpArxivFetcher`, the runtime's `arxiv_fetcher`) from a local
+server replaying real arXiv API responses."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from paperfeed.community.service import CommunityError, FetchUnavailable, NotFound
+from paperfeed.community.errors import CommunityError, FetchUnavailable, NotFound
 from paperfeed.runtime import Runtime
-from tests.community.conftest import Clock, MakeUser, community_at
+from tests.community.conftest import Clock, MakeUser, community_at, submissions_at
 from tests.support.cli import Cli
 from tests.support.http import FixtureServer, Response
 
@@ -39,9 +40,12 @@ def test_a_paper_new_to_the_catalog_is_fetched_from_arxiv(
     online: Runtime, arxiv_api: FixtureServer, make_user: MakeUser
 ) -> None:
     community = community_at(online, Clock(NOW))
-    card, added = community.submit(make_user("ada"), SEIBERG, online.fetch_from_arxiv)
+    indexed: list[str] = []
+    submissions = submissions_at(online, Clock(NOW), on_added=lambda: indexed.append("index"))
+    card, added = submissions.submit(make_user("ada"), SEIBERG)
 
     assert added
+    assert indexed == ["index"]  # a paper new to the catalog is indexed (once)
     assert card.arxiv_id == SEIBERG
     assert card.title == "Learning to Trace Seiberg Dualities"
     assert card.authors[0] == "Jonathan J. Heckman"
@@ -54,12 +58,12 @@ def test_a_paper_new_to_the_catalog_is_fetched_from_arxiv(
     paper = online.catalog.get(SEIBERG)
     assert paper is not None
     assert paper["sources"] == ["arxiv-api"]
-    assert [c.arxiv_id for c in community.daily(NOW.date())] == [SEIBERG]
+    assert [c.arxiv_id for c in community.daily.papers(NOW.date())] == [SEIBERG]
 
 
 def test_a_legacy_format_response_is_read_too(online: Runtime, make_user: MakeUser) -> None:
-    card, added = community_at(online, Clock(NOW)).submit(
-        make_user("ada"), "https://arxiv.org/abs/2510.14968v1", online.fetch_from_arxiv
+    card, added = submissions_at(online, Clock(NOW)).submit(
+        make_user("ada"), "https://arxiv.org/abs/2510.14968v1"
     )
     assert added
     assert card.arxiv_id == "2510.14968"
@@ -78,7 +82,7 @@ def test_a_legacy_format_response_is_read_too(online: Runtime, make_user: MakeUs
     ],
 )
 def test_ids_and_urls_name_the_same_paper(online: Runtime, make_user: MakeUser, text: str) -> None:
-    card, _ = online.community.submit(make_user("ada"), text, online.fetch_from_arxiv)
+    card, _ = submissions_at(online).submit(make_user("ada"), text)
     assert card.arxiv_id == SEIBERG
 
 
@@ -90,10 +94,10 @@ def test_a_catalog_paper_is_listed_without_asking_arxiv(
     data_dir: Path,
 ) -> None:
     import_atom(cli, data_dir)
-    card, added = community_at(online, Clock(NOW)).submit(
-        make_user("ada"), "2607.28627", online.fetch_from_arxiv
-    )
-    assert not added
+    indexed: list[str] = []
+    submissions = submissions_at(online, Clock(NOW), on_added=lambda: indexed.append("index"))
+    card, added = submissions.submit(make_user("ada"), "2607.28627")
+    assert not added and indexed == []
     assert card.title.startswith("ReToken")
     assert card.daily_on == NOW.date()
     assert arxiv_api.requests == []
@@ -105,17 +109,17 @@ def test_a_paper_already_listed_is_refused(
     """2607.28618 came with the Hugging Face list of 2026-07-31."""
     community = community_at(online, Clock(NOW))
     with pytest.raises(CommunityError, match="already on the daily list of 2026-07-31"):
-        community.submit(make_user("ada"), "2607.28618", online.fetch_from_arxiv)
+        submissions_at(online, Clock(NOW)).submit(make_user("ada"), "2607.28618")
     assert arxiv_api.requests == []
-    assert community.daily(NOW.date()) == []
+    assert community.daily.papers(NOW.date()) == []
 
 
 def test_the_second_submission_of_a_paper_is_refused(online: Runtime, make_user: MakeUser) -> None:
     community = community_at(online, Clock(NOW))
-    community.submit(make_user("ada"), SEIBERG, online.fetch_from_arxiv)
+    submissions_at(online, Clock(NOW)).submit(make_user("ada"), SEIBERG)
     with pytest.raises(CommunityError, match="already on the daily list of 2026-08-02"):
-        community.submit(make_user("bob"), f"arXiv:{SEIBERG}v1", online.fetch_from_arxiv)
-    [card] = community.daily(NOW.date())
+        submissions_at(online, Clock(NOW)).submit(make_user("bob"), f"arXiv:{SEIBERG}v1")
+    [card] = community.daily.papers(NOW.date())
     assert card.submitted_by == "ada"
 
 
@@ -134,7 +138,7 @@ def test_an_invalid_id_is_refused_with_a_clear_message(
     online: Runtime, arxiv_api: FixtureServer, make_user: MakeUser, text: str, reason: str
 ) -> None:
     with pytest.raises(CommunityError, match=reason) as raised:
-        online.community.submit(make_user("ada"), text, online.fetch_from_arxiv)
+        submissions_at(online).submit(make_user("ada"), text)
     assert not isinstance(raised.value, FetchUnavailable | NotFound)
     assert arxiv_api.requests == []
     assert online.catalog.count() == 0
@@ -144,7 +148,7 @@ def test_a_paper_arxiv_does_not_know_is_not_found(
     online: Runtime, arxiv_api: FixtureServer, make_user: MakeUser
 ) -> None:
     with pytest.raises(NotFound, match=r"arXiv does not know arXiv:2607\.99999"):
-        online.community.submit(make_user("ada"), "2607.99999", online.fetch_from_arxiv)
+        submissions_at(online).submit(make_user("ada"), "2607.99999")
     assert len(arxiv_api.requests) == 1
     assert online.catalog.count() == 0
 
@@ -155,7 +159,7 @@ def test_offline_the_fetch_is_unavailable_with_a_clear_message(
     offline = with_endpoint(runtime, f"http://127.0.0.1:{closed_port()}/api/query")
     try:
         with pytest.raises(FetchUnavailable) as raised:
-            offline.community.submit(make_user("ada"), SEIBERG, offline.fetch_from_arxiv)
+            submissions_at(offline).submit(make_user("ada"), SEIBERG)
     finally:
         offline.close()
     message = str(raised.value)
@@ -187,7 +191,7 @@ def test_an_arxiv_failure_is_unavailable_not_a_crash(
     failing = with_endpoint(runtime, f"{arxiv_api.url}/api/query")
     try:
         with pytest.raises(FetchUnavailable, match="could not be reached"):
-            failing.community.submit(make_user("ada"), SEIBERG, failing.fetch_from_arxiv)
+            submissions_at(failing).submit(make_user("ada"), SEIBERG)
     finally:
         failing.close()
     assert len(arxiv_api.requests) == 1
@@ -202,7 +206,7 @@ def test_a_non_atom_answer_is_unavailable_not_a_crash(
     failing = with_endpoint(runtime, f"{arxiv_api.url}/api/query")
     try:
         with pytest.raises(FetchUnavailable, match="could not be reached"):
-            failing.community.submit(make_user("ada"), SEIBERG, failing.fetch_from_arxiv)
+            submissions_at(failing).submit(make_user("ada"), SEIBERG)
     finally:
         failing.close()
 
@@ -211,7 +215,7 @@ def test_without_a_fetcher_a_new_paper_is_unavailable(
     runtime: Runtime, make_user: MakeUser
 ) -> None:
     with pytest.raises(FetchUnavailable, match="fetching from arXiv is off"):
-        runtime.community.submit(make_user("ada"), SEIBERG)
+        submissions_at(runtime, fetcher=None).submit(make_user("ada"), SEIBERG)
 
 
 def test_a_hidden_paper_is_not_submitted_again(
@@ -219,8 +223,8 @@ def test_a_hidden_paper_is_not_submitted_again(
 ) -> None:
     import_atom(cli, data_dir)
     community = community_at(online, Clock(NOW))
-    paper_id = community.resolve("2607.28627")
-    community.set_paper_hidden(make_user("root", admin=True), paper_id, True)
+    paper_id = community.paper_ids.resolve("2607.28627")
+    community.moderation.set_paper_hidden(make_user("root", admin=True), paper_id, True)
     with pytest.raises(CommunityError, match="hidden by a moderator"):
-        community.submit(make_user("ada"), "2607.28627", online.fetch_from_arxiv)
-    assert community.daily(NOW.date()) == []
+        submissions_at(online, Clock(NOW)).submit(make_user("ada"), "2607.28627")
+    assert community.daily.papers(NOW.date()) == []

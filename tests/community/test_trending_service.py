@@ -1,4 +1,4 @@
-"""CommunityService.trending: the documented formula over the real imported daily lists and
+"""TrendingService.ranked: the documented formula over the real imported daily lists and
 the votes and comments cast here, at moments the test chooses."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def imported(upvotes: int, comments: int, age_hours: float) -> float:
 def test_scores_follow_the_formula_on_imported_lists(hf_daily: Runtime) -> None:
     now = JUNE_12 + dt.timedelta(days=1)
     community = community_at(hf_daily, Clock(now))
-    ranked, at = community.trending(limit=5)
+    ranked, at = community.trending.ranked(limit=5)
     assert at == now
     assert [c.arxiv_id for c, _ in ranked] == [
         "2606.13681",  # 118 upvotes, 3 comments
@@ -46,7 +46,7 @@ def test_scores_follow_the_formula_on_imported_lists(hf_daily: Runtime) -> None:
 def test_only_the_last_week_counts(hf_daily: Runtime) -> None:
     """On 2026-08-05 the July 31 and August 3 lists count; June's is long gone."""
     now = AUGUST_3 + dt.timedelta(days=2)
-    ranked, at = community_at(hf_daily, Clock(now)).trending(limit=100)
+    ranked, at = community_at(hf_daily, Clock(now)).trending.ranked(limit=100)
     assert at == now
     assert len(ranked) == 33
     assert {c.daily_on for c, _ in ranked} == {dt.date(2026, 7, 31), dt.date(2026, 8, 3)}
@@ -56,7 +56,7 @@ def test_comments_can_outweigh_upvotes(hf_daily: Runtime) -> None:
     """2607.28227 (283 upvotes, 7 comments) outranks 2607.28618 (292 upvotes, 2 comments):
     five more comments are worth ten upvotes."""
     now = AUGUST_3 + dt.timedelta(days=1)
-    ranked, _ = community_at(hf_daily, Clock(now)).trending(limit=2)
+    ranked, _ = community_at(hf_daily, Clock(now)).trending.ranked(limit=2)
     assert [c.arxiv_id for c, _ in ranked] == ["2607.28227", "2607.28618"]
     assert [s for _, s in ranked] == pytest.approx([imported(283, 7, 96), imported(292, 2, 96)])
 
@@ -64,7 +64,7 @@ def test_comments_can_outweigh_upvotes(hf_daily: Runtime) -> None:
 def test_falls_back_to_the_latest_activity_when_the_week_is_empty(hf_daily: Runtime) -> None:
     """An offline catalog imported from files months ago still shows its last trend: the
     ranking is taken at the latest activity (the 2026-08-03 list)."""
-    ranked, at = community_at(hf_daily, Clock(dt.datetime(2026, 12, 1))).trending(limit=3)
+    ranked, at = community_at(hf_daily, Clock(dt.datetime(2026, 12, 1))).trending.ranked(limit=3)
     assert at == AUGUST_3
     assert [c.arxiv_id for c, _ in ranked] == ["2607.28227", "2607.28618", "2607.28568"]
     assert [s for _, s in ranked] == pytest.approx(
@@ -74,20 +74,20 @@ def test_falls_back_to_the_latest_activity_when_the_week_is_empty(hf_daily: Runt
 
 def test_no_fallback_while_the_week_has_activity(hf_daily: Runtime) -> None:
     now = AUGUST_3 + dt.timedelta(days=6, hours=23)
-    ranked, at = community_at(hf_daily, Clock(now)).trending(limit=100)
+    ranked, at = community_at(hf_daily, Clock(now)).trending.ranked(limit=100)
     assert at == now
     assert {c.daily_on for c, _ in ranked} == {dt.date(2026, 8, 3)}
 
 
 def test_an_empty_catalog_has_no_trend(runtime: Runtime) -> None:
     now = dt.datetime(2026, 8, 3, 12)
-    assert community_at(runtime, Clock(now)).trending() == ([], now)
+    assert community_at(runtime, Clock(now)).trending.ranked() == ([], now)
 
 
 def test_limit(hf_daily: Runtime) -> None:
     community = community_at(hf_daily, Clock(JUNE_12 + dt.timedelta(hours=1)))
-    assert len(community.trending(limit=7)[0]) == 7
-    assert len(community.trending(limit=100)[0]) == 30
+    assert len(community.trending.ranked(limit=7)[0]) == 7
+    assert len(community.trending.ranked(limit=100)[0]) == 30
 
 
 def test_votes_and_comments_cast_here_count_from_when_they_were_cast(
@@ -97,15 +97,15 @@ def test_votes_and_comments_cast_here_count_from_when_they_were_cast(
     imported upvotes (2606.00467: 0 upvotes, 2 comments) by exactly their decayed weights."""
     clock = Clock(JUNE_12 + dt.timedelta(hours=12))
     community = community_at(hf_daily, clock)
-    paper_id = community.resolve("2606.00467")
+    paper_id = community.paper_ids.resolve("2606.00467")
     ada, bob = make_user("ada"), make_user("bob")
-    community.upvote(ada, paper_id)
+    community.discussion.upvote(ada, paper_id)
     clock.now += dt.timedelta(hours=24)
-    community.upvote(bob, paper_id)
+    community.discussion.upvote(bob, paper_id)
     clock.now += dt.timedelta(hours=12)
-    community.add_comment(bob, paper_id, "The ablation in section 4 is worth a look.")
+    community.discussion.add_comment(bob, paper_id, "The ablation in section 4 is worth a look.")
 
-    scores = {c.arxiv_id: s for c, s in community.trending(limit=100)[0]}
+    scores = {c.arxiv_id: s for c, s in community.trending.ranked(limit=100)[0]}
     age = 48.0  # the list entered on June 12, 00:00
     expected = imported(0, 2, age) + 2 ** (-36 / 36) + 2 ** (-12 / 36) + trending.COMMENT
     assert scores["2606.00467"] == pytest.approx(expected)
@@ -117,19 +117,19 @@ def test_a_withdrawn_vote_and_a_hidden_comment_stop_counting(
 ) -> None:
     clock = Clock(JUNE_12 + dt.timedelta(hours=6))
     community = community_at(hf_daily, clock)
-    paper_id = community.resolve("2606.00467")
+    paper_id = community.paper_ids.resolve("2606.00467")
     ada, admin = make_user("ada"), make_user("root", admin=True)
-    community.upvote(ada, paper_id)
-    comment = community.add_comment(ada, paper_id, "Nice.")
+    community.discussion.upvote(ada, paper_id)
+    comment = community.discussion.add_comment(ada, paper_id, "Nice.")
 
     def score() -> float:
-        return {c.paper_id: s for c, s in community.trending(limit=100)[0]}[paper_id]
+        return {c.paper_id: s for c, s in community.trending.ranked(limit=100)[0]}[paper_id]
 
     base = imported(0, 2, 6)
     assert score() == pytest.approx(base + 1.0 + 2.0)
-    community.set_comment_hidden(admin, comment, True)
+    community.moderation.set_comment_hidden(admin, comment, True)
     assert score() == pytest.approx(base + 1.0)
-    community.upvote(ada, paper_id, up=False)
+    community.discussion.upvote(ada, paper_id, up=False)
     assert score() == pytest.approx(base)
 
 
@@ -140,20 +140,20 @@ def test_a_vote_from_a_node_with_a_fast_clock_counts_as_now(
     now = JUNE_12 + dt.timedelta(hours=6)
     here = community_at(hf_daily, Clock(now))
     ahead = community_at(hf_daily, Clock(now + dt.timedelta(minutes=2)))
-    paper_id = here.resolve("2606.00467")
-    ahead.upvote(make_user("ada"), paper_id)
-    ahead.add_comment(make_user("bob"), paper_id, "Seen from a node two minutes ahead.")
+    paper_id = here.paper_ids.resolve("2606.00467")
+    ahead.discussion.upvote(make_user("ada"), paper_id)
+    ahead.discussion.add_comment(make_user("bob"), paper_id, "Seen from a node two minutes ahead.")
 
-    scores = {c.paper_id: s for c, s in here.trending(limit=100)[0]}
+    scores = {c.paper_id: s for c, s in here.trending.ranked(limit=100)[0]}
     assert scores[paper_id] == pytest.approx(imported(0, 2, 6) + 1.0 + 2.0)
 
 
 def test_hidden_papers_leave_the_trend(hf_daily: Runtime, make_user: MakeUser) -> None:
     community = community_at(hf_daily, Clock(JUNE_12 + dt.timedelta(days=1)))
-    top = community.trending(limit=3)[0]
+    top = community.trending.ranked(limit=3)[0]
     assert top[0][0].arxiv_id == "2606.13681"
-    community.set_paper_hidden(make_user("root", admin=True), top[0][0].paper_id, True)
-    after = community.trending(limit=3)[0]
+    community.moderation.set_paper_hidden(make_user("root", admin=True), top[0][0].paper_id, True)
+    after = community.trending.ranked(limit=3)[0]
     assert [c.arxiv_id for c, _ in after] == ["2606.13392", "2606.08063", "2606.13289"]
     assert all(not c.hidden for c, _ in after)
 
@@ -161,8 +161,8 @@ def test_hidden_papers_leave_the_trend(hf_daily: Runtime, make_user: MakeUser) -
 def test_viewer_sees_their_own_votes(hf_daily: Runtime, make_user: MakeUser) -> None:
     community = community_at(hf_daily, Clock(JUNE_12 + dt.timedelta(days=1)))
     ada = make_user("ada")
-    paper_id = community.resolve("2606.13392")
-    community.upvote(ada, paper_id)
-    voted = {c.arxiv_id for c, _ in community.trending(limit=30, viewer=ada)[0] if c.voted}
+    paper_id = community.paper_ids.resolve("2606.13392")
+    community.discussion.upvote(ada, paper_id)
+    voted = {c.arxiv_id for c, _ in community.trending.ranked(limit=30, viewer=ada)[0] if c.voted}
     assert voted == {"2606.13392"}
-    assert not any(c.voted for c, _ in community.trending(limit=30)[0])
+    assert not any(c.voted for c, _ in community.trending.ranked(limit=30)[0])

@@ -1,6 +1,20 @@
+from pathlib import Path
+
 import pytest
 
-from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id, parse_doi
+from paperfeed.ingest.runner import write_batch
+from paperfeed.papers.ids import (
+    InvalidArxivId,
+    InvalidPaperId,
+    PaperId,
+    parse_arxiv_id,
+    parse_doi,
+    parse_paper_id,
+    public_id,
+)
+from paperfeed.papers.record import PaperRecord
+from paperfeed.runtime import Runtime
+from tests.support.cli import HEAD200, Cli
 
 
 @pytest.mark.parametrize(
@@ -52,3 +66,62 @@ def test_dois_are_found_in_urls_and_prefixes() -> None:
     assert parse_doi("https://doi.org/10.1000/XYZ.") == "10.1000/xyz"
     assert parse_doi("doi: 10.1000/abc") == "10.1000/abc"
     assert parse_doi("not a doi") is None
+
+
+# -- paper ids: what every page, endpoint and command accepts ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2606.12730", PaperId(arxiv_id="2606.12730")),
+        ("2606.12730v3", PaperId(arxiv_id="2606.12730")),
+        ("https://arxiv.org/abs/2606.12730v3", PaperId(arxiv_id="2606.12730")),
+        ("https://arxiv.org/pdf/2606.12730.pdf", PaperId(arxiv_id="2606.12730")),
+        ("hep-th/9901001v2", PaperId(arxiv_id="hep-th/9901001")),
+        ("pf-12", PaperId(row_id=12)),
+        (" pf-12 ", PaperId(row_id=12)),
+        ("#12", PaperId(row_id=12)),  # the CLI's older spelling
+    ],
+)
+def test_paper_ids_are_arxiv_ids_urls_or_pf_numbers(text: str, expected: PaperId) -> None:
+    assert parse_paper_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["pf-", "pf-x1", "pf-１２", "pf-" + "9" * 30, "12", "#", "../etc/passwd", ""]
+)
+def test_anything_else_is_no_paper_id(text: str) -> None:
+    with pytest.raises(InvalidPaperId, match="not an arXiv id or URL, nor a paper id"):
+        parse_paper_id(text)
+
+
+def test_public_id_is_the_arxiv_id_or_pf_n() -> None:
+    assert public_id("2606.12730", 7) == "2606.12730"
+    assert public_id(None, 7) == "pf-7"
+
+
+def test_the_cli_takes_and_prints_pf_ids(cli: Cli, runtime: Runtime, data_dir: Path) -> None:
+    """`paperfeed papers show pf-N` finds what pages and APIs call pf-N; papers without an
+    arXiv id are listed and shown as pf-N."""
+    cli("import", "snapshot", data_dir / HEAD200, "--no-progress", "--no-index")
+    [workshop] = write_batch(
+        runtime.engine,
+        runtime.catalog,
+        [PaperRecord(source="listing", title="A workshop paper without an arXiv id")],
+    )
+    pf = f"pf-{workshop.paper_id}"
+
+    shown = cli("papers", "show", pf).stdout
+    assert shown.startswith("A workshop paper without an arXiv id")
+    assert pf in shown
+    assert f"pf-{workshop.paper_id}" in cli("papers", "list", "--limit", "300").stdout
+    assert cli("papers", "show", f"#{workshop.paper_id}").stdout == shown
+
+    arxiv_row = runtime.paper_ids.resolve("0704.0001")
+    by_pf = cli("papers", "show", f"pf-{arxiv_row}").stdout
+    assert "arXiv:0704.0001" in by_pf
+    assert by_pf == cli("papers", "show", "https://arxiv.org/abs/0704.0001v2").stdout
+
+    missing = cli("papers", "show", "pf-999999", ok=False)
+    assert missing.exit_code == 1 and "pf-999999 is not in the catalog" in missing.stderr

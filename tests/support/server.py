@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from paperfeed.http.app import create_app
 from paperfeed.runtime import Runtime
-from paperfeed.web import create_app
 
 
 def free_port() -> int:

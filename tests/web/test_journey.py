@@ -174,7 +174,7 @@ def test_submitted_catalog_paper_is_on_todays_list_once(
     form.get_by_label("arXiv id or URL").fill(SUBMITTED)
     with page.expect_response(f"{site.url}/submit") as answer:
         form.get_by_role("button", name="Submit").click()
-    assert answer.value.status == 400
+    assert answer.value.status == 409  # Conflict: the one error mapping, as in the API
     expect(page.get_by_role("alert")).to_have_text(
         f"arXiv:{SUBMITTED} is already on the daily list of {today.isoformat()}"
     )

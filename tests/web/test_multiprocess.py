@@ -1,5 +1,5 @@
 """Several app processes over one database, as behind a load balancer: two real uvicorn
-processes (`uvicorn paperfeed.web.server:app`, configured from the environment only) share
+processes (`uvicorn paperfeed.http.server:app`, configured from the environment only) share
 one catalog. What is written through one process (accounts, sessions, votes, submissions,
 comments, rate-limit counts) is what the other one reads. Runs on SQLite (one file in WAL
 mode) and, on the PostgreSQL leg, on a fresh PostgreSQL database."""
@@ -65,7 +65,7 @@ def _start(name: str, env: dict[str, str], folder: Path) -> Node:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "uvicorn", "paperfeed.web.server:app"),
+                *(sys.executable, "-m", "uvicorn", "paperfeed.http.server:app"),
                 *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             ],
             env=env,

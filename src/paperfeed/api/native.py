@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
-from fastapi.security import HTTPBearer
-from pydantic import BeforeValidator
+from fastapi import APIRouter, Query, Request
 
-from paperfeed.accounts.rate_limit import SUBMIT, Limit
+from paperfeed.accounts.rate_limit import SUBMIT
 from paperfeed.accounts.service import User
+from paperfeed.api.params import DateParam, MonthParam, SinceParam, UntilParam, WeekParam
 from paperfeed.api.schemas import (
     DailyResponse,
     ErrorResponse,
@@ -23,55 +20,26 @@ from paperfeed.api.schemas import (
     TrendingResponse,
     VoteResponse,
 )
-from paperfeed.community.service import CommunityError, Duplicate, FetchUnavailable, NotFound
-from paperfeed.web.context import runtime
-from paperfeed.web.dates import BadDate, parse_month, parse_week
-from paperfeed.web.forms import rate_limit
+from paperfeed.http.deps import (
+    CardsDep,
+    DailyDep,
+    DiscussionDep,
+    PaperIdsDep,
+    SearchDep,
+    SubmissionsDep,
+    TokenUserDep,
+    TrendingDep,
+    rate_limit,
+)
+from paperfeed.papers import periods
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
 }
 router = APIRouter(prefix="/api/v1", tags=["native"], responses=ERRORS)
-# The shapes of an ISO week and a month (the document says them; the week must also exist in
-# its year, which only the parser knows).
-WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _iso_day(value: object) -> object:
-    """Dates in queries are YYYY-MM-DD only (pydantic alone would read `1e9` as a Unix time)."""
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_day)]
-
-
-# Declares the scheme in the OpenAPI document; token_user itself reads and checks the header.
-BEARER = HTTPBearer(
-    auto_error=False, description="an API token, created on /account: `Bearer pf_...`"
-)
-
-
-def token_user(request: Request, _: Annotated[object, Security(BEARER)] = None) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    user = (
-        runtime(request).accounts.token_user(token.strip()) if scheme.lower() == "bearer" else None
-    )
-    if user is None:
-        raise HTTPException(
-            401,
-            "an API token is required: `Authorization: Bearer pf_...` (create one on /account)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return user
-
-
-TokenUser = Annotated[User, Depends(token_user)]
 WRITE_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse},
     429: {"model": ErrorResponse},
@@ -80,38 +48,39 @@ WRITE_ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.get("/search", response_model=SearchResponse, summary="Hybrid search")
 def search(
-    request: Request,
+    cards: CardsDep,
+    search: SearchDep,
     q: Annotated[str, Query(max_length=2000, description="query language as on /search")] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
     sort: Literal["relevance", "date"] = "relevance",
     mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
     cat: Annotated[str | None, Query(max_length=40)] = None,
-    since: IsoDate | None = None,
-    until: IsoDate | None = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
 ) -> SearchResponse:
-    rt = runtime(request)
-    results = rt.search.search(
+    since_day = periods.parse_day(since) if since is not None else None
+    until_day = periods.parse_day(until) if until is not None else None
+    results = cards.search(
+        search,
         q,
         limit=limit,
         offset=offset,
         sort=sort,
         mode=mode,
         categories=[cat] if cat else [],
-        since=since,
-        until=until,
+        since=since_day,
+        until=until_day,
     )
-    cards = {c.paper_id: c for c in rt.community.cards([h.paper_id for h in results.hits])}
     hits = [
         SearchResult(
-            **Paper.fields_of(cards[h.paper_id]),
+            **Paper.fields_of(card),
             score=h.score,
             matched_by=h.matched_by,
             snippet=h.snippet.text if h.snippet else None,
             snippet_html=h.snippet.html if h.snippet else None,
         )
-        for h in results.hits
-        if h.paper_id in cards
+        for h, card in results.items
     ]
     return SearchResponse(
         query=q,
@@ -124,12 +93,14 @@ def search(
 
 @router.get("/papers/{paper_id:path}/similar", response_model=list[Paper], summary="Similar papers")
 def similar(
-    request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
+    paper_id: str,
+    cards: CardsDep,
+    paper_ids: PaperIdsDep,
+    search: SearchDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[Paper]:
-    rt = runtime(request)
-    pid = runtime(request).community.resolve(paper_id)
-    hits = rt.search.similar(pid, limit=limit)
-    return [Paper.of(c) for c in rt.community.cards([h.paper_id for h in hits])]
+    pid = paper_ids.resolve(paper_id)
+    return [Paper.of(c) for c in cards.similar(search, pid, limit=limit)]
 
 
 @router.post(
@@ -138,8 +109,10 @@ def similar(
     responses=WRITE_ERRORS,
     summary="Upvote a paper (idempotent)",
 )
-def upvote(request: Request, paper_id: str, user: TokenUser) -> VoteResponse:
-    return _vote(request, paper_id, user, up=True)
+def upvote(
+    paper_id: str, user: TokenUserDep, paper_ids: PaperIdsDep, discussion: DiscussionDep
+) -> VoteResponse:
+    return _vote(discussion, paper_ids.resolve(paper_id), user, up=True)
 
 
 @router.delete(
@@ -148,51 +121,47 @@ def upvote(request: Request, paper_id: str, user: TokenUser) -> VoteResponse:
     responses=WRITE_ERRORS,
     summary="Withdraw an upvote (idempotent)",
 )
-def withdraw_upvote(request: Request, paper_id: str, user: TokenUser) -> VoteResponse:
-    return _vote(request, paper_id, user, up=False)
+def withdraw_upvote(
+    paper_id: str, user: TokenUserDep, paper_ids: PaperIdsDep, discussion: DiscussionDep
+) -> VoteResponse:
+    return _vote(discussion, paper_ids.resolve(paper_id), user, up=False)
 
 
-def _vote(request: Request, paper_id: str, user: User, *, up: bool) -> VoteResponse:
-    pid = runtime(request).community.resolve(paper_id)
-    card = runtime(request).community.upvote(user, pid, up=up)
+def _vote(discussion: DiscussionDep, paper_id: int, user: User, *, up: bool) -> VoteResponse:
+    card = discussion.upvote(user, paper_id, up=up)
     return VoteResponse(id=card.public_id, upvotes=card.upvotes, voted=card.voted)
 
 
 @router.get("/papers/{paper_id:path}", response_model=Paper, summary="One paper")
-def paper(request: Request, paper_id: str) -> Paper:
-    pid = runtime(request).community.resolve(paper_id)
-    return Paper.of(runtime(request).community.card(pid))
+def paper(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> Paper:
+    return Paper.of(cards.card(paper_ids.resolve(paper_id)))
 
 
 @router.get("/daily", response_model=DailyResponse, summary="Daily papers")
 def daily(
-    request: Request,
-    date: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None,
-    week: Annotated[str | None, Query(pattern=WEEK_PATTERN, description="YYYY-Www")] = None,
-    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")] = None,
+    daily: DailyDep,
+    date: DateParam = None,
+    week: WeekParam = None,
+    month: MonthParam = None,
     sort: Literal["upvotes", "date"] = "upvotes",
 ) -> DailyResponse:
-    """Papers that entered the daily list on a date, in an ISO week or in a month (default:
-    the latest date with a list), by upvotes or newest first."""
-    community = runtime(request).community
-    try:
-        if week:
-            start, end = parse_week(week)
-        elif month:
-            start, end = parse_month(month)
-        else:
-            start = date or community.latest_daily_date() or dt.datetime.now(dt.UTC).date()
-            end = start
-    except BadDate as exc:
-        raise HTTPException(400, str(exc)) from None
-    cards = community.daily(start, end, sort=sort)
-    return DailyResponse(start=start, end=end, papers=[Paper.of(c) for c in cards])
+    """Papers that entered the daily list on a date, in an ISO week or in a month (given
+    together: the days they share; default: the latest date with a list), by upvotes or newest
+    first."""
+    period = periods.select(date=date, week=week, month=month)
+    if period is None:
+        latest = daily.latest_or_today()
+        period = periods.Period(latest, latest)
+    cards = [] if period.empty else daily.papers(period.start, period.end, sort=sort)
+    return DailyResponse(start=period.start, end=period.end, papers=[Paper.of(c) for c in cards])
 
 
 @router.get("/trending", response_model=TrendingResponse, summary="Trending papers")
-def trending(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 30) -> TrendingResponse:
+def trending(
+    trending: TrendingDep, limit: Annotated[int, Query(ge=1, le=100)] = 30
+) -> TrendingResponse:
     """Time-decayed community signals; the formula is in the README ("Trending")."""
-    ranked, at = runtime(request).community.trending(limit=limit)
+    ranked, at = trending.ranked(limit=limit)
     return TrendingResponse(
         taken_at=at,
         papers=[
@@ -209,23 +178,9 @@ def trending(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 30) 
     responses={**WRITE_ERRORS, 409: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     summary="Submit a paper to today's daily list",
 )
-def submit(request: Request, body: SubmitRequest, user: TokenUser) -> Paper:
-    rt = runtime(request)
-    _limit(request, SUBMIT, user)
-    try:
-        card, added = rt.community.submit(user, body.paper, rt.fetch_from_arxiv)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FetchUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-    except Duplicate as exc:
-        raise HTTPException(409, str(exc)) from None
-    except CommunityError as exc:
-        raise HTTPException(400, str(exc)) from None
-    if added:
-        rt.index_in_background()
+def submit(
+    request: Request, body: SubmitRequest, user: TokenUserDep, submissions: SubmissionsDep
+) -> Paper:
+    rate_limit(request, SUBMIT, f"user:{user.id}")
+    card, _ = submissions.submit(user, body.paper)
     return Paper.of(card)
-
-
-def _limit(request: Request, limit: Limit, user: User) -> None:
-    rate_limit(request, limit, f"user:{user.id}")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from paperfeed.cli.context import find_paper, pass_runtime
-from paperfeed.papers.ids import abs_url, pdf_url
+from paperfeed.papers.ids import abs_url, pdf_url, public_id
 from paperfeed.runtime import Runtime
 
 
@@ -33,7 +33,7 @@ def papers() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 @pass_runtime
 def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
-    """Show one paper by arXiv id or URL (or #N for a catalog row number)."""
+    """Show one paper by arXiv id or URL, or by its paperfeed id pf-N."""
     paper = find_paper(runtime, paper_id)
     if as_json:
         click.echo(json.dumps(_jsonable(paper), indent=2, ensure_ascii=False))
@@ -45,6 +45,8 @@ def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
             f"{v['version']} {v.get('created', '')[:10]}" for v in paper["versions"]
         )
         click.echo(f"arXiv:{paper['arxiv_id']}  [{' '.join(paper['categories'])}]  {versions}")
+    else:
+        click.echo(f"{public_id(None, paper['id'])}  [{' '.join(paper['categories'])}]")
     dates = [
         ("submitted", paper["submitted_at"]),
         ("updated", paper["updated_at"]),
@@ -103,7 +105,7 @@ def list_papers(
         return
     for row in rows:
         date = f"{row['submitted_at']:%Y-%m-%d}" if row["submitted_at"] else "----------"
-        ident = row["arxiv_id"] or f"#{row['id']}"
+        ident = public_id(row["arxiv_id"], row["id"])
         click.echo(f"{date}  {ident:18} {row['primary_category'] or '':10} {row['title']}")
     if not rows:
         click.echo("no papers match", err=True)

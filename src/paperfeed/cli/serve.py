@@ -31,7 +31,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     machines on one PostgreSQL catalog) share everything through the database."""
     import uvicorn
 
-    from paperfeed.web.workers import APP, PortUnavailable, serve_workers
+    from paperfeed.http.workers import APP, PortUnavailable, serve_workers
 
     count = runtime.catalog.count()
     click.echo(

@@ -1,4 +1,6 @@
-"""PaperCard: a paper as lists and pages show it, with its community counts."""
+"""PaperCard: a paper as lists and pages show it, with its community counts; CardService: the
+one place where search hits and lists become cards (pages, both APIs, feeds, digests), in one
+batched catalog read per list, hidden papers neither shown nor counted."""
 
 from __future__ import annotations
 
@@ -6,11 +8,19 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
+import tantivy
 
+from paperfeed.community.errors import NotFound
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, votes
+from paperfeed.papers.ids import public_id
+
+if TYPE_CHECKING:
+    from paperfeed.accounts.service import User
+    from paperfeed.search.query import ParsedQuery
+    from paperfeed.search.service import SearchHit, SearchService
 
 _CHUNK = 500
 
@@ -42,8 +52,8 @@ class PaperCard:
 
     @property
     def public_id(self) -> str:
-        """The id in URLs: the arXiv id, or `#<n>` for papers without one."""
-        return self.arxiv_id or f"pf-{self.paper_id}"
+        """The id in URLs: the arXiv id, or `pf-<n>` for papers without one."""
+        return public_id(self.arxiv_id, self.paper_id)
 
     def code_links(self) -> list[str]:
         urls = [link["url"] for link in self.links if link.get("kind") in ("github", "gitlab")]
@@ -174,3 +184,109 @@ def load_cards(
             cards[row.id] = card
     ordered = [cards[pid] for pid in ids if pid in cards]
     return [c for c in ordered if include_hidden or not c.hidden]
+
+
+def _count_matches(search: SearchService, query: ParsedQuery, paper_ids: list[int]) -> int:
+    """How many of these papers the query matches in the word index (the index that counts
+    a search's matches). TODO(search owner): a `SearchService` method would be its home."""
+    lexical = search.store.lexical
+    among = tantivy.Query.term_set_query(lexical.schema, "paper_id", paper_ids)
+    both = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, among), (tantivy.Occur.Must, lexical.build_query(query))]
+    )
+    found = lexical.index.searcher().search(both, limit=1, count=True)
+    return int(getattr(found, "count", 0) or 0)
+
+
+@dataclass
+class CardResults:
+    """A page of search results as cards, with the hit each came from (score, snippet)."""
+
+    items: list[tuple[SearchHit, PaperCard]]
+    total: int  # matches, hidden papers not counted
+    took_ms: float
+    notices: list[str]
+
+    @property
+    def cards(self) -> list[PaperCard]:
+        return [card for _, card in self.items]
+
+
+class CardService:
+    """Cards for papers, search hits and lists: what every channel shows of a paper."""
+
+    def __init__(self, reader: sa.Engine) -> None:
+        self.reader = reader
+
+    def cards(
+        self,
+        paper_ids: Sequence[int],
+        *,
+        viewer: User | None = None,
+        include_hidden: bool = False,
+    ) -> list[PaperCard]:
+        """Cards in the given order (unknown and, unless asked for, hidden papers dropped)."""
+        with self.reader.connect() as conn:
+            return load_cards(
+                conn,
+                paper_ids,
+                viewer_id=viewer.id if viewer else None,
+                include_hidden=include_hidden,
+            )
+
+    def card(
+        self, paper_id: int, *, viewer: User | None = None, include_hidden: bool = False
+    ) -> PaperCard:
+        found = self.cards([paper_id], viewer=viewer, include_hidden=include_hidden)
+        if not found:
+            raise NotFound("paper not found")
+        return found[0]
+
+    def hidden_ids(self) -> set[int]:
+        """Papers a moderator hid (few: the table holds only those)."""
+        with self.reader.connect() as conn:
+            return set(conn.execute(sa.select(paper_moderation.c.paper_id)).scalars())
+
+    def search(
+        self,
+        search: SearchService,
+        text: str,
+        *,
+        viewer: User | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        sort: Literal["relevance", "date"] = "relevance",
+        mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
+        categories: Sequence[str] = (),
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> CardResults:
+        """A search whose hits are cards. Hidden papers are dropped from the hits and from
+        the total: the hidden papers that the query matches are counted in the index."""
+        results = search.search(
+            text,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            mode=mode,
+            categories=categories,
+            since=since,
+            until=until,
+        )
+        cards = {
+            c.paper_id: c for c in self.cards([h.paper_id for h in results.hits], viewer=viewer)
+        }
+        items = [(hit, cards[hit.paper_id]) for hit in results.hits if hit.paper_id in cards]
+        total = results.total
+        hidden = self.hidden_ids() if total else set()
+        if hidden:
+            matched = _count_matches(search, results.query, sorted(hidden))
+            total = max(offset + len(items) if items else 0, total - matched)
+        return CardResults(items, total, results.took_ms, results.notices)
+
+    def similar(
+        self, search: SearchService, paper_id: int, *, limit: int, viewer: User | None = None
+    ) -> list[PaperCard]:
+        return self.cards(
+            [h.paper_id for h in search.similar(paper_id, limit=limit)], viewer=viewer
+        )

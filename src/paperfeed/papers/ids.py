@@ -1,4 +1,6 @@
-"""arXiv identifiers: parsing, validation and canonical form (without version)."""
+"""Paper identifiers: arXiv ids (parsing, validation and canonical form without version) and
+the id every channel takes and prints for a paper (`public_id`: its arXiv id, or `pf-N`, N
+its catalog row, for papers without one)."""
 
 from __future__ import annotations
 
@@ -85,6 +87,43 @@ def try_parse_arxiv_id(text: str) -> ArxivId | None:
         return parse_arxiv_id(text)
     except InvalidArxivId:
         return None
+
+
+# Catalog rows are 32-bit integers: a larger `pf-N` names no paper.
+MAX_ROW_ID = 2**31 - 1
+_ROW_ID = re.compile(r"(?:pf-|#)([0-9]{1,20})")  # `#N`: the CLI's older spelling
+
+
+class InvalidPaperId(ValueError):
+    """The text names no paper: neither an arXiv id or URL nor `pf-N`."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaperId:
+    """What a paper id names: a canonical arXiv id, or a catalog row."""
+
+    arxiv_id: str | None = None
+    row_id: int | None = None
+
+
+def parse_paper_id(text: str) -> PaperId:
+    """An arXiv id (old or new style, any version), an `arXiv:` reference or arxiv.org URL,
+    or `pf-N` (also `#N`); raises InvalidPaperId otherwise."""
+    text = text.strip()
+    match = _ROW_ID.fullmatch(text)
+    if match:
+        return PaperId(row_id=int(match[1]))
+    try:
+        return PaperId(arxiv_id=parse_arxiv_id(text).canonical)
+    except InvalidArxivId:
+        raise InvalidPaperId(
+            f"{text[:80]!r} is not an arXiv id or URL, nor a paper id such as pf-12"
+        ) from None
+
+
+def public_id(arxiv_id: str | None, row_id: int) -> str:
+    """The id pages, APIs, feeds and the CLI show: the arXiv id, else `pf-N`."""
+    return arxiv_id or f"pf-{row_id}"
 
 
 def abs_url(canonical: str) -> str:

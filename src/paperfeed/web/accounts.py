@@ -10,26 +10,38 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.rate_limit import PASSWORD_RESET, SIGN_IN, SIGN_UP, SUBSCRIBE
 from paperfeed.accounts.service import AccountError, User, normalise_email
+from paperfeed.http.deps import (
+    SESSION_COOKIE,
+    AccountsDep,
+    CsrfChecked,
+    FormUserDep,
+    MessagesDep,
+    SettingsDep,
+    SignedInDep,
+    SubscriptionsDep,
+    rate_limit,
+)
 from paperfeed.mail.service import MailError
-from paperfeed.web.context import SESSION_COOKIE, render, runtime
-from paperfeed.web.forms import Csrf, check_csrf, rate_limit, redirect, require_user, safe_next
+from paperfeed.web.forms import redirect, safe_next
+from paperfeed.web.templates import render
 
 router = APIRouter(include_in_schema=False)
 Email = Annotated[str, Form(max_length=320)]
 Password = Annotated[str, Form(max_length=1024)]
 
 
-def _signed_in(request: Request, user: User, target: str, message: str) -> Response:
-    rt = runtime(request)
-    token = rt.accounts.start_session(user)
+def _signed_in(
+    accounts: AccountsDep, settings: SettingsDep, user: User, target: str, message: str
+) -> Response:
+    token = accounts.start_session(user)
     response = redirect(target, message)
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=rt.settings.session_days * 86400,
+        max_age=settings.session_days * 86400,
         httponly=True,
         samesite="lax",
-        secure=rt.settings.secure_cookies,
+        secure=settings.secure_cookies,
     )
     return response
 
@@ -47,13 +59,14 @@ def signup(
     email: Email,
     username: Annotated[str, Form(max_length=64)],
     password: Password,
+    _: CsrfChecked,
+    accounts: AccountsDep,
+    settings: SettingsDep,
     fullname: Annotated[str, Form(max_length=200)] = "",
-    csrf_token: Csrf = None,
 ) -> Response:
-    check_csrf(request, csrf_token)
     rate_limit(request, SIGN_UP)
     try:
-        user = runtime(request).accounts.sign_up(email, username, password, fullname)
+        user = accounts.sign_up(email, username, password, fullname)
     except AccountError as exc:
         return render(
             request,
@@ -65,7 +78,7 @@ def signup(
             username=username,
             fullname=fullname,
         )
-    return _signed_in(request, user, "/", "signed-up")
+    return _signed_in(accounts, settings, user, "/", "signed-up")
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -80,12 +93,13 @@ def signin(
     request: Request,
     email: Email,
     password: Password,
+    _: CsrfChecked,
+    accounts: AccountsDep,
+    settings: SettingsDep,
     next: Annotated[str, Form(max_length=500)] = "/",
-    csrf_token: Csrf = None,
 ) -> Response:
-    check_csrf(request, csrf_token)
     rate_limit(request, SIGN_IN, f"account:{email.strip().lower()}")
-    user = runtime(request).accounts.authenticate(email, password)
+    user = accounts.authenticate(email, password)
     if user is None:
         return render(
             request,
@@ -96,13 +110,12 @@ def signin(
             email=email,
             next=safe_next(next),
         )
-    return _signed_in(request, user, safe_next(next), "signed-in")
+    return _signed_in(accounts, settings, user, safe_next(next), "signed-in")
 
 
 @router.post("/signout")
-def signout(request: Request, csrf_token: Csrf = None) -> Response:
-    check_csrf(request, csrf_token)
-    runtime(request).accounts.end_session(request.cookies.get(SESSION_COOKIE))
+def signout(request: Request, _: CsrfChecked, accounts: AccountsDep) -> Response:
+    accounts.end_session(request.cookies.get(SESSION_COOKIE))
     response = redirect("/", "signed-out")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -117,15 +130,19 @@ def reset_request_form(request: Request) -> Response:
 
 
 @router.post("/reset")
-def reset_request(request: Request, email: Email, csrf_token: Csrf = None) -> Response:
-    check_csrf(request, csrf_token)
+def reset_request(
+    request: Request,
+    email: Email,
+    _: CsrfChecked,
+    accounts: AccountsDep,
+    messages: MessagesDep,
+) -> Response:
     rate_limit(request, PASSWORD_RESET, f"account:{email.strip().lower()}")
-    rt = runtime(request)
-    found = rt.accounts.start_password_reset(email)
+    found = accounts.start_password_reset(email)
     if found is not None:
         user, token = found
         try:
-            rt.messages.password_reset(user.email, user.username, token)
+            messages.password_reset(user.email, user.username, token)
         except MailError as exc:
             raise HTTPException(
                 503, f"the reset email could not be sent ({exc}); try later"
@@ -140,35 +157,39 @@ def reset_form(request: Request, token: str) -> Response:
 
 
 @router.post("/reset/{token}")
-def reset(request: Request, token: str, password: Password, csrf_token: Csrf = None) -> Response:
-    check_csrf(request, csrf_token)
+def reset(
+    request: Request,
+    token: str,
+    password: Password,
+    _: CsrfChecked,
+    accounts: AccountsDep,
+    settings: SettingsDep,
+) -> Response:
     try:
-        user = runtime(request).accounts.reset_password(token, password)
+        user = accounts.reset_password(token, password)
     except AccountError as exc:
         return render(
             request, "reset.html", 400, title="Choose a new password", token=token, error=str(exc)
         )
-    return _signed_in(request, user, "/", "password-changed")
+    return _signed_in(accounts, settings, user, "/", "password-changed")
 
 
 # -- account page and API tokens --------------------------------------------------------------
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request) -> Response:
-    require_user(request)
+def account(request: Request, _: SignedInDep) -> Response:
     return render(request, "account.html", title="Your account", new_token=None)
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
 def create_token(
     request: Request,
+    user: FormUserDep,
+    accounts: AccountsDep,
     name: Annotated[str, Form(max_length=100)] = "api",
-    csrf_token: Csrf = None,
 ) -> Response:
-    check_csrf(request, csrf_token)
-    user = require_user(request)
-    token = runtime(request).accounts.create_api_token(user, name)
+    token = accounts.create_api_token(user, name)
     response = render(request, "account.html", title="Your account", new_token=token)
     response.headers["cache-control"] = "no-store"
     return response
@@ -178,16 +199,14 @@ def create_token(
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-def subscribe(request: Request, email: Email, csrf_token: Csrf = None) -> Response:
-    check_csrf(request, csrf_token)
+def subscribe(
+    request: Request, email: Email, _: CsrfChecked, subscriptions: SubscriptionsDep
+) -> Response:
     rate_limit(request, SUBSCRIBE)
-    rt = runtime(request)
     try:
         address = normalise_email(email)
         rate_limit(request, SUBSCRIBE, f"email:{address}")
-        rt.subscriptions.subscribe(address)
-    except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        subscriptions.subscribe(address)
     except MailError as exc:
         raise HTTPException(503, f"the confirmation email could not be sent ({exc})") from None
     return render(
@@ -201,8 +220,8 @@ def subscribe(request: Request, email: Email, csrf_token: Csrf = None) -> Respon
 
 
 @router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)
-def confirm_subscription(request: Request, token: str) -> Response:
-    found = runtime(request).subscriptions.confirm(token)
+def confirm_subscription(request: Request, token: str, subscriptions: SubscriptionsDep) -> Response:
+    found = subscriptions.confirm(token)
     if found is None:
         raise HTTPException(404, "this confirmation link is not valid (any more)")
     return render(
@@ -216,9 +235,9 @@ def confirm_subscription(request: Request, token: str) -> Response:
 
 
 @router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], response_class=HTMLResponse)
-def unsubscribe(request: Request, token: str) -> Response:
+def unsubscribe(request: Request, token: str, subscriptions: SubscriptionsDep) -> Response:
     """One click (GET from the email link, or POST from mail clients' List-Unsubscribe-Post)."""
-    found = runtime(request).subscriptions.unsubscribe(token)
+    found = subscriptions.unsubscribe(token)
     if found is None:
         raise HTTPException(404, "this unsubscribe link is not valid")
     return render(

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from lxml import etree
 
 from paperfeed.community.cards import PaperCard
-from paperfeed.web.context import runtime
-from paperfeed.web.dates import BadDate, parse_day, parse_month, parse_week
+from paperfeed.config import Settings
+from paperfeed.http.deps import CardsDep, DailyDep, SearchDep, SettingsDep, TrendingDep
+from paperfeed.papers.periods import parse_day, parse_month, parse_week
 
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -35,9 +36,9 @@ def _xml_text(value: str) -> str:
 
 
 def atom_feed(
-    request: Request, title: str, self_path: str, alternate_path: str, cards: Sequence[PaperCard]
+    settings: Settings, title: str, self_path: str, alternate_path: str, cards: Sequence[PaperCard]
 ) -> Response:
-    base = runtime(request).settings.base_url.rstrip("/")
+    base = settings.base_url.rstrip("/")
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})  # type: ignore[dict-item]
 
     def add(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> None:
@@ -77,54 +78,51 @@ def atom_feed(
 
 @router.get("/feeds/daily.atom")
 def daily_feed(
-    request: Request,
+    daily: DailyDep,
+    settings: SettingsDep,
     date: Annotated[str, Query(max_length=10)] = "",
     week: Annotated[str, Query(max_length=8)] = "",
     month: Annotated[str, Query(max_length=7)] = "",
 ) -> Response:
     """One day's list (default: the latest), or a week's or month's, by upvotes."""
-    community = runtime(request).community
-    try:
-        if week or month:
-            start, end = parse_week(week) if week else parse_month(month)
-            period = f"week={week}" if week else f"month={month}"
-            page = f"/papers/week/{week}" if week else f"/papers/month/{month}"
-            cards = community.daily(start, end)[:FEED_SIZE]
-            title = f"daily papers {week or month}"
-            return atom_feed(request, title, f"/feeds/daily.atom?{period}", page, cards)
-        day = parse_day(date) if date else community.latest_daily_date()
-    except BadDate as exc:
-        raise HTTPException(400, str(exc)) from None
-    day = day or dt.datetime.now(dt.UTC).date()
-    cards = community.daily(day)[:FEED_SIZE]
+    if week or month:
+        period = parse_week(week) if week else parse_month(month)
+        query = f"week={week}" if week else f"month={month}"
+        page = f"/papers/week/{week}" if week else f"/papers/month/{month}"
+        cards = daily.papers(period.start, period.end)[:FEED_SIZE]
+        title = f"daily papers {week or month}"
+        return atom_feed(settings, title, f"/feeds/daily.atom?{query}", page, cards)
+    day = parse_day(date) if date else daily.latest_or_today()
+    cards = daily.papers(day)[:FEED_SIZE]
     path = f"/feeds/daily.atom?date={day}"
-    return atom_feed(request, f"daily papers {day}", path, f"/papers/date/{day}", cards)
+    return atom_feed(settings, f"daily papers {day}", path, f"/papers/date/{day}", cards)
 
 
 @router.get("/feeds/trending.atom")
-def trending_feed(request: Request) -> Response:
-    ranked, _ = runtime(request).community.trending(limit=FEED_SIZE)
+def trending_feed(trending: TrendingDep, settings: SettingsDep) -> Response:
+    ranked, _ = trending.ranked(limit=FEED_SIZE)
     cards = [card for card, _ in ranked]
-    return atom_feed(request, "trending papers", "/feeds/trending.atom", "/trending", cards)
+    return atom_feed(settings, "trending papers", "/feeds/trending.atom", "/trending", cards)
 
 
 @router.get("/feeds/search.atom")
 def search_feed(
-    request: Request,
+    cards: CardsDep,
+    search: SearchDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(max_length=2000)] = "",
     cat: Annotated[str, Query(max_length=40)] = "",
     sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "date",
 ) -> Response:
     """Newest matches first by default: a feed reader wants what is new for the query."""
-    rt = runtime(request)
-    hits = rt.search.search(
+    found = cards.search(
+        search,
         q,
         limit=FEED_SIZE,
         sort="date" if sort == "date" else "relevance",
         categories=[cat] if cat else [],
-    ).hits
-    cards = rt.community.cards([h.paper_id for h in hits])
+    )
     query = urlencode({"q": q, "cat": cat, "sort": sort})
     return atom_feed(
-        request, f"search {q!r}", f"/feeds/search.atom?{query}", f"/search?{query}", cards
+        settings, f"search {q!r}", f"/feeds/search.atom?{query}", f"/search?{query}", found.cards
     )

@@ -1,4 +1,4 @@
-"""The ASGI entry point for uvicorn (`paperfeed serve`, or `uvicorn paperfeed.web.server:app`
+"""The ASGI entry point for uvicorn (`paperfeed serve`, or `uvicorn paperfeed.http.server:app`
 behind a process manager): the app built from the environment's settings."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from paperfeed.db.migrate import SchemaOutdated
-from paperfeed.web.app import create_app
+from paperfeed.http.app import create_app
 
 try:
     app = create_app()

@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-APP = "paperfeed.web.server:app"
+APP = "paperfeed.http.server:app"
 STARTUP_FAILURE = 3  # a worker that exits with this never started: restarting will not help
 log = logging.getLogger("paperfeed.serve")
 

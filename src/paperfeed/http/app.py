@@ -1,29 +1,24 @@
 """The app factory: one ASGI app (pages, feeds, JSON API) built from settings, never at import
-time. `paperfeed serve`, the tests and the benchmarks all call `create_app`."""
+time. `paperfeed serve`, the tests and the benchmarks all call `create_app`. It mounts the
+sibling routers of `web` and `api` and installs the one error mapping (http/errors.py)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
-from paperfeed.community.service import NotFound
 from paperfeed.config import Settings
+from paperfeed.http import errors
+from paperfeed.http.security import LimitsAndHeaders
 from paperfeed.runtime import Runtime
-from paperfeed.web.context import render
-from paperfeed.web.security import LimitsAndHeaders
+from paperfeed.web.templates import STATIC_DIR, error_page
 
 API_DESCRIPTION = """\
 paperfeed's JSON API. Two families of endpoints:
@@ -35,7 +30,9 @@ paperfeed's JSON API. Two families of endpoints:
   `/papers/{id}.md`): the shapes the `huggingface_hub` client parses, so
   `HfApi(endpoint="http://this-server")` works unmodified.
 
-Errors are JSON objects `{"error": "..."}` with a 4xx status.
+Errors are JSON objects `{"error": "..."}` with a 4xx status (503 when arXiv cannot be
+reached for a submission). Paper ids are arXiv ids (or arXiv URLs), or `pf-<n>` for papers
+without one; periods are `YYYY-MM-DD`, ISO weeks `YYYY-Www` and months `YYYY-MM`.
 """
 
 
@@ -71,45 +68,9 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         on_request=runtime.index.start,
     )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_json(request):
-            return JSONResponse(
-                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-            )
-        response = render(
-            request, "error.html", exc.status_code, status=exc.status_code, message=str(exc.detail)
-        )
-        response.headers.update(exc.headers or {})  # e.g. Retry-After on a 429
-        return response
+    errors.install(app, error_page)
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        # Every page and API route that names a paper or comment answers an unknown one alike.
-        return await http_error(request, StarletteHTTPException(404, str(exc)))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
-        if _wants_json(request):
-            return JSONResponse({"error": problems or "invalid request"}, status_code=400)
-        return render(request, "error.html", 400, status=400, message=problems)
-
-    @app.exception_handler(sa.exc.DataError)
-    async def unstorable_value(request: Request, exc: sa.exc.DataError) -> Response:
-        # A value from the request that the database refuses to store or compare (PostgreSQL:
-        # a NUL character in text, an integer out of range) is the client's error, not ours.
-        logging.getLogger(__name__).warning("refused a request value: %s", exc.orig)
-        message = "the request holds a value that cannot be stored (e.g. a NUL character)"
-        if _wants_json(request):
-            return JSONResponse({"error": message}, status_code=400)
-        return render(request, "error.html", 400, status=400, message=message)
-
-    static = Path(__file__).with_name("static")
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from paperfeed.api.hf import router as hf_router
     from paperfeed.api.native import router as native_router
@@ -161,8 +122,3 @@ def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
     )
     app.openapi_schema = schema
     return schema
-
-
-def _wants_json(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith("/api/") or path.endswith(".md")

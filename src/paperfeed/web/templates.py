@@ -1,8 +1,8 @@
-"""What every page handler needs: the runtime, the signed-in user, template rendering."""
+"""Rendering pages: the templates, the context every page gets (the signed-in user, the CSRF
+field, today by the runtime's clock, the status message after a redirect), the error page."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from paperfeed import __version__
-from paperfeed.accounts.service import User
+from paperfeed.http.deps import get_runtime, viewer
+from paperfeed.http.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from paperfeed.papers.tex_display import readable
-from paperfeed.runtime import Runtime
-from paperfeed.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
 
 # Status messages shown after a redirect, by code (never text from the URL: a link could
 # otherwise put any words on our page).
@@ -36,26 +35,9 @@ MESSAGES = {
     "token-created": "API token created.",
 }
 
-SESSION_COOKIE = "pf_session"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATES.env.filters["tex"] = readable
-
-
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def viewer(request: Request) -> User | None:
-    """The signed-in user (looked up once per request)."""
-    missing = object()
-    user = getattr(request.state, "viewer", missing)
-    if user is missing:
-        token = request.cookies.get(SESSION_COOKIE)
-        user = runtime(request).accounts.session_user(token) if token else None
-        request.state.viewer = user
-    assert user is None or isinstance(user, User)
-    return user
 
 
 def _csrf_input(request: Request) -> Markup:
@@ -87,7 +69,7 @@ def render(
             "viewer": viewer(request),
             "csrf_input": _csrf_input(request),
             "version": __version__,
-            "today": dt.datetime.now(dt.UTC).date(),
+            "today": get_runtime(request).clock().date(),
             "flash": MESSAGES.get(request.query_params.get("msg", "")),
             **context,
         },
@@ -107,6 +89,10 @@ def set_csrf_cookie(request: Request, response: Any) -> None:
             new,
             httponly=True,
             samesite="lax",
-            secure=runtime(request).settings.secure_cookies,
+            secure=get_runtime(request).settings.secure_cookies,
             max_age=60 * 60 * 24 * 365,
         )
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status, status=status, message=message)

@@ -1,0 +1,39 @@
+"""Query parameters both APIs share: the daily-list periods, read by `papers.periods`.
+
+The patterns go into the OpenAPI document only; the period module checks the values, with a
+message a person can read (FastAPI's own would be a regular expression)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import WithJsonSchema
+
+from paperfeed.papers import periods
+
+DateParam = Annotated[
+    str | None,
+    Query(description="entered the daily list that day, e.g. 2026-06-12"),
+    WithJsonSchema({"type": "string", "pattern": periods.DATE_PATTERN}),
+]
+WeekParam = Annotated[
+    str | None,
+    Query(description="entered the daily list in that ISO week, e.g. 2026-W24"),
+    WithJsonSchema({"type": "string", "pattern": periods.WEEK_PATTERN}),
+]
+MonthParam = Annotated[
+    str | None,
+    Query(description="entered the daily list in that month, e.g. 2026-07"),
+    WithJsonSchema({"type": "string", "pattern": periods.MONTH_PATTERN}),
+]
+SinceParam = Annotated[
+    str | None,
+    Query(description="first submitted on or after this day (YYYY-MM-DD)"),
+    WithJsonSchema({"type": "string", "pattern": periods.DATE_PATTERN}),
+]
+UntilParam = Annotated[
+    str | None,
+    Query(description="first submitted on or before this day (YYYY-MM-DD)"),
+    WithJsonSchema({"type": "string", "pattern": periods.DATE_PATTERN}),
+]

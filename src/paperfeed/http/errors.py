@@ -1,0 +1,109 @@
+"""The one mapping from errors to HTTP answers, for pages, feeds and both APIs: a status and
+a message; JSON `{"error": "..."}` under /api/ and for `.md` paths, the error page otherwise.
+
+Services raise domain errors (community, periods, accounts, rate limits); handlers let them
+through, and `install` answers them here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from paperfeed.accounts.rate_limit import RateLimited
+from paperfeed.accounts.service import AccountError
+from paperfeed.community.errors import (
+    CommunityError,
+    Duplicate,
+    FetchUnavailable,
+    Forbidden,
+    NotFound,
+)
+from paperfeed.papers.ids import InvalidPaperId
+from paperfeed.papers.lookup import PaperNotFound
+from paperfeed.papers.periods import BadPeriod
+
+# Most specific first: the first class an error is an instance of gives its status.
+STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (NotFound, 404),
+    (PaperNotFound, 404),
+    (InvalidPaperId, 404),  # a path that names no paper: not found, as any unknown path
+    (Forbidden, 403),
+    (Duplicate, 409),
+    (FetchUnavailable, 503),
+    (RateLimited, 429),
+    (CommunityError, 400),
+    (AccountError, 400),
+    (BadPeriod, 400),
+)
+DOMAIN_ERRORS = (
+    CommunityError,
+    PaperNotFound,
+    InvalidPaperId,
+    AccountError,
+    BadPeriod,
+    RateLimited,
+)
+
+# Renders the HTML error page: (request, status, message) -> response.
+ErrorPage = Callable[[Request, int, str], Response]
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a domain error (500 for anything else)."""
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
+
+
+def http_error(exc: Exception) -> HTTPException:
+    """A domain error as the HTTPException it answers with (Retry-After on a 429)."""
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return HTTPException(status_of(exc), str(exc), headers=headers)
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path.endswith(".md")
+
+
+def install(app: FastAPI, error_page: ErrorPage) -> None:
+    def answer(
+        request: Request, status: int, message: str, headers: Mapping[str, str] | None
+    ) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
+        response = error_page(request, status, message)
+        response.headers.update(headers or {})  # e.g. Retry-After on a 429
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        return answer(request, exc.status_code, str(exc.detail), exc.headers)
+
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        # Every page and API route that names a paper or comment answers an unknown one alike.
+        error = http_error(exc)
+        return answer(request, error.status_code, error.detail, error.headers)
+
+    for kind in DOMAIN_ERRORS:
+        app.add_exception_handler(kind, on_domain_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return answer(request, 400, problems or "invalid request", None)
+
+    @app.exception_handler(sa.exc.DataError)
+    async def unstorable_value(request: Request, exc: sa.exc.DataError) -> Response:
+        # A value from the request that the database refuses to store or compare (PostgreSQL:
+        # a NUL character in text, an integer out of range) is the client's error, not ours.
+        logging.getLogger(__name__).warning("refused a request value: %s", exc.orig)
+        message = "the request holds a value that cannot be stored (e.g. a NUL character)"
+        return answer(request, 400, message, None)

@@ -126,6 +126,7 @@ class Runtime:
                     dense_candidates=self.settings.search_dense_candidates,
                     dense_weight=self.settings.search_dense_weight,
                     concurrency=self.settings.search_concurrency,
+                    hidden=self.cards.hidden_ids,
                 )
             return self._search
 

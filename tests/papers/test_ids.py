@@ -107,7 +107,7 @@ def test_the_cli_takes_and_prints_pf_ids(cli: Cli, runtime: Runtime, data_dir: P
     cli("import", "snapshot", data_dir / HEAD200, "--no-progress", "--no-index")
     [workshop] = write_batch(
         runtime.engine,
-        runtime.catalog,
+        runtime.catalog_writer,
         [PaperRecord(source="listing", title="A workshop paper without an arXiv id")],
     )
     pf = f"pf-{workshop.paper_id}"

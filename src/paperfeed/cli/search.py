@@ -10,13 +10,14 @@ import click
 
 from paperfeed.cli.context import find_paper, pass_runtime
 from paperfeed.cli.progress import progress_bars
+from paperfeed.papers.ids import public_id
 from paperfeed.runtime import Runtime
 from paperfeed.search.service import SearchHit
 
 
 def _show(hits: list[SearchHit]) -> None:
     for rank, hit in enumerate(hits, start=1):
-        ident = hit.arxiv_id or f"#{hit.paper_id}"
+        ident = public_id(hit.arxiv_id, hit.paper_id)
         date = f"{hit.submitted_at:%Y-%m-%d}" if hit.submitted_at else "----------"
         click.echo(f"{rank:3}. {click.style(hit.title, bold=True)}")
         click.echo(

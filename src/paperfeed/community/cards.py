@@ -11,16 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-import tantivy
 
 from paperfeed.community.errors import NotFound
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, votes
 from paperfeed.papers.ids import public_id
+from paperfeed.search.service import SearchHit
 
 if TYPE_CHECKING:
     from paperfeed.accounts.service import User
-    from paperfeed.search.query import ParsedQuery
-    from paperfeed.search.service import SearchHit, SearchService
+    from paperfeed.search.service import SearchService
 
 _CHUNK = 500
 
@@ -186,18 +185,6 @@ def load_cards(
     return [c for c in ordered if include_hidden or not c.hidden]
 
 
-def _count_matches(search: SearchService, query: ParsedQuery, paper_ids: list[int]) -> int:
-    """How many of these papers the query matches in the word index (the index that counts
-    a search's matches). TODO(search owner): a `SearchService` method would be its home."""
-    lexical = search.store.lexical
-    among = tantivy.Query.term_set_query(lexical.schema, "paper_id", paper_ids)
-    both = tantivy.Query.boolean_query(
-        [(tantivy.Occur.Must, among), (tantivy.Occur.Must, lexical.build_query(query))]
-    )
-    found = lexical.index.searcher().search(both, limit=1, count=True)
-    return int(getattr(found, "count", 0) or 0)
-
-
 @dataclass
 class CardResults:
     """A page of search results as cards, with the hit each came from (score, snippet)."""
@@ -261,8 +248,8 @@ class CardService:
         since: dt.date | None = None,
         until: dt.date | None = None,
     ) -> CardResults:
-        """A search whose hits are cards. Hidden papers are dropped from the hits and from
-        the total: the hidden papers that the query matches are counted in the index."""
+        """A search whose hits are cards, the papers read once. Hidden papers are neither
+        found nor counted: the search excludes them at the source (SearchService.hidden)."""
         results = search.search(
             text,
             limit=limit,
@@ -272,16 +259,30 @@ class CardService:
             categories=categories,
             since=since,
             until=until,
+            fetch=False,  # the cards are the one read of these papers
         )
         cards = {
-            c.paper_id: c for c in self.cards([h.paper_id for h in results.hits], viewer=viewer)
+            c.paper_id: c for c in self.cards([pid for pid, _, _ in results.ranked], viewer=viewer)
         }
-        items = [(hit, cards[hit.paper_id]) for hit in results.hits if hit.paper_id in cards]
+        terms = search.snippet_terms(results.query)
+        items: list[tuple[SearchHit, PaperCard]] = []
+        for pid, score, matched_by in results.ranked:
+            card = cards.get(pid)
+            if card is None:  # deleted since it was indexed
+                continue
+            hit = SearchHit(
+                paper_id=pid,
+                arxiv_id=card.arxiv_id,
+                title=card.title,
+                authors=card.authors,
+                categories=card.categories,
+                submitted_at=card.submitted_at,
+                score=score,
+                snippet=search.snippet(card.abstract, terms),
+                matched_by=matched_by,
+            )
+            items.append((hit, card))
         total = results.total
-        hidden = self.hidden_ids() if total else set()
-        if hidden:
-            matched = _count_matches(search, results.query, sorted(hidden))
-            total = max(offset + len(items) if items else 0, total - matched)
         return CardResults(items, total, results.took_ms, results.notices)
 
     def similar(

@@ -244,6 +244,15 @@ class LexicalIndex:
     def filter_clauses(self, query: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
         """Filters as required/forbidden clauses (no effect on scores)."""
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if query.excluded_papers:
+            clauses.append(
+                (
+                    tantivy.Occur.MustNot,
+                    tantivy.Query.term_set_query(
+                        self.schema, "paper_id", list(query.excluded_papers)
+                    ),
+                )
+            )
         for excluded in query.excluded:
             words = self.analyze(excluded)
             if len(words) == 1:

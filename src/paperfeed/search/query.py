@@ -55,6 +55,7 @@ class ParsedQuery:
     since: dt.date | None = None
     until: dt.date | None = None
     arxiv_ids: list[str] = field(default_factory=list)
+    excluded_papers: list[int] = field(default_factory=list)  # never returned (hidden papers)
     notices: list[str] = field(default_factory=list)  # what was ignored or adjusted, and why
 
     @property

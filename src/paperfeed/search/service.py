@@ -6,11 +6,12 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from paperfeed.papers.catalog import Catalog
+from paperfeed.papers.ids import public_id
 from paperfeed.search.embedder import Embedder, document_text
 from paperfeed.search.fusion import dbsf_blend
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -37,7 +38,7 @@ class SearchHit:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.arxiv_id or f"#{self.paper_id}",
+            "id": public_id(self.arxiv_id, self.paper_id),
             "paper_id": self.paper_id,
             "title": self.title,
             "authors": self.authors,
@@ -53,6 +54,9 @@ class SearchHit:
 @dataclass
 class SearchResults:
     query: ParsedQuery
+    # The page: (paper id, score, matched by), best first. `hits` adds each paper's catalog
+    # fields and snippet; a caller that reads the papers itself asks for none (fetch=False).
+    ranked: list[tuple[int, float, str]] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
     total: int = 0
     notices: list[str] = field(default_factory=list)
@@ -70,8 +74,11 @@ class SearchService:
         dense_candidates: int = 300,
         dense_weight: float | None = None,
         concurrency: int = 0,
+        hidden: Callable[[], Collection[int]] | None = None,
     ) -> None:
         self.catalog = catalog
+        # Papers a moderator hid: never found, listed or counted (read at every search).
+        self.hidden = hidden
         self.store = store
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
@@ -106,11 +113,13 @@ class SearchService:
         since: dt.date | None = None,
         until: dt.date | None = None,
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
+        fetch: bool = True,
     ) -> SearchResults:
-        """At most `concurrency` searches run at once in this process; others wait."""
+        """At most `concurrency` searches run at once in this process; others wait. With
+        `fetch=False` only `ranked` is filled (the caller reads the papers and snippets)."""
         started = time.perf_counter()
         with self._slots or contextlib.nullcontext():
-            results = self._search(text, limit, offset, sort, categories, since, until, mode)
+            results = self._search(text, limit, offset, sort, categories, since, until, mode, fetch)
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
@@ -124,8 +133,10 @@ class SearchService:
         since: dt.date | None,
         until: dt.date | None,
         mode: Literal["hybrid", "lexical", "dense"],
+        fetch: bool,
     ) -> SearchResults:
         query = parse_query(text)
+        query.excluded_papers = sorted(self.hidden()) if self.hidden is not None else []
         query.categories.extend(categories)
         query.since = since or query.since
         query.until = until or query.until
@@ -158,16 +169,19 @@ class SearchService:
             listed = len(ranked)
         page = order[offset : offset + limit]
         results.total = max(total, listed)
-        results.hits = self._hits(page, query, scores, matched)
+        results.ranked = [(pid, scores.get(pid, 0.0), matched.get(pid, "words")) for pid in page]
+        if fetch:
+            results.hits = self._hits(page, query, scores, matched)
         return results
 
     def _pinned(self, query: ParsedQuery, results: SearchResults) -> list[int]:
         if not query.arxiv_ids:
             return []
         found = self.catalog.ids_for_arxiv(query.arxiv_ids)
-        for missing in (a for a in query.arxiv_ids if a not in found):
+        hidden = set(query.excluded_papers)
+        for missing in (a for a in query.arxiv_ids if a not in found or found[a] in hidden):
             results.notices.append(f"arXiv:{missing} is not in the catalog")
-        return [found[a] for a in query.arxiv_ids if a in found]
+        return [found[a] for a in query.arxiv_ids if a in found and found[a] not in hidden]
 
     def _relevance(
         self,
@@ -215,17 +229,13 @@ class SearchService:
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]
     ) -> list[SearchHit]:
         rows = self.catalog.get_many(page, HIT_COLUMNS)
-        terms = set(self.store.lexical.analyze(" ".join([*query.terms, *query.phrases])))
+        terms = self.snippet_terms(query)
         hits = []
         for pid in page:
             row = rows.get(pid)
             if row is None:  # deleted since it was indexed
                 continue
-            snippet = (
-                make_snippet(row["abstract"], terms, self.store.lexical.analyze_word)
-                if row["abstract"]
-                else None
-            )
+            snippet = self.snippet(row["abstract"], terms)
             hits.append(
                 SearchHit(
                     paper_id=pid,
@@ -241,6 +251,16 @@ class SearchService:
             )
         return hits
 
+    def snippet_terms(self, query: ParsedQuery) -> set[str]:
+        """The analysed words a snippet marks for this query."""
+        return set(self.store.lexical.analyze(" ".join([*query.terms, *query.phrases])))
+
+    def snippet(self, abstract: str | None, terms: set[str]) -> Snippet | None:
+        """The passage of an abstract that best shows `terms` (see `snippet_terms`)."""
+        if not abstract:
+            return None
+        return make_snippet(abstract, terms, self.store.lexical.analyze_word)
+
     # -- similar -----------------------------------------------------------------------------
 
     def similar(self, paper_id: int, *, limit: int = 10) -> list[SearchHit]:
@@ -250,6 +270,8 @@ class SearchService:
         if row is None:
             return []
         limit = max(1, min(limit, MAX_LIMIT))
+        hidden = set(self.hidden()) if self.hidden is not None else set()
+        depth = limit + 1 + len(hidden)  # the paper itself and hidden papers are dropped
         embedder = self._dense_ready()
         ranked: list[tuple[int, float]]
         how = "meaning"
@@ -258,14 +280,14 @@ class SearchService:
             vector = index.get(paper_id)
             if vector is None:
                 vector = embedder.embed_documents([document_text(row["title"], row["abstract"])])[0]
-            ranked = index.search(vector, limit + 1)
+            ranked = index.search(vector, depth)
         else:
             how = "words"
             query = ParsedQuery(
                 terms=self.store.lexical.analyze(f"{row['title']} {row['abstract']}")[:64]
             )
-            ranked, _ = self.store.lexical.search(query, limit=limit + 1)
-        ranked = [(pid, s) for pid, s in ranked if pid != paper_id][:limit]
+            ranked, _ = self.store.lexical.search(query, limit=depth)
+        ranked = [(pid, s) for pid, s in ranked if pid != paper_id and pid not in hidden][:limit]
         empty = ParsedQuery()
         return self._hits(
             [pid for pid, _ in ranked],

@@ -13,7 +13,7 @@ import pytest
 import paperfeed.runtime
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
-from tests.support import catalogs
+from tests.support import catalogs, scheduling
 from tests.support.catalogs import scratch_database
 from tests.support.cli import cli, cli_env, imported  # noqa: F401  (shared fixtures)
 from tests.support.http import FixtureServer
@@ -41,13 +41,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `slow` (minutes each) run first: with `pytest -n N --dist loadfile
-    --no-loadscope-reorder` (scripts/test) their file is the first a worker takes, so they do
-    not end the run on one worker while the others idle. They get 15 minutes instead of the
-    default per-test timeout (pyproject.toml)."""
+    --no-loadscope-reorder` (scripts/test) each goes to a worker of its own at the start, so
+    they do not end the run on one worker while the others idle. They get 15 minutes instead
+    of the default per-test timeout (pyproject.toml)."""
     for item in items:
         if item.get_closest_marker("slow") and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+    scheduling.tell_controller(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadfile` with the slow tests sent out one by one (tests/support/scheduling.py)."""
+    if config.getvalue("dist") == "loadfile":
+        return scheduling.SlowApartScheduling(config, log)
+    return None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -151,8 +151,7 @@ def test_one_process_writes_a_directory_the_others_reread(
             assert not second.index.poll()  # busy: left to the holder
             assert _ids(second, "surface codes") == []
         assert a.index.poll()  # the writer
-        assert _ids(second, "surface codes") == []
-        second.index.refresh()  # what a poll does first
+        second.index.refresh()  # what a poll does first (tantivy may also reload by itself)
         assert _ids(second, "surface codes") == [SURFACE]
     finally:
         second.close()

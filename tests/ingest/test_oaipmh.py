@@ -439,7 +439,7 @@ def test_importing_the_2017_quarter_gives_every_paper_once_and_is_idempotent(
     runner = CliRunner()
 
     first = runner.invoke(
-        main, ["import", "oai-pmh", "--json", "--no-progress", *files], env=cli_env
+        main, ["import", "oai-pmh", "--json", "--no-progress", "--no-index", *files], env=cli_env
     )
     assert first.exit_code == 0, first.output
     total = json.loads(first.stdout)["total"]
@@ -447,7 +447,7 @@ def test_importing_the_2017_quarter_gives_every_paper_once_and_is_idempotent(
     assert _paper_count(runtime) == (QUARTER_RECORDS, QUARTER_RECORDS)
 
     again = runner.invoke(
-        main, ["import", "oai-pmh", "--json", "--no-progress", *files], env=cli_env
+        main, ["import", "oai-pmh", "--json", "--no-progress", "--no-index", *files], env=cli_env
     )
     assert again.exit_code == 0, again.output
     repeat = json.loads(again.stdout)["total"]
@@ -465,7 +465,11 @@ def test_an_import_killed_with_sigkill_resumes_without_losing_or_duplicating_pap
     data_dir: Path, runtime: Runtime, cli_env: dict[str, str]
 ) -> None:
     files = [str(p) for p in _quarter(data_dir)]
-    command = [sys.executable, "-m", "paperfeed", "import", "oai-pmh", "--no-progress", *files]
+    # (what follows an import into the search index is tested in tests/search; here the import)
+    command = [
+        *(sys.executable, "-m", "paperfeed", "import", "oai-pmh"),
+        *("--no-progress", "--no-index", *files),
+    ]
     env = {**os.environ, **cli_env}
     runtime.engine  # noqa: B018  (create the schema before the child and this test poll it)
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -3,6 +3,7 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from paperfeed.ingest.runner import write_batch
 from paperfeed.papers.catalog_writer import Outcome
@@ -114,7 +115,16 @@ def test_two_writers_of_the_same_new_paper_on_postgresql_merge_rather_than_colli
         assert [r.outcome for r in runtime.catalog_writer.upsert(first, [record])] == [Outcome.NEW]
         thread = threading.Thread(target=second_writer)
         thread.start()
-        time.sleep(0.5)
+        # Wait until the second writer's backend is queued on the advisory lock (PostgreSQL
+        # says so in pg_locks), not for a guessed time.
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+        deadline = time.monotonic() + 30
+        with runtime.engine.connect() as observer:
+            while not observer.execute(waiting).scalar_one() and time.monotonic() < deadline:
+                observer.rollback()
+                time.sleep(0.01)
         assert thread.is_alive(), "the second writer should wait for the first"
         transaction.commit()
     thread.join(timeout=30)

@@ -48,7 +48,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("slow") and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+    if catalogs.base_url():
+        # The PostgreSQL leg: only the tests that make a catalog (the others would run exactly
+        # as on the SQLite leg, on SQLite files of their own, a second time).
+        keep = [item for item in items if _makes_catalogs(item)]
+        if len(keep) < len(items):
+            config.hook.pytest_deselected(items=[i for i in items if not _makes_catalogs(i)])
+            items[:] = keep
     scheduling.tell_controller(config, items)
+
+
+def _makes_catalogs(item: pytest.Item) -> bool:
+    return "catalog_server" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    catalogs.allow_scratch_databases(_makes_catalogs(item))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -74,8 +90,18 @@ def _empty(request: pytest.FixtureRequest) -> bool:
     return request.node.get_closest_marker("empty_catalog") is not None
 
 
+@pytest.fixture(scope="session")
+def catalog_server() -> str | None:
+    """The PostgreSQL server of the PostgreSQL leg (None: the SQLite leg). Every test that
+    makes a catalog asks for it, through `database_url` or, for a module's shared catalog made
+    with `scratch_database`, directly: the PostgreSQL leg runs only those tests."""
+    return catalogs.base_url()
+
+
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+def database_url(
+    request: pytest.FixtureRequest, catalog_server: str | None
+) -> Iterator[str | None]:
     with scratch_database(empty=_empty(request)) as url:
         yield url
 
@@ -83,10 +109,14 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 @pytest.fixture(scope="session", autouse=True)
 def session_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionModels]:
     """Every runtime of the test process gets its embedding model from here: prepared once
-    per run, loaded once per process (see tests/support/models.py)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    models = SessionModels(shared / "models")
+    per run, loaded once per process, each text embedded once per run (see
+    tests/support/models.py). `PAPERFEED_TEST_MODELS` names the run's folder for them
+    (scripts/test sets it, so that both legs share it); by default it is pytest's."""
+    folder = os.environ.get("PAPERFEED_TEST_MODELS")  # scripts/test: one for both legs
+    if not folder:
+        base = tmp_path_factory.getbasetemp()
+        folder = str((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "models")
+    models = SessionModels(Path(folder))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(paperfeed.runtime, "load_embedder", models.load)
         yield models

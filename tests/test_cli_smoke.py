@@ -180,7 +180,9 @@ def test_console_script_runs_in_a_subprocess(
             check=False,
         )
 
-    imported = run("import", "snapshot", data_dir / HEAD200, "--no-progress")
+    # (without indexing: a new process would prepare and run the model, which tests in-process
+    # cover; this test is about the entry point)
+    imported = run("import", "snapshot", data_dir / HEAD200, "--no-progress", "--no-index")
     assert imported.returncode == 0, imported.stderr
     assert "imported: new 200," in imported.stdout
     stats = run("stats", "--json")

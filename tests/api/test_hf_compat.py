@@ -49,7 +49,7 @@ def _old_style_records(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HfServer]:
+def hf(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -> Iterator[HfServer]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("hf-home")

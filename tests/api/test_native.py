@@ -51,7 +51,7 @@ def _no_such_paper(path: str, params: dict[str, list[str]]) -> Response | None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -> Iterator[Site]:
     """One served catalog for the module (indexing takes seconds); each test writes with its
     own account and papers, so the tests do not depend on each other."""
     if not DATA.is_dir():

@@ -76,7 +76,9 @@ class FuzzedSite:
 
 
 @pytest.fixture(scope="module")
-def fuzzed_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedSite]:
+def fuzzed_site(
+    tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None
+) -> Iterator[FuzzedSite]:
     """The app over real HF daily lists and 200 real arXiv records (some on no daily list, so
     submissions can succeed), served on 127.0.0.1, and an API token of a fresh account."""
     if not DATA.is_dir():

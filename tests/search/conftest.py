@@ -17,7 +17,9 @@ from tests.conftest import DATA, scratch_database
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None
+) -> Iterator[Runtime]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     home = tmp_path_factory.mktemp("search-home")

@@ -80,8 +80,14 @@ def _small_beir(data_dir: Path, target: Path, queries: int = 12, docs: int = 400
     return target
 
 
-def test_eval_beir_reports_three_modes(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+def _catalog_free_cli(tmp_path: Path) -> Cli:
+    """`paperfeed eval` reads a folder and builds its own index: no catalog is involved."""
+    return Cli({"PAPERFEED_HOME": str(tmp_path / "home"), "PAPERFEED_CONFIG": None})
+
+
+def test_eval_beir_reports_three_modes(data_dir: Path, tmp_path: Path) -> None:
     folder = _small_beir(data_dir, tmp_path / "beir")
+    cli = _catalog_free_cli(tmp_path)
     metrics = json.loads(cli("eval", "beir", folder, "--json", "--no-progress").stdout)
     assert set(metrics) == {"lexical", "dense", "hybrid"}
     for values in metrics.values():
@@ -90,8 +96,8 @@ def test_eval_beir_reports_three_modes(cli: Cli, data_dir: Path, tmp_path: Path)
     assert metrics["hybrid"]["ndcg@10"] > 0.4
 
 
-def test_eval_beir_rejects_a_folder_that_is_not_beir(cli: Cli, tmp_path: Path) -> None:
-    result = cli("eval", "beir", tmp_path, ok=False)
+def test_eval_beir_rejects_a_folder_that_is_not_beir(tmp_path: Path) -> None:
+    result = _catalog_free_cli(tmp_path)("eval", "beir", tmp_path, ok=False)
     assert result.exit_code != 0 and "qrels" in result.output
 
 

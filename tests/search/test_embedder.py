@@ -9,6 +9,7 @@ import pytest
 
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder
+from tests.support.models import SessionModels
 
 TEXTS = [
     "Attention is all you need. The dominant sequence transduction models are based on "
@@ -27,10 +28,10 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
 
 
 @pytest.fixture(scope="module", params=["minilm", "wordllama"])
-def any_embedder(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Embedder:
-    loaded = load_embedder(request.param, tmp_path_factory.mktemp("models"))
+def any_embedder(request: pytest.FixtureRequest, session_models: SessionModels) -> Embedder:
+    """The model as the real loader gives it, prepared once for the run (`embedder` above
+    is prepared anew, from the packaged files, by the loader under test)."""
+    loaded = session_models.real(request.param)
     assert loaded is not None
     return loaded
 

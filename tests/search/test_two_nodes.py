@@ -37,7 +37,9 @@ class TwoNodes:
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
+def two_nodes(
+    tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None
+) -> Iterator[TwoNodes]:
     if not os.environ.get("PAPERFEED_TEST_DATABASE_URL"):
         pytest.skip("two machines share a PostgreSQL catalog (the PostgreSQL leg only)")
     if not DATA.is_dir():

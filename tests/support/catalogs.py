@@ -25,6 +25,13 @@ from tests.support.cli import Cli
 _lock = threading.Lock()
 _sqlite_template: Path | None = None
 _pg_templates: dict[str, str] = {}  # server URL -> template database name
+_scratch_allowed = True
+
+
+def allow_scratch_databases(allowed: bool) -> None:
+    """Set before each test (conftest.py): whether it asked for the `catalog_server` fixture."""
+    global _scratch_allowed
+    _scratch_allowed = allowed
 
 
 def base_url() -> str | None:
@@ -106,7 +113,16 @@ def _execute(server: str, statement: str) -> None:
 def scratch_database(*, empty: bool = False) -> Iterator[str | None]:
     """The catalog URL for a test: None on the SQLite leg (a file in the test's home, see
     `seed_sqlite_home`), or on the PostgreSQL leg (PAPERFEED_TEST_DATABASE_URL) a database of
-    its own, dropped afterwards: a copy of the migrated template, or with `empty` a new one."""
+    its own, dropped afterwards: a copy of the migrated template, or with `empty` a new one.
+
+    Only a test that asked for the `catalog_server` fixture (itself, or through a fixture) may
+    make one: the PostgreSQL leg runs only those tests, and would otherwise skip it."""
+    if not _scratch_allowed:
+        raise RuntimeError(
+            "this test makes a catalog without asking for the `catalog_server` fixture: "
+            "add it to the fixture that calls scratch_database(), or the PostgreSQL leg "
+            "will not run the test"
+        )
     server = base_url()
     if not server:
         yield None

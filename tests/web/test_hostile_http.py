@@ -50,7 +50,7 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -> Iterator[Site]:
     """One served catalog for the module. Rate limits are scaled up here so that the many
     sign-ins of these tests are not refused; test_sign_in_is_rate_limited has its own app."""
     if not DATA.is_dir():

@@ -102,7 +102,9 @@ def _stop(node: Node) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None
+) -> Iterator[Cluster]:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     folder = tmp_path_factory.mktemp("multiprocess")

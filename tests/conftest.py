@@ -49,17 +49,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
     if catalogs.base_url():
-        # The PostgreSQL leg: only the tests that make a catalog (the others would run exactly
-        # as on the SQLite leg, on SQLite files of their own, a second time).
-        keep = [item for item in items if _makes_catalogs(item)]
+        keep = [item for item in items if _on_the_postgresql_leg(item)]
         if len(keep) < len(items):
-            config.hook.pytest_deselected(items=[i for i in items if not _makes_catalogs(i)])
+            kept = set(map(id, keep))
+            config.hook.pytest_deselected(items=[i for i in items if id(i) not in kept])
             items[:] = keep
     scheduling.tell_controller(config, items)
 
 
 def _makes_catalogs(item: pytest.Item) -> bool:
     return "catalog_server" in getattr(item, "fixturenames", ())
+
+
+def _on_the_postgresql_leg(item: pytest.Item) -> bool:
+    """The PostgreSQL leg runs the tests that make a catalog (the others would run exactly as
+    on the SQLite leg, on SQLite files of their own, a second time), except those driven
+    through Chromium: what they check is what the browser shows and runs, and the pages they
+    load read and write through the same services and HTTP handlers that the HTTP-level tests
+    (tests/web/test_hostile_http.py, test_multiprocess.py, tests/api) run on both legs."""
+    names = getattr(item, "fixturenames", ())
+    return "catalog_server" in names and "browser" not in names
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -110,8 +110,9 @@ def evaluate_beir(
                 for qid, text in tqdm(
                     queries.items(), desc=f"queries ({mode})", disable=not progress, file=sys.stderr
                 ):
-                    hits = runtime.search.search(text, limit=100, mode=mode).hits
-                    ranked = [doc_of[h.paper_id] for h in hits]
+                    # Only the order counts: no catalog rows, no snippets (fetch=False).
+                    found = runtime.search.search(text, limit=100, mode=mode, fetch=False)
+                    ranked = [doc_of[pid] for pid, _, _ in found.ranked]
                     totals["ndcg@10"] += ndcg_at(ranked, qrels[qid])
                     totals["recall@100"] += recall_at(ranked, qrels[qid])
                     totals["mrr@10"] += mrr_at(ranked, qrels[qid])

@@ -24,6 +24,7 @@ from paperfeed.papers.lookup import PaperIds
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
 from tests.support.http import FixtureServer, Response
+from tests.support.accounts import confirmed_user
 
 HF_FILES = (
     "daily_papers_2026-06-12.json",  # 30 papers, listed on 2026-06-12
@@ -58,7 +59,7 @@ def hf_daily(cli: Cli, runtime: Runtime, data_dir: Path) -> Runtime:
 @pytest.fixture
 def make_user(runtime: Runtime) -> MakeUser:
     def make(name: str, *, admin: bool = False) -> User:
-        user = runtime.accounts.sign_up(f"{name}@example.org", name, PASSWORD)
+        user = confirmed_user(runtime.accounts, f"{name}@example.org", name, PASSWORD)
         return runtime.accounts.set_role(name, "admin") if admin else user
 
     return make

@@ -76,6 +76,12 @@ def text(response: httpx.Response) -> str:
     return " ".join(html.fromstring(response.text).text_content().split())
 
 
+def role_shown(response: httpx.Response) -> list[str]:
+    """The role on the account page."""
+    page = html.fromstring(response.text)
+    return [str(dd) for dd in page.xpath("//dt[.='Role']/following-sibling::dd[1]/text()")]
+
+
 def confirm_path(site: Site, message: EmailMessage) -> str:
     return "/signup/confirm/" + link_token(message, site.url, "signup/confirm")
 
@@ -128,7 +134,7 @@ def test_signing_up_with_an_admin_address_gives_no_role_until_confirmed(site: Si
         sign_up(mallory, ADMIN, "mallory", "any password at all")
         account = mallory.get("/account")
         assert account.status_code == 401, text(account)
-        assert "Role admin" not in text(account)
+        assert role_shown(account) == []
     assert site.role(ADMIN) == "user"
 
     # Whoever reads the mail and knows the password confirms it: only then the role.
@@ -136,7 +142,7 @@ def test_signing_up_with_an_admin_address_gives_no_role_until_confirmed(site: Si
     with site.client() as owner:
         path = confirm_path(site, mail)
         assert post(owner, path, path, password="any password at all").status_code == 303
-        assert "Role admin" in text(owner.get("/account"))
+        assert role_shown(owner.get("/account")) == ["admin"]
     assert site.role(ADMIN) == "admin"
 
 

@@ -28,8 +28,8 @@ from paperfeed.db.schema import (
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
 RESET_VALID = dt.timedelta(hours=2)
-# A confirmation link works this long; an account still unconfirmed after it frees its
-# email and username for the next sign-up.
+# A confirmation link works this long; an account still unconfirmed when all its links have
+# expired frees its email and username for the next sign-up.
 CONFIRM_VALID = dt.timedelta(days=3)
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
@@ -130,11 +130,16 @@ class AccountService:
         for attempt in (1, 2):
             try:
                 with self.engine.begin() as conn:
-                    # An account never confirmed within its link's life frees its names.
+                    # An account never confirmed while a link of it was valid frees its
+                    # names.
+                    live_link = sa.exists().where(
+                        email_confirmations.c.user_id == users.c.id,
+                        email_confirmations.c.expires_at >= now,
+                    )
                     conn.execute(
                         users.delete().where(
                             users.c.email_confirmed_at.is_(None),
-                            users.c.created_at < now - CONFIRM_VALID,
+                            ~live_link,
                             sa.or_(
                                 users.c.email == email,
                                 sa.func.lower(users.c.username) == username.lower(),

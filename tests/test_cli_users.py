@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tests.support.cli import Cli
 from tests.support.accounts import confirmed_user
+from tests.support.cli import Cli
 
 
 def test_users_role_makes_an_admin_and_token_authenticates(cli: Cli) -> None:
@@ -39,7 +39,9 @@ def test_an_operator_makes_the_first_admin_and_confirms_addresses(cli: Cli) -> N
     try:
         boss = runtime.accounts.authenticate("boss@example.org", "a long pw 12")
         assert boss is not None and boss.confirmed and boss.is_admin
-        taken = cli("users", "add", "boss@example.org", "boss2", "--password", "a long pw 12", ok=False)
+        taken = cli(
+            "users", "add", "boss@example.org", "boss2", "--password", "a long pw 12", ok=False
+        )
         assert taken.exit_code != 0 and "email already exists" in taken.stderr
 
         runtime.accounts.sign_up("ada@example.org", "ada", "a long password 1")

@@ -19,9 +19,9 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, live_server
-from tests.support.accounts import confirmed_user
 
 HF_FIXTURES = DATA / "fixtures" / "hf_papers"
 JUNE = HF_FIXTURES / "daily_papers_2026-06-12.json"  # 30 papers

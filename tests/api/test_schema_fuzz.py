@@ -27,10 +27,10 @@ from paperfeed.api import hf, native
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.http import FixtureServer, Response
 from tests.support.server import LiveServer, live_server
-from tests.support.accounts import confirmed_user
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 ARXIV_FEED = DATA / "fixtures" / "arxiv_api" / "query_transformer_cs.LG_2026-06-14.xml"

@@ -22,9 +22,9 @@ from paperfeed.community.submissions import ArxivFetcher, SubmissionService
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.lookup import PaperIds
 from paperfeed.runtime import Runtime
+from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.http import FixtureServer, Response
-from tests.support.accounts import confirmed_user
 
 HF_FILES = (
     "daily_papers_2026-06-12.json",  # 30 papers, listed on 2026-06-12

@@ -25,9 +25,9 @@ from paperfeed.config import Settings
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, live_server
-from tests.support.accounts import confirmed_user
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 PASSWORD = "correct horse battery staple"

@@ -64,11 +64,15 @@ def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
     return str(page.xpath("//input[@name='csrf_token']/@value")[0])
 
 
-def post(client: httpx.Client, path: str, form_page: str = "/signin", **fields: str) -> httpx.Response:
+def post(
+    client: httpx.Client, path: str, form_page: str = "/signin", **fields: str
+) -> httpx.Response:
     return client.post(path, data={**fields, "csrf_token": csrf_token(client, form_page)})
 
 
-def sign_up(client: httpx.Client, email: str, username: str, password: str = PASSWORD) -> httpx.Response:
+def sign_up(
+    client: httpx.Client, email: str, username: str, password: str = PASSWORD
+) -> httpx.Response:
     return post(client, "/signup", "/signup", email=email, username=username, password=password)
 
 
@@ -121,9 +125,7 @@ def test_sign_up_then_the_mailed_link_then_a_comment(site: Site, cli: Cli) -> No
         commented = post(client, f"/papers/{PAPER}/comments", "/account", body="first!")
         assert commented.status_code == 303, commented.text
     with site.runtime.engine.connect() as conn:
-        posted = conn.execute(
-            sa.select(users.c.username, comments.c.body).join(users)
-        ).all()
+        posted = conn.execute(sa.select(users.c.username, comments.c.body).join(users)).all()
     assert [tuple(row) for row in posted] == [("grace", "first!")]
 
 

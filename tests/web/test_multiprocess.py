@@ -25,10 +25,10 @@ from paperfeed.accounts.rate_limit import SIGN_IN
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
-from tests.support.cli import HEAD200, Cli
-from tests.support.server import free_port
 from tests.support.accounts import confirmed_user
+from tests.support.cli import HEAD200, Cli
 from tests.support.outbox import link_token, outbox
+from tests.support.server import free_port
 
 HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
 PASSWORD = "correct horse battery staple"

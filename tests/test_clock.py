@@ -16,6 +16,7 @@ from paperfeed.config import Settings
 from paperfeed.db.schema import api_tokens, subscriptions, user_sessions, users
 from paperfeed.runtime import Runtime
 from tests.mail.conftest import parse
+from tests.support.accounts import confirmed_user
 
 START = dt.datetime(2026, 3, 1, 9, 30)  # months before the wall clock of any test run
 PASSWORD = "correct horse battery staple"
@@ -34,7 +35,7 @@ def timed(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
 
 
 def test_accounts_and_tokens_are_stamped_with_the_clock(timed: Runtime) -> None:
-    user = timed.accounts.sign_up("ada@example.org", "ada", PASSWORD)
+    user = confirmed_user(timed.accounts, "ada@example.org", "ada", PASSWORD)
     timed.accounts.create_api_token(user)
     with timed.engine.connect() as conn:
         assert conn.execute(sa.select(users.c.created_at)).scalar_one() == START
@@ -42,7 +43,7 @@ def test_accounts_and_tokens_are_stamped_with_the_clock(timed: Runtime) -> None:
 
 
 def test_a_session_lasts_session_days_of_the_clock(timed: Runtime, clock: FrozenClock) -> None:
-    user = timed.accounts.sign_up("ada@example.org", "ada", PASSWORD)
+    user = confirmed_user(timed.accounts, "ada@example.org", "ada", PASSWORD)
     token = timed.accounts.start_session(user)
     with timed.engine.connect() as conn:
         row = conn.execute(sa.select(user_sessions)).mappings().one()
@@ -61,7 +62,7 @@ def test_a_session_lasts_session_days_of_the_clock(timed: Runtime, clock: Frozen
 def test_a_reset_link_expires_two_hours_later_on_the_clock(
     timed: Runtime, clock: FrozenClock
 ) -> None:
-    timed.accounts.sign_up("ada@example.org", "ada", PASSWORD)
+    confirmed_user(timed.accounts, "ada@example.org", "ada", PASSWORD)
     started = timed.accounts.start_password_reset("ada@example.org")
     assert started is not None
     clock.advance(RESET_VALID + dt.timedelta(seconds=1))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -19,8 +21,9 @@ from paperfeed.db.migrate import (
     head_revision,
     upgrade,
 )
-from paperfeed.db.schema import metadata
+from paperfeed.db.schema import metadata, users
 from paperfeed.runtime import Runtime
+from tests.support.accounts import PASSWORD
 from tests.support.cli import Cli
 
 # The migrations run here from an empty database (other tests start from a copy of a catalog
@@ -121,3 +124,32 @@ def test_sqlite_upgrades_itself_on_start(runtime: Runtime, settings: Settings) -
         assert current_revision(again.engine) == head_revision()
     finally:
         again.close()
+
+
+def test_accounts_made_before_0006_count_as_confirmed(runtime: Runtime) -> None:
+    """Upgrading locks nobody out: an account of the older schema is confirmed (since it was
+    made) and keeps its role. Downgrading drops the accounts that were never confirmed (the
+    older code would take them for full accounts)."""
+    engine = runtime.engine
+    downgrade(engine, "0005")
+    made = dt.datetime(2026, 5, 1, 12, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (email, username, fullname, password_hash, role, created_at) "
+                "VALUES ('ada@example.org', 'ada', '', :hash, 'admin', :made)"
+            ),
+            {"hash": runtime.accounts.hasher.hash(PASSWORD), "made": made},
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(users.c.email_confirmed_at)).scalar_one() == made
+    ada = runtime.accounts.authenticate("ada@example.org", PASSWORD)
+    assert ada is not None and ada.confirmed and ada.is_admin
+
+    runtime.accounts.sign_up("bob@example.org", "bob", PASSWORD)
+    downgrade(engine, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT username FROM users")).scalars().all() == ["ada"]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()

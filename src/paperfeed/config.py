@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Accounts with these emails get the admin role (hide papers and comments) "
-        "when they sign up.",
+        "when the address is confirmed (the sign-up link, or `paperfeed users confirm`).",
     )
 
     @field_validator("categories", "admin_emails", mode="before")

@@ -1,14 +1,10 @@
 """Password resets end to end: the link is mailed (to the real outbox), its token resets the
-password once, within two hours, and signs every browser out."""
+password once, within two hours, voids the account's other reset links and signs every
+browser out. A password change (with the current password) does the same."""
 
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-import re
-from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +13,8 @@ from paperfeed.accounts.service import RESET_VALID, AccountError, User
 from paperfeed.clock import utcnow
 from paperfeed.db.schema import password_resets
 from paperfeed.runtime import Runtime
+from tests.support.accounts import confirmed_user
+from tests.support.outbox import link_token, outbox, outbox_files, read
 
 OLD = "correct horse battery staple"
 NEW = "tr0ub4dor & three more words"
@@ -24,51 +22,25 @@ NEW = "tr0ub4dor & three more words"
 
 @pytest.fixture
 def ada(runtime: Runtime) -> User:
-    return runtime.accounts.sign_up("ada@example.org", "ada", OLD)
+    return confirmed_user(runtime.accounts, "ada@example.org", "ada", OLD)
 
 
 def mail_reset(runtime: Runtime, address: str) -> str | None:
     """Do what the reset form does; returns the token from the link in the mail sent."""
-    before = set(outbox_files(runtime))
+    before = set(outbox_files(runtime.settings))
     started = runtime.accounts.start_password_reset(address)
     if started is None:
         return None
     user, token = started
     runtime.messages.password_reset(user.email, user.username, token)
-    [new] = set(outbox_files(runtime)) - before
-    return token_from(runtime, read(new))
-
-
-def outbox_files(runtime: Runtime) -> list[Path]:
-    folder = runtime.settings.effective_outbox_dir
-    return sorted(folder.iterdir()) if folder.is_dir() else []
-
-
-def read(path: Path) -> EmailMessage:
-    message = email.message_from_bytes(
-        path.read_bytes(), _class=EmailMessage, policy=email.policy.default
-    )
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def outbox(runtime: Runtime) -> list[EmailMessage]:
-    return [read(path) for path in outbox_files(runtime)]
-
-
-def token_from(runtime: Runtime, message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    base = re.escape(runtime.settings.base_url)
-    match = re.search(rf"{base}/reset/(\S+)", body.get_content())
-    assert match, body.get_content()
-    return match.group(1)
+    [new] = set(outbox_files(runtime.settings)) - before
+    return link_token(read(new), runtime.settings.base_url, "reset")
 
 
 def test_the_mailed_link_resets_the_password(runtime: Runtime, ada: User) -> None:
     token = mail_reset(runtime, "ADA@example.org")
     assert token is not None
-    [message] = outbox(runtime)
+    [message] = outbox(runtime.settings)
     assert message["To"] == "ada@example.org"
     assert message["Subject"] == "Reset your paperfeed password"
     assert "Hello ada," in message.get_content()
@@ -107,7 +79,7 @@ def test_a_link_is_valid_for_two_hours(runtime: Runtime, ada: User) -> None:
 
 def test_a_reset_signs_out_every_browser(runtime: Runtime, ada: User) -> None:
     accounts = runtime.accounts
-    bob = accounts.sign_up("bob@example.org", "bob", OLD)
+    bob = confirmed_user(accounts, "bob@example.org", "bob", OLD)
     sessions = [accounts.start_session(ada), accounts.start_session(ada)]
     bobs = accounts.start_session(bob)
     token = mail_reset(runtime, "ada@example.org")
@@ -137,7 +109,7 @@ def test_unknown_tokens_are_refused(runtime: Runtime, ada: User, token: str) -> 
 def test_unknown_or_invalid_emails_get_no_token_and_no_mail(runtime: Runtime, ada: User) -> None:
     assert mail_reset(runtime, "nobody@example.org") is None
     assert mail_reset(runtime, "not an email") is None
-    assert outbox(runtime) == []
+    assert outbox(runtime.settings) == []
     with runtime.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(password_resets)).scalar() == 0
 
@@ -146,7 +118,7 @@ def test_each_request_mails_a_different_link(runtime: Runtime, ada: User) -> Non
     first = mail_reset(runtime, "ada@example.org")
     second = mail_reset(runtime, "ada@example.org")
     assert first and second and first != second
-    assert len(outbox(runtime)) == 2
+    assert len(outbox(runtime.settings)) == 2
     assert runtime.accounts.reset_password(second, NEW) == ada
 
 
@@ -156,3 +128,36 @@ def test_the_stored_reset_token_is_only_a_hash(runtime: Runtime, ada: User) -> N
     with runtime.engine.connect() as conn:
         stored = conn.execute(sa.select(password_resets.c.token_hash)).scalar_one()
     assert token not in stored
+
+
+def test_using_one_reset_link_voids_every_other(runtime: Runtime, ada: User) -> None:
+    """Two requests, T1 then T2: once T1 has set the password, T2 (a mail someone else may
+    read) changes nothing."""
+    first = mail_reset(runtime, "ada@example.org")
+    second = mail_reset(runtime, "ada@example.org")
+    assert first and second
+    assert runtime.accounts.reset_password(first, NEW) == ada
+    with pytest.raises(AccountError, match="expired or was already used"):
+        runtime.accounts.reset_password(second, "an attacker's new password")
+    assert runtime.accounts.authenticate("ada@example.org", NEW) == ada
+    assert runtime.accounts.reset_user(second) is None
+
+
+def test_a_password_change_asks_for_the_current_one_and_voids_reset_links(
+    runtime: Runtime, ada: User
+) -> None:
+    accounts = runtime.accounts
+    session = accounts.start_session(ada)
+    pending = mail_reset(runtime, "ada@example.org")
+    assert pending is not None
+    with pytest.raises(AccountError, match="current password is wrong"):
+        accounts.change_password(ada, "not the password", NEW)
+    with pytest.raises(AccountError, match="at least 10 characters"):
+        accounts.change_password(ada, OLD, "short")
+    assert accounts.session_user(session) == ada  # nothing changed yet
+    assert accounts.change_password(ada, OLD, NEW) == ada
+    assert accounts.authenticate("ada@example.org", NEW) == ada
+    assert accounts.authenticate("ada@example.org", OLD) is None
+    assert accounts.session_user(session) is None  # every browser signed out
+    with pytest.raises(AccountError, match="expired or was already used"):
+        accounts.reset_password(pending, "an attacker's new password")

@@ -22,8 +22,7 @@ from paperfeed.clock import utcnow
 from paperfeed.config import Settings
 from paperfeed.db.schema import user_sessions, users
 from paperfeed.runtime import Runtime
-
-PASSWORD = "correct horse battery staple"
+from tests.support.accounts import PASSWORD, confirmed_user
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def accounts(runtime: Runtime) -> AccountService:
 
 @pytest.fixture
 def ada(accounts: AccountService) -> User:
-    return accounts.sign_up(" Ada@Example.ORG ", "ada", PASSWORD, fullname="  Ada   Lovelace ")
+    return confirmed_user(accounts, " Ada@Example.ORG ", "ada", PASSWORD, "  Ada   Lovelace ")
 
 
 def stored_hash(runtime: Runtime, user: User) -> str:
@@ -62,7 +61,7 @@ def test_sign_up_normalises_and_stores_the_account(accounts: AccountService, ada
 
 
 def test_display_name_falls_back_to_the_username(accounts: AccountService) -> None:
-    assert accounts.sign_up("bob@example.org", "bob", PASSWORD).display_name == "bob"
+    assert accounts.sign_up("bob@example.org", "bob", PASSWORD).user.display_name == "bob"
 
 
 def test_passwords_are_stored_as_argon2id_hashes(runtime: Runtime, ada: User) -> None:
@@ -82,11 +81,17 @@ def test_passwords_are_stored_as_argon2id_hashes(runtime: Runtime, ada: User) ->
     ],
 )
 def test_an_email_or_username_is_taken_once(
-    accounts: AccountService, ada: User, email: str, username: str
+    runtime: Runtime, accounts: AccountService, ada: User, email: str, username: str
 ) -> None:
-    what = "email" if email.lower() == ada.email else "username"
-    with pytest.raises(AccountError, match=f"account with this {what} already exists"):
-        accounts.sign_up(email, username, PASSWORD)
+    """A taken username is an error; a taken address is not (the page must not tell): the
+    sign-up hands back the existing account, with no link, for its owner to be mailed."""
+    if email.lower() == ada.email:
+        assert accounts.sign_up(email, username, PASSWORD).user == ada
+    else:
+        with pytest.raises(AccountError, match="account with this username already exists"):
+            accounts.sign_up(email, username, PASSWORD)
+    with runtime.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == 1
 
 
 @pytest.mark.parametrize(
@@ -115,8 +120,8 @@ def test_sign_up_refuses_invalid_input_with_a_reason(
 
 
 def test_password_length_bounds_are_inclusive(accounts: AccountService) -> None:
-    accounts.sign_up("a@example.org", "short", "x" * MIN_PASSWORD)
-    long = accounts.sign_up("b@example.org", "long", "y" * MAX_PASSWORD)
+    confirmed_user(accounts, "a@example.org", "short", "x" * MIN_PASSWORD)
+    long = confirmed_user(accounts, "b@example.org", "long", "y" * MAX_PASSWORD)
     assert accounts.authenticate("b@example.org", "y" * MAX_PASSWORD) == long
 
 
@@ -144,7 +149,7 @@ def test_a_weaker_old_hash_is_upgraded_at_sign_in(runtime: Runtime) -> None:
     """Hashes made with older, cheaper parameters are replaced on the next good sign-in."""
     old = AccountService(runtime.engine)
     old.hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
-    user = old.sign_up("ada@example.org", "ada", PASSWORD)
+    user = confirmed_user(old, "ada@example.org", "ada", PASSWORD)
     assert "m=8192,t=1" in stored_hash(runtime, user)
 
     assert runtime.accounts.authenticate("ada@example.org", "wrong password!") is None
@@ -164,12 +169,12 @@ def test_a_corrupt_stored_hash_fails_closed(runtime: Runtime, ada: User) -> None
 # -- roles -----------------------------------------------------------------------------------
 
 
-def test_admin_emails_sign_up_as_admins(settings: Settings) -> None:
+def test_admin_emails_are_admins_once_confirmed(settings: Settings) -> None:
     admin_settings = settings.model_copy(update={"admin_emails": ["Root@Example.org"]})
     rt = Runtime(admin_settings)
     try:
-        root = rt.accounts.sign_up("root@example.ORG", "root", PASSWORD)
-        ada = rt.accounts.sign_up("ada@example.org", "ada", PASSWORD)
+        root = confirmed_user(rt.accounts, "root@example.ORG", "root", PASSWORD)
+        ada = confirmed_user(rt.accounts, "ada@example.org", "ada", PASSWORD)
     finally:
         rt.close()
     assert (root.role, root.is_admin) == ("admin", True)
@@ -246,7 +251,7 @@ def test_an_expired_session_signs_nobody_in_and_is_purged(runtime: Runtime, ada:
 def test_session_days_setting(settings: Settings) -> None:
     rt = Runtime(settings.model_copy(update={"session_days": 1}))
     try:
-        user = rt.accounts.sign_up("ada@example.org", "ada", PASSWORD)
+        user = confirmed_user(rt.accounts, "ada@example.org", "ada", PASSWORD)
         rt.accounts.start_session(user)
         with rt.engine.connect() as conn:
             expires = conn.execute(sa.select(user_sessions.c.expires_at)).scalar_one()
@@ -260,7 +265,7 @@ def test_session_days_setting(settings: Settings) -> None:
 
 
 def test_api_tokens_identify_their_user(accounts: AccountService, ada: User) -> None:
-    bob = accounts.sign_up("bob@example.org", "bob", PASSWORD)
+    bob = confirmed_user(accounts, "bob@example.org", "bob", PASSWORD)
     token = accounts.create_api_token(ada, "laptop")
     assert token.startswith("pf_")
     assert accounts.token_user(token) == ada
@@ -268,6 +273,25 @@ def test_api_tokens_identify_their_user(accounts: AccountService, ada: User) -> 
     assert accounts.token_user(token + "x") is None
     assert accounts.token_user(None) is None
     assert accounts.token_user("pf_" + "a" * 300) is None
+
+
+def test_an_account_lists_its_api_tokens_and_revokes_them_all(
+    runtime: Runtime, accounts: AccountService, ada: User
+) -> None:
+    bob = confirmed_user(accounts, "bob@example.org", "bob", PASSWORD)
+    assert accounts.api_tokens(ada) == []
+    laptop = accounts.create_api_token(ada, "laptop")
+    ci = accounts.create_api_token(ada, "ci")
+    bobs = accounts.create_api_token(bob, "bob's")
+    listed = accounts.api_tokens(ada)
+    assert sorted(t.name for t in listed) == ["ci", "laptop"]
+    assert all(laptop not in str(t) and ci not in str(t) for t in listed)  # names, no secrets
+
+    assert accounts.revoke_api_tokens(ada) == 2
+    assert accounts.token_user(laptop) is None and accounts.token_user(ci) is None
+    assert accounts.api_tokens(ada) == []
+    assert accounts.token_user(bobs) == bob  # other accounts keep theirs
+    assert accounts.revoke_api_tokens(ada) == 0
 
 
 def test_session_and_api_tokens_are_not_interchangeable(

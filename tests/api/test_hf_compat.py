@@ -19,6 +19,7 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, live_server
 
@@ -310,7 +311,7 @@ def test_local_upvotes_count_and_hidden_papers_disappear(
     cli: Cli, runtime: Runtime, data_dir: Path
 ) -> None:
     cli("import", "hf-daily", AUGUST, "--no-progress")
-    admin = runtime.accounts.sign_up("ada@example.org", "ada", "correct horse battery")
+    admin = confirmed_user(runtime.accounts, "ada@example.org", "ada")
     admin = runtime.accounts.set_role(admin.username, "admin")
     community = runtime
     community.discussion.upvote(admin, community.paper_ids.resolve("2607.27851"))  # 2 on HF

@@ -18,6 +18,7 @@ from paperfeed.accounts.service import User
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.http import FixtureServer, Response
 from tests.support.server import live_server
@@ -35,7 +36,7 @@ class Site:
 
     def user(self, name: str) -> tuple[User, dict[str, str]]:
         """A new account and the Authorization header of a fresh API token of it."""
-        user = self.runtime.accounts.sign_up(f"{name}@example.org", name, PASSWORD)
+        user = confirmed_user(self.runtime.accounts, f"{name}@example.org", name, PASSWORD)
         token = self.runtime.accounts.create_api_token(user, "test")
         return user, {"Authorization": f"Bearer {token}"}
 

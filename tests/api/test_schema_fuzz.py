@@ -27,6 +27,7 @@ from paperfeed.api import hf, native
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.http import FixtureServer, Response
 from tests.support.server import LiveServer, live_server
@@ -109,7 +110,7 @@ def fuzzed_site(
             rate_limit_scale=1000.0,  # fuzzing submits far more than a person would
         )
     )
-    user = runtime.accounts.sign_up("fuzzer@example.org", "fuzzer", "correct horse battery")
+    user = confirmed_user(runtime.accounts, "fuzzer@example.org", "fuzzer")
     token = runtime.accounts.create_api_token(user, "fuzz")
     listed = [card.public_id for card in runtime.daily.papers(dt.date(2026, 6, 12))[:4]]
     unlisted = [f"0704.{n:04d}" for n in range(1, 5)]  # from the snapshot, on no daily list

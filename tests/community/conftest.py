@@ -22,6 +22,7 @@ from paperfeed.community.submissions import ArxivFetcher, SubmissionService
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.lookup import PaperIds
 from paperfeed.runtime import Runtime
+from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.http import FixtureServer, Response
 
@@ -58,7 +59,7 @@ def hf_daily(cli: Cli, runtime: Runtime, data_dir: Path) -> Runtime:
 @pytest.fixture
 def make_user(runtime: Runtime) -> MakeUser:
     def make(name: str, *, admin: bool = False) -> User:
-        user = runtime.accounts.sign_up(f"{name}@example.org", name, PASSWORD)
+        user = confirmed_user(runtime.accounts, f"{name}@example.org", name, PASSWORD)
         return runtime.accounts.set_role(name, "admin") if admin else user
 
     return make

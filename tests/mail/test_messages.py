@@ -52,6 +52,30 @@ def test_password_reset(messages: Messages, tmp_path: Path) -> None:
     assert "within two hours" in body_text(mail)
 
 
+def test_account_confirmation(messages: Messages, tmp_path: Path) -> None:
+    messages.account_confirmation("ada@example.org", "ada", "confirm-tok")
+    [name] = sent(tmp_path)
+    mail = parse((tmp_path / "outbox" / name).read_bytes())
+    assert mail["Subject"] == "Confirm your paperfeed account"
+    assert body_text(mail).startswith("Hello ada,\n")
+    assert link(mail, BASE, "signup/confirm") == "confirm-tok"
+    assert "within three days" in body_text(mail)
+
+
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_account_exists(messages: Messages, tmp_path: Path, confirmed: bool) -> None:
+    messages.account_exists("ada@example.org", "ada", confirmed=confirmed)
+    [name] = sent(tmp_path)
+    mail = parse((tmp_path / "outbox" / name).read_bytes())
+    text = body_text(mail)
+    assert mail["Subject"] == "Your paperfeed account"
+    assert "already has one: yours, with the username ada. Nothing was changed." in text
+    assert f"To sign in: {BASE}/signin\n" in text
+    assert f"Ask for a reset link: {BASE}/reset\n" in text
+    assert ("not confirmed yet" in text) is not confirmed
+    assert "\n\n\n" not in text
+
+
 def test_templates_render_subject_and_body_apart() -> None:
     subject, body = render(
         "password_reset.txt", base_url=BASE, username="ada", reset_url=f"{BASE}/reset/x"

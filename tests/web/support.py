@@ -97,7 +97,8 @@ def links_in(message: EmailMessage) -> list[str]:
 
 
 def sign_up(page: Page, site: Site, username: str) -> str:
-    """Creates an account through the sign-up form (and is signed in); returns its email."""
+    """Creates an account through the sign-up form and confirms it with the link in the mail
+    (and is signed in); returns its email."""
     address = f"{username}@example.org"
     page.goto(f"{site.url}/signup")
     form = page.locator("main form")
@@ -106,7 +107,15 @@ def sign_up(page: Page, site: Site, username: str) -> str:
     form.get_by_label("Full name (optional)").fill(f"{username.title()} Reader")
     form.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
     form.get_by_role("button", name="Create account").click()
-    expect(page.locator(".flash")).to_have_text("Welcome! Your account is ready.")
+    expect(page.locator("main h1")).to_have_text("Check your inbox")
+    [mail] = [m for m in site.outbox() if m["To"] == address]
+    [link] = [url for url in links_in(mail) if "/signup/confirm/" in url]
+    page.goto(link)
+    page.locator("main form").get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm and sign in").click()
+    expect(page.locator(".flash")).to_have_text(
+        "Welcome! Your account is confirmed and you are signed in."
+    )
     expect(page.get_by_role("navigation", name="Main")).to_contain_text(username)
     return address
 

@@ -25,6 +25,7 @@ from paperfeed.config import Settings
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, live_server
 
@@ -62,7 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -
     cli = Cli(env)
     cli("import", "hf-daily", *sorted(HF_DAILY.glob("*.json")), "--no-progress")
     runtime = Runtime(Settings(home=home, database_url=url, rate_limit_scale=100.0))
-    runtime.accounts.sign_up("reader@example.org", "reader", PASSWORD)
+    confirmed_user(runtime.accounts, "reader@example.org", "reader", PASSWORD)
     try:
         with live_server(runtime) as server:
             yield Site(runtime, server)
@@ -412,16 +413,11 @@ def _directives(header: str) -> dict[str, list[str]]:
 
 def test_session_and_csrf_cookies_are_httponly_and_samesite_lax(site: Site) -> None:
     with site.client() as client:
-        token = csrf_token(client, "/signup")
-        csrf_cookie = client.get("/signup").headers.get("set-cookie")
+        token = csrf_token(client, "/signin")
+        csrf_cookie = client.get("/signin").headers.get("set-cookie")
         response = client.post(
-            "/signup",
-            data={
-                "email": "cookie@example.org",
-                "username": "cookie",
-                "password": PASSWORD,
-                "csrf_token": token,
-            },
+            "/signin",
+            data={"email": "reader@example.org", "password": PASSWORD, "csrf_token": token},
         )
         assert response.status_code == 303
         session = _set_cookie(response, "pf_session")
@@ -524,7 +520,7 @@ def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int)
     before the 5-minute window ends, so the burst cannot straddle two windows."""
     clock = FrozenClock(dt.datetime(2026, 8, 3, 12, 1))
     runtime = Runtime(settings.model_copy(update={"rate_limit_scale": scale}), clock=clock)
-    runtime.accounts.sign_up("victim@example.org", "victim", PASSWORD)
+    confirmed_user(runtime.accounts, "victim@example.org", "victim", PASSWORD)
     with (
         live_server(runtime) as server,
         httpx.Client(base_url=server.url) as client,

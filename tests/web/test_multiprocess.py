@@ -25,7 +25,9 @@ from paperfeed.accounts.rate_limit import SIGN_IN
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
+from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
+from tests.support.outbox import link_token, outbox
 from tests.support.server import free_port
 
 HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
@@ -54,7 +56,9 @@ class Cluster:
     def token(self, username: str) -> dict[str, str]:
         user = self.runtime.accounts.by_username(username)
         if user is None:
-            user = self.runtime.accounts.sign_up(f"{username}@example.org", username, PASSWORD)
+            user = confirmed_user(
+                self.runtime.accounts, f"{username}@example.org", username, PASSWORD
+            )
         token = self.runtime.accounts.create_api_token(user, "multiprocess")
         return {"Authorization": f"Bearer {token}"}
 
@@ -163,7 +167,12 @@ def test_session_from_one_process_works_on_the_other(cluster: Cluster) -> None:
                 "csrf_token": csrf_token(a, "/signup"),
             },
         )
-        assert signup.status_code == 303
+        assert signup.status_code == 200  # "check your inbox"
+        [mail] = outbox(cluster.runtime.settings, "ada@example.org")
+        base = cluster.runtime.settings.base_url
+        path = "/signup/confirm/" + link_token(mail, base, "signup/confirm")
+        confirmed = a.post(path, data={"password": PASSWORD, "csrf_token": csrf_token(a, path)})
+        assert confirmed.status_code == 303
         b.cookies.update(a.cookies)  # the same browser, sent to the other process
         account = b.get("/account")
         assert account.status_code == 200

@@ -1,4 +1,9 @@
-"""AccountService: sign-up, sign-in, sessions, API tokens and password resets."""
+"""AccountService: sign-up with an emailed confirmation link, sign-in, sessions, API tokens,
+password changes and resets.
+
+An account is usable only once its address is confirmed: until then it cannot sign in, hold
+an API token or a role (the admin list applies at confirmation). The service hands back the
+tokens of mailed links; the caller mails them (http pages, see web/accounts.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +17,20 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from paperfeed.accounts.tokens import new_token, token_hash
 from paperfeed.clock import Clock, utcnow
-from paperfeed.db.schema import api_tokens, password_resets, user_sessions, users
+from paperfeed.db.schema import (
+    api_tokens,
+    email_confirmations,
+    password_resets,
+    user_sessions,
+    users,
+)
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
 RESET_VALID = dt.timedelta(hours=2)
+# A confirmation link works this long; an account still unconfirmed when all its links have
+# expired frees its email and username for the next sign-up.
+CONFIRM_VALID = dt.timedelta(days=3)
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
 
@@ -32,18 +46,47 @@ class User:
     username: str
     fullname: str
     role: str
+    confirmed: bool = True  # the address was confirmed (by its link, a reset or an operator)
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == "admin" and self.confirmed
 
     @property
     def display_name(self) -> str:
         return self.fullname or self.username
 
 
+@dataclass(frozen=True)
+class SignUp:
+    """What a sign-up did. Either a new, unconfirmed account and the token of its
+    confirmation link, or (`confirm_token` None) the account that already has this address,
+    whose owner is to be told instead: the page answers the same either way."""
+
+    user: User
+    confirm_token: str | None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as its owner sees it listed (the secret itself is never stored)."""
+
+    name: str
+    created_at: dt.datetime
+
+
 def _user(row: sa.RowMapping) -> User:
-    return User(row["id"], row["email"], row["username"], row["fullname"], row["role"])
+    return User(
+        row["id"],
+        row["email"],
+        row["username"],
+        row["fullname"],
+        row["role"],
+        row["email_confirmed_at"] is not None,
+    )
+
+
+_CONFIRMED = users.c.email_confirmed_at.is_not(None)
 
 
 def normalise_email(email: str) -> str:
@@ -76,7 +119,79 @@ class AccountService:
 
     # -- accounts ------------------------------------------------------------------------------
 
-    def sign_up(self, email: str, username: str, password: str, fullname: str = "") -> User:
+    def sign_up(self, email: str, username: str, password: str, fullname: str = "") -> SignUp:
+        """A new account, unconfirmed, and the token of the link to confirm it; or, when the
+        address already has an account, that account (its owner is mailed instead, and the
+        page answers the same). A taken username is an AccountError either way (usernames
+        are public), checked before the address so that the error tells nothing about it."""
+        email, username, fullname = self._check_new(email, username, password, fullname)
+        password_hash = self.hasher.hash(password)  # on both paths: the time tells nothing
+        now = self.clock()
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    # An account never confirmed while a link of it was valid frees its
+                    # names.
+                    live_link = sa.exists().where(
+                        email_confirmations.c.user_id == users.c.id,
+                        email_confirmations.c.expires_at >= now,
+                    )
+                    conn.execute(
+                        users.delete().where(
+                            users.c.email_confirmed_at.is_(None),
+                            ~live_link,
+                            sa.or_(
+                                users.c.email == email,
+                                sa.func.lower(users.c.username) == username.lower(),
+                            ),
+                        )
+                    )
+                    self._refuse_taken_username(conn, username)
+                    existing = (
+                        conn.execute(sa.select(users).where(users.c.email == email))
+                        .mappings()
+                        .first()
+                    )
+                    if existing is not None:
+                        return SignUp(_user(existing), None)
+                    user = self._insert(conn, email, username, fullname, password_hash, None)
+                    return SignUp(user, self._new_confirmation(conn, user.id))
+            except sa.exc.IntegrityError:
+                if attempt == 2:  # pragma: no cover - a third racer
+                    raise
+                # A sign-up racing this one took the address or username first: answer as if
+                # it had come before.
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def add_user(
+        self,
+        email: str,
+        username: str,
+        password: str,
+        fullname: str = "",
+        *,
+        role: str = "user",
+    ) -> User:
+        """An account made by an operator (`paperfeed users add`): confirmed at once, with
+        `role` (admin as well when the address is on the admin list)."""
+        email, username, fullname = self._check_new(email, username, password, fullname)
+        self._check_role(role)
+        with self.engine.begin() as conn:
+            self._refuse_taken_username(conn, username)
+            taken = conn.execute(sa.select(users.c.id).where(users.c.email == email)).first()
+            if taken is not None:
+                raise AccountError("an account with this email already exists")
+            user = self._insert(
+                conn, email, username, fullname, self.hasher.hash(password), self.clock()
+            )
+            if role == "admin" and not user.is_admin:
+                conn.execute(users.update().where(users.c.id == user.id).values(role=role))
+                user = User(user.id, email, username, fullname, role, True)
+        return user
+
+    def _check_new(
+        self, email: str, username: str, password: str, fullname: str
+    ) -> tuple[str, str, str]:
         email = normalise_email(email)
         username = username.strip()
         if not _USERNAME.match(username):
@@ -85,32 +200,112 @@ class AccountService:
                 "letter or digit"
             )
         self._check_password(password)
-        fullname = " ".join(fullname.split())[:200]
-        role = "admin" if email in self.admin_emails else "user"
+        return email, username, " ".join(fullname.split())[:200]
+
+    @staticmethod
+    def _refuse_taken_username(conn: sa.Connection, username: str) -> None:
+        taken = conn.execute(
+            sa.select(users.c.id).where(sa.func.lower(users.c.username) == username.lower())
+        ).first()
+        if taken is not None:
+            raise AccountError("an account with this username already exists")
+
+    def _insert(
+        self,
+        conn: sa.Connection,
+        email: str,
+        username: str,
+        fullname: str,
+        password_hash: str,
+        confirmed_at: dt.datetime | None,
+    ) -> User:
+        # The admin list applies to confirmed addresses only (see _confirm).
+        role = "admin" if confirmed_at is not None and email in self.admin_emails else "user"
         values = {
             "email": email,
             "username": username,
             "fullname": fullname,
-            "password_hash": self.hasher.hash(password),
+            "password_hash": password_hash,
             "role": role,
             "created_at": self.clock(),
+            "email_confirmed_at": confirmed_at,
         }
+        user_id = conn.execute(users.insert().values(values).returning(users.c.id)).scalar_one()
+        return User(int(user_id), email, username, fullname, role, confirmed_at is not None)
+
+    # -- confirming the address ----------------------------------------------------------------
+
+    def _new_confirmation(self, conn: sa.Connection, user_id: int) -> str:
+        token = new_token()
+        conn.execute(
+            email_confirmations.insert().values(
+                token_hash=token_hash(token),
+                user_id=user_id,
+                expires_at=self.clock() + CONFIRM_VALID,
+            )
+        )
+        return token
+
+    def resend_confirmation(self, user: User) -> str | None:
+        """A new confirmation link's token for an unconfirmed account (earlier links keep
+        working until they expire); None when the account is confirmed already."""
         with self.engine.begin() as conn:
-            taken = conn.execute(
-                sa.select(users.c.email, users.c.username).where(
-                    sa.or_(
-                        users.c.email == email,
-                        sa.func.lower(users.c.username) == username.lower(),
-                    )
-                )
-            ).first()
-            if taken is not None:
-                what = "email" if taken.email == email else "username"
-                raise AccountError(f"an account with this {what} already exists")
-            user_id = conn.execute(users.insert().values(values).returning(users.c.id)).scalar_one()
-        return User(int(user_id), email, username, fullname, role)
+            confirmed = conn.execute(
+                sa.select(users.c.email_confirmed_at).where(users.c.id == user.id)
+            ).scalar()
+            if confirmed is not None:
+                return None
+            return self._new_confirmation(conn, user.id)
+
+    def confirmation_user(self, token: str) -> User | None:
+        """The account a valid (unused, unexpired) confirmation link is for."""
+        return self._link_user(email_confirmations, token)
+
+    def confirm_email(self, token: str, password: str) -> User:
+        """Confirm the address with the mailed link and the account's password: the link
+        alone proves the mailbox, the password that its owner made the account (a link mailed
+        by someone else's sign-up with your address cannot hand them a confirmed account).
+        A wrong password leaves the link usable."""
+        user = self.confirmation_user(token)
+        if user is None:
+            raise AccountError("this confirmation link has expired or was already used")
+        with self.reader.connect() as conn:
+            stored = conn.execute(
+                sa.select(users.c.password_hash).where(users.c.id == user.id)
+            ).scalar_one()
+        if len(password) > MAX_PASSWORD or not self._verify(stored, password):
+            raise AccountError("wrong password for this account")
+        with self.engine.begin() as conn:
+            return self._confirm(conn, user.id)
+
+    def mark_confirmed(self, username: str) -> User:
+        """An operator vouches for an account's address (`paperfeed users confirm`)."""
+        with self.engine.begin() as conn:
+            user_id = conn.execute(
+                sa.select(users.c.id).where(users.c.username == username)
+            ).scalar()
+            if user_id is None:
+                raise AccountError(f"no user named {username!r}")
+            return self._confirm(conn, user_id)
+
+    def _confirm(self, conn: sa.Connection, user_id: int) -> User:
+        """Marks the account confirmed (if it was not; then the admin list applies to its
+        address) and voids its confirmation links."""
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).mappings().one()
+        if row["email_confirmed_at"] is None:
+            values: dict[str, object] = {"email_confirmed_at": self.clock()}
+            if row["email"] in self.admin_emails:
+                values["role"] = "admin"
+            conn.execute(users.update().where(users.c.id == user_id).values(values))
+        conn.execute(email_confirmations.delete().where(email_confirmations.c.user_id == user_id))
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).mappings().one()
+        return _user(row)
+
+    # -- signing in ----------------------------------------------------------------------------
 
     def authenticate(self, email: str, password: str) -> User | None:
+        """The account with this email and password, confirmed or not (`User.confirmed`:
+        only a confirmed one may start a session)."""
         try:
             email = normalise_email(email)
         except AccountError:
@@ -121,13 +316,17 @@ class AccountService:
             # Hash anyway so that response time does not reveal which emails have accounts.
             self.hasher.hash(password[:MAX_PASSWORD])
             return None
-        try:
-            self.hasher.verify(row["password_hash"], password)
-        except (VerificationError, InvalidHashError):
+        if not self._verify(row["password_hash"], password):
             return None
         if self.hasher.check_needs_rehash(row["password_hash"]):
             self._set_password(row["id"], password)
         return _user(row)
+
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     def get(self, user_id: int) -> User | None:
         with self.reader.connect() as conn:
@@ -144,17 +343,59 @@ class AccountService:
         return _user(row) if row else None
 
     def set_role(self, username: str, role: str) -> User:
+        """Only a confirmed account holds a role other than `user`."""
+        self._check_role(role)
+        user = self.by_username(username)
+        if user is None:
+            raise AccountError(f"no user named {username!r}")
+        if role != "user" and not user.confirmed:
+            raise AccountError(
+                f"{username}'s email address is not confirmed yet (the sign-up link, or "
+                f"`paperfeed users confirm {username}`)"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(users.update().where(users.c.id == user.id).values(role=role))
+        found = self.get(user.id)
+        assert found is not None
+        return found
+
+    @staticmethod
+    def _check_role(role: str) -> None:
         if role not in ("user", "admin"):
             raise AccountError("role is 'user' or 'admin'")
+
+    def change_password(self, user: User, current: str, new: str) -> User:
+        """A signed-in user's new password (the current one is asked for again). Every
+        session of the account ends and every reset link is void; the caller starts a new
+        session for this browser."""
+        with self.reader.connect() as conn:
+            stored = conn.execute(
+                sa.select(users.c.password_hash).where(users.c.id == user.id)
+            ).scalar()
+        if stored is None or len(current) > MAX_PASSWORD or not self._verify(stored, current):
+            raise AccountError("the current password is wrong")
+        self._check_password(new)
         with self.engine.begin() as conn:
-            done = conn.execute(
-                users.update().where(users.c.username == username).values(role=role)
-            )
-        if done.rowcount == 0:
-            raise AccountError(f"no user named {username!r}")
-        user = self.by_username(username)
-        assert user is not None
-        return user
+            self._replace_password(conn, user.id, new)
+        found = self.get(user.id)
+        assert found is not None
+        return found
+
+    def _replace_password(self, conn: sa.Connection, user_id: int, password: str) -> None:
+        """New password: whoever knew the old one is signed out, and no reset link that was
+        mailed before works any more."""
+        now = self.clock()
+        conn.execute(
+            users.update()
+            .where(users.c.id == user_id)
+            .values(password_hash=self.hasher.hash(password))
+        )
+        conn.execute(user_sessions.delete().where(user_sessions.c.user_id == user_id))
+        conn.execute(
+            password_resets.update()
+            .where(password_resets.c.user_id == user_id, password_resets.c.used_at.is_(None))
+            .values(used_at=now)
+        )
 
     def _check_password(self, password: str) -> None:
         if len(password) < MIN_PASSWORD:
@@ -173,6 +414,8 @@ class AccountService:
     # -- browser sessions ----------------------------------------------------------------------
 
     def start_session(self, user: User) -> str:
+        if not user.confirmed:
+            raise AccountError("confirm your email address first")
         token = new_token()
         now = self.clock()
         with self.engine.begin() as conn:
@@ -196,6 +439,7 @@ class AccountService:
             .where(
                 user_sessions.c.token_hash == token_hash(token),
                 user_sessions.c.expires_at > self.clock(),
+                _CONFIRMED,
             )
         )
         with self.reader.connect() as conn:
@@ -213,6 +457,9 @@ class AccountService:
     # -- API tokens ----------------------------------------------------------------------------
 
     def create_api_token(self, user: User, name: str = "api") -> str:
+        current = self.get(user.id)
+        if current is None or not current.confirmed:
+            raise AccountError(f"{user.username}'s email address is not confirmed yet")
         token = "pf_" + new_token()
         with self.engine.begin() as conn:
             conn.execute(
@@ -231,11 +478,27 @@ class AccountService:
         query = (
             sa.select(users)
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == token_hash(token))
+            .where(api_tokens.c.token_hash == token_hash(token), _CONFIRMED)
         )
         with self.reader.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _user(row) if row else None
+
+    def api_tokens(self, user: User) -> list[ApiToken]:
+        """The account's API tokens, newest first."""
+        query = (
+            sa.select(api_tokens.c.name, api_tokens.c.created_at)
+            .where(api_tokens.c.user_id == user.id)
+            .order_by(api_tokens.c.created_at.desc(), api_tokens.c.name)
+        )
+        with self.reader.connect() as conn:
+            return [ApiToken(row.name, row.created_at) for row in conn.execute(query)]
+
+    def revoke_api_tokens(self, user: User) -> int:
+        """Revokes every API token of the account; how many there were."""
+        with self.engine.begin() as conn:
+            done = conn.execute(api_tokens.delete().where(api_tokens.c.user_id == user.id))
+        return int(done.rowcount)
 
     # -- password reset ------------------------------------------------------------------------
 
@@ -260,33 +523,42 @@ class AccountService:
             )
         return _user(row), token
 
+    def reset_user(self, token: str) -> User | None:
+        """The account a valid (unused, unexpired) reset link is for."""
+        return self._link_user(password_resets, token)
+
     def reset_password(self, token: str, password: str) -> User:
+        """Sets the password with a mailed reset link. Using a link voids every other reset
+        link of the account and signs out every browser; an unconfirmed account is
+        confirmed (the link proves the mailbox, and whoever chose the old password is out)."""
         self._check_password(password)
-        now = self.clock()
+        user = self.reset_user(token)
+        if user is None:
+            raise AccountError("this reset link has expired or was already used")
         with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    sa.select(password_resets).where(
-                        password_resets.c.token_hash == token_hash(token)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is None or row["used_at"] is not None or row["expires_at"] < now:
-                raise AccountError("this reset link has expired or was already used")
-            conn.execute(
+            # Marks this link used with the others; the WHERE makes a concurrent use of the
+            # same link find nothing left to use.
+            used = conn.execute(
                 password_resets.update()
-                .where(password_resets.c.token_hash == row["token_hash"])
-                .values(used_at=now)
+                .where(
+                    password_resets.c.token_hash == token_hash(token),
+                    password_resets.c.used_at.is_(None),
+                )
+                .values(used_at=self.clock())
             )
-            conn.execute(
-                users.update()
-                .where(users.c.id == row["user_id"])
-                .values(password_hash=self.hasher.hash(password))
-            )
-            # A reset signs out every browser: whoever knew the old password is out.
-            conn.execute(user_sessions.delete().where(user_sessions.c.user_id == row["user_id"]))
-        user = self.get(row["user_id"])
-        assert user is not None
-        return user
+            if used.rowcount != 1:
+                raise AccountError("this reset link has expired or was already used")
+            self._replace_password(conn, user.id, password)
+            return self._confirm(conn, user.id)
+
+    def _link_user(self, table: sa.Table, token: str) -> User | None:
+        """The account of a valid mailed link (reset or confirmation) by its token."""
+        if not token or len(token) > 200:
+            return None
+        where = [table.c.token_hash == token_hash(token), table.c.expires_at >= self.clock()]
+        if "used_at" in table.c:
+            where.append(table.c.used_at.is_(None))
+        query = sa.select(users).join(table, table.c.user_id == users.c.id).where(*where)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _user(row) if row else None

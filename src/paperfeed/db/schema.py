@@ -165,6 +165,9 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),  # user | admin
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # When the emailed confirmation link was used (NULL: not yet: such an account cannot sign
+    # in, hold a token or a role).
+    sa.Column("email_confirmed_at", sa.DateTime),
 )
 
 user_sessions = sa.Table(
@@ -192,6 +195,15 @@ password_resets = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("used_at", sa.DateTime),
+)
+
+# The links mailed at sign-up to confirm an address (sha256 of the token, like resets).
+email_confirmations = sa.Table(
+    "email_confirmations",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
 )
 
 rate_limits = sa.Table(

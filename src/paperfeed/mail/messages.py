@@ -47,6 +47,27 @@ class Messages:
             unsubscribe_url=f"{self.base_url}/unsubscribe/{token}",
         )
 
+    def account_confirmation(self, to: str, username: str, token: str) -> EmailMessage:
+        """The link that finishes a sign-up (web/accounts.py: /signup/confirm/TOKEN)."""
+        return self._send(
+            to,
+            "confirm_account.txt",
+            username=username,
+            confirm_url=f"{self.base_url}/signup/confirm/{token}",
+        )
+
+    def account_exists(self, to: str, username: str, *, confirmed: bool) -> EmailMessage:
+        """To the owner of an address someone tried to sign up with again (the sign-up page
+        answers the same as for a new address, so only the mailbox learns of the account)."""
+        return self._send(
+            to,
+            "account_exists.txt",
+            username=username,
+            confirmed=confirmed,
+            signin_url=f"{self.base_url}/signin",
+            reset_url=f"{self.base_url}/reset",
+        )
+
     def password_reset(self, to: str, username: str, token: str) -> EmailMessage:
         return self._send(
             to,

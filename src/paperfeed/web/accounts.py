@@ -1,5 +1,5 @@
-"""Account pages: sign up, sign in, sign out, password reset, API tokens, and the
-trending-papers email subscription."""
+"""Account pages: sign up (confirmed by an emailed link), sign in, sign out, password change
+and reset, API tokens, and the trending-papers email subscription."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.rate_limit import PASSWORD_RESET, SIGN_IN, SIGN_UP, SUBSCRIBE
-from paperfeed.accounts.service import AccountError, User, normalise_email
+from paperfeed.accounts.service import AccountError, AccountService, User, normalise_email
 from paperfeed.http.deps import (
     SESSION_COOKIE,
     AccountsDep,
@@ -61,12 +61,15 @@ def signup(
     password: Password,
     _: CsrfChecked,
     accounts: AccountsDep,
-    settings: SettingsDep,
+    messages: MessagesDep,
     fullname: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    """Creates an unconfirmed account and mails its confirmation link; for an address that
+    has an account already, mails its owner instead. The answer is the same page either
+    way: sign-up does not tell who has an account (no more than sign-in and reset do)."""
     rate_limit(request, SIGN_UP)
     try:
-        user = accounts.sign_up(email, username, password, fullname)
+        done = accounts.sign_up(email, username, password, fullname)
     except AccountError as exc:
         return render(
             request,
@@ -78,7 +81,62 @@ def signup(
             username=username,
             fullname=fullname,
         )
-    return _signed_in(accounts, settings, user, "/", "signed-up")
+    user = done.user
+    try:
+        if done.confirm_token is not None:
+            messages.account_confirmation(user.email, user.username, done.confirm_token)
+        else:
+            messages.account_exists(user.email, user.username, confirmed=user.confirmed)
+    except MailError as exc:
+        raise HTTPException(503, f"the email could not be sent ({exc}); try later") from None
+    return render(
+        request,
+        "message.html",
+        title="Check your inbox",
+        heading="Check your inbox",
+        message=f"We sent a link to {user.email}: open it within three days to finish "
+        "creating your account.",
+    )
+
+
+@router.get("/signup/confirm/{token}", response_class=HTMLResponse)
+def confirm_form(request: Request, token: str, accounts: AccountsDep) -> Response:
+    return _confirm_page(request, accounts, token)
+
+
+def _confirm_page(
+    request: Request, accounts: AccountService, token: str, error: str | None = None
+) -> Response:
+    user = accounts.confirmation_user(token)
+    if user is None:
+        raise HTTPException(404, "this confirmation link has expired or was already used")
+    return render(
+        request,
+        "confirm.html",
+        400 if error else 200,
+        title="Confirm your account",
+        account=user,
+        token=token,
+        error=error,
+    )
+
+
+@router.post("/signup/confirm/{token}")
+def confirm(
+    request: Request,
+    token: str,
+    password: Password,
+    _: CsrfChecked,
+    accounts: AccountsDep,
+    settings: SettingsDep,
+) -> Response:
+    """The link and the account's password confirm the address and sign in."""
+    rate_limit(request, SIGN_IN)
+    try:
+        user = accounts.confirm_email(token, password)
+    except AccountError as exc:
+        return _confirm_page(request, accounts, token, str(exc))
+    return _signed_in(accounts, settings, user, "/", "account-confirmed")
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -96,17 +154,31 @@ def signin(
     _: CsrfChecked,
     accounts: AccountsDep,
     settings: SettingsDep,
+    messages: MessagesDep,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     rate_limit(request, SIGN_IN, f"account:{email.strip().lower()}")
     user = accounts.authenticate(email, password)
-    if user is None:
+    error = "wrong email or password" if user is None else None
+    if user is not None and not user.confirmed:
+        # The right password: a new confirmation link (the old mail may be lost).
+        token = accounts.resend_confirmation(user)
+        if token is not None:
+            try:
+                messages.account_confirmation(user.email, user.username, token)
+            except MailError as exc:
+                raise HTTPException(503, f"the email could not be sent ({exc})") from None
+        error = (
+            f"confirm your email address first: we sent a new link to {user.email}; open it "
+            "to finish creating your account"
+        )
+    if user is None or error is not None:
         return render(
             request,
             "signin.html",
             400,
             title="Sign in",
-            error="wrong email or password",
+            error=error,
             email=email,
             next=safe_next(next),
         )
@@ -152,8 +224,25 @@ def reset_request(
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)
-def reset_form(request: Request, token: str) -> Response:
-    return render(request, "reset.html", title="Choose a new password", token=token, error=None)
+def reset_form(request: Request, token: str, accounts: AccountsDep) -> Response:
+    return _reset_page(request, accounts, token)
+
+
+def _reset_page(
+    request: Request, accounts: AccountService, token: str, error: str | None = None
+) -> Response:
+    """The new-password form; for a valid link, with the account's API tokens and a button
+    that revokes them all (a reset often means someone else knew the password)."""
+    user = accounts.reset_user(token)
+    return render(
+        request,
+        "reset.html",
+        400 if error else 200,
+        title="Choose a new password",
+        token=token,
+        error=error,
+        api_tokens=accounts.api_tokens(user) if user is not None else [],
+    )
 
 
 @router.post("/reset/{token}")
@@ -168,18 +257,53 @@ def reset(
     try:
         user = accounts.reset_password(token, password)
     except AccountError as exc:
-        return render(
-            request, "reset.html", 400, title="Choose a new password", token=token, error=str(exc)
+        return _reset_page(request, accounts, token, str(exc))
+    return _signed_in(accounts, settings, user, "/account", "password-changed")
+
+
+@router.post("/reset/{token}/revoke-tokens")
+def reset_revoke_tokens(
+    request: Request, token: str, _: CsrfChecked, accounts: AccountsDep
+) -> Response:
+    """Revoke all API tokens with the reset link (which stays usable for the password)."""
+    user = accounts.reset_user(token)
+    if user is None:
+        return _reset_page(
+            request, accounts, token, "this reset link has expired or was already used"
         )
-    return _signed_in(accounts, settings, user, "/", "password-changed")
+    accounts.revoke_api_tokens(user)
+    return redirect(f"/reset/{token}", "tokens-revoked")
 
 
-# -- account page and API tokens --------------------------------------------------------------
+# -- account page, password change and API tokens ---------------------------------------------
+
+
+def _account_page(
+    request: Request,
+    accounts: AccountService,
+    user: User,
+    template: str = "account.html",
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    context.setdefault("new_token", None)
+    context.setdefault("error", None)
+    title = "Change your password" if template == "password.html" else "Your account"
+    response = render(
+        request,
+        template,
+        status_code,
+        title=title,
+        api_tokens=accounts.api_tokens(user),
+        **context,
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, _: SignedInDep) -> Response:
-    return render(request, "account.html", title="Your account", new_token=None)
+def account(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
+    return _account_page(request, accounts, user)
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
@@ -190,9 +314,41 @@ def create_token(
     name: Annotated[str, Form(max_length=100)] = "api",
 ) -> Response:
     token = accounts.create_api_token(user, name)
-    response = render(request, "account.html", title="Your account", new_token=token)
-    response.headers["cache-control"] = "no-store"
-    return response
+    return _account_page(request, accounts, user, new_token=token)
+
+
+@router.post("/account/tokens/revoke")
+def revoke_tokens(
+    user: FormUserDep,
+    accounts: AccountsDep,
+    next: Annotated[str, Form(max_length=500)] = "/account",
+) -> Response:
+    """One click: every API token of the account stops working."""
+    accounts.revoke_api_tokens(user)
+    return redirect(safe_next(next), "tokens-revoked")
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_form(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
+    return _account_page(request, accounts, user, "password.html")
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    current: Password,
+    password: Password,
+    user: FormUserDep,
+    accounts: AccountsDep,
+    settings: SettingsDep,
+) -> Response:
+    """A new password; every other browser is signed out (this one gets a new session)."""
+    rate_limit(request, SIGN_IN, f"account:{user.email}")
+    try:
+        changed = accounts.change_password(user, current, password)
+    except AccountError as exc:
+        return _account_page(request, accounts, user, "password.html", 400, error=str(exc))
+    return _signed_in(accounts, settings, changed, "/account/password", "password-updated")
 
 
 # -- "get trending papers in your email inbox" ------------------------------------------------

@@ -21,7 +21,7 @@ from paperfeed.papers.tex_display import readable
 # otherwise put any words on our page).
 MESSAGES = {
     "signed-in": "Signed in.",
-    "signed-up": "Welcome! Your account is ready.",
+    "account-confirmed": "Welcome! Your account is confirmed and you are signed in.",
     "signed-out": "Signed out.",
     "submitted": "Thanks! The paper is on today's list.",
     "commented": "Comment posted.",
@@ -30,6 +30,8 @@ MESSAGES = {
     "unsubscribed": "Unsubscribed: no more trending-papers emails.",
     "reset-sent": "If an account has this email, a reset link is on its way.",
     "password-changed": "Password changed; you are signed in.",
+    "password-updated": "Password changed; every other browser is signed out.",
+    "tokens-revoked": "All API tokens of the account are revoked.",
     "hidden": "Hidden from everyone but admins.",
     "shown": "Visible again.",
     "token-created": "API token created.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import logging.config
 import socket
 from typing import Any
 
@@ -10,6 +10,8 @@ import click
 
 from paperfeed.cli.context import pass_runtime
 from paperfeed.runtime import Runtime
+
+log = logging.getLogger("paperfeed.serve")
 
 
 @click.command()
@@ -32,28 +34,37 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from paperfeed.http.workers import APP, PortUnavailable, serve_workers
+    from paperfeed.ops.logs import log_config
 
+    # One format for everything the server prints (PAPERFEED_LOG_FORMAT); the app writes the
+    # access log itself (PAPERFEED_ACCESS_LOG), so uvicorn's is off.
+    logging_config = log_config(runtime.settings.log_format)
+    logging.config.dictConfig(logging_config)
     count = runtime.catalog.count()
-    click.echo(
-        f"paperfeed: {count:,} papers in {runtime.settings.home}; mail: "
-        f"{runtime.mailer.describe()}",
-        err=True,
+    log.info(
+        "paperfeed: %s papers in %s; mail: %s",
+        f"{count:,}",
+        runtime.settings.home,
+        runtime.mailer.describe(),
     )
     if count == 0:
-        click.echo(
+        log.info(
             "paperfeed: the catalog is empty. Import papers, e.g.\n"
             "  paperfeed harvest                      (online: recent arXiv papers)\n"
             "  paperfeed import hf-daily daily_papers.json\n"
-            "  paperfeed import snapshot arxiv-metadata-oai-snapshot.json.gz",
-            err=True,
+            "  paperfeed import snapshot arxiv-metadata-oai-snapshot.json.gz"
         )
-    click.echo(f"paperfeed: serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    log.info("paperfeed: serving on http://%s:%s/ (Ctrl-C stops)", host, port)
     runtime.close()
-    options: dict[str, Any] = {"log_level": "info", "proxy_headers": True, "access_log": False}
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "proxy_headers": True,
+        "access_log": False,
+        "log_config": logging_config,
+    }
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:
         serve_workers(host, port, workers, options)
     except PortUnavailable as exc:

@@ -178,6 +178,16 @@ class Settings(BaseSettings):
         description="Format of the server's log lines on standard error: `text`, or `json` "
         "(one object per line, for log collectors).",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics at http://METRICS_HOST:METRICS_PORT/metrics from "
+        "`paperfeed serve` (a port of its own, never the public one). Unset: no metrics.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the metrics port listens on."
+    )
 
     @field_validator("categories", "admin_emails", mode="before")
     @classmethod
@@ -216,6 +226,10 @@ class Settings(BaseSettings):
     @property
     def effective_outbox_dir(self) -> Path:
         return self.outbox_dir or self.home / "outbox"
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self.metrics_port is not None
 
     @property
     def is_sqlite(self) -> bool:

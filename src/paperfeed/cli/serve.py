@@ -33,7 +33,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     machines on one PostgreSQL catalog) share everything through the database."""
     import uvicorn
 
-    from paperfeed.http.workers import APP, PortUnavailable, serve_workers
+    from paperfeed.http.workers import APP
     from paperfeed.ops.logs import log_config
 
     # One format for everything the server prints (PAPERFEED_LOG_FORMAT); the app writes the
@@ -62,9 +62,37 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
         "access_log": False,
         "log_config": logging_config,
     }
-    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
-        uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+    if not runtime.settings.metrics_enabled:
+        if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
+            uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+            return
+        _serve_workers(host, port, workers, options)
         return
+    # Metrics: the server processes (started fresh, also for one) count into files of a
+    # directory of this run; this process serves /metrics on its own port (ops/metrics.py).
+    from paperfeed.ops.metrics import MetricsServer
+
+    metrics = MetricsServer(runtime.settings, runtime.reader)
+    try:
+        metrics.start()
+    except OSError as exc:
+        address = f"{runtime.settings.metrics_host}:{runtime.settings.metrics_port}"
+        raise click.ClickException(f"cannot serve metrics on {address}: {exc.strerror}") from None
+    log.info(
+        "paperfeed: metrics on http://%s:%s/metrics",
+        runtime.settings.metrics_host,
+        runtime.settings.metrics_port,
+    )
+    try:
+        _serve_workers(host, port, workers, options)
+    finally:
+        metrics.stop()
+        runtime.close()
+
+
+def _serve_workers(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    from paperfeed.http.workers import PortUnavailable, serve_workers
+
     try:
         serve_workers(host, port, workers, options)
     except PortUnavailable as exc:

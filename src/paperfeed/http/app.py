@@ -69,8 +69,11 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         on_request=runtime.index.start,
     )
 
-    if runtime.settings.access_log:  # added last: the outermost, it sees every answer
-        app.add_middleware(AccessLog)
+    settings = runtime.settings
+    if settings.access_log or settings.metrics_enabled:  # last: the outermost, sees every answer
+        app.add_middleware(
+            AccessLog, write_log=settings.access_log, metrics=settings.metrics_enabled
+        )
 
     errors.install(app, error_page)
 

@@ -18,8 +18,8 @@ from tests.support.cli import Cli
 from tests.support.server import free_port, live_server
 
 
-def test_healthz_and_readyz_answer_on_a_served_catalog(runtime: Runtime) -> None:
-    with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+def test_healthz_and_readyz_answer_on_a_served_catalog(lexical_runtime: Runtime) -> None:
+    with live_server(lexical_runtime) as server, httpx.Client(base_url=server.url) as client:
         health = client.get("/healthz")
         assert health.status_code == 200 and health.text == "ok\n"
         assert health.headers["cache-control"] == "no-store"
@@ -38,7 +38,8 @@ def test_healthz_and_readyz_answer_on_a_served_catalog(runtime: Runtime) -> None
         assert client.get("/").status_code == 200
 
 
-def test_readyz_is_503_when_the_schema_is_not_current(runtime: Runtime) -> None:
+def test_readyz_is_503_when_the_schema_is_not_current(lexical_runtime: Runtime) -> None:
+    runtime = lexical_runtime
     with live_server(runtime) as server:
         assert httpx.get(f"{server.url}/readyz").status_code == 200
         # An older paperfeed's schema under a running server (e.g. a catalog restored from an
@@ -72,8 +73,16 @@ def test_readiness_reports_an_unreachable_catalog(tmp_path: Path) -> None:
     assert checks["schema"] == {"ok": False, "detail": "catalog unreachable", "data": {}}
 
 
-def test_lag_counts_papers_the_index_has_not_applied(cli: Cli, data_dir: Path, settings: Settings) -> None:
-    cli("import", "snapshot", data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz", "--no-progress", "--no-index")
+def test_lag_counts_papers_the_index_has_not_applied(
+    cli: Cli, data_dir: Path, settings: Settings
+) -> None:
+    cli(
+        "import",
+        "snapshot",
+        data_dir / "arxiv/kaggle_snapshot_head200.jsonl.gz",
+        "--no-progress",
+        "--no-index",
+    )
     runtime = Runtime(settings.model_copy(update={"embedder": "none"}))
     try:
         lag = runtime.index.lag()

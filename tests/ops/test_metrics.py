@@ -1,13 +1,18 @@
 """Prometheus metrics: `paperfeed serve --workers 2` with PAPERFEED_METRICS_PORT adds up the
 counts of both processes on the metrics port (and not on the public one); search stages and
-mail are counted; imports and the index lag are read from the catalog."""
+mail are counted; imports and the index lag are read from the catalog. The same server run
+(starting two server processes takes seconds) checks PAPERFEED_LOG_FORMAT=json: every line
+it prints is a JSON object, with one access line per request."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -31,14 +36,14 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
-def test_serve_with_two_workers_adds_up_their_counts(tmp_path: Path, data_dir: Path) -> None:
+def test_serve_with_two_workers_counts_and_logs_json(tmp_path: Path, data_dir: Path) -> None:
     home = tmp_path / "home"
     env = {
         **os.environ,
         "PAPERFEED_HOME": str(home),
         "PAPERFEED_CONFIG": str(tmp_path / "none.toml"),
         "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_ACCESS_LOG": "false",
+        "PAPERFEED_LOG_FORMAT": "json",
     }
     env.pop("PAPERFEED_DATABASE_URL", None)
     Cli({"PAPERFEED_HOME": str(home), "PAPERFEED_CONFIG": None, "PAPERFEED_EMBEDDER": "none"})(
@@ -78,11 +83,24 @@ def test_serve_with_two_workers_adds_up_their_counts(tmp_path: Path, data_dir: P
     def value(name: str, **labels: str) -> float:
         return samples[(name, frozenset(labels.items()))]
 
-    assert value("paperfeed_http_requests_total", route="/healthz", method="GET", status="200") == REQUESTS
+    assert (
+        value("paperfeed_http_requests_total", route="/healthz", method="GET", status="200")
+        == REQUESTS
+    )
     assert value("paperfeed_http_requests_total", route="/search", method="GET", status="200") == 1
-    assert value("paperfeed_http_request_duration_seconds_count", route="/search", method="GET") == 1
+    assert (
+        value("paperfeed_http_request_duration_seconds_count", route="/search", method="GET") == 1
+    )
     # A 404 of a route is counted under its template, not under the path asked for.
-    assert value("paperfeed_http_requests_total", route="/papers/{paper_id:path}", method="GET", status="404") == 1
+    assert (
+        value(
+            "paperfeed_http_requests_total",
+            route="/papers/{public_id:path}",
+            method="GET",
+            status="404",
+        )
+        == 1
+    )
     assert value("paperfeed_search_stage_duration_seconds_count", stage="total") == 1
     assert value("paperfeed_search_stage_duration_seconds_count", stage="lexical") == 1
     assert value("paperfeed_catalog_up") == 1
@@ -90,14 +108,28 @@ def test_serve_with_two_workers_adds_up_their_counts(tmp_path: Path, data_dir: P
     assert value("paperfeed_import_files", state="finished") == 1
     assert value("paperfeed_import_records", state="finished") == 200
     assert ("paperfeed_index_behind_papers", frozenset()) in samples
-    assert "metrics on http://127.0.0.1" in output
+
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert any(e["message"].startswith("paperfeed: metrics on http://127.0.0.1") for e in entries)
+    access = [e for e in entries if e["logger"] == "paperfeed.access"]
+    assert Counter((e["method"], e["path"], e["status"]) for e in access) == {
+        ("GET", "/healthz", 200): REQUESTS,
+        ("GET", "/search", 200): 1,
+        ("GET", "/papers/2401.99999", 404): 1,
+        ("GET", "/metrics", 404): 1,
+    }
+    for entry in access:
+        assert entry["client"] == "127.0.0.1" and entry["level"] == "info"
+        assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] >= 0
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])
 
 
 def _count(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_search_stages_and_mail_are_counted(runtime: Runtime, tmp_path: Path) -> None:
+def test_search_stages_and_mail_are_counted(lexical_runtime: Runtime) -> None:
+    runtime = lexical_runtime
     counted = Runtime(
         runtime.settings.model_copy(
             update={"metrics_port": free_port(), "embedder": "none", "smtp_host": None}
@@ -108,7 +140,9 @@ def test_search_stages_and_mail_are_counted(runtime: Runtime, tmp_path: Path) ->
         lexical = _count("paperfeed_search_stage_duration_seconds_count", stage="lexical")
         counted.search.search("graph neural networks", mode="lexical")
         assert _count("paperfeed_search_stage_duration_seconds_count", stage="total") == total + 1
-        assert _count("paperfeed_search_stage_duration_seconds_count", stage="lexical") == lexical + 1
+        assert (
+            _count("paperfeed_search_stage_duration_seconds_count", stage="lexical") == lexical + 1
+        )
 
         sent = _count("paperfeed_mail_messages_total", outcome="sent")
         counted.mailer.send(compose("a@example.org", "b@example.org", "hello", "text"))

@@ -38,9 +38,7 @@ def backup(runtime: Runtime, dest: Path) -> None:
 
 
 @click.command()
-@click.argument(
-    "source", type=click.Path(path_type=Path, file_okay=False, exists=True)
-)
+@click.argument("source", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @pass_runtime
 def restore(runtime: Runtime, source: Path) -> None:
     """Restore a backup made by `paperfeed backup` into the data directory ($PAPERFEED_HOME),

@@ -80,8 +80,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from paperfeed.api.hf import router as hf_router
-    from paperfeed.http.ops import router as ops_router
     from paperfeed.api.native import router as native_router
+    from paperfeed.http.ops import router as ops_router
     from paperfeed.web.accounts import router as accounts_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router

@@ -69,7 +69,9 @@ class Manifest:
         try:
             return cls(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError) as exc:
-            raise BackupError(f"{directory} is not a paperfeed backup ({MANIFEST}: {exc})") from None
+            raise BackupError(
+                f"{directory} is not a paperfeed backup ({MANIFEST}: {exc})"
+            ) from None
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -81,7 +83,11 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return {t: int(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in COUNTED if t in tables}
+    return {
+        t: int(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
+        for t in COUNTED
+        if t in tables
+    }
 
 
 def _revision(conn: sqlite3.Connection) -> str | None:
@@ -120,9 +126,7 @@ def backup(
     """Copies the catalog (consistently, while servers write to it) and the data directory's
     other files to `dest`, a directory that must not exist yet or be empty."""
     if not settings.is_sqlite:
-        raise BackupError(
-            "the catalog is on PostgreSQL: back it up with pg_dump (README, Backups)"
-        )
+        raise BackupError("the catalog is on PostgreSQL: back it up with pg_dump (README, Backups)")
     source = settings.sqlite_path
     if not source.is_file():
         raise BackupError(f"no catalog at {source}")
@@ -130,11 +134,13 @@ def backup(
         raise BackupError(f"{dest} exists and is not an empty directory")
     _private_dir(dest)
     partial = dest / f"{CATALOG}.partial"
-    with contextlib.closing(_connect(source)) as src:
-        with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as out:
-            # pages=-1: every page in one step, within one read transaction of the source.
-            src.backup(out, pages=-1)
-            counts, revision = _counts(out), _revision(out)
+    with (
+        contextlib.closing(_connect(source)) as src,
+        contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as out,
+    ):
+        # pages=-1: every page in one step, within one read transaction of the source.
+        src.backup(out, pages=-1)
+        counts, revision = _counts(out), _revision(out)
     os.chmod(partial, 0o600)
     os.replace(partial, dest / CATALOG)
 
@@ -192,11 +198,13 @@ def restore(settings: Settings, source: Path) -> Manifest:
     home = settings.home
     _private_dir(home)
     partial = home / f"{CATALOG}.partial"
-    with contextlib.closing(_connect(catalog, readonly=True)) as src:
-        with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as out:
-            src.backup(out, pages=-1)
-            problems = out.execute("PRAGMA quick_check").fetchall()
-            counts = _counts(out)
+    with (
+        contextlib.closing(_connect(catalog, readonly=True)) as src,
+        contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as out,
+    ):
+        src.backup(out, pages=-1)
+        problems = out.execute("PRAGMA quick_check").fetchall()
+        counts = _counts(out)
     if problems != [("ok",)] or counts != manifest.counts:
         partial.unlink()
         raise BackupError(

@@ -52,7 +52,11 @@ def log_config(log_format: str) -> dict[str, Any]:
     server process): everything on standard error in one format. uvicorn's own access log is
     off; the app writes its own (`paperfeed.http.access_log`)."""
     formatter = JsonFormatter if log_format == "json" else TextFormatter
-    handler = {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "stream": "ext://sys.stderr",
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -52,7 +52,9 @@ SEARCH_SECONDS = Histogram(
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-MAIL = Counter("paperfeed_mail_messages", "Mail handed to the mail server (or outbox).", ["outcome"])
+MAIL = Counter(
+    "paperfeed_mail_messages", "Mail handed to the mail server (or outbox).", ["outcome"]
+)
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
@@ -146,7 +148,8 @@ class CatalogCollector(Collector):
             "paperfeed_import_files", "Files imported (checkpoints), by state.", labels=["state"]
         )
         records = GaugeMetricFamily(
-            "paperfeed_import_records", "Records read by imports (checkpoints), by state.",
+            "paperfeed_import_records",
+            "Records read by imports (checkpoints), by state.",
             labels=["state"],
         )
         last = GaugeMetricFamily(

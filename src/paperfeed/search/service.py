@@ -172,9 +172,7 @@ class SearchService:
         ranked: list[tuple[int, float]]
         if sort == "date" or not query.has_text:
             with results.stage("lexical"):
-                ranked, total = self.store.lexical.search(
-                    query, limit=offset + limit, by_date=True
-                )
+                ranked, total = self.store.lexical.search(query, limit=offset + limit, by_date=True)
             for pid, _ in ranked:
                 matched.setdefault(pid, "words")
         else:

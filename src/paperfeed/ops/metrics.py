@@ -194,7 +194,7 @@ class MetricsServer:
     def start(self) -> None:
         directory = Path(tempfile.mkdtemp(prefix="paperfeed-metrics-"))
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=str(directory))
+        multiprocess.MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
         registry.register(CatalogCollector(self.settings, self.engine))
         port = self.settings.metrics_port
         assert port is not None

@@ -29,8 +29,11 @@ log = logging.getLogger("paperfeed.serve")
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     """Run the web app (daily papers, trending, search, accounts) and the JSON API.
 
-    Pages at http://HOST:PORT/, API docs at /docs. Several processes (--workers, or several
-    machines on one PostgreSQL catalog) share everything through the database."""
+    Pages at http://HOST:PORT/, API docs at /docs, health checks at /healthz and /readyz.
+    Several processes (--workers, or several machines on one PostgreSQL catalog) share
+    everything through the database. Logs, with one line per request, go to standard error
+    (PAPERFEED_LOG_FORMAT=json for log collectors); PAPERFEED_METRICS_PORT serves Prometheus
+    metrics on a port of its own."""
     import uvicorn
 
     from paperfeed.http.workers import APP

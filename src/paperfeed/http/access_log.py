@@ -17,18 +17,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.ops.logs import ACCESS_LOGGER
 
 log = logging.getLogger(ACCESS_LOGGER)
-SECRET_PARAMS = frozenset({"token"})
 REDACTED = "[redacted]"
 UNMATCHED = "unmatched"  # the route label of requests no route matched (bounded labels)
+
+
+def _secret(param: str) -> bool:
+    """Path parameters that carry secrets: `token`, `*_token`."""
+    return param == "token" or param.endswith("_token")
 
 
 def logged_path(scope: Scope) -> str:
     path: str = scope.get("path", "")
     params = scope.get("path_params") or {}
-    for name in SECRET_PARAMS & params.keys():
-        value = str(params[name])
-        if value:
-            path = path.replace(value, REDACTED)
+    for name, value in params.items():
+        if _secret(name) and str(value):
+            path = path.replace(str(value), REDACTED)
     return path
 
 

@@ -39,17 +39,13 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     from paperfeed.http.workers import APP
     from paperfeed.ops.logs import log_config
 
+    count = runtime.catalog.count()  # (first: an outdated schema stops here, in one line)
+    mail = runtime.mailer.describe()
     # One format for everything the server prints (PAPERFEED_LOG_FORMAT); the app writes the
     # access log itself (PAPERFEED_ACCESS_LOG), so uvicorn's is off.
     logging_config = log_config(runtime.settings.log_format)
     logging.config.dictConfig(logging_config)
-    count = runtime.catalog.count()
-    log.info(
-        "paperfeed: %s papers in %s; mail: %s",
-        f"{count:,}",
-        runtime.settings.home,
-        runtime.mailer.describe(),
-    )
+    log.info("paperfeed: %s papers in %s; mail: %s", f"{count:,}", runtime.settings.home, mail)
     if count == 0:
         log.info(
             "paperfeed: the catalog is empty. Import papers, e.g.\n"

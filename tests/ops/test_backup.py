@@ -138,6 +138,9 @@ def test_backup_under_writes_restores_the_same_catalog(
     assert again.exit_code != 0 and "already holds a catalog" in again.output
     used = cli("backup", dest, ok=False)
     assert used.exit_code != 0 and "not an empty directory" in used.output
+    inside = cli("backup", home / "backups" / "today", ok=False)
+    assert inside.exit_code != 0 and "inside the data directory" in inside.output
+    assert manifest["created_at"].endswith("+00:00")
 
 
 def test_backup_of_a_postgresql_catalog_says_to_use_pg_dump(

@@ -28,7 +28,7 @@ def backup(runtime: Runtime, dest: Path) -> None:
     (its rows and the stored embeddings). A PostgreSQL catalog is backed up with pg_dump
     instead (README, "Backups")."""
     try:
-        manifest = make_backup(runtime.settings, dest)
+        manifest = make_backup(runtime.settings, dest, now=runtime.clock())
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(

@@ -111,6 +111,10 @@ def _home_files(home: Path) -> Iterator[Path]:
             yield (here / name).relative_to(home)
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # (naive: UTC)
+
+
 def _private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
@@ -124,7 +128,8 @@ def backup(
     now: dt.datetime | None = None,
 ) -> Manifest:
     """Copies the catalog (consistently, while servers write to it) and the data directory's
-    other files to `dest`, a directory that must not exist yet or be empty."""
+    other files to `dest`, a directory outside the data directory that must not exist yet or
+    be empty. `now`: the time the manifest records (default: the wall clock)."""
     if not settings.is_sqlite:
         raise BackupError("the catalog is on PostgreSQL: back it up with pg_dump (README, Backups)")
     source = settings.sqlite_path
@@ -132,6 +137,8 @@ def backup(
         raise BackupError(f"no catalog at {source}")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} exists and is not an empty directory")
+    if dest.resolve().is_relative_to(settings.home.resolve()):
+        raise BackupError(f"{dest} is inside the data directory: back up to another place")
     _private_dir(dest)
     partial = dest / f"{CATALOG}.partial"
     with (
@@ -164,7 +171,7 @@ def backup(
     os.chmod(dest / ENVIRONMENT, 0o600)
     manifest = Manifest(
         paperfeed=__version__,
-        created_at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        created_at=_utc(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         source_home=str(home),
         schema_revision=revision,
         embedder=settings.embedder,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -18,6 +18,16 @@ from pydantic_settings import (
 
 def _default_home() -> Path:
     return Path(os.environ.get("PAPERFEED_HOME") or Path.home() / ".paperfeed")
+
+
+def config_file() -> Path:
+    """The config file settings are read from (it need not exist)."""
+    return Path(os.environ.get("PAPERFEED_CONFIG") or _default_home() / "paperfeed.toml")
+
+
+def environment_settings() -> dict[str, str]:
+    """The PAPERFEED_* environment variables set in this process (for backups)."""
+    return {name: value for name, value in os.environ.items() if name.startswith("PAPERFEED_")}
 
 
 class Settings(BaseSettings):
@@ -159,6 +169,25 @@ class Settings(BaseSettings):
         description="Accounts with these emails get the admin role (hide papers and comments) "
         "when the address is confirmed (the sign-up link, or `paperfeed users confirm`).",
     )
+    access_log: bool = Field(
+        default=True,
+        description="Log one line per request (time, client, method, path, status, duration).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Format of the server's log lines on standard error: `text`, or `json` "
+        "(one object per line, for log collectors).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics at http://METRICS_HOST:METRICS_PORT/metrics from "
+        "`paperfeed serve` (a port of its own, never the public one). Unset: no metrics.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the metrics port listens on."
+    )
 
     @field_validator("categories", "admin_emails", mode="before")
     @classmethod
@@ -176,10 +205,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = Path(os.environ.get("PAPERFEED_CONFIG") or _default_home() / "paperfeed.toml")
+        path = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if config_file.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
     @property
@@ -197,6 +226,10 @@ class Settings(BaseSettings):
     @property
     def effective_outbox_dir(self) -> Path:
         return self.outbox_dir or self.home / "outbox"
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self.metrics_port is not None
 
     @property
     def is_sqlite(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from functools import cached_property
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ from paperfeed.progress import Progress
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.follow import IndexFollower
 from paperfeed.search.indexer import Indexer
-from paperfeed.search.service import SearchService
+from paperfeed.search.service import SearchResults, SearchService
 from paperfeed.search.store import SearchStore
 
 
@@ -127,6 +128,7 @@ class Runtime:
                     dense_weight=self.settings.search_dense_weight,
                     concurrency=self.settings.search_concurrency,
                     hidden=self.cards.hidden_ids,
+                    observe=self._search_metrics(),
                 )
             return self._search
 
@@ -188,7 +190,19 @@ class Runtime:
 
     @cached_property
     def mailer(self) -> Mailer:
-        return make_mailer(self.settings)
+        mailer = make_mailer(self.settings)
+        if not self.settings.metrics_enabled:
+            return mailer
+        from paperfeed.ops.metrics import CountingMailer
+
+        return CountingMailer(mailer)
+
+    def _search_metrics(self) -> Callable[[SearchResults], None] | None:
+        if not self.settings.metrics_enabled:
+            return None
+        from paperfeed.ops.metrics import observe_search
+
+        return observe_search
 
     @cached_property
     def messages(self) -> Messages:

@@ -6,6 +6,7 @@ import click
 
 from paperfeed import __version__
 from paperfeed.cli.accounts import users
+from paperfeed.cli.backup import backup, restore
 from paperfeed.cli.catalog import papers, stats
 from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for subcommands)
 from paperfeed.cli.database import db, init
@@ -52,3 +53,5 @@ main.add_command(index)
 main.add_command(evaluate)
 main.add_command(serve)
 main.add_command(users)
+main.add_command(backup)
+main.add_command(restore)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import logging.config
 import socket
 from typing import Any
 
@@ -10,6 +10,8 @@ import click
 
 from paperfeed.cli.context import pass_runtime
 from paperfeed.runtime import Runtime
+
+log = logging.getLogger("paperfeed.serve")
 
 
 @click.command()
@@ -27,33 +29,69 @@ from paperfeed.runtime import Runtime
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     """Run the web app (daily papers, trending, search, accounts) and the JSON API.
 
-    Pages at http://HOST:PORT/, API docs at /docs. Several processes (--workers, or several
-    machines on one PostgreSQL catalog) share everything through the database."""
+    Pages at http://HOST:PORT/, API docs at /docs, health checks at /healthz and /readyz.
+    Several processes (--workers, or several machines on one PostgreSQL catalog) share
+    everything through the database. Logs, with one line per request, go to standard error
+    (PAPERFEED_LOG_FORMAT=json for log collectors); PAPERFEED_METRICS_PORT serves Prometheus
+    metrics on a port of its own."""
     import uvicorn
 
-    from paperfeed.http.workers import APP, PortUnavailable, serve_workers
+    from paperfeed.http.workers import APP
+    from paperfeed.ops.logs import log_config
 
-    count = runtime.catalog.count()
-    click.echo(
-        f"paperfeed: {count:,} papers in {runtime.settings.home}; mail: "
-        f"{runtime.mailer.describe()}",
-        err=True,
-    )
+    count = runtime.catalog.count()  # (first: an outdated schema stops here, in one line)
+    mail = runtime.mailer.describe()
+    # One format for everything the server prints (PAPERFEED_LOG_FORMAT); the app writes the
+    # access log itself (PAPERFEED_ACCESS_LOG), so uvicorn's is off.
+    logging_config = log_config(runtime.settings.log_format)
+    logging.config.dictConfig(logging_config)
+    log.info("paperfeed: %s papers in %s; mail: %s", f"{count:,}", runtime.settings.home, mail)
     if count == 0:
-        click.echo(
+        log.info(
             "paperfeed: the catalog is empty. Import papers, e.g.\n"
             "  paperfeed harvest                      (online: recent arXiv papers)\n"
             "  paperfeed import hf-daily daily_papers.json\n"
-            "  paperfeed import snapshot arxiv-metadata-oai-snapshot.json.gz",
-            err=True,
+            "  paperfeed import snapshot arxiv-metadata-oai-snapshot.json.gz"
         )
-    click.echo(f"paperfeed: serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    log.info("paperfeed: serving on http://%s:%s/ (Ctrl-C stops)", host, port)
     runtime.close()
-    options: dict[str, Any] = {"log_level": "info", "proxy_headers": True, "access_log": False}
-    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
-        uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "proxy_headers": True,
+        "access_log": False,
+        "log_config": logging_config,
+    }
+    if not runtime.settings.metrics_enabled:
+        if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
+            uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+            return
+        _serve_workers(host, port, workers, options)
         return
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    # Metrics: the server processes (started fresh, also for one) count into files of a
+    # directory of this run; this process serves /metrics on its own port (ops/metrics.py).
+    from paperfeed.ops.metrics import MetricsServer
+
+    metrics = MetricsServer(runtime.settings, runtime.reader)
+    try:
+        metrics.start()
+    except OSError as exc:
+        address = f"{runtime.settings.metrics_host}:{runtime.settings.metrics_port}"
+        raise click.ClickException(f"cannot serve metrics on {address}: {exc.strerror}") from None
+    log.info(
+        "paperfeed: metrics on http://%s:%s/metrics",
+        runtime.settings.metrics_host,
+        runtime.settings.metrics_port,
+    )
+    try:
+        _serve_workers(host, port, workers, options)
+    finally:
+        metrics.stop()
+        runtime.close()
+
+
+def _serve_workers(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    from paperfeed.http.workers import PortUnavailable, serve_workers
+
     try:
         serve_workers(host, port, workers, options)
     except PortUnavailable as exc:

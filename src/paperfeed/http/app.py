@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.http import errors
+from paperfeed.http.access_log import AccessLog
 from paperfeed.http.security import LimitsAndHeaders
 from paperfeed.runtime import Runtime
 from paperfeed.web.templates import STATIC_DIR, error_page
@@ -68,16 +69,24 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         on_request=runtime.index.start,
     )
 
+    settings = runtime.settings
+    if settings.access_log or settings.metrics_enabled:  # last: the outermost, sees every answer
+        app.add_middleware(
+            AccessLog, write_log=settings.access_log, metrics=settings.metrics_enabled
+        )
+
     errors.install(app, error_page)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from paperfeed.api.hf import router as hf_router
     from paperfeed.api.native import router as native_router
+    from paperfeed.http.ops import router as ops_router
     from paperfeed.web.accounts import router as accounts_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router
 
+    app.include_router(ops_router)
     app.include_router(native_router)
     app.include_router(hf_router)
     app.include_router(feeds_router)

@@ -104,6 +104,33 @@ class FollowStats:
     embedded: int = 0  # by `after_catalog_change` only: the poller never embeds
 
 
+@dataclass(frozen=True)
+class IndexLag:
+    """How far this process's view of the index is behind the catalog: papers changed in the
+    catalog after the index's watermark, and the time between the catalog's newest change and
+    the watermark (0 when up to date; None when the catalog or the index is empty)."""
+
+    papers: int
+    seconds: float | None
+
+
+def catalog_lag(engine: sa.Engine, watermark: str | None) -> IndexLag:
+    """How far an index whose lexical watermark is `watermark` is behind the catalog (two
+    cheap queries on `papers.modified_at`, which is indexed)."""
+    since = dt.datetime.fromisoformat(watermark) if watermark else None
+    with engine.connect() as conn:
+        newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
+        if newest is None:
+            return IndexLag(papers=0, seconds=None)
+        query = sa.select(sa.func.count()).select_from(papers)
+        if since is not None:
+            query = query.where(papers.c.modified_at > since)
+        behind = int(conn.execute(query).scalar_one())
+    if since is None:  # nothing indexed yet
+        return IndexLag(papers=behind, seconds=None)
+    return IndexLag(papers=behind, seconds=max(0.0, (newest - since).total_seconds()))
+
+
 class IndexFollower:
     """The search index of one data directory, following the catalog (see the module)."""
 
@@ -287,6 +314,10 @@ class IndexFollower:
                     self._deletions_at = time.monotonic()
                     applied = True
         return applied
+
+    def lag(self) -> IndexLag:
+        """How far the index this process serves is behind the catalog (for `/readyz`)."""
+        return catalog_lag(self._engine(), self.store.meta.lexical_watermark)
 
     def _papers_due(self, engine: sa.Engine, store: SearchStore) -> bool:
         watermark = store.meta.lexical_watermark

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +61,18 @@ class SearchResults:
     total: int = 0
     notices: list[str] = field(default_factory=list)
     took_ms: float = 0.0
+    # Seconds spent per stage: `queue` (waiting for a search slot), `lexical` (BM25),
+    # `embed` (the query's vector), `vectors` (nearest neighbours and exact scores), `fusion`,
+    # `fetch` (papers and snippets); a stage a search did not run is absent.
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
 
 
 class SearchService:
@@ -75,8 +87,10 @@ class SearchService:
         dense_weight: float | None = None,
         concurrency: int = 0,
         hidden: Callable[[], Collection[int]] | None = None,
+        observe: Callable[[SearchResults], None] | None = None,
     ) -> None:
         self.catalog = catalog
+        self.observe = observe  # told about every search (its stage timings: ops.metrics)
         # Papers a moderator hid: never found, listed or counted (read at every search).
         self.hidden = hidden
         self.store = store
@@ -119,8 +133,12 @@ class SearchService:
         `fetch=False` only `ranked` is filled (the caller reads the papers and snippets)."""
         started = time.perf_counter()
         with self._slots or contextlib.nullcontext():
+            queued = time.perf_counter() - started
             results = self._search(text, limit, offset, sort, categories, since, until, mode, fetch)
         results.took_ms = (time.perf_counter() - started) * 1000
+        results.stages["queue"] = queued
+        if self.observe is not None:
+            self.observe(results)
         return results
 
     def _search(
@@ -153,7 +171,8 @@ class SearchService:
         matched: dict[int, str] = {pid: "id" for pid in pinned}
         ranked: list[tuple[int, float]]
         if sort == "date" or not query.has_text:
-            ranked, total = self.store.lexical.search(query, limit=offset + limit, by_date=True)
+            with results.stage("lexical"):
+                ranked, total = self.store.lexical.search(query, limit=offset + limit, by_date=True)
             for pid, _ in ranked:
                 matched.setdefault(pid, "words")
         else:
@@ -171,7 +190,8 @@ class SearchService:
         results.total = max(total, listed)
         results.ranked = [(pid, scores.get(pid, 0.0), matched.get(pid, "words")) for pid in page]
         if fetch:
-            results.hits = self._hits(page, query, scores, matched)
+            with results.stage("fetch"):
+                results.hits = self._hits(page, query, scores, matched)
         return results
 
     def _pinned(self, query: ParsedQuery, results: SearchResults) -> list[int]:
@@ -200,18 +220,23 @@ class SearchService:
                     "update`); showing word matches only"
                 )
             if mode != "dense":
-                words, count = self.store.lexical.search(query, limit=depth)
+                with results.stage("lexical"):
+                    words, count = self.store.lexical.search(query, limit=depth)
                 matched.update(dict.fromkeys((pid for pid, _ in words), "words"))
                 return words, count
             return [], 0
         lexical: list[tuple[int, float]] = []
         total = 0
         if mode != "dense":
-            lexical, total = self.store.lexical.search(query, limit=self.candidates)
-        vector = embedder.embed_query(query.text)
-        index = self.store.vectors(embedder.dim)
-        found = index.search(vector, self.dense_candidates)
-        allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
+            with results.stage("lexical"):
+                lexical, total = self.store.lexical.search(query, limit=self.candidates)
+        with results.stage("embed"):
+            vector = embedder.embed_query(query.text)
+        with results.stage("vectors"):
+            index = self.store.vectors(embedder.dim)
+            found = index.search(vector, self.dense_candidates)
+        with results.stage("lexical"):
+            allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
         dense = [(pid, score) for pid, score in found if pid in allowed]
         lexical_ids = [pid for pid, _ in lexical]
         matched.update(dict.fromkeys(lexical_ids, "words"))
@@ -221,9 +246,12 @@ class SearchService:
             return lexical, total
         if not lexical:
             return dense, len(dense)
-        extra = index.similarities(vector, lexical_ids)
+        with results.stage("vectors"):
+            extra = index.similarities(vector, lexical_ids)
         weight = embedder.fusion_weight if self.dense_weight is None else self.dense_weight
-        return dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra), total
+        with results.stage("fusion"):
+            blended = dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra)
+        return blended, total
 
     def _hits(
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]

@@ -72,6 +72,15 @@ class SearchStore:
     def exists(cls, root: Path) -> bool:
         return (root / _CURRENT).is_file()
 
+    @staticmethod
+    def current_meta(root: Path) -> IndexMeta | None:
+        """The current generation's metadata, read without opening the index (None: none)."""
+        try:
+            generation = (root / _CURRENT).read_text().strip()
+            return IndexMeta(**json.loads((root / generation / "meta.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
     @classmethod
     def open(cls, root: Path) -> SearchStore:
         """The current generation, created empty when there is none."""

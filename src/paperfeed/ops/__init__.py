@@ -1,0 +1,1 @@
+"""Running paperfeed: health and readiness checks, logging, backups."""

@@ -1,0 +1,219 @@
+"""What every import format shares: the size caps on a record's fields, empty files, gzip
+files cut short or corrupt, standard input and pipes (`paperfeed import FORMAT -`)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.cli import main
+from paperfeed.db.schema import import_checkpoints
+from paperfeed.ingest.base import FormatError
+from paperfeed.ingest.formats import FORMATS
+from paperfeed.ingest.runner import Importer, ImportSummary
+from paperfeed.papers.record import MAX_ABSTRACT_CHARS, MAX_FIELD_CHARS
+from paperfeed.runtime import Runtime
+from tests.support.cli import HEAD200, Cli
+
+BIG = "word " * (MAX_ABSTRACT_CHARS // 5 + 1000)  # an abstract over the cap
+IDS = ("2301.00001", "2301.00002", "2301.00003")
+
+
+def _import(runtime: Runtime, fmt: str, path: Path, log: io.StringIO) -> ImportSummary:
+    return Importer(runtime.engine, log=log).import_file(FORMATS[fmt], path)
+
+
+def _abstract(n: int) -> str:
+    return BIG if n == 1 else f"Abstract number {n} of a small test paper about retrieval."
+
+
+def _snapshot() -> bytes:
+    return b"".join(
+        orjson.dumps({"id": i, "title": f"Paper {n}", "abstract": _abstract(n)}) + b"\n"
+        for n, i in enumerate(IDS)
+    )
+
+
+def _oai_pmh() -> bytes:
+    records = "".join(
+        f"<record><header><identifier>oai:arXiv.org:{i}</identifier>"
+        "<datestamp>2023-01-05</datestamp></header><metadata>"
+        f'<arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>{i}</id><title>Paper {n}</title>'
+        f"<abstract>{_abstract(n)}</abstract></arXiv></metadata></record>"
+        for n, i in enumerate(IDS)
+    )
+    return (
+        '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        f"<ListRecords>{records}</ListRecords></OAI-PMH>"
+    ).encode()
+
+
+def _atom() -> bytes:
+    entries = "".join(
+        f"<entry><id>http://arxiv.org/abs/{i}v1</id><title>Paper {n}</title>"
+        f"<summary>{_abstract(n)}</summary><published>2023-01-05T00:00:00Z</published></entry>"
+        for n, i in enumerate(IDS)
+    )
+    return f'<feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'.encode()
+
+
+def _hf_daily() -> bytes:
+    return orjson.dumps(
+        [
+            {
+                "paper": {"id": i, "title": f"Paper {n}", "summary": _abstract(n), "authors": []},
+                "submittedOnDailyAt": "2023-01-05T00:00:00.000Z",
+            }
+            for n, i in enumerate(IDS)
+        ]
+    )
+
+
+def _bibtex() -> bytes:
+    return "\n".join(
+        f"@article{{k{n},\n  title = {{Paper {n}}},\n  eprint = {{{i}}},\n"
+        f"  archivePrefix = {{arXiv}},\n  abstract = {{{_abstract(n)}}}\n}}\n"
+        for n, i in enumerate(IDS)
+    ).encode()
+
+
+def _listing() -> bytes:
+    blocks = [
+        f"A small test paper about retrieval number {n}\n\n{_abstract(n) * 3}\n"
+        for n in range(len(IDS))
+    ]
+    return "\n".join(blocks).encode()
+
+
+def _ids() -> bytes:
+    too_long = "10.1000/" + "x" * MAX_FIELD_CHARS  # a DOI over the cap
+    return f"{IDS[0]}\n{too_long}\n{IDS[2]}\n".encode()
+
+
+# Each format: a document of three records, the second over a cap, and where that one is.
+DOCUMENTS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "snapshot": (_snapshot, ":2: "),
+    "oai-pmh": (_oai_pmh, " record 2: "),
+    "arxiv-atom": (_atom, " entry 2 (line 1): "),
+    "hf-daily": (_hf_daily, " entry 2: "),
+    "bibtex": (_bibtex, ":8: "),
+    "listing": (_listing, ":5: "),
+    "ids": (_ids, ":2: "),
+}
+
+
+def test_every_format_has_a_document_here() -> None:
+    assert set(DOCUMENTS) == set(FORMATS)
+
+
+@pytest.mark.parametrize("fmt", sorted(DOCUMENTS))
+def test_a_record_over_a_cap_is_rejected_with_its_place_and_the_rest_imports(
+    runtime: Runtime, tmp_path: Path, fmt: str
+) -> None:
+    make, where = DOCUMENTS[fmt]
+    path = tmp_path / f"three.{fmt}"
+    path.write_bytes(make())
+    log = io.StringIO()
+    summary = _import(runtime, fmt, path, log)
+
+    assert (summary.new, summary.rejected) == (2, 1), log.getvalue()
+    assert f"rejected {path}{where}" in log.getvalue()
+    assert "over the cap of" in log.getvalue()
+    assert runtime.catalog.count() == 2
+    assert all(len(p["abstract"] or "") <= MAX_ABSTRACT_CHARS for p in runtime.catalog.list())
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_an_empty_file_is_an_error_in_every_format(
+    runtime: Runtime, tmp_path: Path, fmt: str, gzipped: bool
+) -> None:
+    path = tmp_path / ("empty.gz" if gzipped else "empty")
+    path.write_bytes(gzip.compress(b"") if gzipped else b"")
+    with pytest.raises(FormatError, match=f"^{path}: empty file"):
+        _import(runtime, fmt, path, io.StringIO())
+
+
+def _checkpoints(runtime: Runtime) -> list[tuple[int, bool]]:
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(import_checkpoints.c.records_done, import_checkpoints.c.finished)
+        ).all()
+    return [(int(done), bool(finished)) for done, finished in rows]
+
+
+def test_a_gzip_file_cut_short_imports_what_is_readable_and_says_so(
+    runtime: Runtime, cli: Cli, tmp_path: Path, data_dir: Path
+) -> None:
+    data = (data_dir / HEAD200).read_bytes()
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) * 6 // 10])
+    log = io.StringIO()
+    summary = _import(runtime, "snapshot", path, log)
+
+    assert 100 <= summary.new < 200  # every whole line before the cut
+    assert summary.rejected <= 1  # the line cut in two
+    (reason,) = summary.incomplete
+    assert "the gzip data breaks off" in reason and "cut short" in reason
+    assert "could not be read" in log.getvalue()
+    # Unfinished: a complete copy of the file imports (as would the same file, resumed).
+    assert [finished for _, finished in _checkpoints(runtime)] == [False]
+
+    result = cli("import", "snapshot", path, "--no-progress", "--no-index", ok=False)
+    assert result.exit_code == 1
+    assert "Aborted!" not in result.output and "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1].startswith("Error: not read to the end: ")
+
+
+def test_gzip_garbage_is_a_one_line_error(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "garbage.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b" + b"this is no deflate stream" * 10)
+    result = cli("import", "snapshot", path, "--no-progress", "--no-index", ok=False)
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {path}: not a readable gzip file "
+        + result.stderr.split("not a readable gzip file ", 1)[1].strip()
+    ]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_standard_input_imports(cli: Cli, data_dir: Path, gzipped: bool) -> None:
+    data = (data_dir / HEAD200).read_bytes()
+    result = cli.runner.invoke(
+        main,
+        ["import", "snapshot", "-", "--no-progress", "--no-index", "--json"],
+        env=cli.env,
+        input=data if gzipped else gzip.decompress(data),
+    )
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["total"]["new"] == 200
+
+
+def test_a_pipe_imports(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    """As `paperfeed import snapshot <(zcat file.gz)` gives it: a path that is a pipe."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = (data_dir / HEAD200).read_bytes()
+
+    def feed() -> None:
+        with fifo.open("wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        out = cli("import", "snapshot", fifo, "--no-progress", "--no-index", "--json").stdout
+    finally:
+        writer.join(timeout=10)
+    assert orjson.loads(out)["total"]["new"] == 200

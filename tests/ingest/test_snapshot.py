@@ -105,7 +105,7 @@ def test_hostile_text_is_stored_as_text(tmp_path: Path) -> None:
         "versions": [],
         "authors": "Robert'); DROP TABLE Students;--",
     }
-    [item] = snapshot.parse(iter([orjson.dumps(record)]), "x")  # type: ignore[arg-type]
+    [item] = snapshot.parse(io.BytesIO(orjson.dumps(record)), "x")
     assert isinstance(item, PaperRecord)
     assert item.title == "<script>alert(1)</script> é 🚀 '; DROP TABLE papers;--"
     assert item.abstract == "<img src=x onerror=alert(1)> $\\alpha$"

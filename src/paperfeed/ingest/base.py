@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 from isal import isal_zlib
 
@@ -67,6 +67,7 @@ class CountingReader(io.RawIOBase):
 
 GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 31  # zlib's window bits for gzip: 16 (a gzip header and trailer) + 15
+_CORRUPT = cast(type[Exception], isal_zlib.IsalError)  # (its stub calls it an instance)
 
 
 class GunzipReader(io.RawIOBase):
@@ -118,7 +119,7 @@ class GunzipReader(io.RawIOBase):
                 self.inflater = isal_zlib.decompressobj(wbits=_GZIP_WBITS)
             try:
                 data = self.inflater.decompress(self.pending, len(buffer))
-            except isal_zlib.error as exc:
+            except _CORRUPT as exc:
                 return self._fail(f"corrupt gzip data after {self.produced:,} bytes: {exc}")
             if self.inflater.eof:
                 self.pending = self.inflater.unused_data
@@ -170,12 +171,12 @@ def open_input(path: Path) -> InputFile:
         size = stat.st_size if statmod.S_ISREG(stat.st_mode) else None
     raw = io.BufferedReader(counter, _BUFFER)
     gunzip = None
-    stream: BinaryIO = raw
+    stream: io.BufferedReader[Any] = raw
     try:
         if raw.peek(2)[:2] == GZIP_MAGIC:
-            gunzip = GunzipReader(raw, name)  # type: ignore[arg-type]
-            stream = io.BufferedReader(gunzip, _BUFFER)  # type: ignore[assignment]
-        if not stream.peek(1):  # type: ignore[attr-defined]
+            gunzip = GunzipReader(raw, name)
+            stream = io.BufferedReader(gunzip, _BUFFER)
+        if not stream.peek(1):
             raise FormatError(f"{name}: empty file, nothing to import")
     except BaseException:
         stream.close()

@@ -153,8 +153,8 @@ def write_batch(
     (the harvester saves its resumption state there, so state and papers commit together)."""
     with engine.begin() as conn:
         results = writer.upsert(conn, records) if records else []
-        if checkpoint is not None and checkpoint[0] is not None:
-            key, done = checkpoint
+        key, done = checkpoint or (None, 0)
+        if key is not None:
             save_checkpoint(conn, key, done, finished=False)
         if after is not None:
             after(conn)

@@ -46,26 +46,44 @@ def _over(what: str, size: int, cap: int, unit: str = "characters") -> str:
     return f"{what} has {size:,} {unit}, over the cap of {cap:,}"
 
 
+def _within_text_caps(r: PaperRecord) -> bool:
+    """The common case, checked fast (every imported record comes through here)."""
+    return (
+        len(r.title) <= MAX_TITLE_CHARS
+        and len(r.title_raw or "") <= MAX_TITLE_CHARS
+        and len(r.abstract) <= MAX_ABSTRACT_CHARS
+        and len(r.abstract_raw or "") <= MAX_ABSTRACT_CHARS
+        and len(r.authors_raw or "") <= MAX_AUTHORS_CHARS
+        and len(r.comments or "") <= MAX_COMMENTS_CHARS
+        and len(r.doi or "") <= MAX_FIELD_CHARS
+        and len(r.journal_ref or "") <= MAX_FIELD_CHARS
+        and len(r.report_no or "") <= MAX_FIELD_CHARS
+        and len(r.license or "") <= MAX_FIELD_CHARS
+        and len(r.submitter or "") <= MAX_FIELD_CHARS
+        and len(r.primary_category or "") <= MAX_FIELD_CHARS
+    )
+
+
 def over_caps(record: PaperRecord) -> str | None:
     """Why `record` exceeds a cap (the first one found), or None."""
-    for name, cap in _TEXT_CAPS:
+    for name, cap in () if _within_text_caps(record) else _TEXT_CAPS:
         value = getattr(record, name)
         if value is not None and len(value) > cap:
             return _over(f"'{name}'", len(value), cap)
     if len(record.authors) > MAX_AUTHORS:
         return _over("the author list", len(record.authors), MAX_AUTHORS, "authors")
-    names = sum(len(author["name"]) for author in record.authors)
+    names = sum([len(author["name"]) for author in record.authors])
     if names > MAX_AUTHORS_CHARS:
         return _over("the authors' names", names, MAX_AUTHORS_CHARS)
     if len(record.categories) > MAX_CATEGORIES:
         return _over("'categories'", len(record.categories), MAX_CATEGORIES, "entries")
-    if any(len(c) > MAX_FIELD_CHARS for c in record.categories):
+    if record.categories and max(map(len, record.categories)) > MAX_FIELD_CHARS:
         return f"a category is over the cap of {MAX_FIELD_CHARS:,} characters"
     if len(record.versions) > MAX_VERSIONS:
         return _over("'versions'", len(record.versions), MAX_VERSIONS, "entries")
     if len(record.links) > MAX_LINKS:
         return _over("'links'", len(record.links), MAX_LINKS, "entries")
-    if any(len(link.get("url", "")) > MAX_LINK_CHARS for link in record.links):
+    if record.links and max(len(link.get("url", "")) for link in record.links) > MAX_LINK_CHARS:
         return f"a link is over the cap of {MAX_LINK_CHARS:,} characters"
     return _daily_over_caps(record.daily) if record.daily is not None else None
 

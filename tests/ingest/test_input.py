@@ -3,12 +3,14 @@ files cut short or corrupt, standard input and pipes (`paperfeed import FORMAT -
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -19,6 +21,8 @@ from paperfeed.db.schema import import_checkpoints
 from paperfeed.ingest.base import FormatError
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary
+from paperfeed.papers import record
+from paperfeed.papers.authors import from_display_name
 from paperfeed.papers.record import MAX_ABSTRACT_CHARS, MAX_FIELD_CHARS
 from paperfeed.runtime import Runtime
 from tests.support.cli import HEAD200, Cli
@@ -217,3 +221,63 @@ def test_a_pipe_imports(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
     finally:
         writer.join(timeout=10)
     assert orjson.loads(out)["total"]["new"] == 200
+
+
+def _over(n: int) -> str:
+    return "x" * (n + 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"title": _over(record.MAX_TITLE_CHARS)}, "'title' has 2,001 characters"),
+        ({"title_raw": _over(record.MAX_TITLE_CHARS)}, "'title_raw' has 2,001"),
+        ({"abstract_raw": _over(record.MAX_ABSTRACT_CHARS)}, "'abstract_raw' has 20,001"),
+        ({"authors_raw": _over(record.MAX_AUTHORS_CHARS)}, "'authors_raw' has 1,000,001"),
+        (
+            {"authors": [from_display_name("A. Author")] * (record.MAX_AUTHORS + 1)},
+            "the author list has 20,001 authors",
+        ),
+        (
+            {"authors": [from_display_name(_over(1_000_000))]},
+            r"the author list \(its names\) has 1,000,001",
+        ),
+        ({"comments": _over(record.MAX_COMMENTS_CHARS)}, "'comments' has 10,001"),
+        ({"journal_ref": _over(record.MAX_FIELD_CHARS)}, "'journal_ref' has 1,001"),
+        ({"submitter": _over(record.MAX_FIELD_CHARS)}, "'submitter' has 1,001"),
+        ({"categories": ["cs.LG"] * (record.MAX_CATEGORIES + 1)}, "'categories' has 101"),
+        ({"categories": [_over(record.MAX_FIELD_CHARS)]}, "a category is over the cap"),
+        ({"versions": [{"version": "v1"}] * (record.MAX_VERSIONS + 1)}, "'versions' has 1,001"),
+        ({"links": [{"kind": "code", "url": "u"}] * (record.MAX_LINKS + 1)}, "'links' has 101"),
+        ({"links": [{"kind": "code", "url": _over(record.MAX_LINK_CHARS)}]}, "a link is over"),
+    ],
+)
+def test_each_cap_rejects_a_record_over_it(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        record.PaperRecord(source="test", arxiv_id="2301.00001", **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"ai_summary": _over(record.MAX_AI_SUMMARY_CHARS)}, "'ai_summary' has 10,001"),
+        ({"ai_keywords": ["k"] * (record.MAX_KEYWORDS + 1)}, "'ai_keywords' has 101"),
+        ({"project_page": _over(record.MAX_LINK_CHARS)}, "'project_page' has 2,001"),
+    ],
+)
+def test_a_daily_entry_is_capped_too(fields: dict[str, Any], message: str) -> None:
+    daily = record.DailyEntry(submitted_at=dt.datetime(2026, 1, 1), **fields)
+    with pytest.raises(ValueError, match=message):
+        record.PaperRecord(source="test", arxiv_id="2301.00001", daily=daily)
+
+
+def test_a_record_at_every_cap_is_accepted() -> None:
+    at_cap = record.PaperRecord(
+        source="test",
+        arxiv_id="2301.00001",
+        title="x" * record.MAX_TITLE_CHARS,
+        abstract="x" * record.MAX_ABSTRACT_CHARS,
+        comments="x" * record.MAX_COMMENTS_CHARS,
+        categories=["cs.LG"] * record.MAX_CATEGORIES,
+    )
+    assert len(at_cap.abstract) == record.MAX_ABSTRACT_CHARS

@@ -74,7 +74,7 @@ def over_caps(record: PaperRecord) -> str | None:
         return _over("the author list", len(record.authors), MAX_AUTHORS, "authors")
     names = sum([len(author["name"]) for author in record.authors])
     if names > MAX_AUTHORS_CHARS:
-        return _over("the authors' names", names, MAX_AUTHORS_CHARS)
+        return _over("the author list (its names)", names, MAX_AUTHORS_CHARS)
     if len(record.categories) > MAX_CATEGORIES:
         return _over("'categories'", len(record.categories), MAX_CATEGORIES, "entries")
     if record.categories and max(map(len, record.categories)) > MAX_FIELD_CHARS:

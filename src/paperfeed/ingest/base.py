@@ -104,8 +104,8 @@ class GunzipReader(io.RawIOBase):
                     self.ended = True
                     if self.inflater is not None:
                         return self._fail(
-                            f"the gzip data breaks off after {self.produced:,} bytes "
-                            "(the file is cut short)"
+                            f"the gzip data breaks off after {self.produced:,} bytes: "
+                            "the file is cut short"
                         )
                     return 0
             if self.inflater is None:

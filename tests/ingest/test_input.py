@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from paperfeed.cli import main
 from paperfeed.db.schema import import_checkpoints
-from paperfeed.ingest.base import FormatError
+from paperfeed.ingest.base import MAX_LINE_BYTES, FormatError
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer, ImportSummary
 from paperfeed.papers import record
@@ -281,3 +281,18 @@ def test_a_record_at_every_cap_is_accepted() -> None:
         categories=["cs.LG"] * record.MAX_CATEGORIES,
     )
     assert len(at_cap.abstract) == record.MAX_ABSTRACT_CHARS
+
+
+def test_a_reading_list_line_over_the_line_cap_is_rejected_unread(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "list.txt"
+    too_long = b"x" * (MAX_LINE_BYTES + 1)
+    path.write_bytes(f"{IDS[0]}\n".encode() + too_long + f"\n{IDS[2]}\n".encode())
+    log = io.StringIO()
+    summary = _import(runtime, "ids", path, log)
+
+    assert (summary.new, summary.rejected) == (2, 1)
+    assert f"rejected {path}:2: the line has {MAX_LINE_BYTES + 1:,} bytes, over the cap" in (
+        log.getvalue()
+    )

@@ -20,8 +20,7 @@ def parse_files(fmt: str, paths: list[Path]) -> dict[str, float | int]:
     records = rejected = 0
     started = time.perf_counter()
     for path in paths:
-        stream, _counter = open_input(path)
-        with stream:
+        with open_input(path).stream as stream:
             for item in parser(stream, str(path), 0):
                 records += 1
                 if isinstance(item, Rejection):

@@ -26,10 +26,13 @@ from paperfeed.cli import main
 from paperfeed.config import Settings
 from paperfeed.db.schema import import_checkpoints, papers
 from paperfeed.ingest.base import FormatError, Item, Rejection
+from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.oaipmh import OAIError, parse, parse_response
+from paperfeed.ingest.runner import Importer
 from paperfeed.papers.categories import CATEGORY_NAMES, code_for_name
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
+from tests.support.cli import Cli
 
 QUARTER_RECORDS = 51_693
 ENVELOPE = (
@@ -499,3 +502,102 @@ def test_an_import_killed_with_sigkill_resumes_without_losing_or_duplicating_pap
 
     assert rerun.returncode == 0, rerun.stderr
     assert _paper_count(runtime) == (expected, expected)
+
+
+PAGE_689 = "2017-01-03-00.xml.gz"  # a real ListRecords page of 689 oai_dc records
+
+
+def _page_689(data_dir: Path) -> bytes:
+    return gzip.decompress((data_dir / "arxiv" / "oaipmh_oai_dc_2017Q1" / PAGE_689).read_bytes())
+
+
+def _break_identifier(body: bytes, record: int) -> bytes:
+    """`<identifier>oops</head>` in the header of record `record` (1-based)."""
+    start = [m.start() for m in re.finditer(rb"<record>", body)][record - 1]
+    opening = body.index(b"<identifier>", start)
+    closing = body.index(b"</identifier>", opening) + len(b"</identifier>")
+    return body[:opening] + b"<identifier>oops</head>" + body[closing:]
+
+
+@pytest.mark.parametrize("one_line", [False, True], ids=["lines", "one-line"])
+def test_a_structural_error_rejects_its_record_and_reading_goes_on_at_the_next(
+    data_dir: Path, one_line: bool
+) -> None:
+    body = _page_689(data_dir)
+    if one_line:  # where line numbers cannot tell records apart
+        body = body.replace(b"\n", b" ")
+    good = _papers(_items(body, "page.xml"))
+    assert len(good) == 689
+
+    items = _items(_break_identifier(body, 345), "page.xml")
+
+    (rejection,) = [i for i in items if isinstance(i, Rejection)]
+    assert rejection.location == "page.xml record 345"
+    assert "Opening and ending tag mismatch" in rejection.reason
+    assert "read on at record 346" in rejection.reason and not rejection.unread
+    papers = _papers(items)
+    assert len(papers) == 688  # all but the broken one: the 344 after it too
+    assert all(good[key] == paper for key, paper in papers.items())
+    broken_id = [i for i in _items(body, "page.xml") if isinstance(i, PaperRecord)][344].arxiv_id
+    assert broken_id not in papers
+
+
+def test_several_structural_errors_each_lose_only_their_record(data_dir: Path) -> None:
+    body = _break_identifier(_break_identifier(_page_689(data_dir), 689), 10)
+    body = body.replace(b"<datestamp>", b"<datestamp><unclosed>", 1)  # in record 1
+
+    items = _items(body, "page.xml")
+
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    assert [r.location for r in rejections] == [f"page.xml record {n}" for n in (1, 10, 689)]
+    assert [r.unread for r in rejections] == [False, False, True]  # none after the last
+    assert "nothing after it could be read" in rejections[2].reason
+    assert len(_papers(items)) == 686
+
+
+def test_skip_counts_a_broken_record_as_an_item(data_dir: Path) -> None:
+    body = _break_identifier(_page_689(data_dir), 345)
+    everything = _items(body, "page.xml")
+    assert _items(body, "page.xml", skip=400) == everything[400:]
+    assert _items(body, "page.xml", skip=300) == everything[300:]
+
+
+def test_xml_that_cannot_be_read_on_reports_the_records_left_unread(
+    runtime: Runtime, cli: Cli, tmp_path: Path, data_dir: Path
+) -> None:
+    """Broken before the first record, there is no envelope to read on in: every record is
+    counted as left unread, the import exits non-zero, and the file's checkpoint stays
+    unfinished."""
+    good = _page_689(data_dir)
+    path = tmp_path / "page.xml"
+    path.write_bytes(good.replace(b"</responseDate>", b"</head>", 1))
+
+    (rejection,) = _items(path.read_bytes(), "page.xml")
+    assert isinstance(rejection, Rejection) and rejection.unread
+    assert "689 records after it could not be read" in rejection.reason
+
+    result = cli("import", "oai-pmh", path, "--no-progress", "--no-index", ok=False)
+    assert result.exit_code == 1
+    assert "689 records after it could not be read" in result.stderr.splitlines()[-1]
+    with runtime.engine.connect() as conn:
+        finished = conn.execute(sa.select(import_checkpoints.c.finished)).scalars().all()
+    assert finished == [False]
+
+    path.write_bytes(good)  # the corrected file imports
+    cli("import", "oai-pmh", path, "--no-progress", "--no-index")
+    assert runtime.catalog.count() == 689
+
+
+def test_a_page_read_on_after_a_structural_error_imports_and_finishes(
+    runtime: Runtime, tmp_path: Path, data_dir: Path
+) -> None:
+    path = tmp_path / "page.xml"
+    path.write_bytes(_break_identifier(_page_689(data_dir), 345))
+    log = io.StringIO()
+    summary = Importer(runtime.engine, log=log).import_file(FORMATS["oai-pmh"], path)
+
+    assert (summary.new, summary.rejected, summary.incomplete) == (688, 1, [])
+    assert f"rejected {path} record 345: the XML breaks at line " in log.getvalue()
+    with runtime.engine.connect() as conn:
+        finished = conn.execute(sa.select(import_checkpoints.c.finished)).scalars().all()
+    assert finished == [True]

@@ -1,5 +1,6 @@
 import contextlib
 import gzip
+import io
 import os
 import signal
 import sqlite3
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_categories, papers
 from paperfeed.ingest import snapshot, snapshot_bulk
-from paperfeed.ingest.base import FormatError, Rejection
+from paperfeed.ingest.base import MAX_LINE_BYTES, FormatError, Rejection
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer
 from paperfeed.papers.record import PaperRecord
@@ -104,7 +105,7 @@ def test_hostile_text_is_stored_as_text(tmp_path: Path) -> None:
         "versions": [],
         "authors": "Robert'); DROP TABLE Students;--",
     }
-    [item] = snapshot.parse(iter([orjson.dumps(record)]), "x")  # type: ignore[arg-type]
+    [item] = snapshot.parse(io.BytesIO(orjson.dumps(record)), "x")
     assert isinstance(item, PaperRecord)
     assert item.title == "<script>alert(1)</script> é 🚀 '; DROP TABLE papers;--"
     assert item.abstract == "<img src=x onerror=alert(1)> $\\alpha$"
@@ -245,3 +246,71 @@ def _lines(data_dir: Path) -> list[bytes]:
 def _cycle(data_dir: Path) -> list[bytes]:
     real = _lines(data_dir)
     return [real[n % len(real)] for n in range(20_000)]
+
+
+def _with_a_huge_line(data_dir: Path, length: int, at: int = 1) -> list[bytes]:
+    good = _lines(data_dir)[:10]
+    huge = b'{"id": "2301.99999", "title": "Huge", "abstract": "' + b"a" * length + b'"}'
+    return [*good[:at], huge, *good[at:]]
+
+
+@pytest.mark.parametrize("at", [0, 7])  # among the lines sniffed first, and after them
+@pytest.mark.parametrize("length", [MAX_LINE_BYTES, 2 * MAX_LINE_BYTES])
+def test_a_line_over_the_cap_is_rejected_unread_on_both_paths(
+    data_dir: Path, at: int, length: int
+) -> None:
+    lines = _with_a_huge_line(data_dir, length, at)
+    data = b"\n".join(lines) + b"\n"
+    reason = f"the line has {len(lines[at]):,} bytes, over the cap of {MAX_LINE_BYTES:,} (not read)"
+
+    items = list(snapshot.parse(io.BytesIO(data), "big.jsonl"))
+    assert [i for i in items if isinstance(i, Rejection)] == [
+        Rejection(f"big.jsonl:{at + 1}", reason)
+    ]
+    assert sum(isinstance(i, PaperRecord) for i in items) == 10
+
+    # The bulk path: a line that grows past the cap is dropped as it is read (one just over
+    # it may end within a block, which the parse worker rejects by its length).
+    rows: list[int] = []
+    rejections: list[Rejection] = []
+    for chunk in snapshot.line_blocks(io.BytesIO(data), "big.jsonl", 0, 2):
+        assert len(chunk[1]) <= MAX_LINE_BYTES + snapshot.MIN_BLOCK_BYTES
+        prepared, rejected, _ = snapshot.prepare_chunk("big.jsonl", chunk)
+        rows, rejections = [*rows, *prepared.origins], [*rejections, *rejected]
+    assert rejections == [Rejection(f"big.jsonl:{at + 1}", reason)]
+    assert len(rows) == 10
+
+
+def test_a_huge_line_is_read_past_in_bounded_memory(
+    runtime: Runtime, tmp_path: Path, data_dir: Path
+) -> None:
+    """A 300 MiB abstract on one line of a small gzip file: the line is never held (the
+    import's peak memory stays far below it), its record is rejected with its line, and the
+    others import."""
+    path = tmp_path / "huge.jsonl.gz"
+    lines = _with_a_huge_line(data_dir, 0)
+    head, tail = lines[1].split(b'"abstract": "')
+    member = gzip.compress(b"a" * (1 << 20), compresslevel=1)  # gzip members concatenate
+    path.write_bytes(
+        gzip.compress(lines[0] + b"\n" + head + b'"abstract": "')
+        + member * 300
+        + gzip.compress(tail + b"\n" + b"\n".join(lines[2:]) + b"\n")
+    )
+    assert path.stat().st_size < 2 << 20
+    length = len(head) + len(b'"abstract": "') + 300 * (1 << 20) + len(tail)
+    reason = f"the line has {length:,} bytes, over the cap of {MAX_LINE_BYTES:,} (not read)"
+
+    # The import's own peak memory: VmHWM, reset just before (Linux's clear_refs).
+    rss = _memory_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    log = io.StringIO()
+    summary = Importer(runtime.engine, log=log).import_file(FORMATS["snapshot"], path)
+    peak = _memory_kib("VmHWM") - rss
+    assert peak < 64 << 10, f"the import took {peak >> 10} MiB"
+    assert (summary.new, summary.rejected) == (10, 1)
+    assert f"rejected {path}:2: {reason}" in log.getvalue()
+
+
+def _memory_kib(field: str) -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0])

@@ -42,6 +42,23 @@ def test_index_commands(imported: Cli) -> None:
     assert out and out[0]["id"] == "0704.0001"
 
 
+def test_index_check_without_repair_reports_papers_not_embedded_and_no_vector_index(
+    cli: Cli, data_dir: Path
+) -> None:
+    """Words indexed, nothing embedded, no vector index: drift that the repair fixes, so
+    `--no-repair` must name it (it used to say the index matched the catalog)."""
+    cli("import", "snapshot", data_dir / HEAD200, "--no-progress", "--no-index")
+    cli("index", "update", "--no-embed", "--no-progress")
+    found = cli("index", "check", "--no-repair", ok=False)
+    assert found.exit_code == 1
+    assert "index matches the catalog" not in found.stdout
+    assert "found: 200 papers not embedded yet" in found.stdout
+    assert "found: no vector index for " in found.stdout
+    repaired = cli("index", "check").stdout
+    assert "repaired:" in repaired and "embedded 200" in repaired
+    assert "index matches the catalog" in cli("index", "check", "--no-repair").stdout
+
+
 def test_an_import_leaves_a_long_embedding_backlog_to_index_update(
     cli: Cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,8 +34,12 @@ def _format_help() -> str:
 
 @click.command(
     "import",
-    epilog="\b\nFormats:\n" + _format_help() + "\n\nFiles may be gzipped. Re-running an import "
-    "changes nothing; an interrupted import resumes where its last batch was committed.",
+    epilog="\b\nFormats:\n" + _format_help() + "\n\nFiles may be gzipped; `-` reads standard "
+    "input (pipes work too). Re-running an import changes nothing; an interrupted import "
+    "resumes where its last batch was committed. Malformed records and records over the size "
+    "caps are reported with their file and line and skipped. A file not read to its end (cut "
+    "short, unreadable XML) is reported, the rest imported, and the command exits with status "
+    "1.",
 )
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
 @click.argument(
@@ -43,7 +47,7 @@ def _format_help() -> str:
     metavar="PATH...",
     nargs=-1,
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
 )
 @click.option(
     "--batch-size",
@@ -87,6 +91,8 @@ def import_command(
                 summary = importer.import_file(spec, path)
         except FormatError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{path}: {exc.strerror or exc}") from None
         per_file[str(path)] = summary.as_dict()
         total.add(summary)
         if not as_json:
@@ -99,6 +105,12 @@ def import_command(
         click.echo(f"imported: {total.line()}")
     if index:
         follow_catalog(runtime, progress=sys.stderr.isatty() if progress is None else progress)
+    if total.incomplete:
+        # Reported as each file was read; the exit status tells scripts.
+        raise click.ClickException(
+            f"not read to the end: {'; '.join(total.incomplete)} (what was readable is "
+            "imported; import the corrected file again)"
+        )
 
 
 def follow_catalog(runtime: Runtime, *, progress: bool) -> None:

@@ -164,7 +164,9 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
         if index == 0:
             raise FormatError(f"{name}: not an arXiv API response (not XML: {exc})") from None
         # A truncated download: keep the entries before the break, and say where it broke.
-        yield Rejection(f"{name} after entry {index}", f"XML breaks off: {clip(str(exc))}")
+        yield Rejection(
+            f"{name} after entry {index}", f"XML breaks off: {clip(str(exc))}", unread=True
+        )
 
 
 Sleep = Callable[[float], None]

@@ -16,7 +16,7 @@ from bibtexparser.entrypoint import parse_string
 from bibtexparser.middlewares.names import split_multiple_persons_names
 from bibtexparser.model import Block, DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
-from paperfeed.ingest.base import FormatError, Item, Rejection, clip
+from paperfeed.ingest.base import FormatError, Item, Rejection, clip, read_document
 from paperfeed.papers.authors import Author, from_last_first
 from paperfeed.papers.ids import parse_doi, try_parse_arxiv_id
 from paperfeed.papers.record import PaperRecord
@@ -136,7 +136,7 @@ def _location(name: str, block: Block) -> str:
 def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
     """Yield one item per entry (and per malformed entry), in file order. Fails fast if the
     file holds no BibTeX entry at all."""
-    library = parse_string(_decode(stream.read()))
+    library = parse_string(_decode(read_document(stream, name)))
     if not library.entries:
         detail = ""
         if library.failed_blocks:

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from paperfeed.ingest.base import FormatError, Item, Rejection, clip
+from paperfeed.ingest.base import FormatError, Item, Rejection, clip, read_document
 from paperfeed.papers.authors import from_display_name
 from paperfeed.papers.dates import parse_iso
 from paperfeed.papers.ids import InvalidArxivId, parse_arxiv_id
@@ -164,7 +164,7 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
     """Yield one item per array element. Fails fast unless the file is a JSON array whose
     first entries are daily_papers entries."""
     # A response is one JSON document of at most a few hundred entries: read it whole.
-    data = stream.read()
+    data = read_document(stream, name)
     try:
         entries = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

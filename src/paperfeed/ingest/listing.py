@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from paperfeed.ingest.base import FormatError, Item, Rejection, clip
+from paperfeed.ingest.base import FormatError, Item, Rejection, clip, read_document
 from paperfeed.papers.record import PaperRecord
 from paperfeed.papers.text import normalize_text
 
@@ -166,12 +166,16 @@ def read_listing(text: str, name: str) -> list[Item]:
     """All items of a listing, in page order."""
     items: list[Item] = []
     title: str | None = None
+    title_line = 0
     abstract: list[str] = []  # of the paper being read; more paragraphs may follow
 
     def finish() -> None:
         nonlocal title
         if title is not None and abstract:
-            items.append(_record(title, "\n\n".join(abstract)))
+            try:
+                items.append(_record(title, "\n\n".join(abstract)))
+            except ValueError as exc:  # over a cap (PaperRecord)
+                items.append(Rejection(f"{name}:{title_line}", str(exc)))
             title = None
         abstract.clear()
 
@@ -191,7 +195,7 @@ def read_listing(text: str, name: str) -> list[Item]:
                 )
         elif is_title(paragraph):
             finish()
-            title = paragraph.text
+            title, title_line = paragraph.text, paragraph.line
         elif abstract:
             finish()
     finish()
@@ -201,7 +205,7 @@ def read_listing(text: str, name: str) -> list[Item]:
 def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
     """Yield one item per paper block. Fails fast if the text has no title/abstract block."""
     try:
-        text = stream.read().decode("utf-8-sig")
+        text = read_document(stream, name).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormatError(f"{name}: not a text file (not UTF-8: {exc})") from None
     # A copied page is small; reading it whole lets a page with no paper fail before import.

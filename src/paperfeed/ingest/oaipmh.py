@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
@@ -141,6 +144,7 @@ def _finish(record: PaperRecord, header: _Header) -> PaperRecord:
     record.journal_ref = normalize_text(record.journal_ref) or None
     record.categories = _with_set_fallback(record.categories, header)
     record.primary_category = record.categories[0] if record.categories else None
+    record.check_caps()  # what was filled in here, too
     return record
 
 
@@ -308,56 +312,175 @@ def _release(element: etree._Element) -> None:
             del parent[0]
 
 
+# A record's start tag, as text (any namespace prefix): where reading can start again.
+_RECORD_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?record[\s>/]")
+_CHUNK = 1 << 16
+_OVERLAP = 64  # bytes before a chunk scanned again: a start tag cut by the chunk's end
+
+
+class _Reader:
+    """The response's bytes as the XML parser reads them, counting the record start tags that
+    pass by and keeping the last two chunks read, so that after XML that cannot be parsed on
+    (`<identifier>oops</head>`), reading can start again at a later record: behind the
+    envelope's start tags, from that record's start tag on. Memory stays bounded."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        self.window = b""  # the last chunks read: the file's bytes from `window_at`
+        self.window_at = 0
+        self.last_chunk = 0  # length of the last chunk (the end of the window)
+        self.lines_before = 0  # line breaks before the window
+        self.seen = 0  # record start tags read so far
+        self.starts: deque[tuple[int, int]] = deque()  # (ordinal, offset) in the window
+        self.pending = b""  # what the parser reads next
+
+    def _pull(self) -> bool:
+        """Read the next chunk into the window; False at the end of the file."""
+        data = self.source.read(_CHUNK)
+        if not data:
+            return False
+        dropped = len(self.window) - self.last_chunk
+        self.lines_before += self.window.count(b"\n", 0, dropped)
+        self.window = self.window[dropped:] + data
+        self.window_at += dropped
+        self.last_chunk = len(data)
+        last = self.starts[-1][1] if self.starts else -1
+        scan = max(0, len(self.window) - len(data) - _OVERLAP)
+        for match in _RECORD_START.finditer(self.window, scan):
+            offset = self.window_at + match.start()
+            if offset > last:
+                self.seen += 1
+                self.starts.append((self.seen, offset))
+        while self.starts and self.starts[0][1] < self.window_at:
+            self.starts.popleft()
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.pending and self._pull():
+            self.pending = self.window[-self.last_chunk :]
+        size = len(self.pending) if size < 0 else size
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+    def resume_at(self, ordinal: int, envelope: bytes) -> bool:
+        """Have the parser read `envelope`, then the file from the start tag of its record
+        `ordinal` (1-based) on, on the line it is on in the file (the parser's line numbers
+        are the file's); False when there is no such record."""
+        while self.seen < ordinal:
+            if not self._pull():
+                return False
+        offset = next((at for n, at in self.starts if n == ordinal), None)
+        if offset is None:
+            return False
+        start = offset - self.window_at
+        lines = self.lines_before + self.window.count(b"\n", 0, start)
+        self.pending = envelope + b"\n" * lines + self.window[start:]
+        return True
+
+    def count_all(self) -> int:
+        """Record start tags in the whole file (the rest is read for it)."""
+        while self._pull():
+            pass
+        return self.seen
+
+
+def _envelope(record: etree._Element) -> bytes:
+    """The start tags of a record's ancestors (OAI-PMH, ListRecords), namespaces declared."""
+    tags = []
+    for element in reversed(list(record.iterancestors())):
+        local = etree.QName(element).localname
+        name = f"{element.prefix}:{local}" if element.prefix else local
+        declarations = "".join(
+            f" xmlns:{prefix}={quoteattr(uri)}" if prefix else f" xmlns={quoteattr(uri)}"
+            for prefix, uri in element.nsmap.items()
+        )
+        tags.append(f"<{name}{declarations}>")
+    return "".join(tags).encode()
+
+
 def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Iterator[Item]:
     """Yield one item per record that is not deleted, after the first `skip` of them; fill
-    `page` with the envelope (token, dates). Deleted records yield nothing."""
-    events = etree.iterparse(
-        source, events=("start", "end"), resolve_entities=False, no_network=True
-    )
+    `page` with the envelope (token, dates). Deleted records yield nothing. XML that cannot
+    be parsed on rejects the record it is in, and reading starts again at the next record;
+    where there is none to start at, the rejection says so (and is `unread`)."""
+    reader = _Reader(source)
     number = 0  # records read, deleted ones included: what a rejection's location counts
     counted = 0  # items, as `skip` counts them
     started = False
-    try:
-        for event, element in events:
-            if not started:
-                started = True
-                if element.tag != _ROOT:
-                    raise FormatError(
-                        f"{name}: not an OAI-PMH response (root element <{element.tag}>, "
-                        f"expected <OAI-PMH> in {OAI_NS})"
-                    )
-                continue
-            if event != "end":
-                continue
-            tag = element.tag
-            if tag == _RECORD:
-                number += 1
-                stamp = element.findtext(f"{_HEADER}/{_OAI}datestamp")
-                if stamp and (page.newest_datestamp is None or stamp > page.newest_datestamp):
-                    page.newest_datestamp = stamp.strip()
-                if not _is_deleted(element):
-                    counted += 1
-                    if counted > skip:
-                        yield _record_item(element, f"{name} record {number}")
-                _release(element)
-            elif tag == _TOKEN:
-                page.resumption_token = (element.text or "").strip() or None
-                size = element.get("completeListSize")
-                page.complete_list_size = int(size) if size and size.isdigit() else None
-            elif tag == _RESPONSE_DATE:
-                page.response_date = (element.text or "").strip() or None
-            elif tag == _ERROR:
-                code = element.get("code") or "unknown"
-                if code != _NO_RECORDS:
-                    raise OAIError(name, code, clip(element.text or ""))
-    except etree.XMLSyntaxError as exc:
-        if not started:
-            raise FormatError(f"{name}: not OAI-PMH XML ({exc})") from None
-        page.broken = f"the XML breaks off at line {exc.lineno}: {exc.msg}"
-        yield Rejection(
-            f"{name} record {number + 1}",
-            f"{page.broken}; records after this point could not be read",
+    envelope: bytes | None = None  # of the first record, put before a part read again
+    resumed = 0  # the record the part being parsed started at (0: the file's start)
+    while True:
+        in_record = False
+        events = etree.iterparse(
+            reader, events=("start", "end"), resolve_entities=False, no_network=True
         )
+        try:
+            for event, element in events:
+                if not started:
+                    started = True
+                    if element.tag != _ROOT:
+                        raise FormatError(
+                            f"{name}: not an OAI-PMH response (root element <{element.tag}>, "
+                            f"expected <OAI-PMH> in {OAI_NS})"
+                        )
+                    continue
+                tag = element.tag
+                if event == "start":
+                    if tag == _RECORD:
+                        in_record = True
+                        if envelope is None:
+                            envelope = _envelope(element)
+                    continue
+                if tag == _RECORD:
+                    in_record = False
+                    number += 1
+                    stamp = element.findtext(f"{_HEADER}/{_OAI}datestamp")
+                    if stamp and (page.newest_datestamp is None or stamp > page.newest_datestamp):
+                        page.newest_datestamp = stamp.strip()
+                    if not _is_deleted(element):
+                        counted += 1
+                        if counted > skip:
+                            yield _record_item(element, f"{name} record {number}")
+                    _release(element)
+                elif tag == _TOKEN:
+                    page.resumption_token = (element.text or "").strip() or None
+                    size = element.get("completeListSize")
+                    page.complete_list_size = int(size) if size and size.isdigit() else None
+                elif tag == _RESPONSE_DATE:
+                    page.response_date = (element.text or "").strip() or None
+                elif tag == _ERROR:
+                    code = element.get("code") or "unknown"
+                    if code != _NO_RECORDS:
+                        raise OAIError(name, code, clip(element.text or ""))
+            break
+        except etree.XMLSyntaxError as exc:
+            if not started:
+                raise FormatError(f"{name}: not OAI-PMH XML ({exc})") from None
+            where = f"line {exc.lineno}: {exc.msg}"
+            page.broken = page.broken or f"the XML breaks off at {where}"
+            # The record it broke in is lost; the next one is where reading may start again
+            # (and never where it started before: each part starts further on).
+            target = max(number + (2 if in_record else 1), resumed + 1)
+            resumes = envelope is not None and reader.resume_at(target, envelope)
+            counted += 1
+            location = f"{name} record {number + 1}"
+            if not resumes:
+                left = reader.count_all() - number - in_record
+                lost = (
+                    f"{left:,} records after it could not be read"
+                    if left
+                    else "nothing after it could be read"
+                )
+                if counted > skip:
+                    yield Rejection(location, f"the XML breaks off at {where}; {lost}", unread=True)
+                break
+            skipped = target - number - 2
+            note = f" ({skipped:,} records skipped)" if skipped > 0 else ""
+            if counted > skip:
+                yield Rejection(
+                    location, f"the XML breaks at {where}; read on at record {target}{note}"
+                )
+            number, resumed = target - 1, target
     if not started:
         raise FormatError(f"{name}: empty file, not an OAI-PMH response")
 

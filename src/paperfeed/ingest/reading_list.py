@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from paperfeed.ingest.base import FormatError, Item, Rejection, clip
+from paperfeed.ingest.base import FormatError, Item, Rejection, clip, lines, long_line
 from paperfeed.papers.ids import parse_doi, try_parse_arxiv_id
 from paperfeed.papers.record import PaperRecord
 
@@ -56,8 +56,21 @@ def record_from_line(line: str) -> PaperRecord | None:
     return None
 
 
+def _names_a_paper(line: str) -> bool:
+    try:
+        return not line.startswith("\0") and record_from_line(line) is not None
+    except ValueError:  # over a cap, yet a paper
+        return True
+
+
 def _entries(stream: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
-    for lineno, raw in enumerate(stream, start=1):
+    """(line number, text) of the entry lines; a line too long to read has its reason for
+    text, prefixed with NUL (which no text line has: the line is rejected)."""
+    for lineno, raw in enumerate(lines(stream), start=1):
+        too_long = long_line(raw)
+        if too_long is not None:
+            yield lineno, f"\0{too_long}"
+            continue
         try:
             line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
         except UnicodeDecodeError:
@@ -70,7 +83,7 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
     """Yield one item per entry line. Fails fast if none of the first entries names a paper."""
     entries = _entries(stream, name)
     head = list(itertools.islice(entries, _SNIFF_LINES))
-    if head and not any(record_from_line(line) for _, line in head):
+    if head and not any(_names_a_paper(line) for _, line in head):
         lineno, line = head[0]
         raise FormatError(
             f"{name}: not a reading list of arXiv ids or DOIs (line {lineno}: {clip(line, 60)!r})"
@@ -78,7 +91,14 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
     for index, (lineno, line) in enumerate(itertools.chain(head, entries)):
         if index < skip:
             continue
-        record = record_from_line(line)
+        if line.startswith("\0"):
+            yield Rejection(f"{name}:{lineno}", line[1:])
+            continue
+        try:
+            record = record_from_line(line)
+        except ValueError as exc:  # over a cap (PaperRecord)
+            yield Rejection(f"{name}:{lineno}", str(exc))
+            continue
         if record is None:
             yield Rejection(f"{name}:{lineno}", f"no arXiv id, arXiv URL or DOI: {clip(line)}")
         else:

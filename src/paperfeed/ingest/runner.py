@@ -21,6 +21,7 @@ from paperfeed.clock import utcnow
 from paperfeed.db.schema import import_checkpoints
 from paperfeed.ingest.base import (
     CountingReader,
+    InputFile,
     Item,
     Rejection,
     open_input,
@@ -42,6 +43,9 @@ class ImportSummary:
     resumed_from: int = 0
     seconds: float = 0.0
     unmatched: list[str] = field(default_factory=list)
+    # Why files were not read to their end (a cut gzip file, XML that cannot be read on):
+    # their checkpoints stay unfinished, and `paperfeed import` exits non-zero.
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -55,6 +59,7 @@ class ImportSummary:
         self.resumed_from += other.resumed_from
         self.seconds += other.seconds
         self.unmatched.extend(other.unmatched)
+        self.incomplete.extend(other.incomplete)
 
     def count(self, results: Iterable[UpsertResult]) -> None:
         for result in results:
@@ -83,6 +88,7 @@ class ImportSummary:
             "seconds": round(self.seconds, 3),
             "resumed_from": self.resumed_from,
             "unmatched": self.unmatched,
+            "incomplete": self.incomplete,
         }
 
 
@@ -140,27 +146,32 @@ def write_batch(
     engine: sa.Engine,
     writer: CatalogWriter,
     records: list[PaperRecord],
-    checkpoint: tuple[str, int] | None = None,
+    checkpoint: tuple[str | None, int] | None = None,
     after: Callable[[sa.Connection], None] | None = None,
 ) -> list[UpsertResult]:
     """One transaction: the upsert and, when given, the checkpoint that covers it and `after`
     (the harvester saves its resumption state there, so state and papers commit together)."""
     with engine.begin() as conn:
         results = writer.upsert(conn, records) if records else []
-        if checkpoint is not None:
-            key, done = checkpoint
+        key, done = checkpoint or (None, 0)
+        if key is not None:
             save_checkpoint(conn, key, done, finished=False)
         if after is not None:
             after(conn)
     return results
 
 
-def _checkpoint_key(fmt: str, path: Path) -> str:
+def _checkpoint_key(fmt: str, path: Path, source: InputFile) -> str | None:
+    """A file's checkpoint: None for standard input and pipes, which cannot be read again."""
+    if source.size is None:
+        return None
     stat = path.stat()
     return f"{fmt}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def _load_checkpoint(engine: sa.Engine, key: str) -> tuple[int, bool]:
+def _load_checkpoint(engine: sa.Engine, key: str | None) -> tuple[int, bool]:
+    if key is None:
+        return 0, False
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(import_checkpoints.c.records_done, import_checkpoints.c.finished).where(
@@ -198,10 +209,10 @@ class FileImport:
     """One file's import under way: what the generic path and a bulk loader share."""
 
     path: Path
-    key: str  # of the file's checkpoint
+    key: str | None  # of the file's checkpoint (None: standard input or a pipe, none kept)
     skip: int  # records an interrupted earlier run committed
     counter: CountingReader  # bytes of the file read so far
-    size: int  # bytes of the file
+    size: int | None  # bytes of the file (None: standard input or a pipe)
     progress: Progress | None
     log: TextIO
     summary: ImportSummary = field(default_factory=ImportSummary)
@@ -213,6 +224,8 @@ class FileImport:
             if isinstance(item, Rejection):
                 self.summary.rejected += 1
                 print(f"rejected {item.location}: {item.reason}", file=self.log)
+                if item.unread:
+                    self.summary.incomplete.append(f"{item.location}: {item.reason}")
 
     def report(self, position: int, *, finished: bool = False) -> None:
         """Progress after `position` records of the file (skipped ones included)."""
@@ -234,8 +247,9 @@ class FileImport:
 class BulkLoader(Protocol):
     """A format's own path for large files (declared by the format, see `ImportFormat`)."""
 
-    def applies(self, engine: sa.Engine, path: Path) -> bool:
-        """Whether this file, into this catalog, goes the bulk path."""
+    def applies(self, engine: sa.Engine, size: int | None) -> bool:
+        """Whether a file of `size` bytes (None: a pipe), into this catalog, goes the bulk
+        path."""
         ...
 
     def load(self, importer: Importer, job: FileImport, stream: BinaryIO) -> int:
@@ -265,33 +279,42 @@ class Importer:
         self.workers = workers  # a bulk loader's parse processes (0: the loader's choice)
 
     def import_file(self, spec: ImportFormat, path: Path) -> ImportSummary:
-        """Import one file; resumes after the last committed batch of an interrupted run."""
-        key = _checkpoint_key(spec.name, path)
-        done, finished = _load_checkpoint(self.engine, key)
-        skip = 0 if finished else done
-        if skip:
-            print(f"{path}: resuming after record {skip:,}", file=self.log)
+        """Import one file (`-`: standard input); resumes after the last committed batch of an
+        interrupted run. A file not read to its end (`ImportSummary.incomplete`) keeps its
+        checkpoint unfinished, so that a corrected file imports. FormatError when the file is
+        not of the format at all, or empty."""
         started = time.perf_counter()
-        stream, counter = open_input(path)
-        job = FileImport(
-            path,
-            key,
-            skip,
-            counter,
-            path.stat().st_size,
-            self.progress,
-            self.log,
-            summary=ImportSummary(resumed_from=skip),
-            started=started,
-        )
-        bulk = spec.bulk_loader()
-        with stream:
-            if bulk is not None and bulk.applies(self.engine, path):
+        source = open_input(path)
+        with source.stream as stream:
+            key = _checkpoint_key(spec.name, path, source)
+            done, finished = _load_checkpoint(self.engine, key)
+            skip = 0 if finished else done
+            if skip:
+                print(f"{path}: resuming after record {skip:,}", file=self.log)
+            job = FileImport(
+                path,
+                key,
+                skip,
+                source.counter,
+                source.size,
+                self.progress,
+                self.log,
+                summary=ImportSummary(resumed_from=skip),
+                started=started,
+            )
+            bulk = spec.bulk_loader()
+            if bulk is not None and bulk.applies(self.engine, source.size):
                 position = bulk.load(self, job, stream)
             else:
                 position = self._import_records(spec, job, stream)
-        with self.engine.begin() as conn:
-            save_checkpoint(conn, key, position, finished=True)
+        broken = source.broken()
+        if broken is not None:
+            reason = f"{broken}; records after record {position:,} could not be read"
+            print(f"{source.name}: {reason}", file=self.log)
+            job.summary.incomplete.append(f"{source.name}: {reason}")
+        if key is not None and not job.summary.incomplete:
+            with self.engine.begin() as conn:
+                save_checkpoint(conn, key, position, finished=True)
         _truncate_wal(self.engine)
         job.summary.seconds = time.perf_counter() - started
         return job.summary
@@ -304,7 +327,8 @@ class Importer:
         for batch in prefetch(_batches(items, self.batch_size)):
             records = [item for item in batch if isinstance(item, PaperRecord)]
             job.reject(batch)
-            position += len(batch)
+            # Where reading stopped short is no record done: a rerun reports it again.
+            position += sum(not (isinstance(item, Rejection) and item.unread) for item in batch)
             results = write_batch(self.engine, self.writer, records, (job.key, position))
             job.summary.count(results)
             if spec.reading_list:

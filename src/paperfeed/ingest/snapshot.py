@@ -8,7 +8,16 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from paperfeed.ingest.base import FormatError, Item, Rejection
+from paperfeed.ingest.base import (
+    MAX_LINE_BYTES,
+    FormatError,
+    Item,
+    Rejection,
+    lines,
+    long_line,
+    long_line_stand_in,
+    read_line,
+)
 from paperfeed.papers.authors import Author, make_author, split_author_list
 from paperfeed.papers.bulk_load import PreparedRows
 from paperfeed.papers.dates import parse_iso, parse_rfc2822
@@ -124,7 +133,9 @@ def _blank(line: bytes) -> bool:
 
 
 def _check_head(name: str, head: list[tuple[int, bytes]]) -> None:
-    """Fail fast if none of the first lines is snapshot JSON."""
+    """Fail fast if none of the first lines is snapshot JSON (lines too long to read are
+    rejected later, as records)."""
+    head = [(n, line) for n, line in head if long_line(line) is None]
     if head and not any(_looks_like_snapshot(line) for _, line in head):
         raise FormatError(
             f"{name}: not an arXiv snapshot file (expected JSON lines with 'id' and 'title'; "
@@ -135,13 +146,17 @@ def _check_head(name: str, head: list[tuple[int, bytes]]) -> None:
 def _numbered_lines(stream: BinaryIO, name: str, skip: int) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of the non-blank lines after the first `skip`. Fails fast if the
     first lines are not snapshot JSON."""
-    numbered = ((n, line) for n, line in enumerate(stream, start=1) if not line.isspace())
+    numbered = ((n, line) for n, line in enumerate(lines(stream), start=1) if not line.isspace())
     head = list(itertools.islice(numbered, _SNIFF_LINES))
     _check_head(name, head)
     return itertools.islice(itertools.chain(head, numbered), skip, None)
 
 
 def _item(name: str, lineno: int, line: bytes) -> Item:
+    if len(line) > MAX_LINE_BYTES or line[:1] == b"\x00":
+        too_long = long_line(line)
+        if too_long is not None:
+            return Rejection(f"{name}:{lineno}", too_long)
     try:
         return record_from_json(orjson.loads(line))
     except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
@@ -165,7 +180,7 @@ def line_blocks(stream: BinaryIO, name: str, skip: int, lines_per_block: int) ->
     whole lines, about `lines_per_block` lines each (sized from the first lines' length)."""
     head: list[bytes] = []  # physical lines, blank ones included
     numbered: list[tuple[int, bytes]] = []
-    while len(numbered) < _SNIFF_LINES and (line := stream.readline()):
+    while len(numbered) < _SNIFF_LINES and (line := read_line(stream)):
         head.append(line)
         if not _blank(line):
             numbered.append((len(head), line))
@@ -175,7 +190,7 @@ def line_blocks(stream: BinaryIO, name: str, skip: int, lines_per_block: int) ->
     while remaining:
         if lineno < len(head):
             line = head[lineno]
-        elif not (line := stream.readline()):
+        elif not (line := read_line(stream)):
             return
         lineno += 1
         remaining -= not _blank(line)
@@ -183,15 +198,28 @@ def line_blocks(stream: BinaryIO, name: str, skip: int, lines_per_block: int) ->
     first = lineno + 1
     mean_line = sum(len(line) for _, line in numbered) // max(1, len(numbered))
     size = max(MIN_BLOCK_BYTES, mean_line * lines_per_block)
+    # A line that grows past MAX_LINE_BYTES is not kept: its bytes are counted and dropped to
+    # its end, and it goes on as `read_line`'s stand-in (memory stays bounded).
+    dropped = 0
     while data := stream.read(size):
+        if dropped:
+            end = data.find(b"\n")
+            if end < 0:
+                dropped += len(data)
+                continue
+            carry = long_line_stand_in(dropped + end)
+            data = data[end + 1 :]
+            dropped = 0
         data = carry + data
         cut = data.rfind(b"\n") + 1
-        if not cut:  # no line ends in this block yet
-            carry = data
-            continue
         block, carry = data[:cut], data[cut:]
-        yield first, block
-        first += block.count(b"\n")
+        if len(carry) > MAX_LINE_BYTES:
+            dropped, carry = len(carry), b""
+        if block:
+            yield first, block
+            first += block.count(b"\n")
+    if dropped:
+        carry = long_line_stand_in(dropped)
     if carry:
         yield first, carry
 

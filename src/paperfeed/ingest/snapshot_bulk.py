@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
 from typing import BinaryIO
 
 import sqlalchemy as sa
@@ -47,7 +46,7 @@ def write_prepared_batch(
     writer: CatalogWriter,
     rows: PreparedRows,
     block: bytes,
-    checkpoint: tuple[str, int],
+    checkpoint: tuple[str | None, int],
 ) -> tuple[int, list[UpsertResult]]:
     """`runner.write_batch` for prepared snapshot rows: new papers go straight in, rows that
     match the catalog are parsed again here from their lines in `block` and merged. Returns
@@ -58,7 +57,8 @@ def write_prepared_batch(
         records = [snapshot.record_from_line(lines[rows.origins[i]]) for i in rest]
         results = writer.upsert(conn, records) if records else []
         key, done = checkpoint
-        save_checkpoint(conn, key, done, finished=False)
+        if key is not None:
+            save_checkpoint(conn, key, done, finished=False)
     return len(rows) - len(rest), results
 
 
@@ -115,10 +115,11 @@ def _load_engine(importer: Importer) -> Iterator[sa.Engine]:
 class SnapshotBulkLoader:
     """The snapshot format's `BulkLoader`."""
 
-    def applies(self, engine: sa.Engine, path: Path) -> bool:
+    def applies(self, engine: sa.Engine, size: int | None) -> bool:
         return (
             engine.dialect.name in ("sqlite", "postgresql")
-            and path.stat().st_size >= PARALLEL_MIN_BYTES
+            and size is not None
+            and size >= PARALLEL_MIN_BYTES
         )
 
     def load(self, importer: Importer, job: FileImport, stream: BinaryIO) -> int:

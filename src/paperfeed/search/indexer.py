@@ -366,14 +366,38 @@ class Indexer:
                     self.store.lexical.upsert(_document(r) for r in rows)
             self.store.lexical.commit()
             report.lexical, report.removed = len(missing), len(extra)
-        if self.embedder is not None and self.store.meta.model == self.embedder.name:
-            report.problems.extend(self._check_vectors(catalog_ids, repair, report))
+        if self.embedder is not None:
+            report.problems.extend(self._check_embeddings(catalog_ids, repair, report))
         if repair:
             report.embedded += self.update_embeddings() if self.embedder else 0
             report.vectors += self.update_vectors() if self.embedder else 0
         return report
 
-    def _check_vectors(self, catalog_ids: set[int], repair: bool, report: IndexReport) -> list[str]:
+    def _check_embeddings(
+        self, catalog_ids: set[int], repair: bool, report: IndexReport
+    ) -> list[str]:
+        """What the repair's embedding and vector steps would do: papers to embed (no vector
+        for this model, or one of text since changed), and a vector index that is missing, of
+        another model, or out of step with the stored embeddings."""
+        assert self.embedder is not None
+        problems = []
+        pending = self.pending_embeddings()
+        if pending:
+            problems.append(f"{pending:,} papers not embedded yet (or their text changed since)")
+        model = self.embedder.name
+        if self.store.meta.model not in (None, model):
+            problems.append(
+                f"the vector index holds vectors of {self.store.meta.model}, not {model}: "
+                "every vector is to be loaded again"
+            )
+        elif self.store.meta.model is None or not self.store.has_vectors():
+            if catalog_ids:
+                problems.append(f"no vector index for {model} yet")
+        else:
+            problems.extend(self._check_vectors(repair, report))
+        return problems
+
+    def _check_vectors(self, repair: bool, report: IndexReport) -> list[str]:
         assert self.embedder is not None
         index = self.store.vectors(self.embedder.dim)
         with self.engine.connect() as conn:
@@ -392,9 +416,6 @@ class Indexer:
             problems.append(f"{len(stale):,} vectors of papers no longer embedded")
         if missing:
             problems.append(f"{len(missing):,} embedded papers missing from the vector index")
-        not_embedded = len(catalog_ids - embedded)
-        if not_embedded:
-            problems.append(f"{not_embedded:,} papers not embedded yet")
         if repair and (stale or missing):
             index.remove(stale)
             report.removed += len(stale)

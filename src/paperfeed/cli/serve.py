@@ -31,7 +31,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     machines on one PostgreSQL catalog) share everything through the database."""
     import uvicorn
 
-    from paperfeed.http.workers import APP, PortUnavailable, serve_workers
+    from paperfeed.http.workers import APP, SERVER_OPTIONS, PortUnavailable, serve_workers
 
     count = runtime.catalog.count()
     click.echo(
@@ -49,7 +49,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
         )
     click.echo(f"paperfeed: serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     runtime.close()
-    options: dict[str, Any] = {"log_level": "info", "proxy_headers": True, "access_log": False}
+    options: dict[str, Any] = {"log_level": "info", "access_log": False, **SERVER_OPTIONS}
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return

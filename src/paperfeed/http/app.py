@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed import __version__
 from paperfeed.config import Settings
@@ -67,6 +68,12 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         # The search index follows the catalog in a thread, started by the first request.
         on_request=runtime.index.start,
     )
+
+    if runtime.settings.trusted_proxies:
+        # Outermost: the client address and scheme are the forwarded ones before anything
+        # reads them. Only these proxies are believed (`paperfeed serve` runs uvicorn without
+        # its own proxy-header handling, which trusts 127.0.0.1 by default).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxies)
 
     errors.install(app, error_page)
 

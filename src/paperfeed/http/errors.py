@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from paperfeed.accounts.rate_limit import RateLimited
 from paperfeed.accounts.service import AccountError
@@ -65,6 +66,17 @@ def http_error(exc: Exception) -> HTTPException:
     return HTTPException(status_of(exc), str(exc), headers=headers)
 
 
+def allowed_methods(app: FastAPI, request: Request) -> str:
+    """The methods some route answers at this request's path, for `Allow` (RFC 9110)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def wants_json(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/api/") or path.endswith(".md")
@@ -82,7 +94,10 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
-        return answer(request, exc.status_code, str(exc.detail), exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # (the router names only the first route it tried)
+            headers = {**(headers or {}), "Allow": allowed_methods(app, request)}
+        return answer(request, exc.status_code, str(exc.detail), headers)
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         # Every page and API route that names a paper or comment answers an unknown one alike.

@@ -182,9 +182,9 @@ def test_a_method_a_route_does_not_take_is_405_with_every_allowed_method(
         assert upvote.json() == {"error": "Method Not Allowed"}
     if method != "GET":
         similar = site.client.request(method, "/api/v1/papers/2606.13392/similar")
-        assert (similar.status_code, similar.headers["allow"]) == (405, "GET, HEAD")
+        assert (similar.status_code, similar.headers["allow"]) == (405, "GET")
         search = site.client.request(method, "/api/v1/search")
-        assert (search.status_code, search.headers["allow"]) == (405, "GET, HEAD")
+        assert (search.status_code, search.headers["allow"]) == (405, "GET")
 
 
 def test_paper_ids_with_slashes_still_name_papers(site: Site) -> None:

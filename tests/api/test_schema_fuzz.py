@@ -10,6 +10,7 @@ path does not take is a 405 listing the ones it does."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from schemathesis import GenerationMode
 
 from paperfeed.api import hf, native
 from paperfeed.config import Settings
+from paperfeed.papers.ids import ARXIV_REFERENCE_PATTERN
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
 from tests.support.cli import HEAD200, Cli
@@ -128,6 +130,18 @@ def _documented_routes() -> list[str]:
 
 
 OPERATIONS = _documented_routes()
+# The operations that take an API token (test_document_says_which_operations_need_a_token).
+SECURED = {
+    "POST /api/v1/papers/{paper_id}/upvote",
+    "DELETE /api/v1/papers/{paper_id}/upvote",
+    "POST /api/v1/submit",
+}
+# Reads are anonymous (a token changes nothing there); writes run with a token and without.
+COVERAGE_RUNS = [
+    pytest.param(label, token, id=f"{label}-{'token' if token else 'no-token'}")
+    for label in OPERATIONS
+    for token in ([True, False] if label in SECURED else [False])
+]
 
 
 def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
@@ -157,11 +171,7 @@ def test_document_says_which_operations_need_a_token(fuzzed_site: FuzzedSite) ->
         for method, operation in operations.items()
         if operation.get("security")
     }
-    assert secured == {
-        "POST /api/v1/papers/{paper_id}/upvote",
-        "DELETE /api/v1/papers/{paper_id}/upvote",
-        "POST /api/v1/submit",
-    }
+    assert secured == SECURED
 
 
 def _cases(operation: Any, mode: GenerationMode, paper_ids: list[str]) -> st.SearchStrategy[Any]:
@@ -176,7 +186,10 @@ def _cases(operation: Any, mode: GenerationMode, paper_ids: list[str]) -> st.Sea
             return operation.as_strategy(generation_mode=mode, body={"paper": pid})
         return operation.as_strategy(generation_mode=mode, path_parameters={"paper_id": pid})
 
-    if "{paper_id}" in operation.path or operation.path == "/api/v1/submit":
+    if operation.path == "/api/v1/submit":  # (arXiv ids only: `pf-N` names no arXiv paper)
+        arxiv_ids = [pid for pid in paper_ids if re.fullmatch(ARXIV_REFERENCE_PATTERN, pid)]
+        return st.one_of(generated, st.sampled_from(arxiv_ids).flatmap(naming))
+    if "{paper_id}" in operation.path:
         return st.one_of(generated, st.sampled_from(paper_ids).flatmap(naming))
     return generated
 
@@ -211,15 +224,14 @@ def test_operation_answers_as_documented(
         pytest.skip("no parameter of this operation has a value its schema forbids")
 
 
-@pytest.mark.parametrize("token", [True, False], ids=["token", "no-token"])
-@pytest.mark.parametrize("label", OPERATIONS)
+@pytest.mark.parametrize(("label", "token"), COVERAGE_RUNS)
 def test_operation_answers_its_coverage_cases_as_documented(
     label: str, token: bool, api_schema: Any, fuzzed_site: FuzzedSite
 ) -> None:
     """schemathesis's coverage phase (the `st run` CLI's second): boundary and pattern values
     of every parameter, each parameter missing or of the wrong type, methods the path does not
-    take (a 405 with an `Allow` of exactly the documented methods), with an API token and
-    without one (a write without one is a 401, never a success)."""
+    take (a 405 with an `Allow` of exactly the documented methods); writes with an API token
+    and without one (a 401, never a success), reads anonymously."""
     method, path = label.split(" ", 1)
     operation = api_schema[path][method]
     headers = {"Authorization": f"Bearer {fuzzed_site.token}"} if token else {}

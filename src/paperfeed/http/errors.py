@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match, Mount
 
 from paperfeed.accounts.rate_limit import RateLimited
 from paperfeed.accounts.service import AccountError
@@ -66,15 +66,22 @@ def http_error(exc: Exception) -> HTTPException:
     return HTTPException(status_of(exc), str(exc), headers=headers)
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(app: FastAPI, request: Request) -> str:
-    """The methods some route answers at this request's path, for `Allow` (RFC 9110)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches({**request.scope, "method": "GET"})
-            if match is not Match.NONE:
-                methods |= route.methods
-    return ", ".join(sorted(methods))
+    """The methods some route answers at this request's path, for `Allow` (RFC 9110): each
+    method whose request the router would hand to a route (mounted apps, which take every
+    method and refuse some themselves, aside)."""
+    routes = [route for route in app.router.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 def wants_json(request: Request) -> bool:
@@ -95,8 +102,9 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
         headers = exc.headers
-        if exc.status_code == 405:  # (the router names only the first route it tried)
-            headers = {**(headers or {}), "Allow": allowed_methods(app, request)}
+        allowed = allowed_methods(app, request) if exc.status_code == 405 else ""
+        if allowed:  # (the router names only the methods of the first route it tried)
+            headers = {**(headers or {}), "Allow": allowed}
         return answer(request, exc.status_code, str(exc.detail), headers)
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:

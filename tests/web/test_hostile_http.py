@@ -503,6 +503,26 @@ def test_form_post_with_a_token_that_is_not_the_cookies_is_403(site: Site) -> No
     assert response.status_code == 403
 
 
+def test_form_post_from_the_configured_base_url_is_accepted(site: Site) -> None:
+    """Behind a proxy that terminates TLS (and is not trusted), the browser's origin is the
+    site's public address, PAPERFEED_BASE_URL, not the plain-HTTP one the app sees."""
+    public = "https://papers.example.org"
+    settings = site.runtime.settings.model_copy(update={"base_url": public})
+    runtime = Runtime(settings)
+    try:
+        with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+            token = csrf_token(client)
+            form = {"email": "reader@example.org", "password": PASSWORD, "csrf_token": token}
+            accepted = client.post("/signin", data=form, headers={"Origin": public})
+            foreign = client.post(
+                "/signin", data=form, headers={"Origin": "https://papers.example.org.evil"}
+            )
+    finally:
+        runtime.close()
+    assert accepted.status_code == 303
+    assert foreign.status_code == 403
+
+
 def test_form_post_with_a_cookie_and_token_of_the_attackers_choosing_is_403(site: Site) -> None:
     """Another app on the host (or a sibling domain) can set our CSRF cookie; a cookie and a
     form field both set to the same value of its choosing are no token of ours."""

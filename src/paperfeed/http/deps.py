@@ -8,6 +8,7 @@ checks and rate limits. Handlers declare what they need, e.g.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Form, HTTPException, Request, Security
 from fastapi.security import HTTPBearer
@@ -181,14 +182,23 @@ def form_csrf_token(request: Request) -> str:
     return csrf_token(request, *csrf_binding(request))
 
 
+def _own_origins(request: Request) -> set[str]:
+    """This site's origins: the one the request was made to, and that of PAPERFEED_BASE_URL
+    (behind a proxy that terminates TLS but is not among the trusted proxies, the request
+    itself looks like plain HTTP)."""
+    base = urlsplit(get_runtime(request).settings.base_url)
+    return {
+        f"{request.url.scheme}://{request.headers.get('host', '')}",
+        f"{base.scheme}://{base.netloc}",
+    }
+
+
 def check_csrf(request: Request, csrf_token: Csrf = None) -> None:
     """Refuses (403) a form post from another site: a foreign or opaque (`null`) Origin, or a
     token that is not the one this browser and session were given."""
     origin = request.headers.get("origin")
-    if origin is not None:
-        expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin != expected:
-            raise HTTPException(403, "cross-site form post refused")
+    if origin is not None and origin not in _own_origins(request):
+        raise HTTPException(403, "cross-site form post refused")
     if not csrf_valid(request, *csrf_binding(request), csrf_token):
         raise HTTPException(
             403, "this form expired or came from another site; reload the page and try again"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
         assert "paperfeed import hf-daily" in response.text
         docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)
         assert docs.json()["info"]["title"] == "paperfeed"
+        sign_ins = _sign_ins_with_a_new_forwarded_address_each(port, 21)
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
@@ -58,6 +60,27 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
     assert f"serving on http://127.0.0.1:{port}/" in output
     if database_url is None:  # the embedded default: the SQLite catalog lives in home
         assert (tmp_path / "home" / "catalog.sqlite3").is_file()
+    # No proxy is trusted by default (PAPERFEED_TRUSTED_PROXIES): a client that forges a new
+    # X-Forwarded-For with each wrong sign-in is still one client, refused after 10. (The
+    # limit counts in 5-minute windows of the wall clock; of 21 attempts, 11 fall into one
+    # window even if the burst crosses a boundary.)
+    assert sign_ins[:10] == [400] * 10
+    assert 429 in sign_ins
+
+
+def _sign_ins_with_a_new_forwarded_address_each(port: int, attempts: int) -> list[int]:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        page = client.get("/signin").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        return [
+            client.post(
+                "/signin",
+                data={"email": f"guess{i}@x.org", "password": "wrong", "csrf_token": token[1]},
+                headers={"X-Forwarded-For": f"10.9.{i}.1"},
+            ).status_code
+            for i in range(attempts)
+        ]
 
 
 def _proc_sockets(port: int) -> dict[int, str]:

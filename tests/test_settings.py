@@ -35,3 +35,12 @@ def test_categories_accept_a_plain_list(monkeypatch: pytest.MonkeyPatch) -> None
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         Settings(no_such_setting=1)  # type: ignore[call-arg]
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERFEED_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8 ::1")
+    assert Settings().trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]
+    monkeypatch.delenv("PAPERFEED_TRUSTED_PROXIES")
+    assert Settings().trusted_proxies == []  # the default: no proxy is believed
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        Settings(trusted_proxies=["proxy.example"])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -164,6 +165,20 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body the web app and API accept.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (e.g. `127.0.0.1`, `10.0.0.0/8`) of reverse proxies "
+        "whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: the client "
+        "address (for rate limits) and scheme come from them. Default: none (the address of "
+        "the connection is the client's).",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Server secret that signs CSRF tokens (at least 32 characters). Unset: a "
+        "random one kept in `secret_key` in home. Nodes of one site on different machines "
+        "must share one.",
+    )
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Accounts with these emails get the admin role (hide papers and comments) "
@@ -189,11 +204,21 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="Address the metrics port listens on."
     )
 
-    @field_validator("categories", "admin_emails", mode="before")
+    @field_validator("categories", "admin_emails", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [c for c in value.replace(",", " ").split() if c]
+        return value
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
     @classmethod
@@ -218,6 +243,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.home / "secret_key"
 
     @property
     def search_dir(self) -> Path:

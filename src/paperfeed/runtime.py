@@ -34,6 +34,7 @@ from paperfeed.search.follow import IndexFollower
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.service import SearchResults, SearchService
 from paperfeed.search.store import SearchStore
+from paperfeed.server_secret import server_secret
 
 
 class Runtime:
@@ -183,6 +184,11 @@ class Runtime:
             clock=self.clock,
             on_added=self.index_in_background,
         )
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The server secret (paperfeed/server_secret.py): signs CSRF tokens."""
+        return server_secret(self.settings)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:

@@ -148,6 +148,57 @@ def test_a_hidden_paper_is_neither_found_nor_counted(site: Site) -> None:
     assert native() == (total, ids)
 
 
+def test_a_hidden_paper_is_404_on_every_route(site: Site) -> None:
+    paper = "2606.08063"
+    admin, auth = site.user(f"mod{uuid.uuid4().hex[:8]}")
+    admin = site.runtime.accounts.set_role(admin.username, "admin")
+    paper_id = site.runtime.paper_ids.resolve(paper)
+    routes = [
+        f"/api/v1/papers/{paper}",
+        f"/api/v1/papers/{paper}/similar",
+        f"/api/papers/{paper}",
+        f"/papers/{paper}.md",
+        f"/papers/{paper}",
+    ]
+    assert [site.client.get(path).status_code for path in routes] == [200] * len(routes)
+    site.runtime.moderation.set_paper_hidden(admin, paper_id, True)
+    try:
+        answers = {path: site.client.get(path).status_code for path in routes}
+        upvote = f"/api/v1/papers/{paper}/upvote"
+        answers["upvote"] = site.client.post(upvote, headers=auth).status_code
+        answers["withdraw"] = site.client.delete(upvote, headers=auth).status_code
+    finally:
+        site.runtime.moderation.set_paper_hidden(admin, paper_id, False)
+    assert answers == dict.fromkeys(answers, 404)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "OPTIONS"])
+def test_a_method_a_route_does_not_take_is_405_with_every_allowed_method(
+    site: Site, method: str
+) -> None:
+    for paper in ("2606.13392", "https://arxiv.org/abs/2606.13392v1"):
+        upvote = site.client.request(method, f"/api/v1/papers/{paper}/upvote")
+        assert upvote.status_code == 405
+        assert upvote.headers["allow"] == "DELETE, POST"
+        assert upvote.json() == {"error": "Method Not Allowed"}
+    if method != "GET":
+        similar = site.client.request(method, "/api/v1/papers/2606.13392/similar")
+        assert (similar.status_code, similar.headers["allow"]) == (405, "GET")
+        search = site.client.request(method, "/api/v1/search")
+        assert (search.status_code, search.headers["allow"]) == (405, "GET")
+
+
+def test_paper_ids_with_slashes_still_name_papers(site: Site) -> None:
+    """A paper id in a path may hold slashes (an arxiv.org URL, old-style ids)."""
+    for path in (
+        "/api/v1/papers/https://arxiv.org/abs/2606.13392v2",
+        "/api/v1/papers/https://arxiv.org/abs/2606.13392/similar",
+    ):
+        response = site.client.get(path)
+        assert response.status_code == 200, path
+    assert site.client.get("/api/v1/papers/hep-th/9901001").status_code == 404  # not imported
+
+
 def test_search_pages_and_filters(site: Site) -> None:
     first = site.client.get("/api/v1/search", params={"q": "language models", "limit": 5})
     second = site.client.get(

@@ -1,12 +1,16 @@
 """Property-based fuzzing of the JSON API with schemathesis: every operation in the app's own
 OpenAPI document (native `/api/v1` and the Hugging Face-compatible endpoints), called over HTTP
 on the real app with generated valid and invalid inputs, on a catalog holding real imported
-papers, with an API token so that the write endpoints run too. No answer may be a 5xx, and
-every answer must be what the document promises (status code, content type, body schema)."""
+papers, with an API token so that the write endpoints run too, and schemathesis's coverage
+cases with and without one. Every check schemathesis has runs (as `st run --checks all`): no
+answer may be a 5xx, every answer must be what the document promises (status code, content
+type, headers, body schema), valid input is accepted and invalid input refused, a method a
+path does not take is a 405 listing the ones it does."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,10 +25,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from lxml import etree
 from schemathesis import GenerationMode
-from schemathesis.config import SchemathesisConfig
 
 from paperfeed.api import hf, native
 from paperfeed.config import Settings
+from paperfeed.papers.ids import ARXIV_REFERENCE_PATTERN
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
@@ -35,27 +39,10 @@ from tests.support.server import LiveServer, live_server
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 ARXIV_FEED = DATA / "fixtures" / "arxiv_api" / "query_transformer_cs.LG_2026-06-14.xml"
 MAX_EXAMPLES = 30
-# Every check runs on every operation. Declared exceptions: values of the right shape that
-# no JSON Schema keyword can tell from valid ones, which get the documented 400 (so a valid
-# request may be refused with 400 on these operations, and only these).
-SHAPE_VALID_BUT_INVALID = {
-    # an arXiv id or URL whose month does not exist or whose number length does not fit it
-    "/api/v1/submit",
-    # an ISO week its year does not have (W53 of most years), year 0000
-    "/api/v1/daily",
-}
-ACCEPTED_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
-CONFIG = SchemathesisConfig.from_dict(
-    {
-        "operations": [
-            {
-                "include-path": path,
-                "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_WITH_400}},
-            }
-            for path in sorted(SHAPE_VALID_BUT_INVALID)
-        ]
-    }
-)
+# Every check runs on every operation (`call_and_validate` runs all of schemathesis's checks
+# that apply to a case; those of its coverage phase, such as unsupported methods and their
+# `Allow`, run on the coverage cases below), and none is relaxed: the document promises
+# nothing the server then refuses, and refuses nothing it then accepts.
 
 
 def _empty_arxiv_answer(path: str, params: dict[str, list[str]]) -> Response | None:
@@ -126,7 +113,7 @@ def fuzzed_site(
 @pytest.fixture(scope="module")
 def api_schema(fuzzed_site: FuzzedSite) -> Any:
     """The OpenAPI document as the running app serves it."""
-    return schemathesis.openapi.from_url(f"{fuzzed_site.server.url}/openapi.json", config=CONFIG)
+    return schemathesis.openapi.from_url(f"{fuzzed_site.server.url}/openapi.json")
 
 
 def _documented_routes() -> list[str]:
@@ -144,6 +131,18 @@ def _documented_routes() -> list[str]:
 
 
 OPERATIONS = _documented_routes()
+# The operations that take an API token (test_document_says_which_operations_need_a_token).
+SECURED = {
+    "POST /api/v1/papers/{paper_id}/upvote",
+    "DELETE /api/v1/papers/{paper_id}/upvote",
+    "POST /api/v1/submit",
+}
+# Reads are anonymous (a token changes nothing there); writes run with a token and without.
+COVERAGE_RUNS = [
+    pytest.param(label, token, id=f"{label}-{'token' if token else 'no-token'}")
+    for label in OPERATIONS
+    for token in ([True, False] if label in SECURED else [False])
+]
 
 
 def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
@@ -173,11 +172,7 @@ def test_document_says_which_operations_need_a_token(fuzzed_site: FuzzedSite) ->
         for method, operation in operations.items()
         if operation.get("security")
     }
-    assert secured == {
-        "POST /api/v1/papers/{paper_id}/upvote",
-        "DELETE /api/v1/papers/{paper_id}/upvote",
-        "POST /api/v1/submit",
-    }
+    assert secured == SECURED
 
 
 def _cases(operation: Any, mode: GenerationMode, paper_ids: list[str]) -> st.SearchStrategy[Any]:
@@ -192,7 +187,10 @@ def _cases(operation: Any, mode: GenerationMode, paper_ids: list[str]) -> st.Sea
             return operation.as_strategy(generation_mode=mode, body={"paper": pid})
         return operation.as_strategy(generation_mode=mode, path_parameters={"paper_id": pid})
 
-    if "{paper_id}" in operation.path or operation.path == "/api/v1/submit":
+    if operation.path == "/api/v1/submit":  # (arXiv ids only: `pf-N` names no arXiv paper)
+        arxiv_ids = [pid for pid in paper_ids if re.fullmatch(ARXIV_REFERENCE_PATTERN, pid)]
+        return st.one_of(generated, st.sampled_from(arxiv_ids).flatmap(naming))
+    if "{paper_id}" in operation.path:
         return st.one_of(generated, st.sampled_from(paper_ids).flatmap(naming))
     return generated
 
@@ -225,6 +223,29 @@ def test_operation_answers_as_documented(
         if mode is GenerationMode.POSITIVE:
             raise
         pytest.skip("no parameter of this operation has a value its schema forbids")
+
+
+@pytest.mark.parametrize(("label", "token"), COVERAGE_RUNS)
+def test_operation_answers_its_coverage_cases_as_documented(
+    label: str, token: bool, api_schema: Any, fuzzed_site: FuzzedSite
+) -> None:
+    """schemathesis's coverage phase (the `st run` CLI's second): boundary and pattern values
+    of every parameter, each parameter missing or of the wrong type, methods the path does not
+    take (a 405 with an `Allow` of exactly the documented methods); writes with an API token
+    and without one (a 401, never a success), reads anonymously."""
+    method, path = label.split(" ", 1)
+    operation = api_schema[path][method]
+    headers = {"Authorization": f"Bearer {fuzzed_site.token}"} if token else {}
+    cases = api_schema.iter_coverage_cases(
+        operation,
+        generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        generation_config=api_schema.config.generation_for(operation=operation, phase="coverage"),
+    )
+    count = 0
+    for case in cases:
+        case.call_and_validate(headers=headers, timeout=30)
+        count += 1
+    assert count > 0
 
 
 def test_fuzzed_catalog_holds_the_real_daily_lists(fuzzed_site: FuzzedSite) -> None:

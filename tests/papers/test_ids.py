@@ -1,9 +1,13 @@
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paperfeed.ingest.runner import write_batch
 from paperfeed.papers.ids import (
+    ARXIV_REFERENCE_PATTERN,
     InvalidArxivId,
     InvalidPaperId,
     PaperId,
@@ -125,3 +129,34 @@ def test_the_cli_takes_and_prints_pf_ids(cli: Cli, runtime: Runtime, data_dir: P
 
     missing = cli("papers", "show", "pf-999999", ok=False)
     assert missing.exit_code == 1 and "pf-999999 is not in the catalog" in missing.stderr
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.from_regex(ARXIV_REFERENCE_PATTERN, fullmatch=True))
+def test_every_text_the_documented_pattern_matches_is_an_arxiv_id(text: str) -> None:
+    """The API documents this pattern for a paper reference: it promises nothing the parser
+    then refuses."""
+    parse_arxiv_id(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "matches"),
+    [
+        ("2606.13392", True),
+        ("2606.13392v2", True),
+        ("0704.0001", True),
+        ("arXiv:hep-th/9901001v2", True),
+        ("math.AG/0309136", True),
+        ("https://arxiv.org/abs/2606.13392", True),
+        ("https://arxiv.org/pdf/1706.03762v5.pdf", True),
+        ("0703.0001", False),  # before new-style ids began
+        ("2613.00001", False),  # no month 13
+        ("1412.00001", False),  # five digits only from 2015
+        ("1501.0001", False),  # four digits only to 2014
+        ("hep-th/0801001", False),  # old-style ids ended in 2007
+        (" 2606.13392", False),
+        ("2606.13392\n", False),
+    ],
+)
+def test_the_documented_pattern(text: str, matches: bool) -> None:
+    assert bool(re.fullmatch(ARXIV_REFERENCE_PATTERN, text)) is matches

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from paperfeed.http.app import create_app
+from paperfeed.http.workers import SERVER_OPTIONS
 from paperfeed.runtime import Runtime
 
 
@@ -34,6 +35,7 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             lifespan="off",  # the test owns the runtime and closes it
+            **SERVER_OPTIONS,  # as `paperfeed serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

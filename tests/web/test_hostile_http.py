@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from lxml import html
 
-from paperfeed.accounts.rate_limit import SIGN_IN
+from paperfeed.accounts.rate_limit import SIGN_IN, SIGN_IN_ACCOUNT, SUBSCRIBE
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
@@ -431,6 +431,17 @@ def test_session_and_csrf_cookies_are_httponly_and_samesite_lax(site: Site) -> N
     assert csrf_cookie is None  # the client already had its CSRF cookie: no new one
 
 
+@pytest.mark.parametrize("path", [*PAGES, "/account", "/submit", "/no-such-page"])
+def test_pages_for_a_signed_in_user_are_not_cached(site: Site, path: str) -> None:
+    with site.client() as client:
+        anonymous = client.get(path)
+        sign_in(client)
+        personal = client.get(path)
+    assert personal.headers["content-type"].startswith("text/html")
+    assert personal.headers["cache-control"] == "private, no-store"
+    assert "no-store" not in anonymous.headers.get("cache-control", "")
+
+
 def _set_cookie(response: httpx.Response, name: str) -> dict[str, str]:
     for header in response.headers.get_list("set-cookie"):
         first, *attributes = [part.strip() for part in header.split(";")]
@@ -488,8 +499,72 @@ def test_form_post_with_a_token_that_is_not_the_cookies_is_403(site: Site) -> No
     assert response.status_code == 403
 
 
+def test_form_post_from_the_configured_base_url_is_accepted(site: Site) -> None:
+    """Behind a proxy that terminates TLS (and is not trusted), the browser's origin is the
+    site's public address, PAPERFEED_BASE_URL, not the plain-HTTP one the app sees."""
+    public = "https://papers.example.org"
+    settings = site.runtime.settings.model_copy(update={"base_url": public})
+    runtime = Runtime(settings)
+    try:
+        with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+            token = csrf_token(client)
+            form = {"email": "reader@example.org", "password": PASSWORD, "csrf_token": token}
+            accepted = client.post("/signin", data=form, headers={"Origin": public})
+            foreign = client.post(
+                "/signin", data=form, headers={"Origin": "https://papers.example.org.evil"}
+            )
+    finally:
+        runtime.close()
+    assert accepted.status_code == 303
+    assert foreign.status_code == 403
+
+
+def test_form_post_with_a_cookie_and_token_of_the_attackers_choosing_is_403(site: Site) -> None:
+    """Another app on the host (or a sibling domain) can set our CSRF cookie; a cookie and a
+    form field both set to the same value of its choosing are no token of ours."""
+    chosen = "A" * 43  # the shape of a token
+    with site.client() as client:
+        client.cookies.set("pf_csrf", chosen)
+        form = {"email": "reader@example.org", "password": PASSWORD, "csrf_token": chosen}
+        response = client.post("/signin", data=form)
+        assert response.status_code == 403
+        assert "pf_session" not in response.cookies
+        # The cookie is replaced by one of ours, whose token works.
+        accepted = client.post("/signin", data={**form, "csrf_token": csrf_token(client)})
+    assert accepted.status_code == 303
+
+
+def test_a_csrf_token_works_only_in_the_session_it_was_given_to(site: Site) -> None:
+    """Tokens are bound to the browser's session: a token of the attacker's own session (or one
+    from before sign-in) is refused in the victim's, even with the attacker's CSRF cookie
+    planted in the victim's browser."""
+    with site.client() as attacker, site.client() as victim:
+        sign_in(attacker)
+        attackers_token = csrf_token(attacker, f"/papers/{PAPER}")
+        victim.cookies.set("pf_csrf", attacker.cookies["pf_csrf"])
+        anonymous_token = csrf_token(victim, f"/papers/{PAPER}")
+        sign_in(victim)
+        before = site.counts()
+        for token in (attackers_token, anonymous_token):
+            response = victim.post(f"/papers/{PAPER}/upvote", data={"csrf_token": token})
+            assert response.status_code == 403
+        assert site.counts() == before
+        # A new session is a new token: the old one is dead after signing in again.
+        old = csrf_token(victim, f"/papers/{PAPER}")
+        sign_in(victim)
+        assert victim.post("/signout", data={"csrf_token": old}).status_code == 403
+        new = csrf_token(victim, f"/papers/{PAPER}")
+        assert victim.post("/signout", data={"csrf_token": new}).status_code == 303
+
+
 @pytest.mark.parametrize(
-    "origin", ["https://evil.example", "http://127.0.0.1.evil.example", "http://localhost:1"]
+    "origin",
+    [
+        "https://evil.example",
+        "http://127.0.0.1.evil.example",
+        "http://localhost:1",
+        "null",  # an opaque origin: a sandboxed frame, a data: URL, a page from file:
+    ],
 )
 def test_form_post_from_a_foreign_origin_is_403(site: Site, origin: str) -> None:
     with site.client() as client:
@@ -543,6 +618,100 @@ def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int)
     assert SIGN_IN.per == dt.timedelta(minutes=5)
     assert int(refused.headers["retry-after"]) == 4 * 60  # until 12:05:00
     assert "pf_session" not in refused.cookies
+
+
+@contextlib.contextmanager
+def limited_site(settings: Settings, **changes: object) -> Iterator[tuple[Runtime, LiveServer]]:
+    """The app over a fresh catalog of its own (rate-limit counts live in the database) with
+    these settings, its clock standing still at 12:01:00 (the 5-minute windows end at 12:05,
+    the hourly ones at 13:00), and the account of the victim@example.org."""
+    clock = FrozenClock(dt.datetime(2026, 8, 3, 12, 1))
+    runtime = Runtime(settings.model_copy(update=changes), clock=clock)
+    runtime.accounts.sign_up("victim@example.org", "victim", PASSWORD)
+    with live_server(runtime) as server, contextlib.closing(runtime):
+        yield runtime, server
+
+
+def _wrong_sign_in(
+    client: httpx.Client, token: str, email: str, forwarded_for: str | None = None
+) -> int:
+    form = {"email": email, "password": "wrong password", "csrf_token": token}
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/signin", data=form, headers=headers).status_code
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_limit(settings: Settings) -> None:
+    """No proxy is trusted by default: a client that sends a new X-Forwarded-For with every
+    attempt is still one client (the server runs with `paperfeed serve`'s options)."""
+    with limited_site(settings) as (_, server), httpx.Client(base_url=server.url) as client:
+        token = csrf_token(client)
+        answers = [
+            _wrong_sign_in(client, token, f"guess{i}@x.org", f"10.9.0.{i}") for i in range(11)
+        ]
+    assert answers == [400] * 10 + [429]
+
+
+def test_a_trusted_proxy_names_the_client(settings: Settings) -> None:
+    """With PAPERFEED_TRUSTED_PROXIES naming the proxy (here: this machine), the client is the
+    address the proxy adds to X-Forwarded-For, the last one it did not add itself."""
+    with (
+        limited_site(settings, trusted_proxies=["127.0.0.1"]) as (_, server),
+        httpx.Client(base_url=server.url) as client,
+    ):
+        token = csrf_token(client)
+        # A client's own (forged) entries come first; the proxy appends the address it saw.
+        hops = "10.0.0.1, 198.51.100.7"
+        first = [_wrong_sign_in(client, token, f"guess{i}@x.org", hops) for i in range(11)]
+        other = _wrong_sign_in(client, token, "guess@x.org", "198.51.100.8")
+    assert first == [400] * 10 + [429]
+    assert other == 400  # another client behind the same proxy has its own count
+
+
+def test_wrong_passwords_from_many_clients_do_not_lock_the_owner_out(settings: Settings) -> None:
+    """Guesses at one account from many addresses count against each address, and against the
+    account only up to a much higher threshold: its owner still signs in from their own."""
+    with (
+        limited_site(settings, trusted_proxies=["127.0.0.1"]) as (_, server),
+        httpx.Client(base_url=server.url) as client,
+    ):
+        token = csrf_token(client)
+        guesses = [
+            _wrong_sign_in(client, token, "victim@example.org", f"10.8.{i}.1") for i in range(20)
+        ]
+        form = {"email": "victim@example.org", "password": PASSWORD, "csrf_token": token}
+        owner = client.post("/signin", data=form, headers={"X-Forwarded-For": "192.0.2.10"})
+    assert guesses == [400] * 20
+    assert owner.status_code == 303
+
+
+def test_sign_ins_to_one_account_have_a_higher_limit_of_their_own(settings: Settings) -> None:
+    """Scaled down (0.1: a client gets 1 attempt, an account 10 from everywhere together), the
+    11th guess at one account from an 11th address is refused."""
+    assert SIGN_IN_ACCOUNT.count >= 10 * SIGN_IN.count and SIGN_IN_ACCOUNT.per == SIGN_IN.per
+    with (
+        limited_site(settings, trusted_proxies=["127.0.0.1"], rate_limit_scale=0.1) as (_, srv),
+        httpx.Client(base_url=srv.url) as client,
+    ):
+        token = csrf_token(client)
+        guesses = [
+            _wrong_sign_in(client, token, "victim@example.org", f"10.7.{i}.1") for i in range(11)
+        ]
+        again = _wrong_sign_in(client, token, "other@example.org", "10.7.0.1")
+    assert guesses == [400] * 10 + [429]
+    assert again == 429  # the client's own limit (1 attempt when scaled by 0.1)
+
+
+def test_subscribe_counts_each_request_once(settings: Settings) -> None:
+    """The limit is 10 subscriptions an hour per client (and per address): the 10th goes
+    through, the 11th is refused."""
+    assert SUBSCRIBE.count == 10
+    with limited_site(settings) as (_, server), httpx.Client(base_url=server.url) as client:
+        token = csrf_token(client, "/")
+        answers = [
+            client.post("/subscribe", data={"email": f"reader{i}@example.org", "csrf_token": token})
+            for i in range(11)
+        ]
+    assert [a.status_code for a in answers] == [200] * 10 + [429]
 
 
 # -- open redirects ------------------------------------------------------------------------------

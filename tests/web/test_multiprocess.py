@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -71,6 +71,9 @@ def _start(name: str, env: dict[str, str], folder: Path) -> Node:
             [
                 *(sys.executable, "-m", "uvicorn", "paperfeed.http.server:app"),
                 *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+                # uvicorn's own proxy headers would believe anyone on 127.0.0.1; the app reads
+                # them from PAPERFEED_TRUSTED_PROXIES only (README: "Behind a reverse proxy")
+                "--no-proxy-headers",
             ],
             env=env,
             stdout=out,
@@ -119,6 +122,7 @@ def cluster(
         "PAPERFEED_HOME": str(home),
         "PAPERFEED_CONFIG": str(folder / "no-such-config.toml"),  # no user config leaks in
         "PAPERFEED_EMBEDDER": "none",  # search by words only: the test is about the database
+        "PAPERFEED_TRUSTED_PROXIES": "127.0.0.1",  # as if a proxy ran on this machine
         **({"PAPERFEED_DATABASE_URL": url} if url else {}),
     }
     cli = Cli({**settings, "PAPERFEED_DATABASE_URL": url})
@@ -274,7 +278,33 @@ def test_rate_limits_are_counted_across_processes(cluster: Cluster) -> None:
     assert int(answers[-1].headers["retry-after"]) > 0
 
 
-def _sign_in_burst(cluster: Cluster, address: str, attempts: int) -> list[httpx.Response]:
+def test_forwarded_addresses_are_believed_from_the_trusted_proxy_only(cluster: Cluster) -> None:
+    """The nodes trust 127.0.0.1 as their proxy: behind it, the client is the address it
+    forwards, counted across both processes; a client elsewhere that forges a new
+    X-Forwarded-For with each attempt is still one client."""
+    window = int(SIGN_IN.per.total_seconds())
+    for attempt in (4, 5):  # a second try, from other addresses, if a window boundary fell in
+        started = int(time.time()) // window
+        proxied = _sign_in_burst(cluster, "127.0.0.1", 11, [f"203.0.113.{attempt}"] * 11)
+        forged = _sign_in_burst(
+            cluster, f"127.0.0.{attempt}", 11, [f"198.51.100.{i}" for i in range(11)]
+        )
+        if int(time.time()) // window == started:
+            break
+    else:
+        raise AssertionError("two bursts of sign-ins in a row straddled a window boundary")
+    assert [r.status_code for r in proxied] == [400] * 10 + [429]
+    assert [r.status_code for r in forged] == [400] * 10 + [429]
+
+
+def _sign_in_burst(
+    cluster: Cluster,
+    address: str,
+    attempts: int,
+    forwarded_for: Sequence[str] | None = None,
+) -> list[httpx.Response]:
+    """Wrong sign-ins from `address`, alternating between the processes; the i-th with the
+    X-Forwarded-For header `forwarded_for[i]` if given."""
     transport = {"transport": httpx.HTTPTransport(local_address=address)}
     with cluster.a.client(**transport) as a, cluster.b.client(**transport) as b:
         clients = [a, b]
@@ -283,6 +313,7 @@ def _sign_in_burst(cluster: Cluster, address: str, attempts: int) -> list[httpx.
             clients[i % 2].post(
                 "/signin",
                 data={"email": f"guess{i}@x.org", "password": "x", "csrf_token": tokens[i % 2]},
+                headers={"X-Forwarded-For": forwarded_for[i]} if forwarded_for else {},
             )
             for i in range(attempts)
         ]

@@ -18,8 +18,12 @@ class Limit:
     per: dt.timedelta
 
 
-# Per client address (and, for sign-in, per account as well).
+# Per client address (and, where the handler names one, per account, email or user as well).
 SIGN_IN = Limit("sign-in", 10, dt.timedelta(minutes=5))
+# Sign-ins to one account from all clients together: much higher than a client's own limit,
+# so that strangers guessing a password do not lock its owner out (the attempts at one
+# account from one client are bounded by the client's limit, SIGN_IN).
+SIGN_IN_ACCOUNT = Limit("account sign-in", 100, dt.timedelta(minutes=5))
 SIGN_UP = Limit("sign-up", 5, dt.timedelta(hours=1))
 SUBMIT = Limit("submit", 20, dt.timedelta(hours=1))
 PASSWORD_RESET = Limit("reset", 5, dt.timedelta(hours=1))

@@ -91,7 +91,9 @@ def search(
     )
 
 
-@router.get("/papers/{paper_id:path}/similar", response_model=list[Paper], summary="Similar papers")
+@router.get(
+    "/papers/{paper_id:paper}/similar", response_model=list[Paper], summary="Similar papers"
+)
 def similar(
     paper_id: str,
     cards: CardsDep,
@@ -104,7 +106,7 @@ def similar(
 
 
 @router.post(
-    "/papers/{paper_id:path}/upvote",
+    "/papers/{paper_id:paper}/upvote",
     response_model=VoteResponse,
     responses=WRITE_ERRORS,
     summary="Upvote a paper (idempotent)",
@@ -116,7 +118,7 @@ def upvote(
 
 
 @router.delete(
-    "/papers/{paper_id:path}/upvote",
+    "/papers/{paper_id:paper}/upvote",
     response_model=VoteResponse,
     responses=WRITE_ERRORS,
     summary="Withdraw an upvote (idempotent)",
@@ -132,7 +134,7 @@ def _vote(discussion: DiscussionDep, paper_id: int, user: User, *, up: bool) -> 
     return VoteResponse(id=card.public_id, upvotes=card.upvotes, voted=card.voted)
 
 
-@router.get("/papers/{paper_id:path}", response_model=Paper, summary="One paper")
+@router.get("/papers/{paper_id:paper}", response_model=Paper, summary="One paper")
 def paper(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> Paper:
     return Paper.of(cards.card(paper_ids.resolve(paper_id)))
 

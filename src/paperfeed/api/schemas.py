@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from paperfeed.community.cards import PaperCard
+from paperfeed.papers.ids import ARXIV_REFERENCE_PATTERN
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
@@ -99,8 +101,28 @@ class TrendingResponse(BaseModel):
     papers: list[TrendingPaper]
 
 
+_ARXIV_REFERENCE = re.compile(ARXIV_REFERENCE_PATTERN)
+
+
+def _arxiv_reference(value: str) -> str:
+    # The documented pattern is what the API accepts, no more and no less (with a message a
+    # person can read: pydantic's would be the regular expression).
+    if not _ARXIV_REFERENCE.fullmatch(value):
+        raise ValueError(
+            "not an arXiv id or arxiv.org URL (e.g. 2606.13392, arXiv:hep-th/9901001v2, "
+            "https://arxiv.org/abs/2606.13392)"
+        )
+    return value
+
+
 class SubmitRequest(BaseModel):
-    paper: str = Field(min_length=1, max_length=300, description="arXiv id or URL")
+    paper: Annotated[str, AfterValidator(_arxiv_reference)] = Field(
+        min_length=1,
+        max_length=300,
+        description="arXiv id (a month that exists, the number length of its month; any "
+        "version), `arXiv:` reference or arxiv.org abs/pdf URL",
+        json_schema_extra={"pattern": ARXIV_REFERENCE_PATTERN},
+    )
 
 
 class VoteResponse(BaseModel):

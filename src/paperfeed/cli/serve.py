@@ -36,7 +36,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     metrics on a port of its own."""
     import uvicorn
 
-    from paperfeed.http.workers import APP
+    from paperfeed.http.workers import APP, SERVER_OPTIONS
     from paperfeed.ops.logs import log_config
 
     count = runtime.catalog.count()  # (first: an outdated schema stops here, in one line)
@@ -57,9 +57,9 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     runtime.close()
     options: dict[str, Any] = {
         "log_level": "info",
-        "proxy_headers": True,
         "access_log": False,
         "log_config": logging_config,
+        **SERVER_OPTIONS,  # no forwarded headers unless PAPERFEED_TRUSTED_PROXIES (http/app.py)
     }
     if not runtime.settings.metrics_enabled:
         if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)

@@ -286,8 +286,17 @@ class CardService:
         return CardResults(items, total, results.took_ms, results.notices)
 
     def similar(
-        self, search: SearchService, paper_id: int, *, limit: int, viewer: User | None = None
+        self,
+        search: SearchService,
+        paper_id: int,
+        *,
+        limit: int,
+        viewer: User | None = None,
+        include_hidden: bool = False,
     ) -> list[PaperCard]:
+        """Papers like this one (visible ones only); NotFound for an unknown paper and, unless
+        asked for, a hidden one, as on every route that names a paper."""
+        self.card(paper_id, include_hidden=include_hidden)
         return self.cards(
             [h.paper_id for h in search.similar(paper_id, limit=limit)], viewer=viewer
         )

@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed import __version__
 from paperfeed.config import Settings
@@ -70,10 +71,15 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     )
 
     settings = runtime.settings
-    if settings.access_log or settings.metrics_enabled:  # last: the outermost, sees every answer
+    if settings.access_log or settings.metrics_enabled:  # outside the limits: sees every answer
         app.add_middleware(
             AccessLog, write_log=settings.access_log, metrics=settings.metrics_enabled
         )
+    if settings.trusted_proxies:
+        # Outermost: the client address and scheme are the forwarded ones before anything
+        # (the access log included) reads them. Only these proxies are believed (`paperfeed
+        # serve` runs uvicorn without its own proxy-header handling, which trusts 127.0.0.1).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     errors.install(app, error_page)
 

@@ -8,6 +8,7 @@ checks and rate limits. Handlers declare what they need, e.g.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Form, HTTPException, Request, Security
 from fastapi.security import HTTPBearer
@@ -23,7 +24,7 @@ from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import SubmissionService
 from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import SubscriptionService
-from paperfeed.http.security import client_address, csrf_valid
+from paperfeed.http.security import client_address, csrf_token, csrf_valid
 from paperfeed.mail.messages import Messages
 from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.lookup import PaperIds
@@ -169,15 +170,36 @@ TokenUserDep = Annotated[User, Depends(token_user)]
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
 
 
+def csrf_binding(request: Request) -> tuple[bytes, str | None]:
+    """What this request's CSRF token is bound to: the server secret, and the session cookie
+    when it signs someone in (see http/security.py)."""
+    session = request.cookies.get(SESSION_COOKIE) if viewer(request) is not None else None
+    return get_runtime(request).secret, session
+
+
+def form_csrf_token(request: Request) -> str:
+    """The token the forms of this page carry."""
+    return csrf_token(request, *csrf_binding(request))
+
+
+def _own_origins(request: Request) -> set[str]:
+    """This site's origins: the one the request was made to, and that of PAPERFEED_BASE_URL
+    (behind a proxy that terminates TLS but is not among the trusted proxies, the request
+    itself looks like plain HTTP)."""
+    base = urlsplit(get_runtime(request).settings.base_url)
+    return {
+        f"{request.url.scheme}://{request.headers.get('host', '')}",
+        f"{base.scheme}://{base.netloc}",
+    }
+
+
 def check_csrf(request: Request, csrf_token: Csrf = None) -> None:
-    """Refuses (403) a form post from another site: a foreign Origin, or a token that is not
-    the one in the browser's CSRF cookie."""
+    """Refuses (403) a form post from another site: a foreign or opaque (`null`) Origin, or a
+    token that is not the one this browser and session were given."""
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin != expected:
-            raise HTTPException(403, "cross-site form post refused")
-    if not csrf_valid(request, csrf_token):
+    if origin is not None and origin not in _own_origins(request):
+        raise HTTPException(403, "cross-site form post refused")
+    if not csrf_valid(request, *csrf_binding(request), csrf_token):
         raise HTTPException(
             403, "this form expired or came from another site; reload the page and try again"
         )
@@ -198,9 +220,15 @@ FormUserDep = Annotated[User, Depends(form_user)]
 
 
 def rate_limit(request: Request, limit: Limit, *extra: str) -> None:
-    """Counts the attempt for the client address (and each extra key such as an email or a
-    user); RateLimited (a 429 with Retry-After, see http/errors.py) when over the limit."""
+    """Counts the attempt once for the client address (and once for each extra key such as an
+    email or a user); RateLimited (a 429 with Retry-After, see http/errors.py) when over the
+    limit."""
     limiter = get_runtime(request).rate_limiter
     limiter.hit(limit, client_address(request))
     for key in extra:
         limiter.hit(limit, key)
+
+
+def rate_limit_key(request: Request, limit: Limit, key: str) -> None:
+    """Counts the attempt for `key` alone (e.g. an account, from all clients together)."""
+    get_runtime(request).rate_limiter.hit(limit, key)

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
 from paperfeed.accounts.rate_limit import RateLimited
 from paperfeed.accounts.service import AccountError
@@ -65,6 +66,24 @@ def http_error(exc: Exception) -> HTTPException:
     return HTTPException(status_of(exc), str(exc), headers=headers)
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> str:
+    """The methods some route answers at this request's path, for `Allow` (RFC 9110): each
+    method whose request the router would hand to a route (mounted apps, which take every
+    method and refuse some themselves, aside)."""
+    routes = [route for route in app.router.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def wants_json(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/api/") or path.endswith(".md")
@@ -82,7 +101,11 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
-        return answer(request, exc.status_code, str(exc.detail), exc.headers)
+        headers = exc.headers
+        allowed = allowed_methods(app, request) if exc.status_code == 405 else ""
+        if allowed:  # (the router names only the methods of the first route it tried)
+            headers = {**(headers or {}), "Allow": allowed}
+        return answer(request, exc.status_code, str(exc.detail), headers)
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         # Every page and API route that names a paper or comment answers an unknown one alike.

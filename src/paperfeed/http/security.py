@@ -3,6 +3,8 @@ client addresses for rate limits."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import re
 import secrets
@@ -14,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32), or a SHA-256 HMAC
 
 # Pages use only our own script and stylesheet; nothing inline, nothing third-party.
 CONTENT_SECURITY_POLICY = (
@@ -113,21 +115,31 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def csrf_token(request: Request) -> str:
-    """The browser's CSRF token (double-submit cookie): set as a cookie, echoed in forms. A
-    cookie that is not one of our tokens (another app on the host can set it) is replaced."""
-    token = request.cookies.get(CSRF_COOKIE)
-    if not token or not _TOKEN.fullmatch(token):
-        token = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
-        request.state.new_csrf = token
-    return str(token)
+def csrf_token(request: Request, secret: bytes, session: str | None) -> str:
+    """The CSRF token of this browser's forms: an HMAC under the server secret of the
+    browser's CSRF cookie (a random value set with its first page) and, when it is signed in,
+    of its session cookie. Without the secret no one can make a token that fits a cookie, and
+    a token taken from one session is no good in another. A cookie that is not one of our
+    values (another app on the host can set it) is replaced."""
+    browser = request.cookies.get(CSRF_COOKIE)
+    if not browser or not _TOKEN.fullmatch(browser):
+        browser = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
+        request.state.new_csrf = browser
+    return _sign(secret, str(browser), session)
 
 
-def csrf_valid(request: Request, submitted: str | None) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not submitted:
+def csrf_valid(request: Request, secret: bytes, session: str | None, submitted: str | None) -> bool:
+    """Whether a posted token is the one `csrf_token` gave this browser and session."""
+    browser = request.cookies.get(CSRF_COOKIE)
+    if not browser or not _TOKEN.fullmatch(browser) or not submitted:
         return False
-    return hmac.compare_digest(cookie.encode(), submitted.encode())
+    return hmac.compare_digest(_sign(secret, browser, session).encode(), submitted.encode())
+
+
+def _sign(secret: bytes, browser: str, session: str | None) -> str:
+    message = f"csrf\0{browser}\0{session or ''}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def client_address(request: Request) -> str:

@@ -20,6 +20,10 @@ from typing import Any
 import uvicorn
 
 APP = "paperfeed.http.server:app"
+# uvicorn's options that every way of serving the app shares. No proxy headers: uvicorn would
+# believe X-Forwarded-For from 127.0.0.1 (anyone on the machine); the app itself believes
+# them only from PAPERFEED_TRUSTED_PROXIES (http/app.py).
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 STARTUP_FAILURE = 3  # a worker that exits with this never started: restarting will not help
 log = logging.getLogger("paperfeed.serve")
 

@@ -21,6 +21,21 @@ _URL_PREFIX = re.compile(
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|oai:arxiv\.org:)", re.IGNORECASE)
 
 
+# Exactly the ids above (months that exist, the number length of their month), bare or as an
+# `arXiv:` reference or an arxiv.org abs/pdf URL: the pattern the API documents for a paper
+# reference, and every text it matches parses (tests/papers/test_ids.py). JSON Schema
+# (ECMA-262) and Python read it alike.
+_NEW_ID_PATTERN = (
+    r"(?:07(?:0[4-9]|1[0-2])|(?:0[89]|1[0-4])(?:0[1-9]|1[0-2]))\.[0-9]{4}"  # to 2014-12
+    r"|(?:1[5-9]|[2-9][0-9])(?:0[1-9]|1[0-2])\.[0-9]{5}"  # from 2015-01
+)
+_OLD_ID_PATTERN = r"[a-z][a-z-]*(?:\.[A-Za-z-]{2,})?/(?:9[1-9]|0[0-7])(?:0[1-9]|1[0-2])[0-9]{3}"
+ARXIV_REFERENCE_PATTERN = (
+    r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/|arXiv:|arxiv:)?"
+    rf"(?:{_NEW_ID_PATTERN}|{_OLD_ID_PATTERN})(?:v[0-9]+)?(?:\.pdf)?$"
+)
+
+
 class InvalidArxivId(ValueError):
     """The text is not an arXiv identifier."""
 

@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from paperfeed.accounts.rate_limit import PASSWORD_RESET, SIGN_IN, SIGN_UP, SUBSCRIBE
+from paperfeed.accounts.rate_limit import (
+    PASSWORD_RESET,
+    SIGN_IN,
+    SIGN_IN_ACCOUNT,
+    SIGN_UP,
+    SUBSCRIBE,
+)
 from paperfeed.accounts.service import AccountError, AccountService, User, normalise_email
 from paperfeed.http.deps import (
     SESSION_COOKIE,
@@ -20,6 +26,7 @@ from paperfeed.http.deps import (
     SignedInDep,
     SubscriptionsDep,
     rate_limit,
+    rate_limit_key,
 )
 from paperfeed.mail.service import MailError
 from paperfeed.web.forms import redirect, safe_next
@@ -157,7 +164,8 @@ def signin(
     messages: MessagesDep,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    rate_limit(request, SIGN_IN, f"account:{email.strip().lower()}")
+    rate_limit(request, SIGN_IN)
+    rate_limit_key(request, SIGN_IN_ACCOUNT, f"account:{email.strip().lower()}")
     user = accounts.authenticate(email, password)
     error = "wrong email or password" if user is None else None
     if user is not None and not user.confirmed:
@@ -358,10 +366,9 @@ def change_password(
 def subscribe(
     request: Request, email: Email, _: CsrfChecked, subscriptions: SubscriptionsDep
 ) -> Response:
-    rate_limit(request, SUBSCRIBE)
+    address = normalise_email(email)
+    rate_limit(request, SUBSCRIBE, f"email:{address}")  # one count for the client, one for it
     try:
-        address = normalise_email(email)
-        rate_limit(request, SUBSCRIBE, f"email:{address}")
         subscriptions.subscribe(address)
     except MailError as exc:
         raise HTTPException(503, f"the confirmation email could not be sent ({exc})") from None

@@ -340,7 +340,7 @@ def _paper(
         card=card,
         paper=catalog.get(paper_id=paper_id) or {},
         comments=discussion.comments(paper_id, include_hidden=is_admin),
-        similar=cards.similar(search, paper_id, limit=6),
+        similar=cards.similar(search, paper_id, limit=6, include_hidden=is_admin),
         error=error,
         draft=draft,
     )

@@ -1,5 +1,6 @@
 """Rendering pages: the templates, the context every page gets (the signed-in user, the CSRF
-field, today by the runtime's clock, the status message after a redirect), the error page."""
+field, today by the runtime's clock, the status message after a redirect), the error page.
+Pages for a signed-in user are sent with `Cache-Control: private, no-store`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from paperfeed import __version__
-from paperfeed.http.deps import get_runtime, viewer
-from paperfeed.http.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
+from paperfeed.http.deps import form_csrf_token, get_runtime, viewer
+from paperfeed.http.security import CSRF_COOKIE, CSRF_FIELD
 from paperfeed.papers.tex_display import readable
 
 # Status messages shown after a redirect, by code (never text from the URL: a link could
@@ -43,7 +44,7 @@ TEMPLATES.env.filters["tex"] = readable
 
 
 def _csrf_input(request: Request) -> Markup:
-    token = csrf_token(request)
+    token = form_csrf_token(request)
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
 
@@ -78,6 +79,8 @@ def render(
         status_code=status_code,
     )
     set_csrf_cookie(request, response)
+    if viewer(request) is not None:  # a page made for one person: no cache may keep it
+        response.headers["cache-control"] = "private, no-store"
     elapsed = (time.perf_counter() - started) * 1000
     response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
     return response

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from paperfeed.config import Settings
 from paperfeed.db.schema import papers, users, votes
 from paperfeed.runtime import Runtime
+from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 
 PASSWORD = "correct horse battery staple"
@@ -65,7 +66,7 @@ def writer(runtime: Runtime, cli: Cli, data_dir: Path) -> Iterator[Writer]:
     """200 real papers (indexed by words), three accounts, and a writer of votes."""
     lexical = Cli({**cli.env, "PAPERFEED_EMBEDDER": "none"})
     lexical("import", "snapshot", data_dir / HEAD200, "--no-progress")
-    voters = [runtime.accounts.sign_up(f"v{i}@example.org", f"v{i}", PASSWORD) for i in range(3)]
+    voters = [confirmed_user(runtime.accounts, f"v{i}@example.org", f"v{i}") for i in range(3)]
     with runtime.engine.connect() as conn:
         paper_ids = list(conn.execute(sa.select(papers.c.id).order_by(papers.c.id)).scalars())
     thread = Writer(runtime, voters, paper_ids)

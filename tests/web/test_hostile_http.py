@@ -627,7 +627,7 @@ def limited_site(settings: Settings, **changes: object) -> Iterator[tuple[Runtim
     the hourly ones at 13:00), and the account of the victim@example.org."""
     clock = FrozenClock(dt.datetime(2026, 8, 3, 12, 1))
     runtime = Runtime(settings.model_copy(update=changes), clock=clock)
-    runtime.accounts.sign_up("victim@example.org", "victim", PASSWORD)
+    confirmed_user(runtime.accounts, "victim@example.org", "victim", PASSWORD)
     with live_server(runtime) as server, contextlib.closing(runtime):
         yield runtime, server
 

@@ -305,7 +305,7 @@ def _account_page(
         api_tokens=accounts.api_tokens(user),
         **context,
     )
-    response.headers["cache-control"] = "no-store"
+    response.headers["cache-control"] = "private, no-store"  # (also on a reset link's page)
     return response
 
 

@@ -33,7 +33,8 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     Several processes (--workers, or several machines on one PostgreSQL catalog) share
     everything through the database. Logs, with one line per request, go to standard error
     (PAPERFEED_LOG_FORMAT=json for log collectors); PAPERFEED_METRICS_PORT serves Prometheus
-    metrics on a port of its own."""
+    metrics on a port of its own. Behind a reverse proxy, PAPERFEED_TRUSTED_PROXIES names it:
+    only its X-Forwarded-For and X-Forwarded-Proto are believed."""
     import uvicorn
 
     from paperfeed.http.workers import APP, SERVER_OPTIONS

@@ -53,6 +53,11 @@ def _signed_in(
     return response
 
 
+def _message(request: Request, heading: str, message: str) -> Response:
+    """A page that only says something (titled by its heading)."""
+    return render(request, "message.html", title=heading, heading=heading, message=message)
+
+
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request) -> Response:
     return render(
@@ -96,12 +101,10 @@ def signup(
             messages.account_exists(user.email, user.username, confirmed=user.confirmed)
     except MailError as exc:
         raise HTTPException(503, f"the email could not be sent ({exc}); try later") from None
-    return render(
+    return _message(
         request,
-        "message.html",
-        title="Check your inbox",
-        heading="Check your inbox",
-        message=f"We sent a link to {user.email}: open it within three days to finish "
+        "Check your inbox",
+        f"We sent a link to {user.email}: open it within three days to finish "
         "creating your account.",
     )
 
@@ -372,13 +375,10 @@ def subscribe(
         subscriptions.subscribe(address)
     except MailError as exc:
         raise HTTPException(503, f"the confirmation email could not be sent ({exc})") from None
-    return render(
+    return _message(
         request,
-        "message.html",
-        title="Check your inbox",
-        heading="Check your inbox",
-        message=f"We sent a confirmation link to {address}. The subscription starts when you "
-        "open it.",
+        "Check your inbox",
+        f"We sent a confirmation link to {address}. The subscription starts when you open it.",
     )
 
 
@@ -387,12 +387,10 @@ def confirm_subscription(request: Request, token: str, subscriptions: Subscripti
     found = subscriptions.confirm(token)
     if found is None:
         raise HTTPException(404, "this confirmation link is not valid (any more)")
-    return render(
+    return _message(
         request,
-        "message.html",
-        title="Subscription confirmed",
-        heading="Subscription confirmed",
-        message=f"Trending papers will come to {found.email}. Every email has a one-click "
+        "Subscription confirmed",
+        f"Trending papers will come to {found.email}. Every email has a one-click "
         "unsubscribe link.",
     )
 
@@ -403,10 +401,8 @@ def unsubscribe(request: Request, token: str, subscriptions: SubscriptionsDep) -
     found = subscriptions.unsubscribe(token)
     if found is None:
         raise HTTPException(404, "this unsubscribe link is not valid")
-    return render(
+    return _message(
         request,
-        "message.html",
-        title="Unsubscribed",
-        heading="Unsubscribed",
-        message=f"{found.email} will get no more trending-papers emails.",
+        "Unsubscribed",
+        f"{found.email} will get no more trending-papers emails.",
     )

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -27,7 +32,7 @@ from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
-from tests.support.server import LiveServer, live_server
+from tests.support.server import LiveServer, free_port, live_server
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 PASSWORD = "correct horse battery staple"
@@ -649,6 +654,110 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_limit(settings: Settings) 
             _wrong_sign_in(client, token, f"guess{i}@x.org", f"10.9.0.{i}") for i in range(11)
         ]
     assert answers == [400] * 10 + [429]
+
+
+NGINX_SITE = Path(__file__).parents[2] / "deploy" / "nginx" / "paperfeed.conf"
+
+
+@contextlib.contextmanager
+def nginx_in_front(upstream: LiveServer, folder: Path, port: int) -> Iterator[str]:
+    """Debian's nginx on loopback running deploy/nginx/paperfeed.conf as documented (its two
+    ports changed, and TLS added as its comment says) in front of `upstream`; yields the
+    proxy's URL."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail("nginx is missing (.ci/run installs Debian's nginx-light)")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    site = NGINX_SITE.read_text()
+    # TLS, as the comment in the file says to add (a certificate made for the test).
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    site = site.replace(
+        "listen 80;",
+        f"listen 127.0.0.1:{port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};",
+    )
+    site = site.replace("http://127.0.0.1:8000;", f"http://127.0.0.1:{upstream.port};")
+    assert f":{port} ssl;" in site and f":{upstream.port};" in site
+    temp = " ".join(f"{kind}_temp_path {folder / kind};" for kind in TEMP_PATHS)
+    (folder / "nginx.conf").write_text(
+        f"daemon off; master_process off; pid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'};\n"
+        "events { worker_connections 64; }\n"
+        f"http {{ access_log off; {temp}\n{site}\n}}\n"
+    )
+    command = [binary, "-p", str(folder), "-e", str(folder / "error.log")]
+    proxy = subprocess.Popen([*command, "-c", str(folder / "nginx.conf")])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proxy.poll() is None, (folder / "error.log").read_text()
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < deadline, "nginx did not start listening"
+            time.sleep(0.05)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=20)
+
+
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def test_behind_the_documented_nginx_clients_are_told_apart_and_cookies_are_secure(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """deploy/nginx/paperfeed.conf, with TLS, in front of a server started as it says
+    (PAPERFEED_TRUSTED_PROXIES, PAPERFEED_BASE_URL, PAPERFEED_SECURE_COOKIES): a client that
+    forges X-Forwarded-For is still counted as itself, form posts through the proxy pass the
+    CSRF origin check, and the session cookie is Secure."""
+    port = free_port()
+    with (
+        limited_site(
+            settings,
+            trusted_proxies=["127.0.0.1"],
+            base_url=f"https://127.0.0.1:{port}",
+            secure_cookies=True,
+        ) as (_, server),
+        nginx_in_front(server, tmp_path, port) as url,
+        httpx.Client(base_url=url, verify=False) as client,
+    ):
+        origin = {"Origin": url}
+        with httpx.Client(base_url=url, verify=False) as owners:
+            owner = owners.post(
+                "/signin",
+                data={
+                    "email": "victim@example.org",
+                    "password": PASSWORD,
+                    "csrf_token": csrf_token(owners),
+                },
+                headers=origin,
+            )
+        token = csrf_token(client)
+        guesses = [
+            client.post(
+                "/signin",
+                data={"email": f"g{i}@x.org", "password": "wrong", "csrf_token": token},
+                headers={**origin, "X-Forwarded-For": f"10.7.0.{i}"},
+            ).status_code
+            for i in range(11)
+        ]
+    assert owner.status_code == 303, owner.text
+    session = next(
+        v for k, v in owner.headers.multi_items() if k == "set-cookie" and "pf_session" in v
+    )
+    assert "secure" in session.lower()
+    # One client (nginx replaced each forged header with the address it saw, the same as the
+    # owner's here): 10 attempts in the window, the owner's included, then 429.
+    assert guesses == [400] * 9 + [429] * 2
 
 
 def test_a_trusted_proxy_names_the_client(settings: Settings) -> None:

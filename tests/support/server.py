@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
+from lxml import html
 
 from paperfeed.http.app import create_app
 from paperfeed.http.workers import SERVER_OPTIONS
@@ -61,3 +63,9 @@ def live_server(runtime: Runtime, port: int | None = None) -> Iterator[LiveServe
         yield server
     finally:
         server.stop()
+
+
+def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
+    """The CSRF token of the form on a page (its cookie stays in the client)."""
+    page = html.fromstring(client.get(path).text)
+    return str(page.xpath("//input[@name='csrf_token']/@value")[0])

@@ -32,7 +32,7 @@ from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
-from tests.support.server import LiveServer, free_port, live_server
+from tests.support.server import LiveServer, csrf_token, free_port, live_server
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 PASSWORD = "correct horse battery staple"
@@ -75,12 +75,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -
     finally:
         runtime.close()
         databases.close()  # drops the PostgreSQL database
-
-
-def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
-    """The CSRF token a browser gets with a form page (its cookie stays in the client)."""
-    page = html.fromstring(client.get(path).text)
-    return str(page.xpath("//input[@name='csrf_token']/@value")[0])
 
 
 def sign_in(client: httpx.Client, next: str = "/") -> httpx.Response:

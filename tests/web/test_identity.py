@@ -23,7 +23,7 @@ from tests.conftest import DATA
 from tests.support.accounts import PASSWORD, confirmed_user
 from tests.support.cli import Cli
 from tests.support.outbox import body_text, link_token, outbox
-from tests.support.server import free_port, live_server
+from tests.support.server import csrf_token, free_port, live_server
 
 HF_DAILY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
 PAPER = "2606.13392"  # "MiniMax Sparse Attention", on that list
@@ -56,12 +56,6 @@ def site(settings: Settings) -> Iterator[Site]:
     runtime = Runtime(settings.model_copy(update=update))
     with contextlib.closing(runtime), live_server(runtime, port):
         yield Site(runtime, url)
-
-
-def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
-    """The CSRF token of the form on a page (its cookie stays in the client)."""
-    page = html.fromstring(client.get(path).text)
-    return str(page.xpath("//input[@name='csrf_token']/@value")[0])
 
 
 def post(

@@ -28,7 +28,7 @@ from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.outbox import link_token, outbox
-from tests.support.server import free_port
+from tests.support.server import csrf_token, free_port
 
 HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
 PASSWORD = "correct horse battery staple"
@@ -142,11 +142,6 @@ def cluster(
             _stop(node)
         runtime.close()
         databases.close()  # drops the PostgreSQL database
-
-
-def csrf_token(client: httpx.Client, path: str = "/signin") -> str:
-    page = html.fromstring(client.get(path).text)
-    return str(page.xpath("//input[@name='csrf_token']/@value")[0])
 
 
 def test_both_processes_serve_the_same_catalog(cluster: Cluster) -> None:

@@ -21,6 +21,12 @@ from tests.support.models import SessionModels
 
 __all__ = ["DATA", "SHARED", "scratch_database"]
 
+# Password hashes at argon2id's cheapest useful cost in every test process and the servers and
+# commands they start (the environment is inherited): the suite signs up and in hundreds of
+# times, ~40 ms a hash at the default cost. tests/accounts checks the default cost itself.
+os.environ.setdefault("PAPERFEED_PASSWORD_HASH_MEMORY_KIB", "64")
+os.environ.setdefault("PAPERFEED_PASSWORD_HASH_TIME_COST", "1")
+
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[2] / "shared"))
 DATA = SHARED / "data"
 SLOW_TIMEOUT = 900  # seconds, for tests marked `slow`

@@ -625,6 +625,16 @@ class AccountService:
             )
         return token
 
+    def pending_email(self, user: User) -> str | None:
+        """The newest address the account asked to change to whose link still works."""
+        query = (
+            sa.select(email_changes.c.new_email)
+            .where(email_changes.c.user_id == user.id, email_changes.c.expires_at >= self.clock())
+            .order_by(email_changes.c.expires_at.desc())
+        )
+        with self.reader.connect() as conn:
+            return conn.execute(query.limit(1)).scalar()
+
     def email_change(self, token: str) -> tuple[User, str] | None:
         """The account and new address of a valid email-change link."""
         if not token or len(token) > 200:

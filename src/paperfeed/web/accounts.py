@@ -342,7 +342,8 @@ TOKEN_LIVES = {"": None, "7": 7, "30": 30, "90": 90, "365": 365}  # the form's c
 def account(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
     fresh = request.cookies.get(NEW_TOKEN_COOKIE)
     shown = fresh if accounts.new_api_token(user, fresh) is not None else None
-    response = _account_page(request, accounts, user, new_token=shown)
+    pending = accounts.pending_email(user)
+    response = _account_page(request, accounts, user, new_token=shown, pending_email=pending)
     if fresh is not None:
         response.delete_cookie(NEW_TOKEN_COOKIE, path="/account")
     return response

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from lxml import html
 from playwright.sync_api import Page, expect
 
 from paperfeed.clock import FrozenClock
@@ -24,7 +25,7 @@ from paperfeed.runtime import Runtime
 from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.outbox import body_text, link_token
-from tests.support.server import LiveServer, free_port
+from tests.support.server import LiveServer, csrf_token, free_port
 from tests.web.support import HF_DAILY, PASSWORD, Site, sign_in
 
 PAPER = "2607.27919"  # on the 2026-07-31 list
@@ -335,3 +336,24 @@ def test_error_pages_have_titles_and_sign_in_leads_back_with_the_query(
         form.get_by_label("Password").fill(PASSWORD)
         form.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(f"{site.url}{landing}")
+
+
+def test_a_signed_out_form_post_offers_sign_in_back_to_the_form_page(timed_site: Site) -> None:
+    site = timed_site
+    with httpx.Client(base_url=site.url, timeout=30) as client:
+        fields = {"csrf_token": csrf_token(client)}
+        own = client.post(
+            f"/papers/{PAPER}/upvote",
+            data=fields,
+            headers={"referer": f"{site.url}/papers/{PAPER}?from=list"},
+        )
+        foreign = client.post(
+            f"/papers/{PAPER}/upvote",
+            data=fields,
+            headers={"referer": "https://evil.example/papers/x"},
+        )
+    for response, back in ((own, f"/papers/{PAPER}%3Ffrom%3Dlist"), (foreign, "/")):
+        assert response.status_code == 401
+        page = html.fromstring(response.text)
+        assert page.findtext(".//title") == "Sign in first · paperfeed"
+        assert page.xpath("//main//a[.='Sign in']/@href") == [f"/signin?next={back}"]

@@ -15,6 +15,7 @@ from paperfeed.clock import Clock, utcnow
 from paperfeed.community.cards import CardService
 from paperfeed.community.daily import DailyService
 from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.members import MemberService
 from paperfeed.community.moderation import ModerationService
 from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import ArxivFetcher, HttpArxivFetcher, SubmissionService
@@ -166,6 +167,10 @@ class Runtime:
     @cached_property
     def discussion(self) -> DiscussionService:
         return DiscussionService(self.engine, self.cards, clock=self.clock, reader=self.reader)
+
+    @cached_property
+    def members(self) -> MemberService:
+        return MemberService(self.engine, self.accounts, reader=self.reader, clock=self.clock)
 
     @cached_property
     def moderation(self) -> ModerationService:

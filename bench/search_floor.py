@@ -203,11 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, values in rows.items():
         print(_row(name, values))
-    from paperfeed.search.service import MEANING_FLOOR
+    from paperfeed.search.service import MEANING_FLOOR, SOME_WORDS_FLOOR
 
-    print(f"\nfloor {MEANING_FLOOR}: share at or above it")
+    floors = sorted({0.30, 0.35, 0.40, 0.42, 0.45, 0.50, MEANING_FLOOR, SOME_WORDS_FLOOR})
+    print("\n| share at or above | " + " | ".join(f"{f:.2f}" for f in floors) + " |")
+    print("|---|" + "---|" * len(floors))
     for name, values in rows.items():
-        print(f"- {name}: {np.mean(values >= MEANING_FLOOR):.1%}")
+        shares = " | ".join(f"{np.mean(values >= f):.1%}" for f in floors)
+        print(f"| {name} | {shares} |")
     if args.json:
         args.json.write_text(json.dumps({k: v.tolist() for k, v in rows.items()}))
     return 0

@@ -164,6 +164,10 @@ def test_notices_and_refused_parameters_read_as_sentences(page: Page, site: Site
     notices = page.locator("main .notice").all_inner_texts()
     assert any("not ready yet" in text for text in notices), notices
     assert not any("paperfeed" in text or "`" in text for text in notices), notices
+    page.goto(f"{site.url}/papers/date/2020-01-06")  # a day without papers
+    empty = page.locator("main .empty")
+    expect(empty).to_contain_text("an administrator can also import")
+    assert "paperfeed" not in empty.inner_text()
 
     for query, sentence in (
         ("q=memory&page=51", "The page number must be at most 50."),
@@ -176,3 +180,16 @@ def test_notices_and_refused_parameters_read_as_sentences(page: Page, site: Site
         assert "Input should" not in page.locator("main").inner_text()
     refused = httpx.get(f"{site.url}/api/v1/search", params={"q": "x", "limit": 0}, timeout=30)
     assert refused.json() == {"error": "The number of results must be at least 1."}
+
+
+def test_snippets_mark_the_query_content_words_not_stopwords(indexed_site: Site) -> None:
+    found = api(indexed_site, q="memory for the decoder of a language model", limit=10)
+    results = found["results"]
+    assert isinstance(results, list) and results
+    marked = {
+        word.lower()
+        for hit in results
+        for word in re.findall(r"<mark>(.*?)</mark>", hit["snippet_html"] or "")
+    }
+    assert {"memory", "decoder"} & marked
+    assert not {"for", "the", "of", "a"} & marked, marked

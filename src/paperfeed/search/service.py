@@ -89,6 +89,12 @@ class SearchResults:
             self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
 
 
+MEANING_NOT_READY = (
+    "search by meaning is not ready yet (new papers are still being processed); showing "
+    "papers that match the words only"
+)
+
+
 def missing_notice(arxiv_id: str) -> str:
     return f"arXiv:{arxiv_id} is not in the catalog"
 
@@ -288,10 +294,7 @@ class SearchService:
         embedder = self._dense_ready() if mode != "lexical" else None
         if embedder is None:
             if mode != "lexical" and self.embedder() is not None:
-                results.notices.append(
-                    "search by meaning is not ready yet (new papers are still being "
-                    "processed); showing papers that match the words only"
-                )
+                results.notices.append(MEANING_NOT_READY)
             if mode == "dense":
                 return Relevant([], 0, also=[], every_word=False)
             with results.stage("lexical"):

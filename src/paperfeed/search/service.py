@@ -68,7 +68,7 @@ class SearchResults:
     ranked: list[tuple[int, float, str]] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
     # The relevant set's size, the same in both orders: papers holding every content word of
-    # the query, and papers found by words or meaning whose meaning clears MEANING_FLOOR.
+    # the query, and candidates close enough in meaning (SOME_WORDS_FLOOR, MEANING_FLOOR).
     total: int = 0
     # How many of them this order can list (relevance: the fused candidates; date: all).
     listed: int = 0
@@ -362,14 +362,15 @@ class SearchService:
         matched.update(dict.fromkeys(lexical_ids, "words"))
         for pid, _ in dense:
             matched[pid] = "words+meaning" if matched.get(pid) == "words" else "meaning"
+        if lexical:  # every word candidate's exact cosine (for the floor and the fusion)
+            with results.stage("vectors"):
+                extra = index.similarities(vector, lexical_ids)
+            for pid, score in zip(extra[0].tolist(), extra[1].tolist(), strict=True):
+                cosine.setdefault(pid, score)
         if not dense:
             return lexical, total, cosine, by_words
         if not lexical:
             return dense, len(dense), cosine, by_words
-        with results.stage("vectors"):
-            extra = index.similarities(vector, lexical_ids)
-        for pid, score in zip(extra[0].tolist(), extra[1].tolist(), strict=True):
-            cosine.setdefault(pid, score)
         weight = embedder.fusion_weight if self.dense_weight is None else self.dense_weight
         with results.stage("fusion"):
             blended = dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra)

@@ -1,7 +1,12 @@
+import random
+import re
+import string
+
 import pytest
 
 from paperfeed.runtime import Runtime
 from paperfeed.search.query import parse_query
+from paperfeed.search.service import MEANING_FLOOR, SOME_WORDS_FLOOR
 
 
 def _ids(runtime: Runtime, query: str, **options: object) -> list[str | None]:
@@ -99,7 +104,8 @@ def test_pagination_does_not_repeat_results(indexed: Runtime) -> None:
 )
 def test_hostile_queries_give_results_or_a_clear_notice(indexed: Runtime, raw: str) -> None:
     results = indexed.search.search(raw)
-    assert results.hits or results.notices or not parse_query(raw).has_text
+    # No hits and no notice: then nothing matches, and the count says so too.
+    assert results.hits or results.notices or (results.total, results.listed) == (0, 0)
 
 
 def test_empty_query_explains_itself(indexed: Runtime) -> None:
@@ -135,3 +141,95 @@ def test_lexical_mode_counts_every_match_while_fetching_one_page(indexed: Runtim
     more = indexed.search.search("quantum", mode="lexical", limit=40)
     assert len(page.hits) == 3 and page.total == more.total > 3
     assert [h.arxiv_id for h in page.hits] == [h.arxiv_id for h in more.hits[:3]]
+
+
+# -- the relevant set: what a search shows and counts ---------------------------------------------
+
+NONSENSE = ["xqzv blorptang fnord", "qwxj vlorp", "zzkrq", "fnargle blimwop snerk", "xkcdq pflumph"]
+
+
+def _nonsense(count: int) -> list[str]:
+    """Pseudo-words of random letters (seeded), one to four of them."""
+    rng = random.Random(7)
+    return [
+        " ".join(
+            "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9)))
+            for _ in range(rng.randint(1, 4))
+        )
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_a_query_that_matches_nothing_says_so(indexed: Runtime, sort: str) -> None:
+    for query in [*NONSENSE, *_nonsense(40)]:
+        results = indexed.search.search(query, sort=sort)  # type: ignore[arg-type]
+        assert (results.total, results.hits) == (0, []), (query, results.hits[:1])
+    # Without the floor (as evaluations rank) the nearest papers by meaning would be listed.
+    unfloored = indexed.search.search(NONSENSE[0], floor=False)
+    assert unfloored.hits and {h.matched_by for h in unfloored.hits} == {"meaning"}
+    assert all(h.score < MEANING_FLOOR for h in unfloored.hits)
+
+
+def test_real_queries_clear_the_floor_by_meaning(indexed: Runtime) -> None:
+    # A paraphrase shares no word with its paper's title and holds no query word in full...
+    found = indexed.search.search("pairs of photons produced at hadron colliders", limit=50)
+    assert "0704.0001" in [h.arxiv_id for h in found.hits]
+    # ... and dense-only mode keeps the papers close in meaning.
+    dense = indexed.search.search("pebble games characterise sparse graphs", mode="dense")
+    assert dense.hits[0].arxiv_id == "0704.0002" and dense.total >= len(dense.hits) > 0
+
+
+def test_a_paper_sharing_one_word_is_not_a_match_unless_close_in_meaning(indexed: Runtime) -> None:
+    query = "sparsity certifying decompositions"
+    unfloored = indexed.search.search(query, floor=False, limit=200)
+    shown = indexed.search.search(query, limit=200)
+    assert shown.total < unfloored.total  # papers holding only "decompositions", far in meaning
+    words = indexed.search_store.lexical
+    holding_all = words.holding_every_word(parse_query(query), [h.paper_id for h in shown.hits])
+    assert "0704.0002" in [h.arxiv_id for h in shown.hits]
+    for hit in shown.hits:
+        if hit.paper_id not in holding_all:
+            [cosine] = words_cosines(indexed, query, [hit.paper_id])
+            by_words = hit.matched_by.startswith("words")  # holds some of the words
+            assert cosine >= (SOME_WORDS_FLOOR if by_words else MEANING_FLOOR), hit.title
+
+
+def words_cosines(runtime: Runtime, query: str, paper_ids: list[int]) -> list[float]:
+    embedder = runtime.search.embedder()
+    assert embedder is not None
+    index = runtime.search_store.vectors(embedder.dim)
+    _, scores = index.similarities(embedder.embed_query(query), paper_ids)
+    return [float(s) for s in scores]
+
+
+@pytest.mark.parametrize("query", ["graph", "quantum field", "magnetic field", "neural networks"])
+def test_both_orders_list_the_same_set_and_count_it_alike(indexed: Runtime, query: str) -> None:
+    by_relevance = indexed.search.search(query, limit=200)
+    by_date = indexed.search.search(query, limit=200, sort="date")
+    assert by_relevance.total == by_date.total > 0
+    assert by_date.listed == by_date.total
+    relevant, newest = {h.paper_id for h in by_relevance.hits}, {h.paper_id for h in by_date.hits}
+    if by_date.total <= 200:  # the date order lists the whole set: every ranked paper is in it
+        assert relevant <= newest
+        assert relevant == newest or by_relevance.listed < by_relevance.total
+    dates = [h.submitted_at.date() for h in by_date.hits if h.submitted_at]
+    assert len(dates) == len(by_date.hits) and dates == sorted(dates, reverse=True)
+
+
+def test_an_arxiv_id_not_in_the_catalog_lists_nothing(indexed: Runtime) -> None:
+    for sort in ("relevance", "date"):
+        missing = indexed.search.search("1706.03762", sort=sort)  # type: ignore[arg-type]
+        assert missing.missing_ids == ["1706.03762"]
+        assert (missing.total, missing.hits) == (0, [])
+    present = indexed.search.search("0704.0002 2501.99999")
+    assert [h.arxiv_id for h in present.hits] == ["0704.0002"] and present.total == 1
+    assert present.missing_ids == ["2501.99999"]
+
+
+def test_snippets_mark_content_words_not_stopwords(indexed: Runtime) -> None:
+    hit = indexed.search.search("pebble games for sparse graphs").hits[0]
+    assert hit.snippet is not None
+    marked = {m.lower() for m in re.findall(r"<mark>(.*?)</mark>", hit.snippet.html)}
+    assert "pebble" in marked and "for" not in marked
+    assert indexed.search.snippet_terms(parse_query("to be or not")) == {"to", "be", "or", "not"}

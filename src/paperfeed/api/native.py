@@ -85,6 +85,7 @@ def search(
     return SearchResponse(
         query=q,
         total=results.total,
+        listed=results.listed,
         took_ms=round(results.took_ms, 3),
         notices=results.notices,
         results=hits,

@@ -80,7 +80,14 @@ class SearchResult(Paper):
 
 class SearchResponse(BaseModel):
     query: str
-    total: int
+    total: int = Field(
+        description="papers that match (the same in both orders): those holding every "
+        "word of the query, and those close enough in meaning"
+    )
+    listed: int = Field(
+        description="how many of them this order can list through `offset` (by relevance: "
+        "the best candidates; by date: all, up to offset 10,000)"
+    )
     took_ms: float
     notices: list[str]
     results: list[SearchResult]

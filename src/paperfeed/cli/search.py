@@ -12,7 +12,7 @@ from paperfeed.cli.context import find_paper, pass_runtime
 from paperfeed.cli.progress import progress_bars
 from paperfeed.papers.ids import public_id
 from paperfeed.runtime import Runtime
-from paperfeed.search.service import SearchHit
+from paperfeed.search.service import MEANING_NOT_READY, SearchHit
 
 
 def _show(hits: list[SearchHit]) -> None:
@@ -72,6 +72,8 @@ def search(
     results = runtime.search.search(query, limit=limit, offset=offset, sort=sort, mode=mode)  # type: ignore[arg-type]
     for notice in results.notices:
         click.echo(f"note: {notice}", err=True)
+        if notice == MEANING_NOT_READY:  # (pages leave the command out: they are for readers)
+            click.echo("note: `paperfeed index update` embeds the papers now", err=True)
     if as_json:
         click.echo(
             json.dumps([hit.as_dict() for hit in results.hits], indent=2, ensure_ascii=False)

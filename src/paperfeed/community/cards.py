@@ -193,6 +193,8 @@ class CardResults:
     total: int  # matches, hidden papers not counted
     took_ms: float
     notices: list[str]
+    listed: int = 0  # how many of `total` this order can list (SearchResults.listed)
+    missing_ids: list[str] = field(default_factory=list)  # named arXiv ids not in the catalog
 
     @property
     def cards(self) -> list[PaperCard]:
@@ -283,7 +285,9 @@ class CardService:
             )
             items.append((hit, card))
         total = results.total
-        return CardResults(items, total, results.took_ms, results.notices)
+        return CardResults(
+            items, total, results.took_ms, results.notices, results.listed, results.missing_ids
+        )
 
     def similar(
         self,

@@ -5,6 +5,7 @@ path by the injected callback (the runtime's `index_in_background`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -45,9 +46,12 @@ class HttpArxivFetcher:
             with httpx.Client(timeout=self.timeout, follow_redirects=True) as client:
                 found = fetch_ids(client, self.endpoint, [arxiv_id])
         except (httpx.HTTPError, FormatError) as exc:  # FormatError: e.g. an HTML error page
+            logging.getLogger(__name__).warning("arXiv API unreachable: %r", exc)
             raise FetchUnavailable(
-                f"arXiv:{arxiv_id} is not in the catalog and arXiv could not be reached "
-                f"({type(exc).__name__}); import it with `paperfeed import ids` when online"
+                f"arXiv:{arxiv_id} is not in the catalog yet, and arXiv could not be reached "
+                "to fetch it (this server may be offline, or arXiv busy). Nothing was "
+                "submitted: try again later. An administrator can also add the paper to the "
+                "catalog by importing it."
             ) from exc
         return found[0] if found else None
 

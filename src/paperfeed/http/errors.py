@@ -7,7 +7,9 @@ through, and `install` answers them here."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
@@ -66,6 +68,63 @@ def http_error(exc: Exception) -> HTTPException:
     return HTTPException(status_of(exc), str(exc), headers=headers)
 
 
+# What a request's parameters are called in a sentence (others by their own name).
+PARAMETER_NAMES = {
+    "page": "the page number",
+    "sort": "the sort order",
+    "q": "the query",
+    "limit": "the number of results",
+    "offset": "the offset",
+    "cat": "the category",
+    "since": "the first date",
+    "until": "the last date",
+}
+_ALTERNATIVES = re.compile(r"\^\(([\w|.-]+)\)\$")
+
+
+def readable_problem(error: Mapping[str, Any]) -> str:
+    """One of a request's validation errors (pydantic's) as a sentence for a person:
+    "The page number must be at most 50." where pydantic says "page: Input should be less
+    than or equal to 50"."""
+    loc = [str(part) for part in error.get("loc", ())]
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    name = ".".join(loc[1:])
+    if loc[:1] == ["body"] and kind in ("json_invalid", "model_attributes_type", "dict_type"):
+        return "The request body must be a JSON object."
+    subject = PARAMETER_NAMES.get(name, f"“{name}”" if name else "the request")
+    if kind == "missing":
+        said = "is required"
+    elif kind in ("less_than_equal", "less_than", "greater_than_equal", "greater_than"):
+        bound = next(iter(ctx.values()), "")
+        words = {
+            "less_than_equal": "at most",
+            "less_than": "less than",
+            "greater_than_equal": "at least",
+            "greater_than": "more than",
+        }
+        said = f"must be {words[kind]} {bound:,}" if isinstance(bound, int) else f"must be {bound}"
+    elif kind in ("int_parsing", "int_type", "int_from_float"):
+        said = "must be a whole number"
+    elif kind == "string_too_long":
+        said = f"is too long (at most {ctx.get('max_length', 0):,} characters)"
+    elif kind == "string_too_short":
+        said = "is too short"
+    elif kind == "string_pattern_mismatch":
+        choices = _ALTERNATIVES.fullmatch(str(ctx.get("pattern", "")))
+        said = (
+            "must be " + " or ".join(f"“{c}”" for c in choices[1].split("|"))
+            if choices
+            else "is not in the expected form"
+        )
+    elif kind == "literal_error":
+        said = f"must be {ctx.get('expected', 'one of the listed values')}"
+    else:
+        detail = str(error.get("msg", "")).removeprefix("Value error, ").rstrip(".")
+        said = f"is not valid: {detail}" if detail else "is not valid"
+    sentence = f"{subject} {said}."
+    return sentence[0].upper() + sentence[1:]
+
+
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
@@ -117,11 +176,8 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
-        return answer(request, 400, problems or "invalid request", None)
+        problems = " ".join(dict.fromkeys(readable_problem(e) for e in exc.errors()))
+        return answer(request, 400, problems or "The request is not valid.", None)
 
     @app.exception_handler(sa.exc.DataError)
     async def unstorable_value(request: Request, exc: sa.exc.DataError) -> Response:

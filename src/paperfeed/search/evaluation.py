@@ -87,7 +87,10 @@ def evaluate_beir(
     progress: bool = False,
     modes: Sequence[Mode] = MODES,
     index_progress: Progress | None = None,
+    floor: bool = False,
 ) -> dict[str, dict[str, float]]:
+    """Measures the ranking: every candidate in order, relevant or not, unless `floor` (then
+    only the papers a search shows, those above the meaning floor or holding every word)."""
     qrels = load_qrels(directory / "qrels" / f"{split}.tsv")
     queries = {
         str(q["_id"]): str(q.get("text", ""))
@@ -111,7 +114,9 @@ def evaluate_beir(
                     queries.items(), desc=f"queries ({mode})", disable=not progress, file=sys.stderr
                 ):
                     # Only the order counts: no catalog rows, no snippets (fetch=False).
-                    found = runtime.search.search(text, limit=100, mode=mode, fetch=False)
+                    found = runtime.search.search(
+                        text, limit=100, mode=mode, fetch=False, floor=floor
+                    )
                     ranked = [doc_of[pid] for pid, _, _ in found.ranked]
                     totals["ndcg@10"] += ndcg_at(ranked, qrels[qid])
                     totals["recall@100"] += recall_at(ranked, qrels[qid])

@@ -221,14 +221,21 @@ class LexicalIndex:
         """The index term of one word (cached: snippets analyse hundreds of words a query)."""
         return _analyze_word(word)
 
-    def _text_query(self, query: ParsedQuery) -> tantivy.Query | None:
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+    def content_terms(self, query: ParsedQuery) -> list[str]:
+        """The index terms of the query's words that count: its content words, or its
+        stopwords when it has nothing else."""
         tokens = list(dict.fromkeys(self.analyze(" ".join(query.terms))))
         content_words = " ".join(w for w in query.terms if w.lower() not in STOPWORDS)
-        content = list(dict.fromkeys(self.analyze(content_words)))
+        return list(dict.fromkeys(self.analyze(content_words))) or tokens
+
+    def _text_query(self, query: ParsedQuery, *, every_word: bool = False) -> tantivy.Query | None:
+        """Any of the query's words (scored by BM25), or with `every_word` all of them;
+        phrases are always required."""
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         # Stopwords score only in a query made of nothing else: elsewhere they match nearly
         # every paper, and scoring them made a million-paper query 3x slower (bench/README.md).
-        clauses.extend((tantivy.Occur.Should, self._term(t)) for t in content or tokens)
+        occur = tantivy.Occur.Must if every_word else tantivy.Occur.Should
+        clauses.extend((occur, self._term(t)) for t in self.content_terms(query))
         for phrase in query.phrases:
             words = self.analyze(phrase)
             if len(words) == 1:
@@ -290,8 +297,8 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(days, 0.0)))
         return clauses
 
-    def build_query(self, query: ParsedQuery) -> tantivy.Query:
-        text = self._text_query(query)
+    def build_query(self, query: ParsedQuery, *, every_word: bool = False) -> tantivy.Query:
+        text = self._text_query(query, every_word=every_word)
         filters = self.filter_clauses(query)
         base = text if text is not None else tantivy.Query.all_query()
         if not filters:
@@ -304,10 +311,12 @@ class LexicalIndex:
         *,
         limit: int = 100,
         by_date: bool = False,
+        every_word: bool = False,
     ) -> tuple[list[tuple[int, float]], int]:
-        """(paper_id, BM25 score) best first, and the number of matching documents."""
+        """(paper_id, BM25 score) best first, and the number of matching documents: those
+        holding any of the query's words, or with `every_word` all of them."""
         searcher = self.index.searcher()
-        tq = self.build_query(query)
+        tq = self.build_query(query, every_word=every_word)
         kwargs: dict[str, Any] = {"limit": max(1, limit), "count": True}
         if by_date or not query.has_text:
             kwargs["order_by_field"] = "day"
@@ -320,6 +329,48 @@ class LexicalIndex:
         return list(zip(ids, scores, strict=True)), int(
             getattr(result, "count", 0) or 0
         )  # missing from tantivy's stub
+
+    def holding_every_word(self, query: ParsedQuery, paper_ids: Sequence[int]) -> set[int]:
+        """The given papers whose title and abstract hold every content word of the query (and
+        its phrases)."""
+        every = self._text_query(query, every_word=True)
+        if every is None or not paper_ids:
+            return set()
+        searcher = self.index.searcher()
+        candidates = tantivy.Query.term_set_query(self.schema, "paper_id", list(paper_ids))
+        tq = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, candidates), (tantivy.Occur.Must, every)]
+        )
+        hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
+        return _ids(searcher, [a for _, a in hits])
+
+    def relevant_by_date(
+        self,
+        query: ParsedQuery,
+        also: Sequence[int],
+        *,
+        limit: int,
+        every_word: bool = True,
+    ) -> tuple[list[int], int]:
+        """The relevant set newest first, and its size: papers holding every content word of
+        the query (with `every_word`) or among `also` (papers found relevant by meaning), that
+        pass the query's filters."""
+        parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        every = self._text_query(query, every_word=True) if every_word else None
+        if every is not None:
+            parts.append((tantivy.Occur.Should, every))
+        if also:
+            named = tantivy.Query.term_set_query(self.schema, "paper_id", list(also))
+            parts.append((tantivy.Occur.Should, named))
+        if not parts:
+            return [], 0
+        tq = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.boolean_query(parts)), *self.filter_clauses(query)]
+        )
+        searcher = self.index.searcher()
+        result = searcher.search(tq, limit=max(1, limit), count=True, order_by_field="day")
+        found = _ids_list(searcher, [address for _, address in result.hits])
+        return found, int(getattr(result, "count", 0) or 0)
 
     def restrict(self, query: ParsedQuery, paper_ids: Sequence[int]) -> list[int]:
         """The given papers that satisfy the query's filters, exclusions and phrases (for

@@ -14,6 +14,7 @@ from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.ids import public_id
 from paperfeed.search.embedder import Embedder, document_text
 from paperfeed.search.fusion import dbsf_blend
+from paperfeed.search.lexical import STOPWORDS, LexicalIndex
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.search.snippets import Snippet, make_snippet
 from paperfeed.search.store import SearchStore
@@ -21,6 +22,14 @@ from paperfeed.search.store import SearchStore
 Sort = Literal["relevance", "date"]
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000
+# The cosine similarity (query to title + abstract, MiniLM) a paper that does not hold every
+# content word of the query needs to count as a match (measured by `python -m bench floor`,
+# figures in bench/README.md). Found by meaning alone (no word in common): above the best
+# match of every nonsense query measured (at most 0.43). Holding some of the words: as close
+# as 95% of SciFact's relevant documents (and three quarters of the arXiv papers holding
+# every word of a query), so that sharing one word is not enough.
+MEANING_FLOOR = 0.45
+SOME_WORDS_FLOOR = 0.30
 HIT_COLUMNS = ("arxiv_id", "title", "abstract", "authors", "categories", "submitted_at")
 
 
@@ -58,7 +67,12 @@ class SearchResults:
     # fields and snippet; a caller that reads the papers itself asks for none (fetch=False).
     ranked: list[tuple[int, float, str]] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
+    # The relevant set's size, the same in both orders: papers holding every content word of
+    # the query, and candidates close enough in meaning (SOME_WORDS_FLOOR, MEANING_FLOOR).
     total: int = 0
+    # How many of them this order can list (relevance: the fused candidates; date: all).
+    listed: int = 0
+    missing_ids: list[str] = field(default_factory=list)  # named arXiv ids not in the catalog
     notices: list[str] = field(default_factory=list)
     took_ms: float = 0.0
     # Seconds spent per stage: `queue` (waiting for a search slot), `lexical` (BM25),
@@ -73,6 +87,53 @@ class SearchResults:
             yield
         finally:
             self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
+
+
+MEANING_NOT_READY = (
+    "search by meaning is not ready yet (new papers are still being processed); showing "
+    "papers that match the words only"
+)
+
+
+def missing_notice(arxiv_id: str) -> str:
+    return f"arXiv:{arxiv_id} is not in the catalog"
+
+
+@dataclass
+class Relevant:
+    """A query's relevant set: `ranked` (best first, as far as the candidates reach) and
+    `total`. `also` lists the papers that are in it by meaning; the others hold every content
+    word of the query (`every_word`). `also=None`: the set is every paper holding any of the
+    words (no floor)."""
+
+    ranked: list[tuple[int, float]]
+    total: int
+    also: list[int] | None
+    every_word: bool
+    # How far the relevance order reaches: the fused candidates; words alone reach all.
+    reach: int | None = None
+
+    def members(self, lexical: LexicalIndex, query: ParsedQuery, papers: list[int]) -> set[int]:
+        """Which of `papers` are in the set (without a floor: as far as it is ranked)."""
+        inside = {pid for pid, _ in self.ranked}.union(self.also or ())
+        if self.every_word and papers:
+            inside |= lexical.holding_every_word(query, papers)
+        return inside.intersection(papers)
+
+    def count(self, lexical: LexicalIndex, query: ParsedQuery) -> int:
+        assert self.also is not None
+        return lexical.relevant_by_date(query, self.also, limit=1, every_word=self.every_word)[1]
+
+    def by_date(
+        self, lexical: LexicalIndex, query: ParsedQuery, depth: int
+    ) -> list[tuple[int, float]]:
+        """The set's first `depth` papers, newest first (with their relevance scores)."""
+        scores = dict(self.ranked)
+        if self.also is None:
+            ranked, _ = lexical.search(query, limit=depth, by_date=True)
+            return [(pid, scores.get(pid, 0.0)) for pid, _ in ranked]
+        ids, _ = lexical.relevant_by_date(query, self.also, limit=depth, every_word=self.every_word)
+        return [(pid, scores.get(pid, 0.0)) for pid in ids]
 
 
 class SearchService:
@@ -128,13 +189,18 @@ class SearchService:
         until: dt.date | None = None,
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
         fetch: bool = True,
+        floor: bool = True,
     ) -> SearchResults:
         """At most `concurrency` searches run at once in this process; others wait. With
-        `fetch=False` only `ranked` is filled (the caller reads the papers and snippets)."""
+        `fetch=False` only `ranked` is filled (the caller reads the papers and snippets).
+        `floor=False` ranks every candidate, relevant or not (for evaluations of the ranking:
+        the floor decides what is shown and counted, not the order)."""
         started = time.perf_counter()
         with self._slots or contextlib.nullcontext():
             queued = time.perf_counter() - started
-            results = self._search(text, limit, offset, sort, categories, since, until, mode, fetch)
+            results = self._search(
+                text, limit, offset, sort, categories, since, until, mode, fetch, floor
+            )
         results.took_ms = (time.perf_counter() - started) * 1000
         results.stages["queue"] = queued
         if self.observe is not None:
@@ -152,6 +218,7 @@ class SearchService:
         until: dt.date | None,
         mode: Literal["hybrid", "lexical", "dense"],
         fetch: bool,
+        floor: bool,
     ) -> SearchResults:
         query = parse_query(text)
         query.excluded_papers = sorted(self.hidden()) if self.hidden is not None else []
@@ -169,25 +236,33 @@ class SearchService:
 
         pinned = self._pinned(query, results)
         matched: dict[int, str] = {pid: "id" for pid in pinned}
-        ranked: list[tuple[int, float]]
-        if sort == "date" or not query.has_text:
+        depth = offset + limit
+        if query.has_text:
+            relevant = self._relevant(query, mode, depth, matched, results, floor)
+            if sort == "date":
+                with results.stage("lexical"):
+                    ranked = relevant.by_date(self.store.lexical, query, depth)
+                listed = relevant.total
+            else:
+                ranked = relevant.ranked
+                listed = len(ranked) if relevant.reach is None else relevant.reach
+            total, known = relevant.total, relevant.members(self.store.lexical, query, pinned)
+        elif query.arxiv_ids:  # ids alone (filters aside): the papers named, nothing else
+            ranked, total, listed, known = [], 0, 0, set()
+        else:  # filters alone: every paper that passes them, newest first
             with results.stage("lexical"):
-                ranked, total = self.store.lexical.search(query, limit=offset + limit, by_date=True)
-            for pid, _ in ranked:
-                matched.setdefault(pid, "words")
-        else:
-            ranked, total = self._relevance(query, mode, offset + limit, matched, results)
-        if pinned:
-            pinned_set = set(pinned)
-            order = [*pinned, *(pid for pid, _ in ranked if pid not in pinned_set)]
-            scores = dict(ranked)
-            listed = len(order)
-        else:  # (the common case: look at the page only, not at all candidates)
-            order = [pid for pid, _ in ranked[: offset + limit]]
-            scores = dict(ranked[: offset + limit])
-            listed = len(ranked)
+                ranked, total = self.store.lexical.search(query, limit=depth, by_date=True)
+            listed, known = total, {pid for pid, _ in ranked}
+        for pid, _ in ranked:
+            matched.setdefault(pid, "words")
+        # Papers named by id come first; those not in the relevant set add to it.
+        extra = [pid for pid in pinned if pid not in known]
+        pinned_set = set(pinned)
+        order = [*pinned, *(pid for pid, _ in ranked[:depth] if pid not in pinned_set)]
+        scores = dict(ranked[:depth])
         page = order[offset : offset + limit]
-        results.total = max(total, listed)
+        results.total = total + len(extra)
+        results.listed = min(results.total, listed + len(extra))
         results.ranked = [(pid, scores.get(pid, 0.0), matched.get(pid, "words")) for pid in page]
         if fetch:
             with results.stage("fetch"):
@@ -200,31 +275,74 @@ class SearchService:
         found = self.catalog.ids_for_arxiv(query.arxiv_ids)
         hidden = set(query.excluded_papers)
         for missing in (a for a in query.arxiv_ids if a not in found or found[a] in hidden):
-            results.notices.append(f"arXiv:{missing} is not in the catalog")
+            results.missing_ids.append(missing)
+            results.notices.append(missing_notice(missing))
         return [found[a] for a in query.arxiv_ids if a in found and found[a] not in hidden]
 
-    def _relevance(
+    def _relevant(
         self,
         query: ParsedQuery,
         mode: str,
         depth: int,
         matched: dict[int, str],
         results: SearchResults,
-    ) -> tuple[list[tuple[int, float]], int]:
-        """Ranked papers: the top `depth` by words alone, or fused candidate lists."""
+        floor: bool,
+    ) -> Relevant:
+        """The relevant set of a query with words: ranked by relevance as far as the
+        candidates reach, counted whole, and how to list it by date."""
+        lexical = self.store.lexical
         embedder = self._dense_ready() if mode != "lexical" else None
-        if embedder is None or not query.text:
-            if embedder is None and mode != "lexical" and self.embedder() is not None:
-                results.notices.append(
-                    "search by meaning is not ready (run `paperfeed index "
-                    "update`); showing word matches only"
+        if embedder is None:
+            if mode != "lexical" and self.embedder() is not None:
+                results.notices.append(MEANING_NOT_READY)
+            if mode == "dense":
+                return Relevant([], 0, also=[], every_word=False)
+            with results.stage("lexical"):
+                every, count = (
+                    lexical.search(query, limit=depth, every_word=True) if floor else ([], 0)
                 )
-            if mode != "dense":
-                with results.stage("lexical"):
-                    words, count = self.store.lexical.search(query, limit=depth)
-                matched.update(dict.fromkeys((pid for pid, _ in words), "words"))
-                return words, count
-            return [], 0
+                if count:
+                    return Relevant(every, count, also=[], every_word=True, reach=count)
+                words, count = lexical.search(query, limit=depth)
+            if words and floor and len(lexical.content_terms(query)) > 1:
+                results.notices.append(
+                    "no paper holds all of these words: showing papers with some of them"
+                )
+            return Relevant(words, count, also=None, every_word=False, reach=count)
+        ranked, count, cosine, by_words = self._fused(query, mode, embedder, matched, results)
+        if not floor:
+            return Relevant(ranked, count, also=None, every_word=False)
+        ids = [pid for pid, _ in ranked]
+        with results.stage("lexical"):
+            holding = lexical.holding_every_word(query, ids) if mode != "dense" else set()
+            also = [
+                pid
+                for pid in ids
+                if pid not in holding
+                and cosine.get(pid, -1.0)
+                >= (SOME_WORDS_FLOOR if pid in by_words else MEANING_FLOOR)
+            ]
+            keep = holding.union(also)
+            relevant = Relevant(
+                [(pid, s) for pid, s in ranked if pid in keep],
+                0,
+                also=also,
+                every_word=mode != "dense",
+            )
+            relevant.total = relevant.count(lexical, query)
+        return relevant
+
+    def _fused(
+        self,
+        query: ParsedQuery,
+        mode: str,
+        embedder: Embedder,
+        matched: dict[int, str],
+        results: SearchResults,
+    ) -> tuple[list[tuple[int, float]], int, dict[int, float], set[int]]:
+        """The candidates (the top words matches and the nearest papers by meaning) ranked by
+        fused scores, the number of papers holding any word, each candidate's cosine, and the
+        candidates found by words."""
         lexical: list[tuple[int, float]] = []
         total = 0
         if mode != "dense":
@@ -238,20 +356,25 @@ class SearchService:
         with results.stage("lexical"):
             allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
         dense = [(pid, score) for pid, score in found if pid in allowed]
+        cosine = dict(dense)
         lexical_ids = [pid for pid, _ in lexical]
+        by_words = set(lexical_ids)
         matched.update(dict.fromkeys(lexical_ids, "words"))
         for pid, _ in dense:
             matched[pid] = "words+meaning" if matched.get(pid) == "words" else "meaning"
+        if lexical:  # every word candidate's exact cosine (for the floor and the fusion)
+            with results.stage("vectors"):
+                extra = index.similarities(vector, lexical_ids)
+            for pid, score in zip(extra[0].tolist(), extra[1].tolist(), strict=True):
+                cosine.setdefault(pid, score)
         if not dense:
-            return lexical, total
+            return lexical, total, cosine, by_words
         if not lexical:
-            return dense, len(dense)
-        with results.stage("vectors"):
-            extra = index.similarities(vector, lexical_ids)
+            return dense, len(dense), cosine, by_words
         weight = embedder.fusion_weight if self.dense_weight is None else self.dense_weight
         with results.stage("fusion"):
             blended = dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra)
-        return blended, total
+        return blended, total, cosine, by_words
 
     def _hits(
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]
@@ -280,8 +403,11 @@ class SearchService:
         return hits
 
     def snippet_terms(self, query: ParsedQuery) -> set[str]:
-        """The analysed words a snippet marks for this query."""
-        return set(self.store.lexical.analyze(" ".join([*query.terms, *query.phrases])))
+        """The analysed words a snippet marks for this query: its content words, not
+        stopwords such as "for" (unless the query holds nothing else, as in the word index)."""
+        every = [w for text in (*query.terms, *query.phrases) for w in text.split()]
+        content = [w for w in every if w.lower() not in STOPWORDS] or every
+        return set(self.store.lexical.analyze(" ".join(content)))
 
     def snippet(self, abstract: str | None, terms: set[str]) -> Snippet | None:
         """The passage of an abstract that best shows `terms` (see `snippet_terms`)."""

@@ -32,6 +32,7 @@ from paperfeed.http.errors import status_of
 from paperfeed.papers.categories import is_known_category
 from paperfeed.papers.periods import BadPeriod, Period, iso_week, parse_day, parse_month, parse_week
 from paperfeed.papers.tex_display import readable
+from paperfeed.search.service import missing_notice
 from paperfeed.web.forms import redirect
 from paperfeed.web.templates import render
 
@@ -173,7 +174,7 @@ def search_page(
     if cat and not is_known_category(cat) and "." in cat:
         notices.append(f"{cat!r} is not an arXiv category; showing results in all categories")
         categories = []
-    hits, total, took = [], 0, 0.0
+    hits, total, listed, took, missing = [], 0, 0, 0.0, []
     if q.strip() or categories:
         results = cards.search(
             search,
@@ -186,9 +187,14 @@ def search_page(
             since=since_day,
             until=until_day,
         )
-        notices.extend(results.notices)
-        hits, total, took = results.items, results.total, results.took_ms
-    pages = min(MAX_PAGES, math.ceil(total / PAGE_SIZE)) if total else 0
+        missing = results.missing_ids  # (shown with a link to arXiv and to /submit)
+        shown_apart = {missing_notice(arxiv_id) for arxiv_id in missing}
+        notices.extend(n for n in results.notices if n not in shown_apart)
+        hits, total, listed, took = results.items, results.total, results.listed, results.took_ms
+    # Pages reach the first MAX_PAGES * PAGE_SIZE results this order can list; the count line
+    # says so when there are more.
+    shown = min(listed, MAX_PAGES * PAGE_SIZE)
+    pages = math.ceil(shown / PAGE_SIZE)
     return render(
         request,
         "search.html",
@@ -202,8 +208,10 @@ def search_page(
         pages=pages,
         hits=hits,
         total=total,
+        shown=shown,
         took=took,
         notices=notices,
+        missing=missing,
         feed=f"/feeds/search.atom?{request.url.query}" if q else None,
     )
 
@@ -212,8 +220,10 @@ def search_page(
 
 
 @router.get("/submit", response_class=HTMLResponse)
-def submit_form(request: Request) -> Response:
-    return render(request, "submit.html", title="Submit a paper", error=None, value="")
+def submit_form(request: Request, paper: Annotated[str, Query(max_length=300)] = "") -> Response:
+    """The form, filled in with `paper` when a link names one (search: "not in the
+    catalog")."""
+    return render(request, "submit.html", title="Submit a paper", error=None, value=paper)
 
 
 @router.post("/submit", response_class=HTMLResponse)

@@ -28,6 +28,7 @@ import string
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -137,7 +138,7 @@ def arxiv_records(limit: int) -> list[PaperRecord]:
     records: list[PaperRecord] = []
     for path in sorted((shared_data_dir() / "arxiv" / "oaipmh_oai_dc_2017Q1").glob("*.xml.gz")):
         with gzip.open(path) as stream:
-            for item in parse(stream, path.name):
+            for item in parse(cast(BinaryIO, stream), path.name):
                 if isinstance(item, PaperRecord) and item.abstract:
                     records.append(item)
                     if len(records) >= limit:

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from paperfeed import __version__
 from paperfeed.http.deps import form_csrf_token, get_runtime, viewer
 from paperfeed.http.security import CSRF_COOKIE, CSRF_FIELD
-from paperfeed.papers.tex_display import readable
+from paperfeed.papers.tex_display import to_html
 
 # Status messages shown after a redirect, by code (never text from the URL: a link could
 # otherwise put any words on our page).
@@ -40,7 +40,7 @@ MESSAGES = {
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 STATIC_DIR = Path(__file__).with_name("static")
-TEMPLATES.env.filters["tex"] = readable
+TEMPLATES.env.filters["tex"] = to_html
 
 
 def _csrf_input(request: Request) -> Markup:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import pytest
-
 import xml.etree.ElementTree as ET
+
+import pytest
 
 from paperfeed.papers.tex_display import readable, to_html
 

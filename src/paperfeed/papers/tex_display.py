@@ -98,16 +98,19 @@ def readable(text: str) -> str:
 
 # -- MathML --------------------------------------------------------------------------------------
 
-_MATHML_TAGS = frozenset(
-    "math mrow mi mn mo ms mtext mspace msub msup msubsup munder mover munderover mfrac "
-    "msqrt mroot mstyle mpadded mphantom menclose mtable mtr mtd merror".split()
-)
-_MATHML_ATTRIBUTES = frozenset(
-    "display stretchy scriptlevel accent accentunder fence separator minsize maxsize form "
-    "linethickness width height depth lspace rspace voffset mathvariant displaystyle "
-    "columnalign rowalign columnspacing rowspacing columnlines rowlines symmetric largeop "
-    "movablelimits notation".split()
-)
+_MATHML_TAGS = frozenset({
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup",
+    "munder", "mover", "munderover", "mfrac", "msqrt", "mroot", "mstyle", "mpadded", "mphantom",
+    "menclose", "mtable", "mtr", "mtd", "merror",
+})  # fmt: skip
+# Presentation only: no href, style, class, id, mathcolor or event handler gets through.
+_MATHML_ATTRIBUTES = frozenset({
+    "display", "stretchy", "scriptlevel", "accent", "accentunder", "fence", "separator",
+    "minsize", "maxsize", "form", "linethickness", "width", "height", "depth", "lspace",
+    "rspace", "voffset", "mathvariant", "displaystyle", "columnalign", "rowalign",
+    "columnspacing", "rowspacing", "columnlines", "rowlines", "symmetric", "largeop",
+    "movablelimits", "notation",
+})  # fmt: skip
 _ATTRIBUTE_VALUE = re.compile(r"[A-Za-z0-9.+\- ]{0,40}")
 
 
@@ -146,7 +149,7 @@ def formula_to_mathml(tex: str) -> str | None:
         tree = convert_to_element(tex)
         out: list[str] = []
         _mathml(tree, out)
-    except Exception:  # noqa: BLE001 -- any failure of the converter means: show the source
+    except Exception:
         return None
     body = "".join(out)
     return body.replace("<math", '<math xmlns="http://www.w3.org/1998/Math/MathML"', 1)

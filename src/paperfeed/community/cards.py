@@ -65,6 +65,12 @@ class PaperCard:
         """The id in URLs: the arXiv id, or `pf-<n>` for papers without one."""
         return public_id(self.arxiv_id, self.paper_id)
 
+    @property
+    def all_comments(self) -> int:
+        """Comments here and on Hugging Face together (the Hugging Face-compatible API's
+        `numComments`, as Hugging Face counts them plus ours)."""
+        return self.num_comments + self.hf_comments
+
     def hf_discussion_url(self) -> str | None:
         """Hugging Face's page (and discussion) of the paper, where it has comments there."""
         if self.hf_comments and self.arxiv_id:

@@ -33,6 +33,7 @@ from paperfeed.http.deps import (
     rate_limit,
 )
 from paperfeed.papers import periods
+from paperfeed.papers.authors import MAX_NAME
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorResponse},
@@ -146,7 +147,7 @@ def paper(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> Paper:
 def author_papers(
     cards: CardsDep,
     search: SearchDep,
-    name: Annotated[str, Path(min_length=1, max_length=300, description="the author's name")],
+    name: Annotated[str, Path(min_length=1, max_length=MAX_NAME, description="the author's name")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2_000)] = 0,
 ) -> AuthorPapersResponse:

@@ -119,6 +119,7 @@ def split_author_list(text: str) -> list[Author]:
     return [from_display_name(n) for n in names]
 
 
+MAX_NAME = 300  # characters of a name looked up (an author's page, feed or API call)
 _NOT_WORD = re.compile(r"[\W_]+")
 
 

@@ -10,12 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.community.cards import AUTHOR_CANDIDATES
 from paperfeed.http.deps import CardsDep, SearchDep, ViewerDep
-from paperfeed.papers.authors import author_path
+from paperfeed.papers.authors import MAX_NAME, author_path
 from paperfeed.web.templates import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-MAX_NAME = 300
 
 
 @router.get("/authors/{name:path}", response_class=HTMLResponse)

@@ -15,6 +15,7 @@ from paperfeed.clock import Clock, utcnow
 from paperfeed.community.cards import CardService
 from paperfeed.community.daily import DailyService
 from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.members import MemberService
 from paperfeed.community.moderation import ModerationService
 from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import ArxivFetcher, HttpArxivFetcher, SubmissionService
@@ -139,6 +140,10 @@ class Runtime:
             self.engine,
             session_days=self.settings.session_days,
             admin_emails=frozenset(self.settings.admin_emails),
+            password_hashing=(
+                self.settings.password_hash_time_cost,
+                self.settings.password_hash_memory_kib,
+            ),
             reader=self.reader,
             clock=self.clock,
         )
@@ -162,6 +167,10 @@ class Runtime:
     @cached_property
     def discussion(self) -> DiscussionService:
         return DiscussionService(self.engine, self.cards, clock=self.clock, reader=self.reader)
+
+    @cached_property
+    def members(self) -> MemberService:
+        return MemberService(self.engine, self.accounts, reader=self.reader, clock=self.clock)
 
     @cached_property
     def moderation(self) -> ModerationService:

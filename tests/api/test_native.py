@@ -320,7 +320,12 @@ def test_writes_need_a_valid_token(
     headers = {"Authorization": authorization} if authorization else {}
     response = site.client.request(method, path, json=body, headers=headers)
     _error(response, 401)
-    assert response.headers["www-authenticate"] == "Bearer"
+    if authorization == "Bearer pf_not-a-token":  # a token, not one of ours (RFC 6750 3.1)
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        assert response.json() == {"error": "invalid API token"}
+    else:
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"].startswith("an API token is required")
     assert site.client.get("/api/v1/papers/0704.0009").json()["daily_date"] is None
 
 

@@ -19,6 +19,7 @@ from paperfeed.accounts.tokens import new_token, token_hash
 from paperfeed.clock import Clock, utcnow
 from paperfeed.db.schema import (
     api_tokens,
+    email_changes,
     email_confirmations,
     password_resets,
     user_sessions,
@@ -31,6 +32,11 @@ RESET_VALID = dt.timedelta(hours=2)
 # A confirmation link works this long; an account still unconfirmed when all its links have
 # expired frees its email and username for the next sign-up.
 CONFIRM_VALID = dt.timedelta(days=3)
+MAX_TOKEN_LIFE = dt.timedelta(days=366)
+# A token's last use is recorded to the minute: one write a minute at most, not one a request.
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+TOKEN_KEY_LENGTH = 12
+NEW_TOKEN_SHOWN = dt.timedelta(minutes=10)
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
 
@@ -67,12 +73,21 @@ class SignUp:
     confirm_token: str | None
 
 
+class ApiTokenError(AccountError):
+    """An API token that does not let its bearer in (the message says why)."""
+
+
 @dataclass(frozen=True)
 class ApiToken:
-    """An API token as its owner sees it listed (the secret itself is never stored)."""
+    """An API token as its owner sees it listed (the secret itself is never stored). `key`
+    names it (the start of its hash: it tells nothing about the token)."""
 
+    key: str
     name: str
     created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+    expired: bool = False
 
 
 def _user(row: sa.RowMapping) -> User:
@@ -106,6 +121,7 @@ class AccountService:
         admin_emails: frozenset[str] = frozenset(),
         reader: sa.Engine | None = None,
         clock: Clock = utcnow,
+        password_hashing: tuple[int, int] = (2, 19 * 1024),
     ) -> None:
         self.engine = engine
         self.clock = clock  # sessions, tokens and resets are stamped and expired by it
@@ -113,9 +129,11 @@ class AccountService:
         self.reader = reader or engine
         self.session_life = dt.timedelta(days=session_days)
         self.admin_emails = frozenset(e.lower() for e in admin_emails)
-        # OWASP's argon2id baseline (19 MiB, t=2) costs ~25 ms here: slow for guessing, fine
-        # for a sign-in.
-        self.hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+        # argon2id, (time cost, memory in KiB): by default OWASP's baseline (t=2, 19 MiB),
+        # ~40 ms a hash here: slow for guessing, fine for a sign-in. Hashes stored with other
+        # parameters are redone at the next good sign-in (`authenticate`).
+        time_cost, memory_kib = password_hashing
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
 
     # -- accounts ------------------------------------------------------------------------------
 
@@ -368,11 +386,7 @@ class AccountService:
         """A signed-in user's new password (the current one is asked for again). Every
         session of the account ends and every reset link is void; the caller starts a new
         session for this browser."""
-        with self.reader.connect() as conn:
-            stored = conn.execute(
-                sa.select(users.c.password_hash).where(users.c.id == user.id)
-            ).scalar()
-        if stored is None or len(current) > MAX_PASSWORD or not self._verify(stored, current):
+        if not self.check_password(user, current):
             raise AccountError("the current password is wrong")
         self._check_password(new)
         with self.engine.begin() as conn:
@@ -456,49 +470,233 @@ class AccountService:
 
     # -- API tokens ----------------------------------------------------------------------------
 
-    def create_api_token(self, user: User, name: str = "api") -> str:
+    def create_api_token(
+        self, user: User, name: str = "api", *, expires_in: dt.timedelta | None = None
+    ) -> str:
+        """A new API token (shown once: only its hash is kept), valid until revoked or, with
+        `expires_in`, until that much time has passed on the clock."""
         current = self.get(user.id)
         if current is None or not current.confirmed:
             raise AccountError(f"{user.username}'s email address is not confirmed yet")
+        if expires_in is not None and not (dt.timedelta(0) < expires_in <= MAX_TOKEN_LIFE):
+            raise AccountError(f"a token expires after 1 to {MAX_TOKEN_LIFE.days} days")
         token = "pf_" + new_token()
+        now = self.clock()
         with self.engine.begin() as conn:
             conn.execute(
                 api_tokens.insert().values(
                     token_hash=token_hash(token),
                     user_id=user.id,
-                    name=name.strip()[:100] or "api",
-                    created_at=self.clock(),
+                    name=" ".join(name.split())[:100] or "api",
+                    created_at=now,
+                    expires_at=now + expires_in if expires_in is not None else None,
                 )
             )
         return token
 
     def token_user(self, token: str | None) -> User | None:
-        if not token or len(token) > 200:
+        """The user of a valid, unexpired API token, or None."""
+        try:
+            return self.check_api_token(token)
+        except ApiTokenError:
             return None
+
+    def check_api_token(self, token: str | None) -> User:
+        """The user an API token belongs to; ApiTokenError says why not (unknown or revoked,
+        or expired). Records the token's use, to the minute (one write a minute at most)."""
+        if not token or len(token) > 200:
+            raise ApiTokenError("invalid API token")
+        hashed = token_hash(token)
         query = (
-            sa.select(users)
+            sa.select(users, api_tokens.c.expires_at, api_tokens.c.last_used_at)
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == token_hash(token), _CONFIRMED)
+            .where(api_tokens.c.token_hash == hashed, _CONFIRMED)
         )
         with self.reader.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _user(row) if row else None
+        if row is None:
+            raise ApiTokenError("invalid API token")
+        now = self.clock()
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            raise ApiTokenError(
+                f"this API token expired on {row['expires_at']:%Y-%m-%d %H:%M} UTC; "
+                "create a new one on /account"
+            )
+        last = row["last_used_at"]
+        if last is None or now - last >= TOKEN_USE_RESOLUTION or now < last:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    api_tokens.update()
+                    .where(api_tokens.c.token_hash == hashed)
+                    .values(last_used_at=now)
+                )
+        return _user(row)
 
     def api_tokens(self, user: User) -> list[ApiToken]:
-        """The account's API tokens, newest first."""
+        """The account's API tokens, newest first (expired ones too, marked, until revoked)."""
         query = (
-            sa.select(api_tokens.c.name, api_tokens.c.created_at)
+            sa.select(api_tokens)
             .where(api_tokens.c.user_id == user.id)
             .order_by(api_tokens.c.created_at.desc(), api_tokens.c.name)
         )
+        now = self.clock()
         with self.reader.connect() as conn:
-            return [ApiToken(row.name, row.created_at) for row in conn.execute(query)]
+            return [
+                ApiToken(
+                    row.token_hash[:TOKEN_KEY_LENGTH],
+                    row.name,
+                    row.created_at,
+                    row.expires_at,
+                    row.last_used_at,
+                    row.expires_at is not None and row.expires_at <= now,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def new_api_token(self, user: User, token: str | None) -> ApiToken | None:
+        """The listing of `token` when it is the account's and was created in the last ten
+        minutes (the page shows a new token once, from a short-lived cookie); else None.
+        Unlike check_api_token, this is no use of the token."""
+        if not token or len(token) > 200:
+            return None
+        with self.reader.connect() as conn:
+            created = conn.execute(
+                sa.select(api_tokens.c.created_at).where(
+                    api_tokens.c.token_hash == token_hash(token), api_tokens.c.user_id == user.id
+                )
+            ).scalar()
+        if created is None or not dt.timedelta(0) <= self.clock() - created <= NEW_TOKEN_SHOWN:
+            return None
+        key = token_hash(token)[:TOKEN_KEY_LENGTH]
+        return next((t for t in self.api_tokens(user) if t.key == key), None)
+
+    def revoke_api_token(self, user: User, which: str) -> ApiToken:
+        """Revokes one API token of the account, named by its key (as listed) or by its name
+        when no other token of the account has that name; the token revoked."""
+        which = which.strip()
+        tokens = self.api_tokens(user)
+        found = [t for t in tokens if t.key == which.lower()]
+        if not found:
+            found = [t for t in tokens if t.name == which]
+        if not found:
+            raise AccountError(f"{user.username} has no API token {which!r}")
+        if len(found) > 1:
+            keys = ", ".join(t.key for t in found)
+            raise AccountError(
+                f"{len(found)} tokens are named {which!r}: revoke one by key ({keys})"
+            )
+        [token] = found
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.delete().where(
+                    api_tokens.c.user_id == user.id,
+                    api_tokens.c.token_hash.startswith(token.key, autoescape=True),
+                )
+            )
+        return token
 
     def revoke_api_tokens(self, user: User) -> int:
         """Revokes every API token of the account; how many there were."""
         with self.engine.begin() as conn:
             done = conn.execute(api_tokens.delete().where(api_tokens.c.user_id == user.id))
         return int(done.rowcount)
+
+    # -- changing the email address ------------------------------------------------------------
+
+    def request_email_change(self, user: User, password: str, new_email: str) -> str | None:
+        """The token of a link to mail to `new_email`; the address changes when it is opened
+        (the old one stays the account's until then). None when another account has the
+        address (the page answers the same: it does not tell who has an account)."""
+        if not self.check_password(user, password):
+            raise AccountError("the current password is wrong")
+        address = normalise_email(new_email)
+        if address == user.email:
+            raise AccountError(f"{address} is already your address")
+        now = self.clock()
+        with self.engine.begin() as conn:
+            taken = conn.execute(sa.select(users.c.id).where(users.c.email == address)).first()
+            if taken is not None:
+                return None
+            token = new_token()
+            conn.execute(
+                email_changes.insert().values(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    new_email=address,
+                    expires_at=now + CONFIRM_VALID,
+                )
+            )
+        return token
+
+    def pending_email(self, user: User) -> str | None:
+        """The newest address the account asked to change to whose link still works."""
+        query = (
+            sa.select(email_changes.c.new_email)
+            .where(email_changes.c.user_id == user.id, email_changes.c.expires_at >= self.clock())
+            .order_by(email_changes.c.expires_at.desc())
+        )
+        with self.reader.connect() as conn:
+            return conn.execute(query.limit(1)).scalar()
+
+    def email_change(self, token: str) -> tuple[User, str] | None:
+        """The account and new address of a valid email-change link."""
+        if not token or len(token) > 200:
+            return None
+        query = (
+            sa.select(users, email_changes.c.new_email)
+            .join(email_changes, email_changes.c.user_id == users.c.id)
+            .where(
+                email_changes.c.token_hash == token_hash(token),
+                email_changes.c.expires_at >= self.clock(),
+            )
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return (_user(row), row["new_email"]) if row else None
+
+    def confirm_email_change(self, token: str) -> User:
+        """Opens an email-change link: the account's address becomes the new one. Its other
+        change links and every password-reset link (mailed to the old address) are void."""
+        found = self.email_change(token)
+        if found is None:
+            raise AccountError("this link has expired or was already used")
+        user, address = found
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(users.update().where(users.c.id == user.id).values(email=address))
+                conn.execute(email_changes.delete().where(email_changes.c.user_id == user.id))
+                conn.execute(
+                    password_resets.update()
+                    .where(
+                        password_resets.c.user_id == user.id,
+                        password_resets.c.used_at.is_(None),
+                    )
+                    .values(used_at=self.clock())
+                )
+        except sa.exc.IntegrityError:
+            raise AccountError(f"another account uses {address} now") from None
+        found_user = self.get(user.id)
+        assert found_user is not None
+        return found_user
+
+    # -- closing an account --------------------------------------------------------------------
+
+    def check_password(self, user: User, password: str) -> bool:
+        """Whether `password` is the account's (asked again before changes that matter)."""
+        with self.reader.connect() as conn:
+            stored = conn.execute(
+                sa.select(users.c.password_hash).where(users.c.id == user.id)
+            ).scalar()
+        return (
+            stored is not None and len(password) <= MAX_PASSWORD and self._verify(stored, password)
+        )
+
+    @staticmethod
+    def delete_user(conn: sa.Connection, user: User) -> None:
+        """Deletes the account row in the caller's transaction: its sessions, API tokens,
+        votes and pending links go with it (ON DELETE CASCADE); community/members.py says what
+        becomes of its comments and submissions first."""
+        conn.execute(users.delete().where(users.c.id == user.id))
 
     # -- password reset ------------------------------------------------------------------------
 

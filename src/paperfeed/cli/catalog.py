@@ -40,13 +40,18 @@ def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
         return
     click.echo(click.style(paper["title"] or "(untitled)", bold=True))
     click.echo(", ".join(a["name"] for a in paper["authors"]))
+    # Categories and upvotes as the paper's page shows them (the card: imported upvotes and
+    # those cast here together).
+    card = runtime.cards.card(paper["id"], include_hidden=True)
     if paper["arxiv_id"]:
         versions = ", ".join(
             f"{v['version']} {v.get('created', '')[:10]}" for v in paper["versions"]
         )
-        click.echo(f"arXiv:{paper['arxiv_id']}  [{' '.join(paper['categories'])}]  {versions}")
+        click.echo(f"arXiv:{paper['arxiv_id']}  {versions}")
     else:
-        click.echo(f"{public_id(None, paper['id'])}  [{' '.join(paper['categories'])}]")
+        click.echo(public_id(None, paper["id"]))
+    click.echo(f"categories: {', '.join(card.categories) or 'none'}")
+    click.echo(f"upvotes: {card.upvotes}")
     dates = [
         ("submitted", paper["submitted_at"]),
         ("updated", paper["updated_at"]),
@@ -71,7 +76,7 @@ def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
     daily = paper.get("daily")
     if daily:
         click.echo(
-            f"daily papers {daily['submitted_on']}: {daily['upvotes']} upvotes"
+            f"daily papers {daily['submitted_on']}"
             + (f", submitted by {daily['submitted_by']}" if daily["submitted_by"] else "")
         )
     click.echo(f"sources: {', '.join(paper['sources'])}")

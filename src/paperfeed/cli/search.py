@@ -18,12 +18,14 @@ from paperfeed.search.service import SearchHit
 def _show(hits: list[SearchHit]) -> None:
     for rank, hit in enumerate(hits, start=1):
         ident = public_id(hit.arxiv_id, hit.paper_id)
-        date = f"{hit.submitted_at:%Y-%m-%d}" if hit.submitted_at else "----------"
+        facts = [
+            ident,
+            f"{hit.submitted_at:%Y-%m-%d}" if hit.submitted_at else "",  # no date: nothing
+            " ".join(hit.categories[:3]),
+            f"score {hit.score:.3f} ({hit.matched_by})",
+        ]
         click.echo(f"{rank:3}. {click.style(hit.title, bold=True)}")
-        click.echo(
-            f"     {ident}  {date}  {' '.join(hit.categories[:3])}  "
-            f"score {hit.score:.3f} ({hit.matched_by})"
-        )
+        click.echo("     " + "  ".join(fact for fact in facts if fact))
         if hit.authors:
             more = f" +{len(hit.authors) - 4}" if len(hit.authors) > 4 else ""
             click.echo(f"     {', '.join(hit.authors[:4])}{more}")

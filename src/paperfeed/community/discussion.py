@@ -1,4 +1,8 @@
-"""DiscussionService: upvotes and comments on papers."""
+"""DiscussionService: upvotes and comments on papers: replies, and their authors' edits and
+deletions.
+
+A deleted comment is removed; the replies to it stay, attached to the comment it answered
+(or at the top of the discussion). Closing an account deletes its comments the same way."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import sqlalchemy as sa
 from paperfeed.accounts.service import User
 from paperfeed.clock import Clock, utcnow
 from paperfeed.community.cards import CardService, PaperCard
-from paperfeed.community.errors import CommunityError
+from paperfeed.community.errors import CommunityError, Forbidden, NotFound
 from paperfeed.community.markdown import MAX_COMMENT, render_comment
 from paperfeed.db.schema import comments, users, votes
 
@@ -25,6 +29,13 @@ class Comment:
     html: str  # rendered and sanitised
     created_at: dt.datetime
     hidden: bool
+    user_id: int = 0
+    body: str = ""  # the Markdown source (its author's edit form starts from it)
+    edited_at: dt.datetime | None = None
+
+    def by(self, user: User | None) -> bool:
+        """Whether `user` wrote it (and so may edit or delete it)."""
+        return user is not None and user.id == self.user_id
 
 
 class DiscussionService:
@@ -88,6 +99,9 @@ class DiscussionService:
                 html=render_comment(r["body"]),
                 created_at=r["created_at"],
                 hidden=r["hidden"],
+                user_id=r["user_id"],
+                body=r["body"],
+                edited_at=r["edited_at"],
             )
             for r in rows
         ]
@@ -95,11 +109,7 @@ class DiscussionService:
     def add_comment(
         self, user: User, paper_id: int, body: str, *, parent_id: int | None = None
     ) -> int:
-        body = body.replace("\r\n", "\n").strip()
-        if not body:
-            raise CommunityError("write something first: the comment is empty")
-        if len(body) > MAX_COMMENT:
-            raise CommunityError(f"a comment has at most {MAX_COMMENT} characters")
+        body = _checked_body(body)
         self.cards.card(paper_id)
         with self.engine.begin() as conn:
             if parent_id is not None:
@@ -120,3 +130,74 @@ class DiscussionService:
                 .returning(comments.c.id)
             ).scalar_one()
         return int(new_id)
+
+    def edit_comment(self, user: User, comment_id: int, body: str) -> int:
+        """Its author's new text for a comment (marked edited, with the time); the paper's id."""
+        body = _checked_body(body)
+        with self.engine.begin() as conn:
+            paper_id = _own_comment(conn, user, comment_id)
+            conn.execute(
+                comments.update()
+                .where(comments.c.id == comment_id)
+                .values(body=body, edited_at=self.clock())
+            )
+        return paper_id
+
+    def delete_comment(self, user: User, comment_id: int) -> int:
+        """Its author deletes a comment (replies to it stay); the paper's id."""
+        with self.engine.begin() as conn:
+            paper_id = _own_comment(conn, user, comment_id)
+            remove_comments(conn, comments.c.id == comment_id)
+        return paper_id
+
+
+def _checked_body(body: str) -> str:
+    body = body.replace("\r\n", "\n").strip()
+    if not body:
+        raise CommunityError("write something first: the comment is empty")
+    if len(body) > MAX_COMMENT:
+        raise CommunityError(f"a comment has at most {MAX_COMMENT} characters")
+    return body
+
+
+def _own_comment(conn: sa.Connection, user: User, comment_id: int) -> int:
+    """The paper of a comment `user` wrote; NotFound or Forbidden otherwise."""
+    row = conn.execute(
+        sa.select(comments.c.paper_id, comments.c.user_id).where(comments.c.id == comment_id)
+    ).first()
+    if row is None:
+        raise NotFound("comment not found")
+    if row.user_id != user.id:
+        raise Forbidden("only its author can change or delete a comment")
+    return int(row.paper_id)
+
+
+def remove_comments(conn: sa.Connection, which: sa.ColumnElement[bool]) -> int:
+    """Deletes the comments `which` selects; each reply to one of them moves up to the
+    nearest comment it answered that stays (or to the top). How many were deleted."""
+    doomed = {
+        row.id: row.parent_id
+        for row in conn.execute(sa.select(comments.c.id, comments.c.parent_id).where(which))
+    }
+    if not doomed:
+        return 0
+
+    def kept_ancestor(parent: int | None) -> int | None:
+        while parent in doomed:
+            parent = doomed[parent]
+        return parent
+
+    chosen = sa.select(comments.c.id).where(which).correlate(None)
+    replies = conn.execute(
+        sa.select(comments.c.id, comments.c.parent_id).where(
+            comments.c.parent_id.in_(chosen), comments.c.id.not_in(chosen)
+        )
+    ).all()
+    for reply in replies:
+        conn.execute(
+            comments.update()
+            .where(comments.c.id == reply.id)
+            .values(parent_id=kept_ancestor(reply.parent_id))
+        )
+    conn.execute(comments.delete().where(which))
+    return len(doomed)

@@ -152,6 +152,7 @@ comments = sa.Table(
     sa.Column("body", sa.Text, nullable=False),  # Markdown source; rendered and sanitised on read
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("edited_at", sa.DateTime),  # the last edit by its author (NULL: never edited)
     sa.Index("ix_comments_paper_id_created_at", "paper_id", "created_at"),
 )
 
@@ -188,6 +189,8 @@ api_tokens = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),  # NULL: never expires
+    sa.Column("last_used_at", sa.DateTime),  # to the minute (see AccountService.token_user)
 )
 
 password_resets = sa.Table(
@@ -205,6 +208,17 @@ email_confirmations = sa.Table(
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+# A new address waiting for its owner to open the link mailed to it (the old one stays the
+# account's until then).
+email_changes = sa.Table(
+    "email_changes",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("new_email", sa.String(320), nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
 )
 

@@ -14,11 +14,12 @@ from fastapi import Depends, Form, HTTPException, Request, Security
 from fastapi.security import HTTPBearer
 
 from paperfeed.accounts.rate_limit import Limit
-from paperfeed.accounts.service import AccountService, User
+from paperfeed.accounts.service import AccountService, ApiTokenError, User
 from paperfeed.clock import Clock
 from paperfeed.community.cards import CardService
 from paperfeed.community.daily import DailyService
 from paperfeed.community.discussion import DiscussionService
+from paperfeed.community.members import MemberService
 from paperfeed.community.moderation import ModerationService
 from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import SubmissionService
@@ -78,6 +79,10 @@ def _discussion(rt: RuntimeDep) -> DiscussionService:
     return rt.discussion
 
 
+def _members(rt: RuntimeDep) -> MemberService:
+    return rt.members
+
+
 def _moderation(rt: RuntimeDep) -> ModerationService:
     return rt.moderation
 
@@ -107,6 +112,7 @@ PaperIdsDep = Annotated[PaperIds, Depends(_paper_ids)]
 DailyDep = Annotated[DailyService, Depends(_daily)]
 TrendingDep = Annotated[TrendingService, Depends(_trending)]
 DiscussionDep = Annotated[DiscussionService, Depends(_discussion)]
+MembersDep = Annotated[MemberService, Depends(_members)]
 ModerationDep = Annotated[ModerationService, Depends(_moderation)]
 SubmissionsDep = Annotated[SubmissionService, Depends(_submissions)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
@@ -149,16 +155,22 @@ BEARER = HTTPBearer(
 def token_user(
     request: Request, accounts: AccountsDep, _: Annotated[object, Security(BEARER)] = None
 ) -> User:
-    """The user an API token (`Authorization: Bearer pf_...`) belongs to; 401 without one."""
+    """The user an API token (`Authorization: Bearer pf_...`) belongs to. 401 without one
+    ("an API token is required"), and for a token that does not let its bearer in: "invalid
+    API token" (unknown or revoked), or when it expired."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    user = accounts.token_user(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
+    if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(
             401,
             "an API token is required: `Authorization: Bearer pf_...` (create one on /account)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return user
+    try:
+        return accounts.check_api_token(token.strip())
+    except ApiTokenError as exc:
+        raise HTTPException(
+            401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        ) from None
 
 
 TokenUserDep = Annotated[User, Depends(token_user)]

@@ -75,3 +75,16 @@ class Messages:
             username=username,
             reset_url=f"{self.base_url}/reset/{token}",
         )
+
+    def email_change(self, to: str, username: str, token: str) -> EmailMessage:
+        """To a new address: the link that makes it the account's (/account/email/TOKEN)."""
+        return self._send(
+            to,
+            "confirm_email_change.txt",
+            username=username,
+            confirm_url=f"{self.base_url}/account/email/{token}",
+        )
+
+    def email_changed(self, to: str, username: str, new_email: str) -> EmailMessage:
+        """To the old address, once the new one is confirmed."""
+        return self._send(to, "email_changed.txt", username=username, new_email=new_email)

@@ -1,11 +1,16 @@
 """Account pages: sign up (confirmed by an emailed link), sign in, sign out, password change
-and reset, API tokens, and the trending-papers email subscription."""
+and reset, API tokens (named, optionally expiring, revoked one by one or all), email change
+(confirmed by a link to the new address), closing the account and downloading its data, and
+the trending-papers email subscription."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.rate_limit import (
@@ -15,12 +20,20 @@ from paperfeed.accounts.rate_limit import (
     SIGN_UP,
     SUBSCRIBE,
 )
-from paperfeed.accounts.service import AccountError, AccountService, User, normalise_email
+from paperfeed.accounts.service import (
+    NEW_TOKEN_SHOWN,
+    TOKEN_KEY_LENGTH,
+    AccountError,
+    AccountService,
+    User,
+    normalise_email,
+)
 from paperfeed.http.deps import (
     SESSION_COOKIE,
     AccountsDep,
     CsrfChecked,
     FormUserDep,
+    MembersDep,
     MessagesDep,
     SettingsDep,
     SignedInDep,
@@ -289,6 +302,13 @@ def reset_revoke_tokens(
 # -- account page, password change and API tokens ---------------------------------------------
 
 
+TITLES = {
+    "password.html": "Change your password",
+    "email.html": "Change your email address",
+    "delete.html": "Delete your account",
+}
+
+
 def _account_page(
     request: Request,
     accounts: AccountService,
@@ -299,7 +319,7 @@ def _account_page(
 ) -> HTMLResponse:
     context.setdefault("new_token", None)
     context.setdefault("error", None)
-    title = "Change your password" if template == "password.html" else "Your account"
+    title = TITLES.get(template, "Your account")
     response = render(
         request,
         template,
@@ -312,20 +332,49 @@ def _account_page(
     return response
 
 
+# The new API token travels from the POST to the page that shows it (once) in this cookie:
+# the POST answers with a redirect, so reloading the page creates no second token.
+NEW_TOKEN_COOKIE = "pf_new_token"
+TOKEN_LIVES = {"": None, "7": 7, "30": 30, "90": 90, "365": 365}  # the form's choices, days
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
-    return _account_page(request, accounts, user)
+    fresh = request.cookies.get(NEW_TOKEN_COOKIE)
+    shown = fresh if accounts.new_api_token(user, fresh) is not None else None
+    pending = accounts.pending_email(user)
+    response = _account_page(request, accounts, user, new_token=shown, pending_email=pending)
+    if fresh is not None:
+        response.delete_cookie(NEW_TOKEN_COOKIE, path="/account")
+    return response
 
 
-@router.post("/account/tokens", response_class=HTMLResponse)
+@router.post("/account/tokens")
 def create_token(
-    request: Request,
     user: FormUserDep,
     accounts: AccountsDep,
+    settings: SettingsDep,
     name: Annotated[str, Form(max_length=100)] = "api",
+    expires: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    token = accounts.create_api_token(user, name)
-    return _account_page(request, accounts, user, new_token=token)
+    """A new named token, optionally expiring; then the account page, which shows it once."""
+    if expires not in TOKEN_LIVES:
+        raise AccountError("choose when the token expires from the list")
+    days = TOKEN_LIVES[expires]
+    token = accounts.create_api_token(
+        user, name, expires_in=dt.timedelta(days=days) if days else None
+    )
+    response = redirect("/account", "token-created")
+    response.set_cookie(
+        NEW_TOKEN_COOKIE,
+        token,
+        max_age=int(NEW_TOKEN_SHOWN.total_seconds()),
+        path="/account",
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+    )
+    return response
 
 
 @router.post("/account/tokens/revoke")
@@ -337,6 +386,138 @@ def revoke_tokens(
     """One click: every API token of the account stops working."""
     accounts.revoke_api_tokens(user)
     return redirect(safe_next(next), "tokens-revoked")
+
+
+@router.post("/account/tokens/{key}/revoke")
+def revoke_token(
+    key: Annotated[str, Path(max_length=TOKEN_KEY_LENGTH, pattern="^[0-9a-f]+$")],
+    user: FormUserDep,
+    accounts: AccountsDep,
+    next: Annotated[str, Form(max_length=500)] = "/account",
+) -> Response:
+    """One token stops working (named by its key, as listed)."""
+    accounts.revoke_api_token(user, key)
+    return redirect(safe_next(next), "token-revoked")
+
+
+# -- email address, closing the account, the account's data -----------------------------------
+
+
+@router.get("/account/email", response_class=HTMLResponse)
+def email_form(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
+    return _account_page(request, accounts, user, "email.html", new_email="")
+
+
+@router.post("/account/email")
+def change_email(
+    request: Request,
+    email: Email,
+    password: Password,
+    user: FormUserDep,
+    accounts: AccountsDep,
+    messages: MessagesDep,
+) -> Response:
+    """Mails a link to the new address; the account keeps the old one until it is opened."""
+    rate_limit(request, PASSWORD_RESET, f"account:{user.email}")
+    try:
+        token = accounts.request_email_change(user, password, email)
+    except AccountError as exc:
+        return _account_page(
+            request, accounts, user, "email.html", 400, error=str(exc), new_email=email
+        )
+    address = normalise_email(email)
+    if token is not None:  # (None: another account has it; the page answers the same)
+        try:
+            messages.email_change(address, user.username, token)
+        except MailError as exc:
+            raise HTTPException(503, f"the email could not be sent ({exc}); try later") from None
+    return _message(
+        request,
+        "Check your inbox",
+        f"We sent a link to {address}: open it within three days to make it your account's "
+        f"address. Until then the account keeps {user.email}.",
+    )
+
+
+@router.get("/account/email/{token}", response_class=HTMLResponse)
+def email_confirm_form(request: Request, token: str, accounts: AccountsDep) -> Response:
+    """The link's page asks for one click (a mail scanner opening the link changes nothing)."""
+    found = accounts.email_change(token)
+    if found is None:
+        raise HTTPException(404, "this link has expired or was already used")
+    user, address = found
+    return render(
+        request,
+        "email_confirm.html",
+        title="Confirm your new email address",
+        account=user,
+        new_email=address,
+        token=token,
+    )
+
+
+@router.post("/account/email/{token}")
+def email_confirm(
+    request: Request,
+    token: str,
+    _: CsrfChecked,
+    accounts: AccountsDep,
+    messages: MessagesDep,
+) -> Response:
+    found = accounts.email_change(token)
+    if found is None:
+        raise HTTPException(404, "this link has expired or was already used")
+    before, _address = found
+    user = accounts.confirm_email_change(token)
+    try:
+        messages.email_changed(before.email, user.username, user.email)
+    except MailError as exc:  # the change is made; the notice to the old address is a courtesy
+        logging.getLogger(__name__).warning(
+            "could not tell %s of the change: %s", before.username, exc
+        )
+    return _message(
+        request,
+        "Email address changed",
+        f"{user.username}'s address is now {user.email}.",
+    )
+
+
+@router.get("/account/delete", response_class=HTMLResponse)
+def delete_form(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
+    return _account_page(request, accounts, user, "delete.html")
+
+
+@router.post("/account/delete")
+def delete_account(
+    request: Request,
+    password: Password,
+    user: FormUserDep,
+    accounts: AccountsDep,
+    members: MembersDep,
+) -> Response:
+    """Closes the account for good (the password asked again)."""
+    rate_limit(request, SIGN_IN, f"account:{user.email}")
+    try:
+        members.close(user, password)
+    except AccountError as exc:
+        return _account_page(request, accounts, user, "delete.html", 400, error=str(exc))
+    response = redirect("/", "account-deleted")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/account/data.json")
+def export_data(user: SignedInDep, members: MembersDep) -> Response:
+    """Everything the account holds, as a JSON download."""
+    body = json.dumps(members.export(user), indent=2, ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "content-disposition": f'attachment; filename="paperfeed-{user.username}.json"',
+            "cache-control": "private, no-store",
+        },
+    )
 
 
 @router.get("/account/password", response_class=HTMLResponse)

@@ -268,13 +268,40 @@ def comment(
     rate_limit(request, COMMENT, f"user:{user.id}")
     paper_id = rt.paper_ids.resolve(public_id)
     try:
-        rt.discussion.add_comment(user, paper_id, body, parent_id=parent)
+        new_id = rt.discussion.add_comment(user, paper_id, body, parent_id=parent)
     except CommunityError as exc:
         return _paper(
             request, rt.cards, rt.discussion, rt.search, rt.catalog, user, paper_id,
             error=str(exc), draft=body, status=status_of(exc),
         )  # fmt: skip
-    return redirect(f"/papers/{public_id}", "commented")
+    return redirect(f"/papers/{public_id}#comment-{new_id}", "commented")
+
+
+@router.post("/comments/{comment_id}/edit")
+def edit_comment(
+    comment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    user: FormUserDep,
+    discussion: DiscussionDep,
+    cards: CardsDep,
+    body: Annotated[str, Form(max_length=20_000)],
+) -> Response:
+    """Its author's new text for a comment."""
+    paper_id = discussion.edit_comment(user, comment_id, body)
+    card = cards.card(paper_id, include_hidden=True)
+    return redirect(f"/papers/{card.public_id}#comment-{comment_id}", "comment-edited")
+
+
+@router.post("/comments/{comment_id}/delete")
+def delete_comment(
+    comment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    user: FormUserDep,
+    discussion: DiscussionDep,
+    cards: CardsDep,
+) -> Response:
+    """Its author deletes a comment (replies to it stay)."""
+    paper_id = discussion.delete_comment(user, comment_id)
+    card = cards.card(paper_id, include_hidden=True)
+    return redirect(f"/papers/{card.public_id}#comments-h", "comment-deleted")
 
 
 @router.post("/papers/{public_id:path}/hide")

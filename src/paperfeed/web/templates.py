@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -18,6 +19,7 @@ from paperfeed.http.deps import form_csrf_token, get_runtime, viewer
 from paperfeed.http.security import CSRF_COOKIE, CSRF_FIELD
 from paperfeed.papers.authors import author_path
 from paperfeed.papers.tex_display import to_html
+from paperfeed.web.forms import safe_next
 
 # Status messages shown after a redirect, by code (never text from the URL: a link could
 # otherwise put any words on our page).
@@ -37,6 +39,10 @@ MESSAGES = {
     "hidden": "Hidden from everyone but admins.",
     "shown": "Visible again.",
     "token-created": "API token created.",
+    "token-revoked": "API token revoked.",
+    "account-deleted": "Your account is deleted.",
+    "comment-edited": "Comment updated.",
+    "comment-deleted": "Comment deleted.",
 }
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -101,5 +107,38 @@ def set_csrf_cookie(request: Request, response: Any) -> None:
         )
 
 
+ERROR_HEADINGS = {
+    400: "That request did not work",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    413: "Too large",
+    429: "Slow down",
+}
+
+
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    return render(request, "error.html", status, status=status, message=message)
+    """The error page, titled by its heading; a 401's sign-in link leads back (`next=`) to
+    the page asked for (for a form post: the page the form was on, when it is ours)."""
+    heading = ERROR_HEADINGS.get(status, "Something went wrong")
+    return render(
+        request,
+        "error.html",
+        status,
+        title=heading,
+        heading=heading,
+        status=status,
+        message=message,
+        back=_back_to(request) if status == 401 else "/",
+    )
+
+
+def _back_to(request: Request) -> str:
+    if request.method in ("GET", "HEAD"):
+        url = request.url
+        return safe_next(url.path + (f"?{url.query}" if url.query else ""))
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc == request.headers.get("host"):
+        return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+    return "/"

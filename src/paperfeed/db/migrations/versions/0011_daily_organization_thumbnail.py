@@ -5,7 +5,7 @@ thumbnail image. Both are nullable: papers imported before stay as they are unti
 daily list is imported again.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0013 (re-chained after merging main, which brought 0013)
 Create Date: 2026-12-02 21:20:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -214,6 +214,12 @@ class Settings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the metrics port listens on."
     )
+    remote_images: bool = Field(
+        default=False,
+        description="Show Hugging Face's paper thumbnails, images loaded from "
+        "cdn-thumbnails.huggingface.co (the Content-Security-Policy then allows that host). "
+        "Off: pages load nothing from other sites.",
+    )
 
     @field_validator("categories", "admin_emails", "trusted_proxies", mode="before")
     @classmethod

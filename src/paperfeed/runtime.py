@@ -150,7 +150,7 @@ class Runtime:
 
     @cached_property
     def cards(self) -> CardService:
-        return CardService(self.reader)
+        return CardService(self.reader, clock=self.clock, remote_images=self.settings.remote_images)
 
     @cached_property
     def paper_ids(self) -> PaperIds:

@@ -71,7 +71,7 @@ class CommunityAt:
 
 
 def community_at(runtime: Runtime, clock: Callable[[], dt.datetime]) -> CommunityAt:
-    cards = CardService(runtime.reader)
+    cards = CardService(runtime.reader, clock=clock)
     return CommunityAt(
         cards=cards,
         paper_ids=runtime.paper_ids,

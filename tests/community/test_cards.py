@@ -55,6 +55,22 @@ def test_code_and_project_links_are_split_and_the_daily_ones_come_first() -> Non
     assert same.code_links() == ["https://github.com/a/b", "https://gitlab.com/c/d"]
 
 
+def test_new_means_first_on_a_daily_list_in_the_last_24_hours() -> None:
+    now = dt.datetime(2026, 8, 3, 12, 0)
+    listed = card(daily_at=dt.datetime(2026, 8, 2, 12, 0), first_seen_at=dt.datetime(2017, 1, 1))
+    assert listed.is_new(now)
+    assert not listed.is_new(now + dt.timedelta(seconds=1))  # 24 hours and a second ago
+    assert not listed.is_new(dt.datetime(2026, 8, 2, 11, 59))  # listed after "now"
+    # Imported today but on no daily list: not new (an old paper of a fresh import).
+    assert not card(first_seen_at=now).is_new(now)
+
+
+def test_hugging_face_discussion_is_linked_only_where_it_has_comments() -> None:
+    assert card(hf_comments=2).hf_discussion_url() == "https://huggingface.co/papers/2606.12730"
+    assert card(hf_comments=0).hf_discussion_url() is None
+    assert card(hf_comments=2, arxiv_id=None).hf_discussion_url() is None
+
+
 def test_resolve_finds_papers_by_either_id(hf_daily: Runtime) -> None:
     paper_ids = hf_daily.paper_ids
     paper_id = paper_ids.resolve("2606.12730")

@@ -38,7 +38,7 @@ def test_cards_carry_the_imported_daily_details(hf_daily: Runtime) -> None:
     assert card.title.startswith("Rethinking Psychometric Evaluation of LLMs")
     assert card.authors[:2] == ["Rafal Kocielnik", "Pengrui Han"]
     assert card.submitted_by == "RKocielnik"
-    assert (card.upvotes, card.num_comments) == (5, 3)
+    assert (card.upvotes, card.num_comments, card.hf_comments) == (5, 0, 3)
     assert card.daily_at == dt.datetime(2026, 6, 12)
     assert card.github_repo is not None
     assert card.code_links()[0] == card.github_repo

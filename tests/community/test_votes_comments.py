@@ -101,7 +101,8 @@ def test_comments_are_listed_in_order_and_rendered_safely(
     assert listed[1].html == "<p>Agreed.<br>\n&lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
     assert [c.created_at for c in listed] == [clock.now - dt.timedelta(minutes=5), clock.now]
     assert not any(c.hidden for c in listed)
-    assert community.cards.card(paper_id).num_comments == 3 + 2
+    card = community.cards.card(paper_id)
+    assert (card.num_comments, card.hf_comments) == (2, 3)  # made here; Hugging Face's apart
 
 
 def test_the_markdown_source_is_stored_trimmed_with_unix_newlines(

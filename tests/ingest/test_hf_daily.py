@@ -83,6 +83,10 @@ def test_imports_all_three_real_responses_with_their_daily_entries(
     assert pretty["daily"]["github_stars"] == 2
     assert pretty["daily"]["ai_summary"] is None
     assert pretty["daily"]["ai_keywords"] == []
+    assert pretty["daily"]["organization"] == "University of Oxford"  # its full name
+    assert pretty["daily"]["thumbnail"] == (
+        "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2607.26654.png"
+    )
     assert runtime.catalog.stats()["daily_entries"] == 63
 
 

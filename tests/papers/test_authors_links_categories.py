@@ -1,6 +1,12 @@
 import pytest
 
-from paperfeed.papers.authors import from_display_name, from_last_first, split_author_list
+from paperfeed.papers.authors import (
+    author_key,
+    author_path,
+    from_display_name,
+    from_last_first,
+    split_author_list,
+)
 from paperfeed.papers.categories import (
     ARCHIVES_WITHOUT_SUBJECTS,
     CATEGORY_NAMES,
@@ -105,3 +111,23 @@ def test_code_and_project_links_are_found() -> None:
 def test_same_link_twice_is_listed_once() -> None:
     links = extract_links("https://github.com/a/b and github.com/a/b/", None)
     assert len(links) == 1
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("Balázs Szegedy", "balazs  SZEGEDY", True),  # accents, case, spacing
+        ("C.-P. Lee", "C. P. Lee", True),  # punctuation
+        ("Rafal Kocielnik", "Kocielnik", False),  # part of a name is not the name
+        ("Yang Shi", "Shi Yang", False),  # order counts
+    ],
+)
+def test_author_key_matches_names_whole_without_case_accents_or_punctuation(
+    one: str, other: str, same: bool
+) -> None:
+    assert (author_key(one) == author_key(other)) is same
+
+
+def test_author_path_quotes_the_whole_name() -> None:
+    assert author_path("Ada Lovelace") == "/authors/Ada%20Lovelace"
+    assert author_path("A/B ?#") == "/authors/A%2FB%20%3F%23"

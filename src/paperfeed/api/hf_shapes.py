@@ -173,7 +173,7 @@ def hf_list_item(card: PaperCard) -> HfListItem:
         published_at=card.daily_at,
         title=card.title,
         summary=card.abstract,
-        num_comments=card.num_comments,
+        num_comments=card.all_comments,
         submitted_by=paper.submitted_on_daily_by,
         upvotes=card.upvotes,
         ai_summary=card.ai_summary,
@@ -186,7 +186,7 @@ def hf_list_item(card: PaperCard) -> HfListItem:
 
 def hf_paper_detail(card: PaperCard) -> HfPaperDetail:
     # dict(model) is shallow: the nested authors and user stay validated instances.
-    return HfPaperDetail(**dict(hf_paper(card)), num_comments=card.num_comments)
+    return HfPaperDetail(**dict(hf_paper(card)), num_comments=card.all_comments)
 
 
 def paper_markdown(card: PaperCard) -> str:
@@ -204,7 +204,7 @@ def paper_markdown(card: PaperCard) -> str:
         facts.append(f"- On the daily list of {card.daily_on.isoformat()}{by}")
     facts += [f"- Code: {url}" for url in card.code_links()]
     facts += [f"- Project page: {url}" for url in card.project_links()]
-    facts.append(f"- Upvotes: {card.upvotes}, comments: {card.num_comments}")
+    facts.append(f"- Upvotes: {card.upvotes}, comments: {card.all_comments}")
     lines += [*facts, "", "## Abstract", "", card.abstract or "(no abstract)", ""]
     if card.ai_summary:
         lines += ["## AI summary", "", card.ai_summary, ""]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from paperfeed.accounts.rate_limit import SUBMIT
 from paperfeed.accounts.service import User
 from paperfeed.api.params import DateParam, MonthParam, SinceParam, UntilParam, WeekParam
 from paperfeed.api.schemas import (
+    AuthorPapersResponse,
     DailyResponse,
     ErrorResponse,
     Paper,
@@ -32,6 +33,7 @@ from paperfeed.http.deps import (
     rate_limit,
 )
 from paperfeed.papers import periods
+from paperfeed.papers.authors import MAX_NAME
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorResponse},
@@ -138,6 +140,23 @@ def _vote(discussion: DiscussionDep, paper_id: int, user: User, *, up: bool) -> 
 @router.get("/papers/{paper_id:paper}", response_model=Paper, summary="One paper")
 def paper(paper_id: str, cards: CardsDep, paper_ids: PaperIdsDep) -> Paper:
     return Paper.of(cards.card(paper_ids.resolve(paper_id)))
+
+
+@router.get(
+    "/authors/{name}/papers", response_model=AuthorPapersResponse, summary="An author's papers"
+)
+def author_papers(
+    cards: CardsDep,
+    search: SearchDep,
+    name: Annotated[str, Path(min_length=1, max_length=MAX_NAME, description="the author's name")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2_000)] = 0,
+) -> AuthorPapersResponse:
+    """The papers of the author with this name, newest first, as on `/authors/NAME`."""
+    found, total = cards.by_author(search, name.strip(), limit=limit, offset=offset)
+    return AuthorPapersResponse(
+        author=name.strip(), total=total, papers=[Paper.of(c) for c in found]
+    )
 
 
 @router.get("/daily", response_model=DailyResponse, summary="Daily papers")

@@ -29,7 +29,8 @@ class Paper(BaseModel):
     submitted: UtcDatetime | None = Field(description="first arXiv version, UTC")
     updated: UtcDatetime | None
     upvotes: int
-    num_comments: int
+    num_comments: int = Field(description="comments made here (listed on the paper page)")
+    hf_comments: int = Field(description="comments on the paper's Hugging Face page, imported")
     daily_date: dt.date | None = Field(description="date the paper entered the daily list")
     submitted_by: str | None
     url: str
@@ -59,6 +60,7 @@ class Paper(BaseModel):
             updated=card.updated_at,
             upvotes=card.upvotes,
             num_comments=card.num_comments,
+            hf_comments=card.hf_comments,
             daily_date=card.daily_on,
             submitted_by=card.submitted_by,
             url=f"/papers/{card.public_id}",
@@ -97,6 +99,15 @@ class DailyResponse(BaseModel):
     start: dt.date
     end: dt.date
     papers: list[Paper]
+
+
+class AuthorPapersResponse(BaseModel):
+    author: str
+    total: int = Field(
+        description="papers with an author of this name (case, accents and "
+        "punctuation do not count)"
+    )
+    papers: list[Paper] = Field(description="newest first")
 
 
 class TrendingPaper(Paper):

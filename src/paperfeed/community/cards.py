@@ -12,16 +12,23 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from paperfeed.clock import Clock, utcnow
 from paperfeed.community.errors import NotFound
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, votes
+from paperfeed.papers.authors import author_key
 from paperfeed.papers.ids import public_id
-from paperfeed.search.service import SearchHit
+from paperfeed.search.service import MAX_LIMIT, SearchHit
 
 if TYPE_CHECKING:
     from paperfeed.accounts.service import User
     from paperfeed.search.service import SearchService
 
+# Where the images that pages show from other sites come from (only with
+# PAPERFEED_REMOTE_IMAGES; the Content-Security-Policy then allows these and no others).
+REMOTE_IMAGE_ORIGINS = ("https://cdn-thumbnails.huggingface.co",)
 _CHUNK = 500
+AUTHOR_CANDIDATES = 2_000  # papers looked at for one author (newest first)
+_NEW = dt.timedelta(hours=24)
 
 
 @dataclass
@@ -37,7 +44,8 @@ class PaperCard:
     first_seen_at: dt.datetime
     links: list[dict[str, str]]
     upvotes: int = 0  # imported (Hugging Face) + cast here
-    num_comments: int = 0
+    num_comments: int = 0  # comments made here (those shown on the paper page)
+    hf_comments: int = 0  # the imported count of comments on Hugging Face's discussion
     hidden: bool = False
     daily_on: dt.date | None = None
     daily_at: dt.datetime | None = None
@@ -47,12 +55,31 @@ class PaperCard:
     project_page: str | None = None
     ai_summary: str | None = None
     ai_keywords: list[str] = field(default_factory=list)
+    organization: str | None = None
+    thumbnail: str | None = None  # only with PAPERFEED_REMOTE_IMAGES (CardService)
+    new: bool = False  # first on a daily list in the last 24 hours (CardService's clock)
     voted: bool = False  # by the user looking at it
 
     @property
     def public_id(self) -> str:
         """The id in URLs: the arXiv id, or `pf-<n>` for papers without one."""
         return public_id(self.arxiv_id, self.paper_id)
+
+    @property
+    def all_comments(self) -> int:
+        """Comments here and on Hugging Face together (the Hugging Face-compatible API's
+        `numComments`, as Hugging Face counts them plus ours)."""
+        return self.num_comments + self.hf_comments
+
+    def hf_discussion_url(self) -> str | None:
+        """Hugging Face's page (and discussion) of the paper, where it has comments there."""
+        if self.hf_comments and self.arxiv_id:
+            return f"https://huggingface.co/papers/{self.arxiv_id}"
+        return None
+
+    def is_new(self, now: dt.datetime) -> bool:
+        """First appeared on a daily list in the 24 hours before `now`."""
+        return self.daily_at is not None and dt.timedelta(0) <= now - self.daily_at <= _NEW
 
     def code_links(self) -> list[str]:
         urls = [link["url"] for link in self.links if link.get("kind") in ("github", "gitlab")]
@@ -93,6 +120,8 @@ _COLUMNS = (
     daily_papers.c.project_page,
     daily_papers.c.ai_summary,
     daily_papers.c.ai_keywords,
+    daily_papers.c.organization,
+    daily_papers.c.thumbnail,
     paper_moderation.c.hidden_at,
 )
 
@@ -110,7 +139,7 @@ def _card(row: Any) -> PaperCard:
         first_seen_at=row.first_seen_at,
         links=list(row.links or []),
         upvotes=row.upvotes or 0,
-        num_comments=row.num_comments or 0,
+        hf_comments=row.num_comments or 0,
         hidden=row.hidden_at is not None,
         daily_on=row.submitted_on,
         daily_at=row.daily_at,
@@ -120,7 +149,13 @@ def _card(row: Any) -> PaperCard:
         project_page=row.project_page,
         ai_summary=row.ai_summary,
         ai_keywords=list(row.ai_keywords or []),
+        organization=row.organization,
+        thumbnail=row.thumbnail if _remote_image(row.thumbnail) else None,
     )
+
+
+def _remote_image(url: str | None) -> bool:
+    return bool(url) and any(str(url).startswith(f"{o}/") for o in REMOTE_IMAGE_ORIGINS)
 
 
 def card_query() -> sa.Select[Any]:
@@ -167,7 +202,8 @@ def load_cards(
     include_hidden: bool = False,
 ) -> list[PaperCard]:
     """Cards for these papers in the given order (missing and hidden ones dropped), with the
-    upvotes and comments made here added to the imported counts."""
+    upvotes made here added to the imported ones, and the comments made here (Hugging Face's
+    count is apart: `hf_comments`)."""
     cards: dict[int, PaperCard] = {}
     ids = list(dict.fromkeys(paper_ids))
     query = _counted_card_query(viewer_id is not None)
@@ -178,7 +214,7 @@ def load_cards(
         for row in conn.execute(query, params):
             card = _card(row)
             card.upvotes += row.local_votes
-            card.num_comments += row.local_comments
+            card.num_comments = row.local_comments
             card.voted = bool(viewer_id is not None and row.voted)
             cards[row.id] = card
     ordered = [cards[pid] for pid in ids if pid in cards]
@@ -204,8 +240,12 @@ class CardResults:
 class CardService:
     """Cards for papers, search hits and lists: what every channel shows of a paper."""
 
-    def __init__(self, reader: sa.Engine) -> None:
+    def __init__(
+        self, reader: sa.Engine, *, clock: Clock = utcnow, remote_images: bool = False
+    ) -> None:
         self.reader = reader
+        self.clock = clock
+        self.remote_images = remote_images  # thumbnails are images from another site
 
     def cards(
         self,
@@ -216,12 +256,18 @@ class CardService:
     ) -> list[PaperCard]:
         """Cards in the given order (unknown and, unless asked for, hidden papers dropped)."""
         with self.reader.connect() as conn:
-            return load_cards(
+            found = load_cards(
                 conn,
                 paper_ids,
                 viewer_id=viewer.id if viewer else None,
                 include_hidden=include_hidden,
             )
+        now = self.clock()
+        for card in found:
+            card.new = card.is_new(now)
+            if not self.remote_images:
+                card.thumbnail = None
+        return found
 
     def card(
         self, paper_id: int, *, viewer: User | None = None, include_hidden: bool = False
@@ -304,3 +350,32 @@ class CardService:
         return self.cards(
             [h.paper_id for h in search.similar(paper_id, limit=limit)], viewer=viewer
         )
+
+    def by_author(
+        self,
+        search: SearchService,
+        name: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        viewer: User | None = None,
+    ) -> tuple[list[PaperCard], int]:
+        """The papers of the author with this name, newest first (at most the newest
+        AUTHOR_CANDIDATES the name's words find), and how many there are. A paper is the
+        author's when one of its names has the same `author_key` (case, accents and
+        punctuation do not count); the word index's author filter finds the candidates."""
+        key = author_key(name)
+        if not key:
+            return [], 0
+        query = 'author:"' + name.replace('"', " ") + '"'
+        ids: list[int] = []
+        for start in range(0, AUTHOR_CANDIDATES, MAX_LIMIT):
+            found = search.search(query, limit=MAX_LIMIT, offset=start, sort="date")
+            ids += [
+                hit.paper_id
+                for hit in found.hits
+                if any(author_key(author) == key for author in hit.authors)
+            ]
+            if len(found.hits) < MAX_LIMIT:
+                break
+        return self.cards(ids[offset : offset + limit], viewer=viewer), len(ids)

@@ -71,6 +71,8 @@ daily_papers = sa.Table(
     sa.Column("project_page", sa.Text),
     sa.Column("ai_summary", sa.Text),
     sa.Column("ai_keywords", sa.JSON, nullable=False),
+    sa.Column("organization", sa.Text),  # the organisation listing it (full name)
+    sa.Column("thumbnail", sa.Text),  # image URL; shown only with PAPERFEED_REMOTE_IMAGES
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed import __version__
+from paperfeed.community.cards import REMOTE_IMAGE_ORIGINS
 from paperfeed.config import Settings
 from paperfeed.http import errors
 from paperfeed.http.access_log import AccessLog
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         max_body=runtime.settings.max_body_bytes,
         # The search index follows the catalog in a thread, started by the first request.
         on_request=runtime.index.start,
+        image_origins=REMOTE_IMAGE_ORIGINS if runtime.settings.remote_images else (),
     )
 
     settings = runtime.settings
@@ -89,6 +91,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.api.native import router as native_router
     from paperfeed.http.ops import router as ops_router
     from paperfeed.web.accounts import router as accounts_router
+    from paperfeed.web.authors import router as authors_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router
 
@@ -97,6 +100,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.include_router(hf_router)
     app.include_router(feeds_router)
     app.include_router(accounts_router)
+    app.include_router(authors_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

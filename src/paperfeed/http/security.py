@@ -9,7 +9,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +31,12 @@ DOCS_POLICY = (
 )
 
 
+def content_security_policy(image_origins: Sequence[str] = ()) -> str:
+    """The pages' policy; `image_origins` (PAPERFEED_REMOTE_IMAGES) may show images too."""
+    extra = "".join(f" {origin}" for origin in image_origins)
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data:{extra}")
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -40,9 +46,14 @@ class LimitsAndHeaders:
     by counting for chunked uploads) and adds security headers to every response."""
 
     def __init__(
-        self, app: ASGIApp, max_body: int, on_request: Callable[[], None] | None = None
+        self,
+        app: ASGIApp,
+        max_body: int,
+        on_request: Callable[[], None] | None = None,
+        image_origins: Sequence[str] = (),
     ) -> None:
         self.app = app
+        self.policy = content_security_policy(image_origins)
         self.max_body = max_body
         self.on_request = on_request
 
@@ -76,7 +87,7 @@ class LimitsAndHeaders:
             return message
 
         path = scope.get("path", "")
-        policy = DOCS_POLICY if path in ("/docs", "/redoc") else CONTENT_SECURITY_POLICY
+        policy = DOCS_POLICY if path in ("/docs", "/redoc") else self.policy
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started

@@ -80,6 +80,21 @@ def _user_name(user: Any) -> str | None:
     return None
 
 
+def _organization(value: Any) -> str | None:
+    """The organisation's full name (`{"name": "caltech", "fullname": "California ..."}`)."""
+    if not isinstance(value, dict):
+        return None
+    for key in ("fullname", "name"):
+        name = value.get(key)
+        if isinstance(name, str) and name.strip():
+            return normalize_text(name) or None
+    return None
+
+
+def _thumbnail(url: str | None) -> str | None:
+    return url if url and url.lower().startswith("https://") else None
+
+
 def _author_names(paper: dict[str, Any]) -> list[str]:
     authors = paper.get("authors") or []
     if not isinstance(authors, list):
@@ -139,6 +154,8 @@ def record_from_entry(obj: Any) -> PaperRecord:
         project_page=project_page,
         ai_summary=normalize_text(entry.text("ai_summary")) or None,
         ai_keywords=entry.text_list("ai_keywords"),
+        organization=_organization(obj.get("organization") or entry.paper.get("organization")),
+        thumbnail=_thumbnail(entry.text("thumbnail")),
     )
     return PaperRecord(
         source=SOURCE,

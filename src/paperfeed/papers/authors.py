@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TypedDict
+from urllib.parse import quote
 
 from paperfeed.papers.text import collapse_whitespace, detex_accents
 
@@ -115,3 +117,20 @@ def split_author_list(text: str) -> list[Author]:
             else:
                 names.append(piece)
     return [from_display_name(n) for n in names]
+
+
+MAX_NAME = 300  # characters of a name looked up (an author's page, feed or API call)
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def author_key(name: str) -> str:
+    """A name normalised for matching: accents and case folded, punctuation and spacing
+    collapsed ("Balázs  Szegedy", "balazs szegedy" and "Balazs-Szegedy" are one key)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_NOT_WORD.sub(" ", letters.casefold()).split())
+
+
+def author_path(name: str) -> str:
+    """The author's page: `/authors/NAME` (the name quoted, slashes included)."""
+    return "/authors/" + quote(name, safe="")

@@ -253,5 +253,7 @@ def _daily_values(old: Mapping[str, Any] | None, entry: DailyEntry) -> dict[str,
         "project_page": keep("project_page", entry.project_page),
         "ai_summary": keep("ai_summary", entry.ai_summary),
         "ai_keywords": keep("ai_keywords", entry.ai_keywords),
+        "organization": keep("organization", entry.organization),
+        "thumbnail": keep("thumbnail", entry.thumbnail),
         "source": entry.source if old is None else old["source"],
     }

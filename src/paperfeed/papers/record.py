@@ -93,6 +93,8 @@ def _daily_over_caps(daily: DailyEntry) -> str | None:
         ("ai_summary", daily.ai_summary, MAX_AI_SUMMARY_CHARS),
         ("github_repo", daily.github_repo, MAX_LINK_CHARS),
         ("project_page", daily.project_page, MAX_LINK_CHARS),
+        ("thumbnail", daily.thumbnail, MAX_LINK_CHARS),
+        ("organization", daily.organization, MAX_FIELD_CHARS),
         ("submitted_by", daily.submitted_by, MAX_FIELD_CHARS),
     ):
         if value is not None and len(value) > cap:
@@ -117,6 +119,8 @@ class DailyEntry:
     project_page: str | None = None
     ai_summary: str | None = None
     ai_keywords: list[str] = field(default_factory=list)
+    organization: str | None = None
+    thumbnail: str | None = None
     source: str = "hf"
 
 

@@ -1,12 +1,27 @@
-"""TeX-ish titles and abstracts made readable for display: common math symbols and Greek
-letters become Unicode, text-style commands (`\\emph{x}`) their argument, and `$...$` loses
-its dollars once nothing TeX is left inside. Anything not understood is left exactly as
-written (the page escapes it; it is never interpreted as markup)."""
+"""TeX in titles and abstracts, made readable for display (one home for both forms):
+
+- `readable(text)`: plain text (page titles, anywhere markup cannot go): common math symbols
+  and Greek letters become Unicode, text-style commands (`\\emph{x}`) their argument, and
+  `$...$` loses its dollars once nothing TeX is left inside.
+- `to_html(text)`: safe HTML for pages: each `$...$` becomes MathML (latex2mathml, on the
+  server; browsers render MathML Core, nothing is loaded), the rest is `readable` and escaped.
+  A formula that cannot be converted (a syntax error, a command latex2mathml does not know)
+  falls back to `readable`'s form of it. The MathML is rebuilt from latex2mathml's element
+  tree through an allow-list of MathML elements and attributes, every text escaped, so no
+  TeX (`\\href`, `\\style`, `\\text{<script>}`) can put markup or links on the page.
+
+Search, feeds and the API keep the plain text as stored; anything not understood is left
+exactly as written (escaped; it is never interpreted as markup)."""
 
 from __future__ import annotations
 
+import html
 import re
 from functools import lru_cache
+from typing import Any
+
+from latex2mathml.converter import convert_to_element
+from markupsafe import Markup, escape
 
 _SYMBOLS = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
@@ -78,6 +93,84 @@ def _math(m: re.Match[str]) -> str:
 def readable(text: str) -> str:
     if "\\" not in text and "$" not in text:
         return text
-    text = _MATH.sub(_math, text)
+    return _outside_math(_MATH.sub(_math, text))
+
+
+# -- MathML --------------------------------------------------------------------------------------
+
+_MATHML_TAGS = frozenset({
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup",
+    "munder", "mover", "munderover", "mfrac", "msqrt", "mroot", "mstyle", "mpadded", "mphantom",
+    "menclose", "mtable", "mtr", "mtd", "merror",
+})  # fmt: skip
+# Presentation only: no href, style, class, id, mathcolor or event handler gets through.
+_MATHML_ATTRIBUTES = frozenset({
+    "display", "stretchy", "scriptlevel", "accent", "accentunder", "fence", "separator",
+    "minsize", "maxsize", "form", "linethickness", "width", "height", "depth", "lspace",
+    "rspace", "voffset", "mathvariant", "displaystyle", "columnalign", "rowalign",
+    "columnspacing", "rowspacing", "columnlines", "rowlines", "symmetric", "largeop",
+    "movablelimits", "notation",
+})  # fmt: skip
+_ATTRIBUTE_VALUE = re.compile(r"[A-Za-z0-9.+\- ]{0,40}")
+
+
+class _NotConvertible(Exception):
+    pass
+
+
+def _mathml(tree: Any, out: list[str]) -> None:
+    """Serialise latex2mathml's element tree through the allow-lists, escaping all text."""
+    tag = tree.tag
+    if tag not in _MATHML_TAGS:
+        raise _NotConvertible(tag)
+    attributes = "".join(
+        f' {name}="{value}"'
+        for name, value in sorted(tree.attrib.items())
+        if name in _MATHML_ATTRIBUTES and _ATTRIBUTE_VALUE.fullmatch(value)
+    )
+    out.append(f"<{tag}{attributes}>")
+    if tree.text:
+        # latex2mathml writes characters as entity references (`&#x0003D;`); an unknown
+        # command comes through as its name (`\\foo`): then the formula is not converted.
+        text = html.unescape(tree.text)
+        if tag != "mtext" and text.startswith("\\") and len(text) > 1:
+            raise _NotConvertible(text)
+        out.append(str(escape(text)))
+    for child in tree:
+        _mathml(child, out)
+    out.append(f"</{tag}>")
+
+
+@lru_cache(maxsize=8192)
+def formula_to_mathml(tex: str) -> str | None:
+    """One inline formula (without its dollars) as MathML markup, or None where it cannot
+    be converted."""
+    try:
+        tree = convert_to_element(tex)
+        out: list[str] = []
+        _mathml(tree, out)
+    except Exception:
+        return None
+    body = "".join(out)
+    return body.replace("<math", '<math xmlns="http://www.w3.org/1998/Math/MathML"', 1)
+
+
+def _outside_math(text: str) -> str:
     text = _WRAPPED.sub(r"\1", text)
     return _COMMAND.sub(lambda m: _SYMBOLS.get(m[1], m[0]) if len(m[1]) == 1 else m[0], text)
+
+
+@lru_cache(maxsize=4096)
+def to_html(text: str) -> Markup:
+    """Title or abstract as safe HTML: formulas as MathML, the rest escaped."""
+    if "\\" not in text and "$" not in text:
+        return escape(text)
+    parts: list[str] = []
+    position = 0
+    for match in _MATH.finditer(text):
+        parts.append(str(escape(_outside_math(text[position : match.start()]))))
+        mathml = formula_to_mathml(match[1])
+        parts.append(mathml if mathml is not None else str(escape(_math(match))))
+        position = match.end()
+    parts.append(str(escape(_outside_math(text[position:]))))
+    return Markup("".join(parts))

@@ -15,6 +15,7 @@ from lxml import etree
 from paperfeed.community.cards import PaperCard
 from paperfeed.config import Settings
 from paperfeed.http.deps import CardsDep, DailyDep, SearchDep, SettingsDep, TrendingDep
+from paperfeed.papers.authors import MAX_NAME, author_path
 from paperfeed.papers.periods import parse_day, parse_month, parse_week
 
 router = APIRouter(include_in_schema=False)
@@ -126,3 +127,12 @@ def search_feed(
     return atom_feed(
         settings, f"search {q!r}", f"/feeds/search.atom?{query}", f"/search?{query}", found.cards
     )
+
+
+@router.get("/feeds/authors/{name:path}.atom")
+def author_feed(cards: CardsDep, search: SearchDep, settings: SettingsDep, name: str) -> Response:
+    """An author's newest papers (the author's page, `/authors/NAME`)."""
+    name = name.strip()[:MAX_NAME]
+    found, _ = cards.by_author(search, name, limit=FEED_SIZE)
+    path = author_path(name)
+    return atom_feed(settings, f"papers by {name}", f"/feeds{path}.atom", path, found)

@@ -17,7 +17,8 @@ from markupsafe import Markup
 from paperfeed import __version__
 from paperfeed.http.deps import form_csrf_token, get_runtime, viewer
 from paperfeed.http.security import CSRF_COOKIE, CSRF_FIELD
-from paperfeed.papers.tex_display import readable
+from paperfeed.papers.authors import author_path
+from paperfeed.papers.tex_display import to_html
 from paperfeed.web.forms import safe_next
 
 # Status messages shown after a redirect, by code (never text from the URL: a link could
@@ -46,7 +47,8 @@ MESSAGES = {
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 STATIC_DIR = Path(__file__).with_name("static")
-TEMPLATES.env.filters["tex"] = readable
+TEMPLATES.env.filters["tex"] = to_html
+TEMPLATES.env.filters["author_url"] = author_path
 
 
 def _csrf_input(request: Request) -> Markup:

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from paperfeed.papers.text import normalize_text
 from tests.support.cli import Cli
-from tests.web.support import HF_DAILY, Site
+from tests.web.support import HF_DAILY, Site, sign_up
 
 HF_FOLDER = "fixtures/hf_papers"
 JUNE_12 = "daily_papers_2026-06-12.json"  # Friday of week 2026-W24
@@ -112,3 +112,52 @@ def test_daily_list_sorts_by_upvotes_or_newest(
     assert [normalize_text(p["title"]) for p in api.json()["papers"]] == newest
     bad = httpx.get(f"{site.url}/papers/date/2026-07-31", params={"sort": "random"})
     assert bad.status_code == 400
+
+
+ARXIV_ATOM = "fixtures/arxiv_api/query_transformer_cs.LG_2026-06-14.xml"  # 5 papers, no list
+SUBMITTED_TITLE = "Multiagent Protocols with Aggregated Confidence Signals"
+MANA_TITLE = "Mana: Dexterous Manipulation of Articulated Tools"
+
+
+def test_trending_keeps_a_full_page_after_one_users_actions(
+    page: Page, serve: Callable[..., Site], cli: Cli, data_dir: Path, search_ready: None
+) -> None:
+    """The catalog's lists are months old (2026-06-12 to 2026-08-03): the page ranks a
+    widened window. Two submissions and an upvote by one reader neither collapse the page to
+    those papers nor put the fresh submissions above papers with 26 upvotes or more."""
+    folder = data_dir / HF_FOLDER
+    cli("import", "hf-daily", folder / JUNE_12, data_dir / HF_DAILY, folder / AUGUST_3,
+        "--no-progress", "--no-index")  # fmt: skip
+    cli("import", "arxiv-atom", data_dir / ARXIV_ATOM, "--no-progress", "--no-index")
+    site = serve()
+    items = page.locator("ol.papers > li.paper")
+
+    page.goto(f"{site.url}/trending")
+    expect(items).to_have_count(50)
+    ranking = page.locator("main p.ranking")
+    expect(ranking).to_contain_text("Ranked by upvotes (1 each), comments (2 each)")
+    expect(ranking).to_contain_text("so the window was widened")
+    before = titles(page)
+
+    sign_up(page, site, "ada")
+    for paper in ("2606.13591", "2606.13677"):
+        page.goto(f"{site.url}/submit")
+        page.locator("main form").get_by_label("arXiv id or URL").fill(paper)
+        page.locator("main form").get_by_role("button", name="Submit").click()
+        page.wait_for_url(f"{site.url}/papers/{paper}?*")
+    page.goto(f"{site.url}/trending")
+    last = items.last
+    last_title = last.locator("h3 a").inner_text()
+    last.get_by_role("button", name="Upvote").click()
+    expect(last.get_by_role("button", name="Remove upvote")).to_be_visible()
+
+    page.goto(f"{site.url}/trending")
+    expect(items).to_have_count(50)
+    after = titles(page)
+    assert len(set(after) & set(before)) >= 47  # the page is the same ranking, give or take
+    counts = [int(t) for t in items.locator(".count").all_inner_texts()]
+    fresh = [after.index(t) for t in (SUBMITTED_TITLE, MANA_TITLE) if t in after]
+    popular = [n for n, count in enumerate(counts) if count >= 26]
+    assert len(fresh) == 2, "a fresh submission ranks among the 50 (above quiet old papers)"
+    assert popular and all(p < f for p in popular for f in fresh), (popular, fresh)
+    assert last_title in after

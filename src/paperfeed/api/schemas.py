@@ -98,6 +98,10 @@ class TrendingPaper(Paper):
 
 class TrendingResponse(BaseModel):
     taken_at: UtcDatetime = Field(description="the moment the time decay is computed at")
+    window_days: int = Field(
+        description="days ranked: 7, or wider (doubling) when fewer than 30 papers had activity"
+    )
+    half_life_hours: float = Field(description="a signal counts half every so many hours")
     papers: list[TrendingPaper]
 
 

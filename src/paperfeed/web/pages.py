@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from paperfeed.accounts.rate_limit import COMMENT, SUBMIT
 from paperfeed.community.errors import CommunityError
+from paperfeed.community.trending import MIN_PAPERS
 from paperfeed.http.deps import (
     CardsDep,
     CatalogDep,
-    ClockDep,
     DailyDep,
     DiscussionDep,
     FormUserDep,
@@ -45,6 +45,7 @@ from paperfeed.web.templates import render
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 MAX_PAGES = 50
+TRENDING_PAGE = 50
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers; a larger one must not reach the database
 
 
@@ -128,17 +129,15 @@ def _list(
 
 
 @router.get("/trending", response_class=HTMLResponse)
-def trending_page(
-    request: Request, trending: TrendingDep, user: ViewerDep, clock: ClockDep
-) -> Response:
-    ranked, at = trending.ranked(limit=50, viewer=user)
+def trending_page(request: Request, trending: TrendingDep, user: ViewerDep) -> Response:
+    found = trending.trend(limit=TRENDING_PAGE, viewer=user)
     return render(
         request,
         "trending.html",
         title="Trending papers",
-        ranked=ranked,
-        taken_at=at,
-        stale=(clock() - at) > dt.timedelta(days=1),
+        ranked=found.papers,
+        window=found.window,
+        min_papers=MIN_PAPERS,
         feed="/feeds/trending.atom",
     )
 

@@ -26,6 +26,10 @@ class Paper(BaseModel):
     abstract: str
     authors: list[str]
     categories: list[str]
+    categories_predicted: bool = Field(
+        description="the categories were predicted from the nearest categorised papers "
+        "(the paper came without any), not given by arXiv"
+    )
     submitted: UtcDatetime | None = Field(description="first arXiv version, UTC")
     updated: UtcDatetime | None
     upvotes: int
@@ -55,6 +59,7 @@ class Paper(BaseModel):
             abstract=card.abstract,
             authors=card.authors,
             categories=card.categories,
+            categories_predicted=card.categories_predicted,
             submitted=card.submitted_at,
             updated=card.updated_at,
             upvotes=card.upvotes,

@@ -48,6 +48,7 @@ class PaperCard:
     ai_summary: str | None = None
     ai_keywords: list[str] = field(default_factory=list)
     voted: bool = False  # by the user looking at it
+    categories_predicted: bool = False  # voted by neighbours (papers/predicted_categories.py)
 
     @property
     def public_id(self) -> str:
@@ -79,6 +80,7 @@ _COLUMNS = (
     papers.c.abstract,
     papers.c.authors,
     papers.c.categories,
+    papers.c.categories_predicted,
     papers.c.submitted_at,
     papers.c.updated_at,
     papers.c.first_seen_at,
@@ -105,6 +107,7 @@ def _card(row: Any) -> PaperCard:
         abstract=row.abstract,
         authors=[a.get("name", "") for a in row.authors or []],
         categories=list(row.categories or []),
+        categories_predicted=bool(row.categories_predicted),
         submitted_at=row.submitted_at,
         updated_at=row.updated_at,
         first_seen_at=row.first_seen_at,

@@ -1,6 +1,6 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
-bench/follow.py."""
+bench/follow.py; `python -m bench categories`: see bench/categories.py."""
 
 import sys
 
@@ -12,6 +12,11 @@ if sys.argv[1:2] == ["web"]:
     from bench.web import main as web_main
 
     raise SystemExit(web_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["categories"]:
+    from bench.categories import main as categories_main
+
+    raise SystemExit(categories_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main

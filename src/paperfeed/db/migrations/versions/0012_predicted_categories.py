@@ -36,5 +36,6 @@ def downgrade() -> None:
     op.execute(
         "UPDATE papers SET categories = '[]', primary_category = NULL WHERE categories_predicted"
     )
-    with op.batch_alter_table("papers") as batch:
-        batch.drop_column("categories_predicted")
+    # A plain DROP COLUMN (SQLite 3.35+ too): a batch copy of `papers` would drop the old
+    # table, and with it, by ON DELETE CASCADE, every row that refers to a paper.
+    op.execute("ALTER TABLE papers DROP COLUMN categories_predicted")

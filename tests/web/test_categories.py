@@ -72,6 +72,10 @@ def test_daily_papers_get_predicted_categories_that_cat_finds(
         "predicted from similar papers"
     )
 
+    shown = cli("papers", "show", paper["id"]).stdout
+    assert f"[{' '.join(paper['categories'])} (predicted)]" in shown
+    assert json.loads(cli("papers", "show", paper["id"], "--json").stdout)["categories_predicted"]
+
     # arXiv's data for three of the papers arrives (as from a harvest or a fetch): their
     # categories replace the predicted ones, and the marks go.
     cli("import", "arxiv-atom", data_dir / AI_LG_CL, "--no-progress")

@@ -42,6 +42,8 @@ def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
         return
     click.echo(click.style(paper["title"] or "(untitled)", bold=True))
     click.echo(", ".join(a["name"] for a in paper["authors"]))
+    if paper.get("categories_predicted"):
+        paper["categories"] = [*paper["categories"], "(predicted)"]
     if paper["arxiv_id"]:
         versions = ", ".join(
             f"{v['version']} {v.get('created', '')[:10]}" for v in paper["versions"]

@@ -21,6 +21,12 @@ from tests.support.models import SessionModels
 
 __all__ = ["DATA", "SHARED", "scratch_database"]
 
+# Password hashes at argon2id's cheapest useful cost in every test process and the servers and
+# commands they start (the environment is inherited): the suite signs up and in hundreds of
+# times, ~40 ms a hash at the default cost. tests/accounts checks the default cost itself.
+os.environ.setdefault("PAPERFEED_PASSWORD_HASH_MEMORY_KIB", "64")
+os.environ.setdefault("PAPERFEED_PASSWORD_HASH_TIME_COST", "1")
+
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[2] / "shared"))
 DATA = SHARED / "data"
 SLOW_TIMEOUT = 900  # seconds, for tests marked `slow`
@@ -107,12 +113,33 @@ def catalog_server() -> str | None:
     return catalogs.base_url()
 
 
+def _seed(request: pytest.FixtureRequest) -> str | None:
+    """The seed the test asked for (tests/support/catalogs.py SEEDS), if any."""
+    if _empty(request):
+        return None
+    seeds = [name for name in request.fixturenames if name in catalogs.SEEDS]
+    assert len(seeds) <= 1, f"a test starts from one seeded catalog, not {seeds}"
+    return seeds[0] if seeds else None
+
+
 @pytest.fixture
 def database_url(
     request: pytest.FixtureRequest, catalog_server: str | None
 ) -> Iterator[str | None]:
-    with scratch_database(empty=_empty(request)) as url:
+    with scratch_database(empty=_empty(request), seed=_seed(request)) as url:
         yield url
+
+
+@pytest.fixture
+def seed_hf_daily_lists(data_dir: Path) -> None:
+    """The test's catalog starts with the three real HF daily-papers responses imported (63
+    papers listed on 2026-06-12, 2026-07-31 and 2026-08-03; not indexed)."""
+
+
+@pytest.fixture
+def seed_hf_daily_list(data_dir: Path) -> None:
+    """The test's catalog starts with one real HF daily list imported (the 30 papers of
+    2026-07-31; not indexed)."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -133,11 +160,12 @@ def session_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session
 
 @pytest.fixture
 def home(tmp_path: Path, database_url: str | None, request: pytest.FixtureRequest) -> Path:
-    """The test's data directory: on SQLite it holds a copy of the migrated catalog; with the
-    `empty_catalog` mark it is not made yet."""
+    """The test's data directory: on SQLite it holds a copy of the migrated catalog (of the
+    seeded one, when the test asked for a seed); with the `empty_catalog` mark it is not made
+    yet."""
     home = tmp_path / "home"
-    if database_url is None and not _empty(request):
-        catalogs.seed_sqlite_home(home)
+    if not _empty(request):
+        catalogs.seed_home(home, _seed(request))
     return home
 
 

@@ -154,6 +154,17 @@ class Settings(BaseSettings):
         description="Mark session cookies `Secure` (set this when serving over HTTPS).",
     )
     session_days: int = Field(default=30, ge=1, le=365, description="Days a sign-in lasts.")
+    password_hash_memory_kib: int = Field(
+        default=19 * 1024,
+        ge=64,
+        le=4 * 1024 * 1024,
+        description="Memory (KiB) of each argon2id password hash; the default is OWASP's "
+        "baseline (19 MiB, with a time cost of 2). Stored hashes made with other parameters "
+        "are redone at the next sign-in.",
+    )
+    password_hash_time_cost: int = Field(
+        default=2, ge=1, le=20, description="Passes of each argon2id password hash."
+    )
     rate_limit_scale: float = Field(
         default=1.0,
         gt=0,

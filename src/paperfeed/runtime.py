@@ -139,6 +139,10 @@ class Runtime:
             self.engine,
             session_days=self.settings.session_days,
             admin_emails=frozenset(self.settings.admin_emails),
+            password_hashing=(
+                self.settings.password_hash_time_cost,
+                self.settings.password_hash_memory_kib,
+            ),
             reader=self.reader,
             clock=self.clock,
         )

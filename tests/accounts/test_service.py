@@ -156,8 +156,30 @@ def test_a_weaker_old_hash_is_upgraded_at_sign_in(runtime: Runtime) -> None:
     assert "m=8192,t=1" in stored_hash(runtime, user)  # not on a failed attempt
     assert runtime.accounts.authenticate("ada@example.org", PASSWORD) == user
     upgraded = stored_hash(runtime, user)
-    assert "m=19456,t=2,p=1" in upgraded
+    assert "m=64,t=1,p=1" in upgraded  # the test processes' cost (tests/conftest.py)
     assert runtime.accounts.authenticate("ada@example.org", PASSWORD) == user
+
+
+def test_the_hash_cost_is_owasps_baseline_unless_the_settings_choose_another(
+    runtime: Runtime, settings: Settings
+) -> None:
+    """Out of the box (no environment), argon2id at 19 MiB and two passes; an operator's
+    settings choose the cost of new hashes, and a stored hash is redone at the next sign-in."""
+    assert Settings.model_fields["password_hash_memory_kib"].default == 19 * 1024
+    assert Settings.model_fields["password_hash_time_cost"].default == 2
+    default = AccountService(runtime.engine)
+    user = confirmed_user(default, "ada@example.org", "ada", PASSWORD)
+    assert "$argon2id$v=19$m=19456,t=2,p=1$" in stored_hash(runtime, user)
+
+    costly = settings.model_copy(
+        update={"password_hash_memory_kib": 32 * 1024, "password_hash_time_cost": 3}
+    )
+    rt = Runtime(costly)
+    try:
+        assert rt.accounts.authenticate("ada@example.org", PASSWORD) == user
+        assert "$m=32768,t=3,p=1$" in stored_hash(runtime, user)
+    finally:
+        rt.close()
 
 
 def test_a_corrupt_stored_hash_fails_closed(runtime: Runtime, ada: User) -> None:

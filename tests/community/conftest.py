@@ -23,14 +23,8 @@ from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.lookup import PaperIds
 from paperfeed.runtime import Runtime
 from tests.support.accounts import confirmed_user
-from tests.support.cli import Cli
 from tests.support.http import FixtureServer, Response
 
-HF_FILES = (
-    "daily_papers_2026-06-12.json",  # 30 papers, listed on 2026-06-12
-    "daily_papers_2026-07-31.json",  # 30 papers, listed on 2026-07-31
-    "daily_papers_2026-08-03_3-entries_pretty.json",  # 3 papers, listed on 2026-08-03
-)
 PASSWORD = "correct horse battery staple"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -48,11 +42,10 @@ class Clock:
 
 
 @pytest.fixture
-def hf_daily(cli: Cli, runtime: Runtime, data_dir: Path) -> Runtime:
+def hf_daily(seed_hf_daily_lists: None, runtime: Runtime) -> Runtime:
     """The runtime over a catalog holding the three real HF daily-papers responses (63
-    papers on three daily lists), imported with the CLI as a user would."""
-    folder = data_dir / "fixtures" / "hf_papers"
-    cli("import", "hf-daily", *(folder / name for name in HF_FILES), "--no-progress", "--no-index")
+    papers on three daily lists), imported with the CLI as a user would (once per test
+    process, into the catalog each test starts from a copy of: tests/support/catalogs.py)."""
     return runtime
 
 

@@ -22,7 +22,8 @@ from paperfeed.runtime import Runtime
 from tests.support.http import FixtureServer, Response
 from tests.support.oai_server import DayPagesEndpoint, ids_between, oai_error
 
-FIRST, LAST = "2017-01-01", "2017-01-10"
+# A week of the quarter: 8 real pages, ~2,900 records.
+FIRST, LAST = "2017-01-01", "2017-01-07"
 
 
 @pytest.fixture
@@ -161,17 +162,17 @@ def test_a_second_run_fetches_only_the_days_since_the_last_one(
     assert first.new == len(ids_between(endpoint, FIRST, LAST))
     assert _state(runtime)["completed_until"] == LAST  # the day of the response: "today"
 
-    endpoint.today = "2017-01-20"
+    endpoint.today = "2017-01-10"
     http_server.requests.clear()
     second = _harvest(runtime, url, waits)
 
     assert http_server.requests[0][1]["from"] == [LAST]
     assert "until" not in http_server.requests[0][1]
-    assert second.new == len(ids_between(endpoint, "2017-01-11", "2017-01-20"))
+    assert second.new == len(ids_between(endpoint, "2017-01-08", "2017-01-10"))
     # OAI dates are inclusive: the last day is read again and changes nothing.
     assert (second.unchanged, second.updated) == (len(ids_between(endpoint, LAST, LAST)), 0)
-    assert set(_catalog(runtime)) == ids_between(endpoint, FIRST, "2017-01-20")
-    assert _state(runtime)["completed_until"] == "2017-01-20"
+    assert set(_catalog(runtime)) == ids_between(endpoint, FIRST, "2017-01-10")
+    assert _state(runtime)["completed_until"] == "2017-01-10"
 
 
 def test_a_harvest_cut_off_by_server_errors_resumes_from_its_token_to_the_same_catalog(

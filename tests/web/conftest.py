@@ -132,11 +132,10 @@ def serve(settings: Settings) -> Iterator[Callable[..., Site]]:
 
 
 @pytest.fixture
-def site(serve: Callable[..., Site], cli: Cli, data_dir: Path, search_ready: None) -> Site:
+def site(serve: Callable[..., Site], seed_hf_daily_list: None, search_ready: None) -> Site:
     """The app over a catalog holding one real Hugging Face daily list (30 papers of
-    2026-07-31), imported with the CLI as a user would (not indexed for search; paper pages
-    still load the embedding model for their similar papers)."""
-    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress", "--no-index")
+    2026-07-31), imported with the CLI as a user would, once per test process (not indexed for
+    search; paper pages still load the embedding model for their similar papers)."""
     return serve()
 
 

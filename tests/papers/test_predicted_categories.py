@@ -3,10 +3,24 @@ neighbours it is given."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
-from paperfeed.papers.predicted_categories import K, Neighbour, Prediction, nearest, vote
+from paperfeed.db.schema import paper_categories, paper_embeddings
+from paperfeed.papers.catalog_writer import Outcome
+from paperfeed.papers.predicted_categories import (
+    CategoryPredictor,
+    K,
+    Neighbour,
+    Prediction,
+    nearest,
+    vote,
+)
+from paperfeed.papers.record import PaperRecord
+from paperfeed.runtime import Runtime
 
 
 def test_the_primary_is_the_most_similar_primary() -> None:
@@ -67,3 +81,74 @@ def test_nearest_is_exact_and_can_leave_a_row_out(
         assert np.allclose(sims[q], exact[q, expected])
     rows, _ = nearest(queries, reference, K)
     assert [r[0] for r in rows] == [0, 1, 2, 3, 4]  # each is its own nearest
+
+
+def _record(arxiv_id: str, categories: list[str], **fields: object) -> PaperRecord:
+    return PaperRecord(  # type: ignore[arg-type]
+        source=str(fields.pop("source", "oai-pmh")),
+        arxiv_id=arxiv_id,
+        title=f"Paper {arxiv_id}",
+        abstract="An abstract.",
+        primary_category=categories[0] if categories else None,
+        categories=categories,
+        freshness=fields.pop("freshness", dt.datetime(2026, 7, 1)),
+        **fields,
+    )
+
+
+def test_the_vote_is_stored_marked_and_gives_way_to_arxiv(runtime: Runtime) -> None:
+    """On the catalog (SQLite and PostgreSQL): papers with vectors near a paper without
+    categories vote; the result is stored with the mark, `paper_categories` follows, the same
+    Hugging Face file imported again changes nothing, and arXiv's record replaces the vote."""
+    writer, engine = runtime.catalog_writer, runtime.engine
+    hf = _record("2607.00004", [], source="hf-daily", freshness=None)
+    with engine.begin() as conn:
+        results = writer.upsert(
+            conn,
+            [
+                _record("2607.00001", ["cs.CV", "cs.LG"]),
+                _record("2607.00002", ["cs.CV"]),
+                _record("2607.00003", ["math.AP"]),
+                hf,
+            ],
+        )
+        ids = [r.paper_id for r in results]
+        vectors = [[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 1, 0], [0.95, 0.05, 0, 0]]
+        conn.execute(
+            paper_embeddings.insert(),
+            [
+                {
+                    "paper_id": pid,
+                    "model": "test@1",
+                    "text_hash": "x",
+                    "vector": (np.asarray(v, np.float32) / np.linalg.norm(v))
+                    .astype(np.float16)
+                    .tobytes(),
+                    "updated_at": dt.datetime(2026, 7, 1),
+                }
+                for pid, v in zip(ids, vectors, strict=True)
+            ],
+        )
+    outcome = CategoryPredictor(engine).predict("test@1", 4)
+    assert (outcome.predicted, outcome.without_vector, outcome.reference) == (1, 0, 3)
+    paper = runtime.catalog.get(paper_id=ids[3])
+    assert paper is not None
+    # cs.CV: 0.99 + 1.0 of 1.99 (math.AP has similarity 0); cs.LG: 1.0 of 1.99 (>= half)
+    assert (paper["primary_category"], paper["categories"]) == ("cs.CV", ["cs.CV", "cs.LG"])
+    assert paper["categories_predicted"] is True
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(paper_categories.c.category).where(paper_categories.c.paper_id == ids[3])
+        ).scalars()
+        assert sorted(rows) == ["cs.CV", "cs.LG"]
+    assert CategoryPredictor(engine).predict("test@1", 4).predicted == 0  # nothing left
+    with engine.begin() as conn:
+        [again] = writer.upsert(conn, [hf])
+    assert again.outcome is Outcome.UNCHANGED
+
+    with engine.begin() as conn:
+        writer.upsert(conn, [_record("2607.00004", ["eess.IV"], source="arxiv-atom")])
+    paper = runtime.catalog.get(paper_id=ids[3])
+    assert paper is not None
+    assert (paper["categories"], paper["categories_predicted"]) == (["eess.IV"], False)
+    assert CategoryPredictor(engine).predict("test@1", 4, again=True).predicted == 0

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from paperfeed.clock import Clock, utcnow
 from paperfeed.db.schema import paper_categories, paper_embeddings, papers
 from paperfeed.papers.merge import CONTENT_FIELDS, content_hash
+from paperfeed.papers.sql import among, chunks, serialise_writers
 
 K = 10
 SHARE = 0.5  # a further category needs this share of the neighbours' similarity
@@ -223,6 +224,25 @@ class CategoryPredictor:
         if not updates:
             return outcome
         with self.engine.begin() as conn:
+            serialise_writers(conn)
+            # Only papers still without arXiv's categories: an import may have brought them
+            # since they were read.
+            still: set[int] = set()
+            for chunk in chunks([u["_id"] for u in updates]):
+                still.update(
+                    conn.execute(
+                        sa.select(papers.c.id).where(
+                            among(conn, papers.c.id, chunk),
+                            sa.or_(
+                                papers.c.primary_category.is_(None),
+                                papers.c.categories_predicted.is_(True),
+                            ),
+                        )
+                    ).scalars()
+                )
+            updates = [u for u in updates if u["_id"] in still]
+            if not updates:
+                return outcome
             conn.execute(
                 papers.update()
                 .where(papers.c.id == sa.bindparam("_id"))
@@ -240,8 +260,10 @@ class CategoryPredictor:
                 ),
                 updates,
             )
-            ids = [u["_id"] for u in updates]
-            conn.execute(paper_categories.delete().where(paper_categories.c.paper_id.in_(ids)))
+            for chunk in chunks([u["_id"] for u in updates]):
+                conn.execute(
+                    paper_categories.delete().where(among(conn, paper_categories.c.paper_id, chunk))
+                )
             conn.execute(
                 paper_categories.insert(),
                 [{"paper_id": u["_id"], "category": c} for u in updates for c in u["categories"]],

@@ -1,6 +1,7 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
-bench/follow.py; `python -m bench floor`: see bench/search_floor.py."""
+bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
+see bench/categories.py."""
 
 import sys
 
@@ -17,6 +18,10 @@ if sys.argv[1:2] == ["floor"]:
     from bench.search_floor import main as floor_main
 
     raise SystemExit(floor_main(sys.argv[2:]))
+if sys.argv[1:2] == ["categories"]:
+    from bench.categories import main as categories_main
+
+    raise SystemExit(categories_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main

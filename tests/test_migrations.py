@@ -21,7 +21,7 @@ from paperfeed.db.migrate import (
     head_revision,
     upgrade,
 )
-from paperfeed.db.schema import metadata, users
+from paperfeed.db.schema import metadata, paper_categories, papers, users
 from paperfeed.runtime import Runtime
 from tests.support.accounts import PASSWORD
 from tests.support.cli import Cli
@@ -151,5 +151,35 @@ def test_accounts_made_before_0006_count_as_confirmed(runtime: Runtime) -> None:
     downgrade(engine, "0005")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT username FROM users")).scalars().all() == ["ada"]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+
+
+def test_predicted_categories_go_with_a_downgrade_below_0012(runtime: Runtime) -> None:
+    """The older schema cannot tell predicted categories from arXiv's: a downgrade empties
+    them (and their `paper_categories` rows), arXiv's stay."""
+    engine = runtime.engine
+    now = dt.datetime(2026, 8, 1)
+    with engine.begin() as conn:
+        for n, (categories, predicted) in enumerate(
+            [(["cs.LG", "stat.ML"], False), (["cs.CV"], True)], start=1
+        ):
+            conn.execute(
+                papers.insert().values(
+                    id=n, title=f"Paper {n}", title_key=f"paper {n}", authors=[],
+                    primary_category=categories[0], categories=categories,
+                    categories_predicted=predicted, versions=[], links=[], sources=["test"],
+                    content_hash="x", first_seen_at=now, modified_at=now,
+                )
+            )  # fmt: skip
+            conn.execute(
+                paper_categories.insert(), [{"paper_id": n, "category": c} for c in categories]
+            )
+    downgrade(engine, "0006")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, primary_category FROM papers ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, "cs.LG"), (2, None)]
+        left = conn.execute(sa.text("SELECT paper_id, category FROM paper_categories")).all()
+        assert sorted(tuple(r) for r in left) == [(1, "cs.LG"), (1, "stat.ML")]
     upgrade(engine)
     assert current_revision(engine) == head_revision()

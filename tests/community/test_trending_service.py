@@ -15,9 +15,11 @@ JUNE_12 = dt.datetime(2026, 6, 12)
 AUGUST_3 = dt.datetime(2026, 8, 3)
 
 
-def imported(upvotes: int, comments: int, age_hours: float) -> float:
+def imported(
+    upvotes: int, comments: int, age_hours: float, half_life: float = trending.HALF_LIFE_HOURS
+) -> float:
     weight = trending.SUBMISSION + upvotes * trending.UPVOTE + comments * trending.COMMENT
-    return weight * 2 ** (-age_hours / trending.HALF_LIFE_HOURS)
+    return weight * 2 ** (-age_hours / half_life)
 
 
 def test_scores_follow_the_formula_on_imported_lists(hf_daily: Runtime) -> None:
@@ -61,22 +63,43 @@ def test_comments_can_outweigh_upvotes(hf_daily: Runtime) -> None:
     assert [s for _, s in ranked] == pytest.approx([imported(283, 7, 96), imported(292, 2, 96)])
 
 
-def test_falls_back_to_the_latest_activity_when_the_week_is_empty(hf_daily: Runtime) -> None:
-    """An offline catalog imported from files months ago still shows its last trend: the
-    ranking is taken at the latest activity (the 2026-08-03 list)."""
-    ranked, at = community_at(hf_daily, Clock(dt.datetime(2026, 12, 1))).trending.ranked(limit=3)
-    assert at == AUGUST_3
-    assert [c.arxiv_id for c, _ in ranked] == ["2607.28227", "2607.28618", "2607.28568"]
-    assert [s for _, s in ranked] == pytest.approx(
-        [imported(283, 7, 72), imported(292, 2, 72), imported(168, 2, 72)]
-    )
+def test_a_quiet_catalog_widens_the_window(hf_daily: Runtime) -> None:
+    """An offline catalog imported from files months ago still shows its trend: nothing
+    happened in the last week, so the window doubles until it holds the lists (224 days from
+    2026-12-01 reach back to April), with a half-life of 36 h x 32."""
+    now = dt.datetime(2026, 12, 1)
+    found = community_at(hf_daily, Clock(now)).trending.trend(limit=100)
+    assert found.taken_at == now
+    assert (found.window.days, found.window.half_life_hours) == (224, 36.0 * 32)
+    assert len(found.papers) == 63
+    age = (now - dt.datetime(2026, 7, 31)).total_seconds() / 3600  # listed on July 31
+    assert [c.arxiv_id for c, _ in found.papers[:2]] == ["2607.28227", "2607.28618"]
+    assert found.papers[0][1] == pytest.approx(imported(283, 7, age, half_life=36.0 * 32))
 
 
-def test_no_fallback_while_the_week_has_activity(hf_daily: Runtime) -> None:
+def test_a_few_actions_rank_among_the_widened_window(
+    hf_daily: Runtime, make_user: MakeUser
+) -> None:
+    """One user's upvote in a quiet week does not collapse the page to that one paper: the
+    window still widens to a full page, and the upvote adds to the paper's imported ones."""
+    now = dt.datetime(2026, 12, 1)
+    community = community_at(hf_daily, Clock(now))
+    paper_id = community.paper_ids.resolve("2606.00467")  # 0 upvotes, 2 comments in June
+    community.discussion.upvote(make_user("ada"), paper_id)
+    found = community.trending.trend(limit=100)
+    assert found.window.days == 224 and len(found.papers) == 63
+    scores = {c.paper_id: s for c, s in found.papers}
+    june = (now - JUNE_12).total_seconds() / 3600
+    assert scores[paper_id] == pytest.approx(imported(0, 2, june, half_life=36.0 * 32) + 1.0)
+
+
+def test_the_window_widens_while_the_week_has_too_few_papers(hf_daily: Runtime) -> None:
+    """On 2026-08-10 at 23:00 the last week holds only the 3 papers of August 3: twice the
+    window (14 days) reaches the 30 of July 31 as well."""
     now = AUGUST_3 + dt.timedelta(days=6, hours=23)
-    ranked, at = community_at(hf_daily, Clock(now)).trending.ranked(limit=100)
-    assert at == now
-    assert {c.daily_on for c, _ in ranked} == {dt.date(2026, 8, 3)}
+    found = community_at(hf_daily, Clock(now)).trending.trend(limit=100)
+    assert found.taken_at == now and found.window.days == 14
+    assert {c.daily_on for c, _ in found.papers} == {dt.date(2026, 7, 31), dt.date(2026, 8, 3)}
 
 
 def test_an_empty_catalog_has_no_trend(runtime: Runtime) -> None:

@@ -70,3 +70,26 @@ def test_announcement_day_follows_the_arxiv_schedule() -> None:
         _record(versions=[{"version": "v1", "created": "2026-11-20T18:00:00"}], submitted_at=None)
     )
     assert row["announced_on"] == dt.date(2026, 11, 22)
+
+
+def test_a_sources_categories_replace_predicted_ones_whatever_its_age() -> None:
+    """A Hugging Face paper (no categories, no freshness) got categories from its neighbours;
+    arXiv's own categories replace them, even from a record no fresher than the row."""
+    row = new_row(_record(source="hf-daily", freshness=None, categories=[]))
+    row.update(primary_category="cs.CV", categories=["cs.CV"], categories_predicted=True)
+    arxiv = _record(
+        source="ids", freshness=None, primary_category="cs.LG", categories=["cs.LG", "stat.ML"]
+    )
+    merged = merge_row(row, arxiv)
+    assert (merged["primary_category"], merged["categories"]) == ("cs.LG", ["cs.LG", "stat.ML"])
+    assert merged["categories_predicted"] is False
+    # Without categories a record leaves the predicted ones (and the flag) alone.
+    again = merge_row(row, _record(source="hf-daily", freshness=None, categories=[]))
+    assert again["categories"] == ["cs.CV"] and "categories_predicted" not in again
+
+
+def test_real_categories_are_kept_as_merged_before() -> None:
+    row = new_row(_record(primary_category="cs.LG", categories=["cs.LG"]))
+    row["categories_predicted"] = False
+    older = _record(categories=["math.OC"], primary_category="math.OC", freshness=None)
+    assert merge_row(row, older)["categories"] == ["cs.LG"]

@@ -54,3 +54,16 @@ def test_select_takes_the_days_the_parameters_share() -> None:
 
 def test_iso_week() -> None:
     assert periods.iso_week(dt.date(2021, 1, 3)) == "2020-W53"
+
+
+@pytest.mark.parametrize(
+    ("period", "text"),
+    [
+        (Period(dt.date(2026, 7, 27), dt.date(2026, 8, 2)), "27 July – 2 August 2026"),
+        (Period(dt.date(2026, 7, 1), dt.date(2026, 7, 31)), "1–31 July 2026"),
+        (Period(dt.date(2026, 12, 28), dt.date(2027, 1, 3)), "28 December 2026 – 3 January 2027"),
+        (Period(dt.date(2026, 7, 31), dt.date(2026, 7, 31)), "31 July 2026"),
+    ],
+)
+def test_describe(period: Period, text: str) -> None:
+    assert periods.describe(period) == text

@@ -182,13 +182,16 @@ def daily(
 def trending(
     trending: TrendingDep, limit: Annotated[int, Query(ge=1, le=100)] = 30
 ) -> TrendingResponse:
-    """Time-decayed community signals; the formula is in the README ("Trending")."""
-    ranked, at = trending.ranked(limit=limit)
+    """Time-decayed community signals of the last week (a wider window when it was quiet);
+    the formula is in the README ("Trending")."""
+    found = trending.trend(limit=limit)
     return TrendingResponse(
-        taken_at=at,
+        taken_at=found.taken_at,
+        window_days=found.window.days,
+        half_life_hours=found.window.half_life_hours,
         papers=[
             TrendingPaper(**Paper.fields_of(card), trending_score=round(score, 6))
-            for card, score in ranked
+            for card, score in found.papers
         ],
     )
 

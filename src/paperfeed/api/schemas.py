@@ -26,6 +26,10 @@ class Paper(BaseModel):
     abstract: str
     authors: list[str]
     categories: list[str]
+    categories_predicted: bool = Field(
+        description="the categories were predicted from the nearest categorised papers "
+        "(the paper came without any), not given by arXiv"
+    )
     submitted: UtcDatetime | None = Field(description="first arXiv version, UTC")
     updated: UtcDatetime | None
     upvotes: int
@@ -56,6 +60,7 @@ class Paper(BaseModel):
             abstract=card.abstract,
             authors=card.authors,
             categories=card.categories,
+            categories_predicted=card.categories_predicted,
             submitted=card.submitted_at,
             updated=card.updated_at,
             upvotes=card.upvotes,
@@ -116,6 +121,10 @@ class TrendingPaper(Paper):
 
 class TrendingResponse(BaseModel):
     taken_at: UtcDatetime = Field(description="the moment the time decay is computed at")
+    window_days: int = Field(
+        description="days ranked: 7, or wider (doubling) when fewer than 30 papers had activity"
+    )
+    half_life_hours: float = Field(description="a signal counts half every so many hours")
     papers: list[TrendingPaper]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -10,6 +11,7 @@ import click
 
 from paperfeed.cli.context import find_paper, pass_runtime
 from paperfeed.papers.ids import abs_url, pdf_url, public_id
+from paperfeed.papers.predicted_categories import CategoryPredictor
 from paperfeed.runtime import Runtime
 
 
@@ -130,3 +132,39 @@ def stats(runtime: Runtime, as_json: bool) -> None:
     click.echo(f"newest submission: {data['newest_submission'] or '-'}")
     for cat, n in data["top_categories"].items():
         click.echo(f"  {cat:20} {n:,}")
+
+
+@papers.command("predict-categories")
+@click.option(
+    "--again", is_flag=True, help="Also predict anew the papers whose categories were predicted."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_runtime
+def predict_categories(runtime: Runtime, again: bool, as_json: bool) -> None:
+    """Give papers without categories (Hugging Face daily papers) the categories of their
+    nearest categorised papers: the 10 most similar by their stored vectors vote (see the
+    README). They are marked as predicted, and `cat:` finds them; arXiv's own categories
+    replace them when the paper is harvested or fetched. Needs the papers' vectors
+    (`paperfeed index update`); then updates the search index."""
+    embedder = runtime.embedder()
+    if embedder is None:
+        raise click.ClickException(
+            "predicting categories needs the papers' vectors; PAPERFEED_EMBEDDER is 'none'"
+        )
+    outcome = CategoryPredictor(runtime.engine, clock=runtime.clock).predict(
+        embedder.name, embedder.dim, again=again
+    )
+    if outcome.predicted:
+        runtime.index.update(embed=False)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(outcome)))
+        return
+    click.echo(
+        f"categories predicted for {outcome.predicted:,} papers "
+        f"(voted by {outcome.reference:,} categorised papers)"
+    )
+    if outcome.without_vector:
+        click.echo(
+            f"{outcome.without_vector:,} papers without categories have no vector yet: "
+            "run `paperfeed index update`, then this again"
+        )

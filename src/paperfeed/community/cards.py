@@ -59,6 +59,7 @@ class PaperCard:
     thumbnail: str | None = None  # only with PAPERFEED_REMOTE_IMAGES (CardService)
     new: bool = False  # first on a daily list in the last 24 hours (CardService's clock)
     voted: bool = False  # by the user looking at it
+    categories_predicted: bool = False  # voted by neighbours (papers/predicted_categories.py)
 
     @property
     def public_id(self) -> str:
@@ -106,6 +107,7 @@ _COLUMNS = (
     papers.c.abstract,
     papers.c.authors,
     papers.c.categories,
+    papers.c.categories_predicted,
     papers.c.submitted_at,
     papers.c.updated_at,
     papers.c.first_seen_at,
@@ -134,6 +136,7 @@ def _card(row: Any) -> PaperCard:
         abstract=row.abstract,
         authors=[a.get("name", "") for a in row.authors or []],
         categories=list(row.categories or []),
+        categories_predicted=bool(row.categories_predicted),
         submitted_at=row.submitted_at,
         updated_at=row.updated_at,
         first_seen_at=row.first_seen_at,

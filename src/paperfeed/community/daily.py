@@ -77,17 +77,21 @@ class DailyService:
         list that the home page, the daily feed and the daily APIs show by default."""
         return self.latest_daily_date() or self.clock().date()
 
-    def adjacent_daily_dates(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
-        """The nearest earlier and later dates that have a daily list."""
+    def adjacent_daily_dates(
+        self, start: dt.date, end: dt.date | None = None
+    ) -> tuple[dt.date | None, dt.date | None]:
+        """The nearest dates with a daily list before `start` and after `end` (default:
+        `start`): where the previous and next day, week or month with papers lie."""
+        end = end or start
         with self.reader.connect() as conn:
             before = conn.execute(
                 sa.select(sa.func.max(daily_papers.c.submitted_on)).where(
-                    daily_papers.c.submitted_on < day
+                    daily_papers.c.submitted_on < start
                 )
             ).scalar()
             after = conn.execute(
                 sa.select(sa.func.min(daily_papers.c.submitted_on)).where(
-                    daily_papers.c.submitted_on > day
+                    daily_papers.c.submitted_on > end
                 )
             ).scalar()
         return before, after

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -15,41 +16,51 @@ from paperfeed.community.cards import CardService, PaperCard
 from paperfeed.db.schema import comments, daily_papers, paper_moderation, votes
 
 
+@dataclass
+class Trend:
+    papers: list[tuple[PaperCard, float]]  # best first, with their scores
+    taken_at: dt.datetime  # the moment the decay is computed at
+    window: trending.Window  # the days ranked (wider than a week when it was quiet)
+
+
 class TrendingService:
     def __init__(self, reader: sa.Engine, cards: CardService, *, clock: Clock = utcnow) -> None:
         self.reader = reader
         self.cards = cards
         self.clock = clock
 
+    def trend(
+        self, *, limit: int = 30, viewer: User | None = None, now: dt.datetime | None = None
+    ) -> Trend:
+        """Trending papers at `now` (default: the clock), in the window that community/trending.py
+        chooses: the last week, or a wider one when fewer than MIN_PAPERS papers had activity."""
+        now = now or self.clock()
+        window, ranked = trending.trend(
+            lambda start: self._signals(start, now), now, self._oldest_activity()
+        )
+        cards = self.cards.cards([pid for pid, _ in ranked[:limit]], viewer=viewer)
+        scores = dict(ranked)
+        return Trend([(card, scores[card.paper_id]) for card in cards], now, window)
+
     def ranked(
         self, *, limit: int = 30, viewer: User | None = None, now: dt.datetime | None = None
     ) -> tuple[list[tuple[PaperCard, float]], dt.datetime]:
-        """Trending papers and the moment the ranking was taken at. When nothing happened in
-        the last week (an offline catalog imported from files), the ranking is taken at the
-        latest community activity instead, so the page still shows the last trend."""
-        now = now or self.clock()
-        ranked = self._trending_at(now)
-        if not ranked:
-            latest = self._latest_activity()
-            if latest is not None and latest < now - dt.timedelta(days=trending.WINDOW_DAYS):
-                now = latest
-                ranked = self._trending_at(now)
-        cards = self.cards.cards([pid for pid, _ in ranked[: limit * 2]], viewer=viewer)
-        scores = dict(ranked)
-        return [(card, scores[card.paper_id]) for card in cards[:limit]], now
+        """`trend()`'s papers with their scores, and the moment the ranking was taken at."""
+        found = self.trend(limit=limit, viewer=viewer, now=now)
+        return found.papers, found.taken_at
 
-    def _latest_activity(self) -> dt.datetime | None:
+    def _oldest_activity(self) -> dt.datetime | None:
         with self.reader.connect() as conn:
             stamps = [
-                conn.execute(sa.select(sa.func.max(daily_papers.c.submitted_at))).scalar(),
-                conn.execute(sa.select(sa.func.max(votes.c.created_at))).scalar(),
-                conn.execute(sa.select(sa.func.max(comments.c.created_at))).scalar(),
+                conn.execute(sa.select(sa.func.min(daily_papers.c.submitted_at))).scalar(),
+                conn.execute(sa.select(sa.func.min(votes.c.created_at))).scalar(),
+                conn.execute(sa.select(sa.func.min(comments.c.created_at))).scalar(),
             ]
         known = [s for s in stamps if isinstance(s, dt.datetime)]
-        return max(known) if known else None
+        return min(known) if known else None
 
-    def _trending_at(self, now: dt.datetime) -> list[tuple[int, float]]:
-        start = now - dt.timedelta(days=trending.WINDOW_DAYS)
+    def _signals(self, start: dt.datetime, now: dt.datetime) -> dict[int, list[trending.Signal]]:
+        """Each visible paper's signals from `start` on."""
         # Signals dated a little after `now` (clock skew between nodes) count as now.
         end = now + trending.MAX_CLOCK_SKEW
         signals: dict[int, list[trending.Signal]] = defaultdict(list)
@@ -78,12 +89,6 @@ class TrendingService:
                 )
             ):
                 signals[pid].append(trending.Signal(trending.COMMENT, at))
-            hidden = {
-                pid
-                for (pid,) in conn.execute(
-                    sa.select(paper_moderation.c.paper_id).where(
-                        paper_moderation.c.paper_id.in_(list(signals) or [-1])
-                    )
-                )
-            }
-        return trending.rank({p: s for p, s in signals.items() if p not in hidden}, now)
+            # (few rows: the table holds only papers a moderator hid)
+            hidden = set(conn.execute(sa.select(paper_moderation.c.paper_id)).scalars())
+        return {p: s for p, s in signals.items() if p not in hidden}

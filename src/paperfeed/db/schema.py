@@ -28,6 +28,8 @@ papers = sa.Table(
     sa.Column("authors_raw", sa.Text),
     sa.Column("primary_category", sa.String(32), index=True),
     sa.Column("categories", sa.JSON, nullable=False),  # ["cs.LG", "stat.ML"], primary first
+    # The categories were voted by the nearest categorised papers (papers/predicted_categories)
+    sa.Column("categories_predicted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("versions", sa.JSON, nullable=False),  # [{version: "v1", created: ISO}]
     sa.Column("submitted_at", sa.DateTime, index=True),  # v1, UTC
     sa.Column("updated_at", sa.DateTime),  # latest version or metadata update, UTC

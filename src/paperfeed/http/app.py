@@ -57,6 +57,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         version=__version__,
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: ours is http/docs.py
+        redoc_url=None,
         openapi_tags=[
             {"name": "native", "description": "paperfeed's own API."},
             {"name": "huggingface", "description": "Hugging Face papers API compatible."},
@@ -89,6 +91,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
 
     from paperfeed.api.hf import router as hf_router
     from paperfeed.api.native import router as native_router
+    from paperfeed.http import docs
     from paperfeed.http.ops import router as ops_router
     from paperfeed.web.accounts import router as accounts_router
     from paperfeed.web.authors import router as authors_router
@@ -96,6 +99,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.web.pages import router as pages_router
 
     app.include_router(ops_router)
+    docs.install(app)
     app.include_router(native_router)
     app.include_router(hf_router)
     app.include_router(feeds_router)

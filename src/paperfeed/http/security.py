@@ -18,16 +18,11 @@ CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32), or a SHA-256 HMAC
 
-# Pages use only our own script and stylesheet; nothing inline, nothing third-party.
+# Pages (the API docs page too) use only our own scripts and stylesheets; nothing inline,
+# nothing third-party.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-# The API docs page loads Swagger UI from a CDN; without network it shows the raw schema link.
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
 )
 
 
@@ -86,9 +81,6 @@ class LimitsAndHeaders:
                     raise BodyTooLarge
             return message
 
-        path = scope.get("path", "")
-        policy = DOCS_POLICY if path in ("/docs", "/redoc") else self.policy
-
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if refused:
@@ -101,7 +93,7 @@ class LimitsAndHeaders:
                     (b"x-frame-options", b"DENY"),
                 ]
                 if not any(k == b"content-security-policy" for k, _ in message["headers"]):
-                    extra.append((b"content-security-policy", policy.encode()))
+                    extra.append((b"content-security-policy", self.policy.encode()))
                 message["headers"] = [*message["headers"], *extra]
             await send(message)
 

@@ -183,12 +183,17 @@ class CatalogWriter:
         stmt = (
             papers.update()
             .where(papers.c.id == sa.bindparam("_id"))
-            .values({c: sa.bindparam(c) for c in [*columns, "modified_at"]})
+            .values({c: sa.bindparam(c) for c in [*columns, "categories_predicted", "modified_at"]})
         )
         conn.execute(
             stmt,
             [
-                {**{c: row[c] for c in columns}, "modified_at": now, "_id": row["id"]}
+                {
+                    **{c: row[c] for c in columns},
+                    "categories_predicted": bool(row.get("categories_predicted")),
+                    "modified_at": now,
+                    "_id": row["id"],
+                }
                 for row in rows
             ],
         )

@@ -2,8 +2,9 @@
 
 Rules: strictly newer source data (by `freshness`) replaces older values; older or equally
 fresh data only fills fields that are empty (so two sources never overwrite each other in
-turn); versions, links and sources accumulate. The content hash tells whether a merge changed
-anything, which keeps imports idempotent."""
+turn), except that a source's categories always replace predicted ones (voted by neighbours,
+`categories_predicted`); versions, links and sources accumulate. The content hash tells
+whether a merge changed anything, which keeps imports idempotent."""
 
 from __future__ import annotations
 
@@ -130,6 +131,11 @@ def merge_row(existing: Mapping[str, Any], record: PaperRecord) -> dict[str, Any
         value = _storable(getattr(record, name))
         if not _empty(value) and (newer or _empty(row[name])):
             row[name] = value
+    if existing.get("categories_predicted") and record.categories:
+        # Categories voted by neighbours give way to the source's own, whatever its age.
+        row["categories"] = list(record.categories)
+        row["primary_category"] = record.primary_category or record.categories[0]
+        row["categories_predicted"] = False
     if row["title"] != existing["title"]:
         row["title_key"] = title_key(row["title"])
     row["arxiv_id"] = row["arxiv_id"] or record.arxiv_id

@@ -93,3 +93,16 @@ def select(
 def iso_week(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def describe(period: Period) -> str:
+    """The days of a period in words: `27 July – 2 August 2026`, `1–31 July 2026`,
+    `28 December 2026 – 3 January 2027`, `31 July 2026`."""
+    start, end = period.start, period.end
+    if start == end:
+        return f"{end:%-d %B %Y}"
+    if start.year != end.year:
+        return f"{start:%-d %B %Y} – {end:%-d %B %Y}"
+    if start.month != end.month:
+        return f"{start:%-d %B} – {end:%-d %B %Y}"
+    return f"{start:%-d}–{end:%-d %B %Y}"

@@ -35,6 +35,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from paperfeed.db.schema import paper_embeddings, papers
+from paperfeed.papers.predicted_categories import CategoryPredictor
 from paperfeed.progress import Progress
 from paperfeed.search.embedder import Embedder
 from paperfeed.search.indexer import Indexer, IndexReport, overlap_start
@@ -199,7 +200,11 @@ class IndexFollower:
         """`paperfeed index update`: everything the catalog changed, embedded too (`embed`)."""
         with self.lock.hold(wait=True):
             self.refresh()
-            return self.indexer(progress=progress).update(embed=embed)
+            indexer = self.indexer(progress=progress)
+            report = indexer.update(embed=embed)
+            if embed:
+                self._predict_categories(indexer)
+            return report
 
     def rebuild(
         self, *, embed: bool = True, progress: Progress | None = None
@@ -234,11 +239,23 @@ class IndexFollower:
             if 0 < pending <= rate * INLINE_EMBED_SECONDS:
                 result.report.embedded = indexer.update_embeddings()
                 pending = 0
+                self._predict_categories(indexer)
             if self.embedder_configured and self._embedder() is not None:
                 result.report.vectors = indexer.update_vectors(self._applied_vectors)
             result.pending, result.pending_seconds = pending, pending / rate
             self.stats.embedded += result.report.embedded
             return result
+
+    def _predict_categories(self, indexer: Indexer) -> None:
+        """Papers without categories that have a vector now get their neighbours' categories
+        (papers/predicted_categories.py), and the word index learns them."""
+        embedder = self._embedder()
+        if embedder is None:
+            return
+        outcome = CategoryPredictor(self._engine()).predict(embedder.name, embedder.dim)
+        if outcome.predicted:
+            indexer.update_lexical(self._applied_papers)
+            indexer.update_embeddings()  # the same texts: only re-stamped
 
     def after_catalog_change(self) -> None:
         """`after_import` off the request path (e.g. a paper fetched for a submission)."""

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from paperfeed.accounts.rate_limit import COMMENT, SUBMIT
-from paperfeed.community.cards import PaperCard
 from paperfeed.community.errors import CommunityError
+from paperfeed.community.trending import MIN_PAPERS
 from paperfeed.http.deps import (
     CardsDep,
     CatalogDep,
-    ClockDep,
     DailyDep,
     DiscussionDep,
     FormUserDep,
@@ -30,7 +29,15 @@ from paperfeed.http.deps import (
 )
 from paperfeed.http.errors import status_of
 from paperfeed.papers.categories import is_known_category
-from paperfeed.papers.periods import BadPeriod, Period, iso_week, parse_day, parse_month, parse_week
+from paperfeed.papers.periods import (
+    BadPeriod,
+    Period,
+    describe,
+    iso_week,
+    parse_day,
+    parse_month,
+    parse_week,
+)
 from paperfeed.papers.tex_display import readable
 from paperfeed.search.service import missing_notice
 from paperfeed.web.forms import redirect
@@ -39,92 +46,83 @@ from paperfeed.web.templates import render
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 MAX_PAGES = 50
+TRENDING_PAGE = 50
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers; a larger one must not reach the database
 
 
 # -- daily lists ------------------------------------------------------------------------------
 
 
+# The daily lists' order: most upvoted first (as on huggingface.co/papers), or newest first.
+SortDep = Annotated[Literal["upvotes", "date"], Query()]
+VIEWS = {"day": "date", "week": "week", "month": "month"}
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, daily: DailyDep, user: ViewerDep) -> Response:
-    return _daily(request, daily, user, daily.latest_or_today())
+def home(request: Request, daily: DailyDep, user: ViewerDep, sort: SortDep = "upvotes") -> Response:
+    day = daily.latest_or_today()
+    return _list(request, daily, user, "day", Period(day, day), sort)
 
 
 @router.get("/papers/date/{day}", response_class=HTMLResponse)
-def daily_page(request: Request, day: str, daily: DailyDep, user: ViewerDep) -> Response:
-    return _daily(request, daily, user, parse_day(day))
-
-
-def _daily(request: Request, daily: DailyDep, user: ViewerDep, day: dt.date) -> Response:
-    cards = daily.papers(day, viewer=user)
-    before, after = daily.adjacent_daily_dates(day)
-    return render(
-        request,
-        "daily.html",
-        title=f"Daily papers, {day:%A %-d %B %Y}",
-        heading=f"{day:%A, %-d %B %Y}",
-        cards=cards,
-        day=day,
-        previous=f"/papers/date/{before}" if before else None,
-        next=f"/papers/date/{after}" if after else None,
-        week_url=f"/papers/week/{iso_week(day)}",
-        month_url=f"/papers/month/{day:%Y-%m}",
-        feed=f"/feeds/daily.atom?date={day}",
-        view="day",
-    )
+def daily_page(
+    request: Request, day: str, daily: DailyDep, user: ViewerDep, sort: SortDep = "upvotes"
+) -> Response:
+    date = parse_day(day)
+    return _list(request, daily, user, "day", Period(date, date), sort)
 
 
 @router.get("/papers/week/{week}", response_class=HTMLResponse)
-def weekly_page(request: Request, week: str, daily: DailyDep, user: ViewerDep) -> Response:
-    period = parse_week(week)
-    return _range(
-        request,
-        daily.papers(period.start, period.end, viewer=user),
-        period,
-        title=f"Papers of week {week}",
-        feed=f"/feeds/daily.atom?week={week}",
-        previous=f"/papers/week/{iso_week(period.start - dt.timedelta(days=7))}",
-        next=f"/papers/week/{iso_week(period.end + dt.timedelta(days=1))}",
-    )
+def weekly_page(
+    request: Request, week: str, daily: DailyDep, user: ViewerDep, sort: SortDep = "upvotes"
+) -> Response:
+    return _list(request, daily, user, "week", parse_week(week), sort)
 
 
 @router.get("/papers/month/{month}", response_class=HTMLResponse)
-def monthly_page(request: Request, month: str, daily: DailyDep, user: ViewerDep) -> Response:
-    period = parse_month(month)
-    return _range(
-        request,
-        daily.papers(period.start, period.end, viewer=user),
-        period,
-        title=f"Papers of {period.start:%B %Y}",
-        feed=f"/feeds/daily.atom?month={month}",
-        previous=f"/papers/month/{period.start - dt.timedelta(days=1):%Y-%m}",
-        next=f"/papers/month/{period.end + dt.timedelta(days=1):%Y-%m}",
-    )
-
-
-def _range(
-    request: Request,
-    cards: list[PaperCard],
-    period: Period,
-    *,
-    title: str,
-    previous: str,
-    next: str,
-    feed: str,
+def monthly_page(
+    request: Request, month: str, daily: DailyDep, user: ViewerDep, sort: SortDep = "upvotes"
 ) -> Response:
+    return _list(request, daily, user, "month", parse_month(month), sort)
+
+
+def _list_url(view: str, day: dt.date, sort: str) -> str:
+    """The page of the day, week or month that holds `day`, in the given order."""
+    name = {"day": f"{day}", "week": iso_week(day), "month": f"{day:%Y-%m}"}[view]
+    return f"/papers/{VIEWS[view]}/{name}" + ("" if sort == "upvotes" else f"?sort={sort}")
+
+
+def _list(
+    request: Request, daily: DailyDep, user: ViewerDep, view: str, period: Period, sort: str
+) -> Response:
+    """A daily, weekly or monthly list; previous/next lead to the nearest period with papers."""
+    day = period.start
+    cards = daily.papers(period.start, period.end, viewer=user, sort=sort)
+    before, after = daily.adjacent_daily_dates(period.start, period.end)
+    if view == "day":
+        title, heading = f"Daily papers, {day:%A %-d %B %Y}", f"{day:%A, %-d %B %Y}"
+        feed = f"/feeds/daily.atom?date={day}"
+    elif view == "week":
+        title = heading = f"Papers of week {iso_week(day)}"
+        feed = f"/feeds/daily.atom?week={iso_week(day)}"
+    else:
+        title = heading = f"Papers of {day:%B %Y}"
+        feed = f"/feeds/daily.atom?month={day:%Y-%m}"
     return render(
         request,
         "daily.html",
         title=title,
-        heading=title,
-        cards=cards[:200],
-        day=period.start,
-        previous=previous,
-        next=next,
-        week_url=f"/papers/week/{iso_week(period.start)}",
-        month_url=f"/papers/month/{period.start:%Y-%m}",
+        heading=heading,
+        span=None if view == "day" else describe(period),
+        cards=cards if view == "day" else cards[:200],
+        day=day,
+        view=view,
+        sort=sort,
+        sorts={s: _list_url(view, day, s) for s in ("upvotes", "date")},
+        previous=_list_url(view, before, sort) if before else None,
+        next=_list_url(view, after, sort) if after else None,
+        views={v: _list_url(v, day, sort) for v in VIEWS},
         feed=feed,
-        view="range",
     )
 
 
@@ -132,17 +130,15 @@ def _range(
 
 
 @router.get("/trending", response_class=HTMLResponse)
-def trending_page(
-    request: Request, trending: TrendingDep, user: ViewerDep, clock: ClockDep
-) -> Response:
-    ranked, at = trending.ranked(limit=50, viewer=user)
+def trending_page(request: Request, trending: TrendingDep, user: ViewerDep) -> Response:
+    found = trending.trend(limit=TRENDING_PAGE, viewer=user)
     return render(
         request,
         "trending.html",
         title="Trending papers",
-        ranked=ranked,
-        taken_at=at,
-        stale=(clock() - at) > dt.timedelta(days=1),
+        ranked=found.papers,
+        window=found.window,
+        min_papers=MIN_PAPERS,
         feed="/feeds/trending.atom",
     )
 

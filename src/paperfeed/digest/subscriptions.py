@@ -101,3 +101,16 @@ class SubscriptionService:
                 .first()
             )
         return Subscription(row["email"], row["status"], row["token"]) if row else None
+
+    def by_token(self, token: str) -> Subscription | None:
+        """The subscription a mail's capability token names (reading only: the pages behind
+        a mail's links show it before anything is changed)."""
+        if not token or len(token) > 64:
+            return None
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(subscriptions).where(subscriptions.c.token == token))
+                .mappings()
+                .first()
+            )
+        return Subscription(row["email"], row["status"], row["token"]) if row else None

@@ -89,6 +89,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.api.native import router as native_router
     from paperfeed.http.ops import router as ops_router
     from paperfeed.web.accounts import router as accounts_router
+    from paperfeed.web.digest import router as digest_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router
 
@@ -97,6 +98,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.include_router(hf_router)
     app.include_router(feeds_router)
     app.include_router(accounts_router)
+    app.include_router(digest_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

@@ -1,5 +1,6 @@
 """Account pages: sign up (confirmed by an emailed link), sign in, sign out, password change
-and reset, API tokens, and the trending-papers email subscription."""
+and reset, API tokens, and subscribing to the trending-papers email (its preference and
+unsubscribe pages: web/digest.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from paperfeed.http.deps import (
     rate_limit_key,
 )
 from paperfeed.mail.service import MailError
+from paperfeed.web.digest import account_digest
 from paperfeed.web.forms import redirect, safe_next
 from paperfeed.web.templates import render
 
@@ -299,6 +301,8 @@ def _account_page(
 ) -> HTMLResponse:
     context.setdefault("new_token", None)
     context.setdefault("error", None)
+    if template == "account.html":
+        context.update(account_digest(request, user))
     title = "Change your password" if template == "password.html" else "Your account"
     response = render(
         request,
@@ -392,17 +396,4 @@ def confirm_subscription(request: Request, token: str, subscriptions: Subscripti
         "Subscription confirmed",
         f"Trending papers will come to {found.email}. Every email has a one-click "
         "unsubscribe link.",
-    )
-
-
-@router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], response_class=HTMLResponse)
-def unsubscribe(request: Request, token: str, subscriptions: SubscriptionsDep) -> Response:
-    """One click (GET from the email link, or POST from mail clients' List-Unsubscribe-Post)."""
-    found = subscriptions.unsubscribe(token)
-    if found is None:
-        raise HTTPException(404, "this unsubscribe link is not valid")
-    return _message(
-        request,
-        "Unsubscribed",
-        f"{found.email} will get no more trending-papers emails.",
     )

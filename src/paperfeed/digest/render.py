@@ -1,25 +1,39 @@
-"""A digest mail's content: subject, preheader, a plain-text part and an HTML part, from the
-edition's cards chosen for one subscriber. Templates: mail/templates/digest/ (`body.txt`,
-`body.html`).
+"""The digest mail: its subject, preheader, plain-text part and HTML part.
 
-The HTML part is made to render in Gmail, Outlook and Apple Mail: tables about 600 px wide,
-CSS inlined into `style` attributes by css-inline (many clients drop `<style>`; only the
-dark-mode and narrow-screen `@media` rules stay in one), `color-scheme` for dark mode, no
-scripts, fonts or images, a hidden preheader. Every text is escaped (Jinja autoescaping);
-TeX in titles is shown as readable plain text (papers/tex_display.py)."""
+The interface other code relies on (the sender, `paperfeed digest preview`, the tests)::
+
+    render_digest(edition, cards, recipient, links)
+        -> RenderedDigest(subject, preheader, text, html)
+
+- `edition`: the Edition (digest/editions.py) being sent;
+- `cards`: the PaperCards chosen for this recipient, in order (Preferences.choose);
+- `recipient`: Recipient(email, token, preferences);
+- `links`: DigestLinks (absolute URLs: the edition's page, the one-click unsubscribe URL
+  also named in List-Unsubscribe, the preferences page; `paper_url(card)`), made by
+  `digest_links(base_url, edition, token)`.
+
+Templates: mail/templates/digest/ (`body.txt`, `body.html`). The HTML part is made to render
+in Gmail, Outlook and Apple Mail: tables about 600 px wide, CSS inlined into `style`
+attributes by css-inline (many clients drop `<style>`; only the dark-mode and narrow-screen
+`@media` rules stay in one), `color-scheme` for dark mode, no scripts, fonts or images, a
+hidden preheader. Every text from the catalog is escaped in the HTML part (autoescaping); the
+text part is plain text; TeX in titles is shown as readable plain text
+(papers/tex_display.py). Rendering reads nothing (no database, no clock), so it can run for
+thousands of recipients a second.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import css_inline
 
 from paperfeed.community.cards import PaperCard
+from paperfeed.digest.editions import Edition
+from paperfeed.digest.preferences import Preferences
 from paperfeed.mail.messages import MAIL_TEMPLATES
-from paperfeed.papers.periods import parse_day, parse_week
 from paperfeed.papers.tex_display import readable
 from paperfeed.papers.text import collapse_whitespace, first_sentence
 
@@ -33,23 +47,32 @@ TEXT_WIDTH = 76
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-class EditionLike(Protocol):
-    kind: str  # daily | weekly
-    period: str  # 2026-12-02 | 2026-W49
-
-
-class RecipientLike(Protocol):
+@dataclass(frozen=True)
+class Recipient:
     email: str
+    token: str  # the subscription's capability token (unsubscribe and preference links)
+    preferences: Preferences = field(default_factory=Preferences)
 
 
 @dataclass(frozen=True)
 class DigestLinks:
-    """The absolute links every digest mail carries for its recipient."""
+    base_url: str  # without the trailing slash
+    edition_url: str  # "view in browser"
+    unsubscribe_url: str  # the page with one button; a one-click POST here unsubscribes (RFC 8058)
+    preferences_url: str
 
-    site: str  # PAPERFEED_BASE_URL: papers link to {site}/papers/ID
-    browser: str  # the edition's web page ("view in browser")
-    preferences: str  # the subscription's preference page (capability token)
-    unsubscribe: str  # the unsubscribe page; also the List-Unsubscribe URL (RFC 8058)
+    def paper_url(self, card: PaperCard) -> str:
+        return f"{self.base_url}/papers/{card.public_id}"
+
+
+def digest_links(base_url: str, edition: Edition, token: str) -> DigestLinks:
+    base = base_url.rstrip("/")
+    return DigestLinks(
+        base_url=base,
+        edition_url=f"{base}{edition.path}",
+        unsubscribe_url=f"{base}/unsubscribe/{token}",
+        preferences_url=f"{base}/digest/preferences/{token}",
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +115,7 @@ class DigestItem:
         return " · ".join(facts)
 
 
-def summary_line(card: PaperCard, limit: int = SUMMARY_CHARS) -> str:
+def summary(card: PaperCard, limit: int = SUMMARY_CHARS) -> str:
     """A paper's one-line summary: the imported AI summary, else the abstract's first
     sentence (TeX made readable)."""
     text = card.ai_summary if card.ai_summary and card.ai_summary.strip() else card.abstract
@@ -107,30 +130,18 @@ def author_line(authors: Sequence[str]) -> str:
     return f"{shown} et al." if len(names) > MAX_AUTHORS else shown
 
 
-def digest_item(card: PaperCard, base_url: str) -> DigestItem:
+def digest_item(card: PaperCard, links: DigestLinks) -> DigestItem:
     code = card.code_links()
     return DigestItem(
         title=readable(collapse_whitespace(card.title)) or card.public_id,
-        url=f"{base_url}/papers/{card.public_id}",
+        url=links.paper_url(card),
         authors=author_line(card.authors),
-        summary=summary_line(card),
+        summary=summary(card),
         upvotes=card.upvotes,
         code_url=code[0] if code else None,
         stars=card.github_stars if code else None,
         categories=tuple(card.categories[:3]),
     )
-
-
-def edition_heading(kind: str, period: str) -> str:
-    """"Daily papers, Wednesday 2 December 2026" / "Weekly papers, 30 November – 6 December
-    2026 (week 49)"."""
-    if kind == "weekly":
-        week = parse_week(period)
-        start, end = week.start, week.end
-        first = f"{start:%-d %B}" if start.year == end.year else f"{start:%-d %B %Y}"
-        number = int(period.rsplit("W", 1)[1])
-        return f"Weekly papers, {first} – {end:%-d %B %Y} (week {number})"
-    return f"Daily papers, {parse_day(period):%A %-d %B %Y}"
 
 
 def _short(text: str, limit: int) -> str:
@@ -154,19 +165,25 @@ def _wrap(text: str, indent: str) -> str:
 MAIL_TEMPLATES.filters["wrap"] = _wrap
 
 
+def _when(edition: Edition) -> str:
+    """ "Wednesday 2 December 2026" / "the week of 30 November to 6 December 2026"."""
+    start, end = edition.dates.start, edition.dates.end
+    if edition.kind == "daily":
+        return f"{start:%A} {start.day} {start:%B %Y}"
+    first = f"{start.day} {start:%B}" + (f" {start.year}" if start.year != end.year else "")
+    return f"the week of {first} to {end.day} {end:%B %Y}"
+
+
 def render_digest(
-    edition: EditionLike,
-    cards: Sequence[PaperCard],
-    recipient: RecipientLike,
-    links: DigestLinks,
+    edition: Edition, cards: Sequence[PaperCard], recipient: Recipient, links: DigestLinks
 ) -> RenderedDigest:
     """The digest mail of `edition` for `recipient`, showing `cards` (already chosen by the
     recipient's preferences, best first)."""
-    base_url = links.site.rstrip("/")
-    items = [digest_item(card, base_url) for card in cards]
-    heading = edition_heading(edition.kind, edition.period)
+    base_url = links.base_url
+    items = [digest_item(card, links) for card in cards]
+    heading = edition.title
     label = "Daily" if edition.kind == "daily" else "Weekly"
-    when = heading.partition(", ")[2]
+    when = _when(edition)
     if items:
         subject = f"{label} papers: {_short(items[0].title, SUBJECT_TITLE_CHARS)}"
         if len(items) > 1:
@@ -174,11 +191,13 @@ def render_digest(
         count = f"{len(items)} papers" if len(items) > 1 else "paper"
         intro = f"The top {count} of {when} on paperfeed, best first."
         others = [_short(i.title, 60) for i in items[1:3]]
-        preheader = f"{when}. " + (f"Also: {'; '.join(others)}." if others else "")
+        preheader = f"{when[0].upper()}{when[1:]}. " + (
+            f"Also: {'; '.join(others)}." if others else ""
+        )
     else:
         subject = f"{label} papers: nothing new matched your preferences"
         intro = f"No paper of {when} matched your preferences."
-        preheader = f"{when}. Your preferences can widen what you get."
+        preheader = "Your preferences can widen what you get."
     why = (
         f"You get this mail because {recipient.email} subscribed to paperfeed's "
         f"{'daily' if edition.kind == 'daily' else 'weekly'} trending papers at {base_url}/ "

@@ -64,14 +64,23 @@ class SubscriptionService:
         """Pending → confirmed (None for an unknown token, or one whose subscription was
         ended: an old confirmation mail does not subscribe anyone again)."""
         return self._set_status(
-            token, "confirmed", "confirmed_at", only_from=("pending", "confirmed")
+            token,
+            "confirmed",
+            "confirmed_at",
+            only_from=("pending", "confirmed"),
+            extra={"confirmed_via": "link"},
         )
 
     def unsubscribe(self, token: str) -> Subscription | None:
         return self._set_status(token, "unsubscribed", "unsubscribed_at")
 
     def _set_status(
-        self, token: str, status: str, stamp: str, only_from: tuple[str, ...] | None = None
+        self,
+        token: str,
+        status: str,
+        stamp: str,
+        only_from: tuple[str, ...] | None = None,
+        extra: dict[str, object] | None = None,
     ) -> Subscription | None:
         if not token or len(token) > 64:
             return None
@@ -87,7 +96,7 @@ class SubscriptionService:
                 conn.execute(
                     subscriptions.update()
                     .where(subscriptions.c.id == row["id"])
-                    .values({"status": status, stamp: self.clock()})
+                    .values({"status": status, stamp: self.clock(), **(extra or {})})
                 )
         return Subscription(row["email"], status, token)
 

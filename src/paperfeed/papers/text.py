@@ -127,7 +127,8 @@ def title_key(title: str, *, normalized: bool = False) -> str:
 
 # Words ending in a full stop that do not end a sentence ("et al. show", "e.g. BERT").
 _ABBREVIATIONS = frozenset(
-    "al e.g i.e cf vs etc fig figs eq eqs ref refs sec no approx resp dr prof mr ms st".split()
+    {"al", "e.g", "i.e", "cf", "vs", "etc", "fig", "figs", "eq", "eqs", "ref", "refs", "sec"}
+    | {"no", "approx", "resp", "dr", "prof", "mr", "ms", "st"}
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 

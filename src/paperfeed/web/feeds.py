@@ -138,7 +138,9 @@ def search_feed(
 
 
 @router.get("/feeds/digest/{kind}.atom")
-def digest_feed(kind: str, editions: EditionsDep, cards: CardsDep, settings: SettingsDep) -> Response:
+def digest_feed(
+    kind: str, editions: EditionsDep, cards: CardsDep, settings: SettingsDep
+) -> Response:
     """The daily or weekly digest: the top papers of its latest editions (as many as a
     digest holds by default), newest edition first."""
     recent = editions.recent(kind=check_kind(kind), limit=FEED_SIZE // DEFAULT_MAX_PAPERS)

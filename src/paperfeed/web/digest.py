@@ -52,29 +52,6 @@ def _private(response: Response) -> Response:
     return response
 
 
-# -- editions -------------------------------------------------------------------------------------
-
-
-@router.get("/digest/{kind}/{period}", response_class=HTMLResponse)
-def edition_page(
-    request: Request, kind: str, period: str, editions: EditionsDep, user: ViewerDep
-) -> Response:
-    edition = editions.get(check_kind(kind), period)
-    if edition is None:
-        raise HTTPException(404, f"no {kind} digest has been made for {period}")
-    cards = editions.card_service.cards(edition.paper_ids[:EDITION_PAGE_SIZE], viewer=user)
-    return render(
-        request,
-        "digest.html",
-        title=edition.title,
-        edition=edition,
-        cards=cards,
-        summaries={card.paper_id: summary(card) for card in cards},
-        total=len(edition.paper_ids),
-        feed=f"/feeds/digest/{edition.kind}.atom",
-    )
-
-
 # -- preferences ---------------------------------------------------------------------------------
 
 Frequency = Annotated[str, Form(max_length=10)]
@@ -296,4 +273,27 @@ def unsubscribe(
             heading="Unsubscribed",
             message=f"{found.email} will get no more trending-papers emails.",
         )
+    )
+
+
+# -- editions (after /digest/preferences/TOKEN, which their path would match too) ----------
+
+
+@router.get("/digest/{kind}/{period}", response_class=HTMLResponse)
+def edition_page(
+    request: Request, kind: str, period: str, editions: EditionsDep, user: ViewerDep
+) -> Response:
+    edition = editions.get(check_kind(kind), period)
+    if edition is None:
+        raise HTTPException(404, f"no {kind} digest has been made for {period}")
+    cards = editions.card_service.cards(edition.paper_ids[:EDITION_PAGE_SIZE], viewer=user)
+    return render(
+        request,
+        "digest.html",
+        title=edition.title,
+        edition=edition,
+        cards=cards,
+        summaries={card.paper_id: summary(card) for card in cards},
+        total=len(edition.paper_ids),
+        feed=f"/feeds/digest/{edition.kind}.atom",
     )

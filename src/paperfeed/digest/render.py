@@ -38,13 +38,20 @@ from paperfeed.papers.tex_display import readable
 from paperfeed.papers.text import collapse_whitespace, first_sentence
 
 MAX_AUTHORS = 5
-SUBJECT_TITLE_CHARS = 70
+# Caps on what one paper adds to the mail, so that the largest digest stays well under
+# Gmail's clipping limit (~102 KB of HTML) whatever the catalog holds.
+TITLE_CHARS = 300
+AUTHOR_CHARS = 60
 SUMMARY_CHARS = 300
+CODE_URL_CHARS = 300  # a longer code link is left out (GitHub's are about 50 characters)
+CATEGORIES = 3
+CATEGORY_CHARS = 20
+SUBJECT_TITLE_CHARS = 70
 TEXT_WIDTH = 76
 
 # No remote stylesheet is ever fetched; @media rules (dark mode, narrow screens) are kept in
 # a <style> block, everything else goes into `style` attributes.
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def summary(card: PaperCard, limit: int = SUMMARY_CHARS) -> str:
 
 
 def author_line(authors: Sequence[str]) -> str:
-    names = [collapse_whitespace(a) for a in authors if a and a.strip()]
+    names = [_short(collapse_whitespace(a), AUTHOR_CHARS) for a in authors if a and a.strip()]
     if not names:
         return "Unknown authors"
     shown = ", ".join(names[:MAX_AUTHORS])
@@ -131,16 +138,16 @@ def author_line(authors: Sequence[str]) -> str:
 
 
 def digest_item(card: PaperCard, links: DigestLinks) -> DigestItem:
-    code = card.code_links()
+    code = [url for url in card.code_links() if len(url) <= CODE_URL_CHARS]
     return DigestItem(
-        title=readable(collapse_whitespace(card.title)) or card.public_id,
+        title=_short(readable(collapse_whitespace(card.title)), TITLE_CHARS) or card.public_id,
         url=links.paper_url(card),
         authors=author_line(card.authors),
         summary=summary(card),
         upvotes=card.upvotes,
         code_url=code[0] if code else None,
         stars=card.github_stars if code else None,
-        categories=tuple(card.categories[:3]),
+        categories=tuple(_short(c, CATEGORY_CHARS) for c in card.categories[:CATEGORIES]),
     )
 
 

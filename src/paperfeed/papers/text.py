@@ -136,13 +136,18 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 def first_sentence(text: str, limit: int = 300) -> str:
     """The first sentence of a (normalised) abstract, for a one-line summary: up to the first
     `.`, `!` or `?` followed by a capitalised word, not counting abbreviations (`et al.`,
-    `e.g.`) or a decimal point; cut at a word with `…` when longer than `limit` characters."""
+    `e.g.`), initials in names or a decimal point; cut at a word with `…` when longer than
+    `limit` characters."""
     text = collapse_whitespace(text)
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
-        word = text[:end].rsplit(None, 1)[-1].rstrip(".!?").lower()
-        if match[0] == "." and (word in _ABBREVIATIONS or len(word) == 1):
-            continue  # "et al." or an initial ("J. Smith")
+        words = text[:end].rsplit(None, 2)
+        word = words[-1].rstrip(".!?")
+        if match[0] == "." and (
+            word.lower() in _ABBREVIATIONS
+            or (len(word) == 1 and word.isupper() and (len(words) < 2 or words[-2][:1].isupper()))
+        ):
+            continue  # "et al." or an initial in a name ("Ada B. Smith")
         text = text[:end]
         break
     if len(text) <= limit:

@@ -24,6 +24,7 @@ from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import prepare_schema
 from paperfeed.digest.editions import EditionService
 from paperfeed.digest.preferences import PreferenceService
+from paperfeed.digest.sender import DigestSender
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
@@ -235,6 +236,12 @@ class Runtime:
     @cached_property
     def digest_preferences(self) -> PreferenceService:
         return PreferenceService(self.engine, clock=self.clock)
+
+    @cached_property
+    def digest_sender(self) -> DigestSender:
+        return DigestSender.from_settings(
+            self.settings, self.engine, self.editions, self.mailer, clock=self.clock
+        )
 
     def index_in_background(self) -> None:
         """Index what this process changed in the catalog (e.g. a paper fetched for a

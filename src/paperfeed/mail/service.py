@@ -9,6 +9,8 @@ import smtplib
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -19,13 +21,36 @@ from paperfeed.config import Settings
 
 
 class MailError(RuntimeError):
-    """The message could not be handed to the mail server (it was not sent)."""
+    """The message could not be handed to the mail server (it was not sent).
+
+    `permanent`: the server refused it for good (a 5xx answer for its recipient or content):
+    sending it again will not help. `connection_lost`: the connection can carry no more
+    messages (the server is down, closed it, or answered 421); a new one may."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, connection_lost: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.connection_lost = connection_lost
+
+
+class MailConnection(Protocol):
+    """An open connection to the mail service that carries many messages."""
+
+    def send(self, message: EmailMessage) -> None: ...
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage) -> None:
+        """One message on a connection of its own."""
+        ...
 
     def describe(self) -> str: ...
+
+    def connect(self) -> AbstractContextManager[MailConnection]:
+        """A connection for many messages (MailError if it cannot be opened)."""
+        ...
 
 
 class OutboxMailer:
@@ -38,8 +63,15 @@ class OutboxMailer:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
         tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(bytes(message))
-        os.replace(tmp, self.directory / name)
+        try:
+            tmp.write_bytes(bytes(message))
+            os.replace(tmp, self.directory / name)
+        except OSError as exc:
+            raise MailError(f"outbox {self.directory}: {exc}") from exc
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        yield self  # a folder needs no connection
 
     def describe(self) -> str:
         return f"outbox {self.directory}"
@@ -62,20 +94,62 @@ class SmtpMailer:
         self.timeout = timeout
 
     def send(self, message: EmailMessage) -> None:
+        with self.connect() as connection:
+            connection.send(message)
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"mail server {self.host}:{self.port}: {exc}") from exc
+        try:
+            try:
                 smtp.ehlo()
                 if self.starttls and smtp.has_extn("starttls"):
                     smtp.starttls(context=ssl.create_default_context())
                     smtp.ehlo()
                 if self.username:
                     smtp.login(self.username, self.password or "")
-                smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"mail server {self.host}:{self.port}: {exc}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                raise MailError(f"mail server {self.host}:{self.port}: {exc}") from exc
+            yield _SmtpConnection(smtp, f"{self.host}:{self.port}")
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
 
     def describe(self) -> str:
         return f"SMTP {self.host}:{self.port}"
+
+
+class _SmtpConnection:
+    def __init__(self, smtp: smtplib.SMTP, where: str) -> None:
+        self.smtp = smtp
+        self.where = where
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise MailError(
+                f"mail server {self.where}: {exc}",
+                permanent=all(code >= 500 for code in codes),
+                connection_lost=any(code == 421 for code in codes),
+            ) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            # About the sender, not this recipient: the next message would fare the same.
+            raise MailError(f"mail server {self.where}: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:  # DATA refused, 421 closing, ...
+            raise MailError(
+                f"mail server {self.where}: {exc}",
+                permanent=exc.smtp_code >= 500,
+                connection_lost=exc.smtp_code == 421,
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:  # disconnected, timed out
+            raise MailError(f"mail server {self.where}: {exc}") from exc
 
 
 def make_mailer(settings: Settings) -> Mailer:

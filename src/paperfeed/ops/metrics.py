@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import harvest_state, import_checkpoints, papers
-from paperfeed.mail.service import Mailer
+from paperfeed.mail.service import MailConnection, Mailer
 from paperfeed.search.follow import catalog_lag
 from paperfeed.search.service import SearchResults
 from paperfeed.search.store import SearchStore
@@ -82,8 +83,26 @@ class CountingMailer:
             raise
         MAIL.labels("sent").inc()
 
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        with self.mailer.connect() as connection:
+            yield _CountingConnection(connection)
+
     def describe(self) -> str:
         return self.mailer.describe()
+
+
+class _CountingConnection:
+    def __init__(self, connection: MailConnection) -> None:
+        self.connection = connection
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.connection.send(message)
+        except Exception:
+            MAIL.labels("failed").inc()
+            raise
+        MAIL.labels("sent").inc()
 
 
 def _epoch(value: dt.datetime | None) -> float:

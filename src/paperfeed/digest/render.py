@@ -41,7 +41,7 @@ MAX_AUTHORS = 5
 # Caps on what one paper adds to the mail, so that the largest digest stays well under
 # Gmail's clipping limit (~102 KB of HTML) whatever the catalog holds.
 TITLE_CHARS = 300
-AUTHOR_CHARS = 60
+AUTHOR_CHARS = 100
 SUMMARY_CHARS = 300
 CODE_URL_CHARS = 300  # a longer code link is left out (GitHub's are about 50 characters)
 CATEGORIES = 3

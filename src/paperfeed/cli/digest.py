@@ -136,7 +136,7 @@ def list_subscribers(runtime: Runtime, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2, default=_json_default))
         return
     for row in rows:
-        via = f" (by {row['confirmed_via']})" if row["confirmed_via"] == "operator" else ""
+        via = " (added by the operator)" if row["confirmed_via"] == "operator" else ""
         click.echo(f"{row['email']}\t{row['status']}{via}")
 
 

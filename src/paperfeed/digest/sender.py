@@ -550,11 +550,11 @@ class DigestSender:
             )
             .where(
                 subscriptions.c.status == "confirmed",
-                subscriptions.c.confirmed_at <= edition.built_at,
+                subscriptions.c.confirmed_at < edition.built_at,
                 sa.func.coalesce(digest_preferences.c.frequency, "daily") == edition.kind,
                 sa.or_(
                     digest_preferences.c.frequency_since.is_(None),
-                    digest_preferences.c.frequency_since <= edition.built_at,
+                    digest_preferences.c.frequency_since < edition.built_at,
                 ),
                 ~delivered,
             )
@@ -603,9 +603,7 @@ class DigestSender:
                                 [v["subscription_id"] for v in values]
                             ),
                         )
-                    )
-                    .tuples()
-                    .all()
+                    ).all()
                 )
             by_id = {row.id: row for row in rows}
             session.send_all(

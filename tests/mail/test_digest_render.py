@@ -56,10 +56,11 @@ def card(n: int, **fields: object) -> PaperCard:
 
 
 def render(cards: list[PaperCard], edition: Edition = DAILY) -> tuple[str, str, html.HtmlElement]:
+    """(preheader, text part, HTML part parsed)."""
     rendered = render_digest(
         edition, cards, Recipient("reader@example.org", TOKEN), digest_links(BASE, edition, TOKEN)
     )
-    return rendered.subject, rendered.text, html.document_fromstring(rendered.html)
+    return rendered.preheader, rendered.text, html.document_fromstring(rendered.html)
 
 
 def test_each_paper_shows_title_link_authors_summary_upvotes_code_stars_and_categories() -> None:
@@ -132,7 +133,7 @@ def test_hostile_titles_abstracts_and_authors_are_text_in_both_parts() -> None:
         github_repo="javascript:alert(1)",
         links=[{"kind": "github", "url": "javascript:alert(2)"}],
     )
-    subject, text, doc = render([hostile])
+    preheader, text, doc = render([hostile])
     title = f"Hostile {SCRIPT} title {IMG} with α-TeX"
     # HTML: no element came from the text, every text reads as written.
     assert doc.xpath("//script | //img | //*[@onerror]") == []
@@ -140,14 +141,17 @@ def test_hostile_titles_abstracts_and_authors_are_text_in_both_parts() -> None:
     assert find(doc, ".summary")[0].text_content() == f"An abstract {SCRIPT} with {IMG}."
     assert find(doc, ".authors")[0].text_content() == f"{IMG}, Eve {SCRIPT}"
     assert not any("javascript" in (a.get("href") or "") for a in find(doc, "a"))
-    assert find(doc, "title")[0].text_content() == subject
+    assert (
+        find(doc, "title")[0].text_content() == "Daily papers, Wednesday 2 December 2026: 1 paper"
+    )
     # Text: plain, as written.
     flat = " ".join(text.split())  # (long lines are wrapped)
     assert f"1. {title}" in flat
     assert f"{IMG}, Eve {SCRIPT}" in flat
     assert f"An abstract {SCRIPT} with {IMG}." in flat
     assert "javascript" not in text
-    assert subject.startswith(f"Daily papers: Hostile {SCRIPT}")
+    assert preheader == f"Top: {title[:69].rsplit(' ', 1)[0]}…."
+    assert find(doc, "div.preheader")[0].text_content().startswith(preheader)
 
 
 @pytest.mark.parametrize(
@@ -163,10 +167,10 @@ def test_hostile_titles_abstracts_and_authors_are_text_in_both_parts() -> None:
     ],
 )
 def test_tex_in_titles_is_plain_text(title: str, shown: str) -> None:
-    subject, text, doc = render([card(1, title=title)])
+    preheader, text, doc = render([card(1, title=title)])
     assert find(doc, "h2.title a")[0].text_content() == shown
     assert f"1. {shown}\n" in text
-    assert shown in subject
+    assert shown in preheader
 
 
 def test_the_preheader_is_hidden_first_text_and_complements_the_subject() -> None:
@@ -176,10 +180,8 @@ def test_the_preheader_is_hidden_first_text_and_complements_the_subject() -> Non
         Recipient("reader@example.org", TOKEN),
         digest_links(BASE, DAILY, TOKEN),
     )
-    assert rendered.subject == "Daily papers: Paper number 1 and 2 more"
-    assert rendered.preheader == (
-        "Wednesday 2 December 2026. Also: Paper number 2; Paper number 3."
-    )
+    assert rendered.subject == "Daily papers, Wednesday 2 December 2026: 3 papers"
+    assert rendered.preheader == "Top: Paper number 1. Also: Paper number 2; Paper number 3."
     doc = html.document_fromstring(rendered.html)
     body = find(doc, "body")[0]
     first = body[0]
@@ -193,8 +195,9 @@ def test_a_weekly_digest_names_its_week() -> None:
     rendered = render_digest(
         WEEKLY, [card(1)], Recipient("r@example.org", TOKEN), digest_links(BASE, WEEKLY, TOKEN)
     )
-    assert rendered.subject == "Weekly papers: Paper number 1"
-    assert rendered.preheader.startswith("The week of 30 November to 6 December 2026.")
+    assert rendered.subject == "Papers of the week 2026-W49 (30 Nov - 06 Dec 2026): 1 paper"
+    assert rendered.preheader == "Top: Paper number 1."
+    assert "The top 1 paper of the week of 30 November to 6 December 2026" in rendered.text
     assert f"{BASE}/digest/weekly/2026-W49" in rendered.text
 
 

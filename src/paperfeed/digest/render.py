@@ -46,7 +46,6 @@ SUMMARY_CHARS = 300
 CODE_URL_CHARS = 300  # a longer code link is left out (GitHub's are about 50 characters)
 CATEGORIES = 3
 CATEGORY_CHARS = 20
-SUBJECT_TITLE_CHARS = 70
 TEXT_WIDTH = 76
 
 # No remote stylesheet is ever fetched; @media rules (dark mode, narrow screens) are kept in
@@ -189,20 +188,14 @@ def render_digest(
     base_url = links.base_url
     items = [digest_item(card, links) for card in cards]
     heading = edition.title
-    label = "Daily" if edition.kind == "daily" else "Weekly"
     when = _when(edition)
+    count = f"{len(items)} paper{'' if len(items) == 1 else 's'}"
+    subject = f"{edition.title}: {count}"
     if items:
-        subject = f"{label} papers: {_short(items[0].title, SUBJECT_TITLE_CHARS)}"
-        if len(items) > 1:
-            subject += f" and {len(items) - 1} more"
-        count = f"{len(items)} papers" if len(items) > 1 else "paper"
         intro = f"The top {count} of {when} on paperfeed, best first."
-        others = [_short(i.title, 60) for i in items[1:3]]
-        preheader = f"{when[0].upper()}{when[1:]}. " + (
-            f"Also: {'; '.join(others)}." if others else ""
-        )
+        top = [_short(i.title, 70) for i in items[:3]]
+        preheader = f"Top: {top[0]}." + (f" Also: {'; '.join(top[1:])}." if top[1:] else "")
     else:
-        subject = f"{label} papers: nothing new matched your preferences"
         intro = f"No paper of {when} matched your preferences."
         preheader = "Your preferences can widen what you get."
     why = (

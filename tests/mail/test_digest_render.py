@@ -109,7 +109,7 @@ def test_each_paper_shows_title_link_authors_summary_upvotes_code_stars_and_cate
 def test_the_footer_says_why_and_links_preferences_unsubscribe_and_the_browser() -> None:
     _, text, doc = render([card(1)])
     foot = find(doc, "td.foot")[0]
-    assert "reader@example.org subscribed" in foot.text_content()
+    assert "reader@example.org is subscribed" in foot.text_content()
     hrefs = {a.text_content(): a.get("href") for a in find(foot, "a")}
     assert hrefs["Change your preferences"] == f"{BASE}/digest/preferences/{TOKEN}"
     assert hrefs["Unsubscribe"] == f"{BASE}/unsubscribe/{TOKEN}"
@@ -120,7 +120,7 @@ def test_the_footer_says_why_and_links_preferences_unsubscribe_and_the_browser()
         f"{BASE}/digest/daily/2026-12-02",
     ):
         assert url in text
-    assert "reader@example.org subscribed" in " ".join(text.split())
+    assert "reader@example.org is subscribed" in " ".join(text.split())
 
 
 def test_hostile_titles_abstracts_and_authors_are_text_in_both_parts() -> None:

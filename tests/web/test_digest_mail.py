@@ -146,7 +146,7 @@ def test_the_html_part_shows_the_papers_and_links_and_loads_nothing(
     assert mail["List-Unsubscribe"].startswith(f"<{unsubscribe}>")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     foot = page.locator("td.foot")
-    expect(foot).to_contain_text(f"{ADDRESS} subscribed")
+    expect(foot).to_contain_text(f"{ADDRESS} is subscribed")
     for name, href in (
         ("Change your preferences", f"{site.url}/digest/preferences/{mailed.token}"),
         ("Unsubscribe", unsubscribe),

@@ -210,6 +210,13 @@ def test_a_signed_in_subscriber_changes_the_same_preferences_on_the_account_page
     prefs = subscription_state(site, token)[1]
     assert (prefs.frequency, prefs.max_papers, prefs.code_only) == ("weekly", 3, False)
 
+    # A bad value: the account page again, with the message and the values sent.
+    section.get_by_label(re.compile(r"^Categories")).fill("cs.CL, not a category!")
+    section.get_by_role("button", name="Save preferences").click()
+    expect(section.get_by_role("alert")).to_contain_text("is not an arXiv category")
+    expect(section.get_by_label(re.compile(r"^Categories"))).to_have_value("cs.CL, not a category!")
+    assert subscription_state(site, token)[1] == prefs
+
 
 def test_the_account_page_of_a_user_without_a_subscription_has_no_digest_section(
     page: Page, site: Site

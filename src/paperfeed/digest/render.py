@@ -199,9 +199,9 @@ def render_digest(
         intro = f"No paper of {when} matched your preferences."
         preheader = "Your preferences can widen what you get."
     why = (
-        f"You get this mail because {recipient.email} subscribed to paperfeed's "
-        f"{'daily' if edition.kind == 'daily' else 'weekly'} trending papers at {base_url}/ "
-        "and confirmed the address."
+        f"You get this mail because {recipient.email} is subscribed to the "
+        f"{'daily' if edition.kind == 'daily' else 'weekly'} trending papers of paperfeed at "
+        f"{base_url}/."
     )
     context = {
         "subject": subject,

@@ -17,10 +17,12 @@ from paperfeed.accounts.rate_limit import (
     SUBSCRIBE,
 )
 from paperfeed.accounts.service import AccountError, AccountService, User, normalise_email
+from paperfeed.digest.preferences import BadPreferences
 from paperfeed.http.deps import (
     SESSION_COOKIE,
     AccountsDep,
     CsrfChecked,
+    DigestPreferencesDep,
     FormUserDep,
     MessagesDep,
     SettingsDep,
@@ -30,7 +32,15 @@ from paperfeed.http.deps import (
     rate_limit_key,
 )
 from paperfeed.mail.service import MailError
-from paperfeed.web.digest import account_digest
+from paperfeed.web.digest import (
+    CodeOnly,
+    DigestCategories,
+    Frequency,
+    MaxPapers,
+    account_digest,
+    account_subscription,
+    save_preferences,
+)
 from paperfeed.web.forms import redirect, safe_next
 from paperfeed.web.templates import render
 
@@ -301,8 +311,10 @@ def _account_page(
 ) -> HTMLResponse:
     context.setdefault("new_token", None)
     context.setdefault("error", None)
+    digest_form = context.pop("digest_form", None)
     if template == "account.html":
-        context.update(account_digest(request, user))
+        assert digest_form is None or isinstance(digest_form, dict)
+        context.update(account_digest(request, user, form=digest_form))
     title = "Change your password" if template == "password.html" else "Your account"
     response = render(
         request,
@@ -341,6 +353,39 @@ def revoke_tokens(
     """One click: every API token of the account stops working."""
     accounts.revoke_api_tokens(user)
     return redirect(safe_next(next), "tokens-revoked")
+
+
+@router.post("/account/digest", response_class=HTMLResponse)
+def change_digest_preferences(
+    request: Request,
+    user: FormUserDep,
+    accounts: AccountsDep,
+    preferences: DigestPreferencesDep,
+    frequency: Frequency,
+    categories: DigestCategories = "",
+    max_papers: MaxPapers = "",
+    code_only: CodeOnly = "",
+) -> Response:
+    """The digest preferences of the user's address (as on the page a mail's link opens)."""
+    found = account_subscription(request, user)
+    if found is None:
+        raise HTTPException(404, f"{user.email} has no digest subscription")
+    try:
+        save_preferences(
+            preferences,
+            found[1],
+            frequency=frequency,
+            categories=categories,
+            max_papers=max_papers,
+            code_only=code_only,
+        )
+    except BadPreferences as exc:
+        form = {"frequency": frequency, "categories": categories, "max_papers": max_papers}
+        return _account_page(
+            request, accounts, user, status_code=400, digest_error=str(exc),
+            digest_form=form | {"code_only": code_only},
+        )  # fmt: skip
+    return redirect("/account", "preferences-saved")
 
 
 @router.get("/account/password", response_class=HTMLResponse)

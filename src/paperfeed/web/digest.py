@@ -31,7 +31,6 @@ from paperfeed.http.deps import (
     CsrfChecked,
     DigestPreferencesDep,
     EditionsDep,
-    FormUserDep,
     SubscriptionsDep,
     ViewerDep,
     check_csrf,
@@ -55,7 +54,7 @@ def _private(response: Response) -> Response:
 # -- preferences ---------------------------------------------------------------------------------
 
 Frequency = Annotated[str, Form(max_length=10)]
-Categories = Annotated[str, Form(max_length=2000)]
+DigestCategories = Annotated[str, Form(max_length=2000)]
 MaxPapers = Annotated[str, Form(max_length=10)]
 CodeOnly = Annotated[str, Form(max_length=10)]
 
@@ -143,7 +142,7 @@ def change_preferences(
     preferences: DigestPreferencesDep,
     frequency: Frequency,
     _: CsrfChecked,
-    categories: Categories = "",
+    categories: DigestCategories = "",
     max_papers: MaxPapers = "",
     code_only: CodeOnly = "",
 ) -> Response:
@@ -168,51 +167,33 @@ def change_preferences(
     return _private(redirect(f"/digest/preferences/{token}", "preferences-saved"))
 
 
-def account_digest(request: Request, user: User) -> dict[str, Any]:
-    """What the account page shows of the user's digest: its subscription (None without one,
-    or after an unsubscribe) and preferences."""
+def account_subscription(request: Request, user: User) -> tuple[Subscription, int] | None:
+    """The digest subscription of a signed-in user's address, and its id (None without one,
+    or after an unsubscribe)."""
     rt = get_runtime(request)
     subscription = rt.subscriptions.get(user.email)
     found = rt.digest_preferences.get_by_token(subscription.token) if subscription else None
     if subscription is None or found is None or subscription.status == "unsubscribed":
+        return None
+    return subscription, found[0]
+
+
+def account_digest(
+    request: Request, user: User, *, form: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What the account page shows of the user's digest (the form's values after an
+    error)."""
+    found = account_subscription(request, user)
+    if found is None:
         return {"digest_subscription": None}
+    subscription, subscription_id = found
     return {
         "digest_subscription": subscription,
-        "prefs": found[1],
+        "prefs": get_runtime(request).digest_preferences.get(subscription_id),
         "action": "/account/digest",
         "max_limit": MAX_PAPERS_LIMIT,
-        "form": None,
+        "form": form,
     }
-
-
-@router.post("/account/digest", response_class=HTMLResponse)
-def change_account_preferences(
-    user: FormUserDep,
-    subscriptions: SubscriptionsDep,
-    preferences: DigestPreferencesDep,
-    frequency: Frequency,
-    categories: Categories = "",
-    max_papers: MaxPapers = "",
-    code_only: CodeOnly = "",
-) -> Response:
-    """The same preferences, from the account page of a signed-in user whose address has a
-    subscription."""
-    subscription = subscriptions.get(user.email)
-    found = preferences.get_by_token(subscription.token) if subscription else None
-    if subscription is None or found is None or subscription.status == "unsubscribed":
-        raise HTTPException(404, f"{user.email} has no digest subscription")
-    try:
-        save_preferences(
-            preferences,
-            found[0],
-            frequency=frequency,
-            categories=categories,
-            max_papers=max_papers,
-            code_only=code_only,
-        )
-    except BadPreferences as exc:
-        raise HTTPException(400, str(exc)) from None
-    return redirect("/account", "preferences-saved")
 
 
 # -- unsubscribe ---------------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def test_a_weekly_digest_names_its_week() -> None:
     )
     assert rendered.subject == "Papers of the week 2026-W49 (30 Nov - 06 Dec 2026): 1 paper"
     assert rendered.preheader == "Top: Paper number 1."
-    assert "The top 1 paper of the week of 30 November to 6 December 2026" in rendered.text
+    assert "Papers of the week 2026-W49 (30 Nov - 06 Dec 2026)\nThe top 1 paper on" in rendered.text
     assert f"{BASE}/digest/weekly/2026-W49" in rendered.text
 
 

@@ -171,15 +171,6 @@ def _wrap(text: str, indent: str) -> str:
 MAIL_TEMPLATES.filters["wrap"] = _wrap
 
 
-def _when(edition: Edition) -> str:
-    """ "Wednesday 2 December 2026" / "the week of 30 November to 6 December 2026"."""
-    start, end = edition.dates.start, edition.dates.end
-    if edition.kind == "daily":
-        return f"{start:%A} {start.day} {start:%B %Y}"
-    first = f"{start.day} {start:%B}" + (f" {start.year}" if start.year != end.year else "")
-    return f"the week of {first} to {end.day} {end:%B %Y}"
-
-
 def render_digest(
     edition: Edition, cards: Sequence[PaperCard], recipient: Recipient, links: DigestLinks
 ) -> RenderedDigest:
@@ -188,15 +179,14 @@ def render_digest(
     base_url = links.base_url
     items = [digest_item(card, links) for card in cards]
     heading = edition.title
-    when = _when(edition)
     count = f"{len(items)} paper{'' if len(items) == 1 else 's'}"
     subject = f"{edition.title}: {count}"
     if items:
-        intro = f"The top {count} of {when} on paperfeed, best first."
+        intro = f"The top {count} on paperfeed, best first."
         top = [_short(i.title, 70) for i in items[:3]]
         preheader = f"Top: {top[0]}." + (f" Also: {'; '.join(top[1:])}." if top[1:] else "")
     else:
-        intro = f"No paper of {when} matched your preferences."
+        intro = "No paper of this edition matched your preferences."
         preheader = "Your preferences can widen what you get."
     why = (
         f"You get this mail because {recipient.email} is subscribed to the "

@@ -338,8 +338,11 @@ class DigestSender:
         retry_seconds: float = 300.0,
         max_attempts: int = 8,
         timezone: str = "UTC",
+        reader: sa.Engine | None = None,
     ) -> None:
         self.engine = engine
+        # Reads that take no write lock (on SQLite the writer engine begins IMMEDIATE).
+        self.reader = reader or engine
         self.editions = editions
         self.mailer = mailer
         self.mail_from = mail_from
@@ -373,6 +376,7 @@ class DigestSender:
             retry_seconds=settings.digest_retry_seconds,
             max_attempts=settings.digest_max_attempts,
             timezone=settings.digest_timezone,
+            reader=editions.reader,
         )
 
     # -- what is due ---------------------------------------------------------------------------
@@ -465,7 +469,7 @@ class DigestSender:
                 .order_by(digest_deliveries.c.id)
                 .limit(BATCH)
             )
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 rows = conn.execute(query).all()
             if not rows:
                 return
@@ -562,7 +566,7 @@ class DigestSender:
         cards = self._cards.setdefault(edition.id, self.editions.cards(edition))
         after = 0
         while True:
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 rows = conn.execute(
                     self.eligible_query(edition).where(subscriptions.c.id > after).limit(BATCH)
                 ).all()
@@ -679,7 +683,7 @@ class DigestSender:
     def _dry_run(self, due: list[tuple[Kind, str]], report: SendReport, *, retry_now: bool) -> None:
         """Counts what a run would send (as `sent`) and skip; builds and writes nothing."""
         now = self.clock()
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 sa.select(digest_editions.c.kind, digest_editions.c.period, sa.func.count())
                 .select_from(digest_deliveries)
@@ -713,7 +717,7 @@ class DigestSender:
                 edition = Edition(0, kind, period, now, tuple(pid for pid, _ in ranked))
             cards = self.editions.cards(edition)
             entry = report.edition(kind, period)
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 for row in conn.execute(self.eligible_query(edition)):
                     if prefs_module.from_row(row).choose(cards):
                         entry.sent += 1
@@ -727,7 +731,7 @@ class DigestSender:
         editions = self.editions.recent(limit=limit)
         counts: dict[tuple[int, str, bool], int] = {}
         if editions:
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 for edition_id, state, permanent, count in conn.execute(
                     sa.select(
                         digest_deliveries.c.edition_id,
@@ -799,7 +803,7 @@ class _Session:
         engine = sender.engine
         entry = self.report.edition(item.edition.kind, item.edition.period)
         # The subscription as it is now: an unsubscribe counts at once.
-        with engine.connect() as conn:
+        with sender.reader.connect() as conn:
             status = conn.execute(
                 sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
             ).scalar()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import functools
 import os
 import smtplib
 import ssl
@@ -258,4 +259,16 @@ def alternative_message(
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     data = head + _quoted_printable(text) + middle + _quoted_printable(html) + tail
-    return RawMessage(parseaddr(mail_from)[1], parseaddr(to)[1], data)
+    return RawMessage(_envelope_address(mail_from), _envelope_address(to), data)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(value: str) -> str:
+    return parseaddr(value)[1]
+
+
+def _envelope_address(value: str) -> str:
+    """The bare address of a From or To value (a plain address as it is)."""
+    if "<" not in value and "(" not in value and value.isascii():
+        return value.strip()
+    return _parsed(value)

@@ -1,6 +1,6 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
-bench/follow.py."""
+bench/follow.py; `python -m bench digest`: see bench/digest.py."""
 
 import sys
 
@@ -17,6 +17,11 @@ if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main
 
     raise SystemExit(follow_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["digest"]:
+    from bench.digest import main as digest_main
+
+    raise SystemExit(digest_main(sys.argv[2:]))
 
 from bench.run import main
 

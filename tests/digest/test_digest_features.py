@@ -96,12 +96,8 @@ def test_preferences_shape_each_digest_and_changing_them_never_resends(
             papers.update().where(papers.c.id.in_(ids[:3])).values(categories=["cs.CV", "cs.LG"])
         )
     prefs = rt.digest_preferences
-    sub_id = {
-        email: sid
-        for email, sid in rt.engine.connect().execute(
-            sa.select(subscriptions.c.email, subscriptions.c.id)
-        )
-    }
+    with rt.engine.connect() as conn:
+        sub_id = dict(conn.execute(sa.select(subscriptions.c.email, subscriptions.c.id)).all())
     prefs.set(sub_id[coders], code_only=True, max_papers=5)
     prefs.set(sub_id[vision], categories=["cs.CV"])
     prefs.set(sub_id[weekly], frequency="weekly")

@@ -75,8 +75,8 @@ def test_each_paper_shows_title_link_authors_summary_upvotes_code_stars_and_cate
     without = card(2, upvotes=1)
     _, text, doc = render([with_code, without])
 
-    papers = find(doc, "td.paper")
-    assert len(papers) == 2
+    papers = find(doc, "table.sheet td.paper")  # rows of the page's table, in order
+    assert len(papers) == 2 == len(find(doc, "td.paper"))
     first, second = papers
     link = find(first, "h2.title a")[0]
     assert (link.text_content(), link.get("href")) == (
@@ -249,7 +249,7 @@ def test_the_largest_digest_stays_well_under_gmails_clipping_limit() -> None:
     )
     size = len(rendered.html.encode())
     assert size < 80_000, size
-    assert f"{BASE}/unsubscribe/{TOKEN}" in rendered.html[:6000]
+    assert f"{BASE}/unsubscribe/{TOKEN}" in rendered.html[:8000]
     assert f"{BASE}/unsubscribe/{TOKEN}" in rendered.html[-2000:]
 
 
@@ -300,3 +300,25 @@ def test_the_summary_is_the_ai_summary_else_the_abstracts_first_sentence() -> No
     assert summary(card(1, ai_summary="  It works.  Really.  ")) == "It works."
     assert summary(card(1, ai_summary="   ")) == "We present paper 1."
     assert summary(card(1, ai_summary=None, abstract="")) == ""
+
+
+def test_recipients_of_one_edition_get_their_own_links_from_the_ready_parts() -> None:
+    """The page and papers are made once and reused; what is put into their slots is the
+    recipient's, and text that looks like a slot stays text."""
+    sly = card(1, title="pfslotunsubscribe <!--pfslotitems--> pfslotwhy")
+    first, second = (
+        render_digest(DAILY, [sly, card(2)], Recipient(f"{name}@example.org", name), links)
+        for name, links in (
+            ("ann", digest_links(BASE, DAILY, "ann")),
+            ("bob", digest_links(BASE, DAILY, "bob")),
+        )
+    )
+    for rendered, name, other in ((first, "ann", "bob"), (second, "bob", "ann")):
+        doc = html.document_fromstring(rendered.html)
+        hrefs = doc.xpath("//a/@href")
+        assert f"{BASE}/unsubscribe/{name}" in hrefs and f"{BASE}/unsubscribe/{other}" not in hrefs
+        assert f"{BASE}/digest/preferences/{name}" in rendered.text
+        assert f"{name}@example.org is subscribed" in " ".join(rendered.text.split())
+        assert find(doc, "h2.title a")[0].text_content() == sly.title
+        assert f"1. {sly.title}" in rendered.text
+        assert len(find(doc, "table.sheet td.paper")) == 2

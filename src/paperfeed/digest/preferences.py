@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
@@ -48,10 +49,13 @@ class Preferences:
             return False
         if not self.categories:
             return True
-        return any(_matches(c, self.categories) for c in card.categories)
+        wanted = self.categories
+        return any(c in wanted or c.partition(".")[0] in wanted for c in card.categories)
 
     def choose(self, cards: Iterable[PaperCard]) -> list[PaperCard]:
         """The edition's papers this subscriber gets, in the edition's order."""
+        if not self.categories and not self.code_only:
+            return list(islice(cards, self.max_papers))
         chosen: list[PaperCard] = []
         for card in cards:
             if self.wants(card):
@@ -59,11 +63,6 @@ class Preferences:
                 if len(chosen) >= self.max_papers:
                     break
         return chosen
-
-
-def _matches(category: str, wanted: Sequence[str]) -> bool:
-    archive = category.partition(".")[0]
-    return category in wanted or archive in wanted
 
 
 def validate(

@@ -19,16 +19,20 @@ attributes by css-inline (many clients drop `<style>`; only the dark-mode and na
 hidden preheader. Every text from the catalog is escaped in the HTML part (autoescaping); the
 text part is plain text; TeX in titles is shown as readable plain text
 (papers/tex_display.py). Rendering reads nothing (no database, no clock), so it can run for
-thousands of recipients a second.
+thousands of recipients a second: what is the same in every digest of an edition is made
+once and kept (each paper's text and inlined HTML; the page around them, inlined once, with
+slots for what differs per recipient), so a recipient's digest is joined from ready parts.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import css_inline
+from markupsafe import Markup, escape
 
 from paperfeed.community.cards import PaperCard
 from paperfeed.digest.editions import Edition
@@ -169,6 +173,86 @@ def _wrap(text: str, indent: str) -> str:
 
 
 MAIL_TEMPLATES.filters["wrap"] = _wrap
+_CSS = MAIL_TEMPLATES.get_template("digest/style.css").render()
+_PAGE_HTML = MAIL_TEMPLATES.get_template("digest/body.html")
+_PAGE_TEXT = MAIL_TEMPLATES.get_template("digest/body.txt")
+_PAPER_HTML = MAIL_TEMPLATES.get_template("digest/paper.html")
+_PAPER_TEXT = MAIL_TEMPLATES.get_template("digest/paper.txt")
+
+
+# What differs between the recipients of an edition goes into the page through slots: words
+# that no template, edition title or URL holds, replaced after inlining (by splitting, so a
+# value put in is never searched for slots again).
+# The papers' slot is a comment: text between table rows would be moved out of the table by
+# HTML parsing (when the page is inlined).
+_SLOT = re.compile(r"(?:<!--)?(pfslot[a-z]+)(?:-->)?")
+_ROW = re.compile(r"<table[^>]*>\s*<tbody>(.*)</tbody>\s*</table>\s*", re.S)
+_SLOTS = ("subject", "preheader", "intro", "items", "why", "preferences", "unsubscribe")
+
+
+# Ready parts, keyed by everything they show (so a part is only reused for the same text;
+# several catalogs in one process, as in tests, never mix). Bounded: cleared when full.
+_PAGES: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
+_PAPERS: dict[tuple[object, ...], tuple[str, str]] = {}
+_PAGES_MAX, _PAPERS_MAX = 64, 20_000
+
+
+def _page(edition: Edition, links: DigestLinks) -> tuple[list[str], list[str]]:
+    """An edition's page, HTML inlined, as pieces: even positions fixed text, odd ones the
+    name of a slot."""
+    key = (edition.title, links.base_url, links.edition_url)
+    found = _PAGES.get(key)
+    if found is None:
+        slot = {name: f"pfslot{name}" for name in _SLOTS}
+        page_links = DigestLinks(
+            links.base_url, links.edition_url, slot["unsubscribe"], slot["preferences"]
+        )
+        context = {
+            "subject": slot["subject"],
+            "preheader": slot["preheader"],
+            "heading": edition.title,
+            "intro": slot["intro"],
+            "items_html": Markup(f"<!--{slot['items']}-->"),
+            "items_text": slot["items"],
+            "links": page_links,
+            "why": slot["why"],
+            "base_url": links.base_url,
+            "css": _CSS,
+        }
+        html = _INLINER.inline(_PAGE_HTML.render(context))
+        found = (_SLOT.split(html), _SLOT.split(_PAGE_TEXT.render(context)))
+        if len(_PAGES) >= _PAGES_MAX:
+            _PAGES.clear()
+        _PAGES[key] = found
+    return found
+
+
+def _paper(card: PaperCard, links: DigestLinks) -> tuple[str, str]:
+    """A paper's text (its lines indented by three spaces) and inlined HTML."""
+    code = tuple(card.code_links())
+    key = (
+        links.base_url, card.paper_id, card.arxiv_id, card.title, card.abstract,
+        tuple(card.authors), tuple(card.categories), card.upvotes, code, card.github_stars,
+        card.ai_summary,
+    )  # fmt: skip
+    found = _PAPERS.get(key)
+    if found is None:
+        item = digest_item(card, links)
+        # The paper is a row of the page's table: inlined inside a table of its own (HTML
+        # parsing drops a row found outside one), which is then taken off again.
+        table = _INLINER.inline_fragment(f"<table>{_PAPER_HTML.render(item=item)}</table>", _CSS)
+        row = _ROW.fullmatch(table)
+        assert row is not None, table[:200]
+        html = row[1]
+        found = (_PAPER_TEXT.render(item=item), html)
+        if len(_PAPERS) >= _PAPERS_MAX:
+            _PAPERS.clear()
+        _PAPERS[key] = found
+    return found
+
+
+def _join(pieces: list[str], values: dict[str, str]) -> str:
+    return "".join(values[piece[6:]] if n % 2 else piece for n, piece in enumerate(pieces))
 
 
 def render_digest(
@@ -176,14 +260,13 @@ def render_digest(
 ) -> RenderedDigest:
     """The digest mail of `edition` for `recipient`, showing `cards` (already chosen by the
     recipient's preferences, best first)."""
-    base_url = links.base_url
-    items = [digest_item(card, links) for card in cards]
-    heading = edition.title
-    count = f"{len(items)} paper{'' if len(items) == 1 else 's'}"
+    page_html, page_text = _page(edition, links)
+    papers = [_paper(card, links) for card in cards]
+    count = f"{len(cards)} paper{'' if len(cards) == 1 else 's'}"
     subject = f"{edition.title}: {count}"
-    if items:
+    if cards:
         intro = f"The top {count} on paperfeed, best first."
-        top = [_short(i.title, 70) for i in items[:3]]
+        top = [_short(readable(collapse_whitespace(c.title)), 70) for c in cards[:3]]
         preheader = f"Top: {top[0]}." + (f" Also: {'; '.join(top[1:])}." if top[1:] else "")
     else:
         intro = "No paper of this edition matched your preferences."
@@ -191,18 +274,28 @@ def render_digest(
     why = (
         f"You get this mail because {recipient.email} is subscribed to the "
         f"{'daily' if edition.kind == 'daily' else 'weekly'} trending papers of paperfeed at "
-        f"{base_url}/."
+        f"{links.base_url}/."
     )
-    context = {
+    values = {
         "subject": subject,
-        "preheader": preheader.strip(),
-        "heading": heading,
+        "preheader": preheader,
         "intro": intro,
-        "items": items,
-        "links": links,
         "why": why,
-        "base_url": base_url,
+        "preferences": links.preferences_url,
+        "unsubscribe": links.unsubscribe_url,
     }
-    text = MAIL_TEMPLATES.get_template("digest/body.txt").render(**context)
-    html = _INLINER.inline(MAIL_TEMPLATES.get_template("digest/body.html").render(**context))
-    return RenderedDigest(subject, preheader.strip(), text, html)
+    text = _join(
+        page_text,
+        values
+        | {
+            "intro": _wrap(intro, ""),
+            "why": _wrap(why, ""),
+            "items": "".join(f"\n{n}. {t[3:]}" for n, (t, _) in enumerate(papers, 1)) + "\n",
+        },
+    )
+    html = _join(
+        page_html,
+        {name: str(escape(value)) for name, value in values.items()}
+        | {"items": "".join(h for _, h in papers)},
+    )
+    return RenderedDigest(subject, preheader, text, html)

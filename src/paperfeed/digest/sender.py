@@ -30,8 +30,6 @@ which mailbox providers treat as one message.
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import logging
 import os
 import secrets
@@ -40,7 +38,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
@@ -62,7 +59,13 @@ from paperfeed.digest import preferences as prefs_module
 from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
 from paperfeed.digest.preferences import Preferences
 from paperfeed.digest.render import Recipient, RenderedDigest, digest_links, render_digest
-from paperfeed.mail.service import MailConnection, Mailer, MailError
+from paperfeed.mail.service import (
+    MailConnection,
+    Mailer,
+    MailError,
+    RawMessage,
+    alternative_message,
+)
 
 log = logging.getLogger("paperfeed.digest")
 
@@ -72,10 +75,6 @@ CONNECTION_LOSSES = 3  # in a row: the run stops
 LEASE = dt.timedelta(minutes=2)  # SQLite: renewed while a run goes on
 ADVISORY_KEY = 0x70667467_64696773 & 0x7FFFFFFFFFFFFFFF  # "pftgdigs": PostgreSQL bigint
 LEASE_NAME = "digest-sender"
-# Header lines up to SMTP's limit: a List-Unsubscribe URL with its token is one long word,
-# which the default policy (78 characters) would encode as RFC 2047 words that no mail
-# client reads as a URL.
-POLICY = email.policy.default.clone(max_line_length=998)
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -190,21 +189,17 @@ class DkimSigner:
         key = Path(settings.dkim_key_file).read_bytes()
         return cls(settings.dkim_selector, domain, key)
 
-    def sign(self, message: EmailMessage) -> EmailMessage:
-        """The message with a DKIM-Signature header, read back from the signed bytes (so
-        that the signed form is exactly what is sent)."""
-        data = message.as_bytes(policy=POLICY.clone(linesep="\r\n"))
+    def sign(self, message: RawMessage) -> RawMessage:
+        """The message with a DKIM-Signature header first."""
         signature = self._dkim.sign(
-            data,
+            message.data,
             self.selector.encode(),
             self.domain.encode(),
             self.key,
             canonicalize=(b"relaxed", b"relaxed"),
             include_headers=list(self.HEADERS),
         )
-        signed = email.message_from_bytes(signature + data, policy=POLICY)
-        assert isinstance(signed, EmailMessage)
-        return signed
+        return RawMessage(message.mail_from, message.to, signature + message.data)
 
 
 # -- the lock ----------------------------------------------------------------------------------
@@ -320,6 +315,7 @@ class _Pending:
     attempts: int
     preferences: Preferences
     edition: Edition
+    cards: list[PaperCard] | None = None  # chosen already (None: choose when sending)
 
 
 class _Stop(Exception):
@@ -342,8 +338,11 @@ class DigestSender:
         retry_seconds: float = 300.0,
         max_attempts: int = 8,
         timezone: str = "UTC",
+        reader: sa.Engine | None = None,
     ) -> None:
         self.engine = engine
+        # Reads that take no write lock (on SQLite the writer engine begins IMMEDIATE).
+        self.reader = reader or engine
         self.editions = editions
         self.mailer = mailer
         self.mail_from = mail_from
@@ -377,6 +376,7 @@ class DigestSender:
             retry_seconds=settings.digest_retry_seconds,
             max_attempts=settings.digest_max_attempts,
             timezone=settings.digest_timezone,
+            reader=editions.reader,
         )
 
     # -- what is due ---------------------------------------------------------------------------
@@ -469,7 +469,7 @@ class DigestSender:
                 .order_by(digest_deliveries.c.id)
                 .limit(BATCH)
             )
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 rows = conn.execute(query).all()
             if not rows:
                 return
@@ -566,7 +566,7 @@ class DigestSender:
         cards = self._cards.setdefault(edition.id, self.editions.cards(edition))
         after = 0
         while True:
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 rows = conn.execute(
                     self.eligible_query(edition).where(subscriptions.c.id > after).limit(BATCH)
                 ).all()
@@ -574,18 +574,22 @@ class DigestSender:
                 return
             after = rows[-1].id
             values = []
+            chosen: dict[int, tuple[Preferences, list[PaperCard]]] = {}
+            now = self.clock()
             for row in rows:
                 prefs = prefs_module.from_row(row)
-                if not prefs.choose(cards):
+                picked = prefs.choose(cards)
+                if not picked:
                     report.skipped += 1  # nothing in this edition matches their preferences
                     continue
+                chosen[row.id] = (prefs, picked)
                 values.append(
                     {
                         "edition_id": edition.id,
                         "subscription_id": row.id,
                         "state": "pending",
                         "message_id": self._message_id(edition, row.id),
-                        "created_at": self.clock(),
+                        "created_at": now,
                     }
                 )
             if not values:
@@ -599,9 +603,7 @@ class DigestSender:
                             digest_deliveries.c.subscription_id, digest_deliveries.c.id
                         ).where(
                             digest_deliveries.c.edition_id == edition.id,
-                            digest_deliveries.c.subscription_id.in_(
-                                [v["subscription_id"] for v in values]
-                            ),
+                            digest_deliveries.c.subscription_id.in_(list(chosen)),
                         )
                     ).all()
                 )
@@ -615,8 +617,9 @@ class DigestSender:
                         token=by_id[v["subscription_id"]].token,
                         message_id=v["message_id"],
                         attempts=0,
-                        preferences=prefs_module.from_row(by_id[v["subscription_id"]]),
+                        preferences=chosen[v["subscription_id"]][0],
                         edition=edition,
+                        cards=chosen[v["subscription_id"]][1],
                     )
                     for v in values
                 ]
@@ -643,24 +646,27 @@ class DigestSender:
         cards: Sequence[PaperCard],
         recipient: Recipient,
         message_id: str,
-    ) -> EmailMessage:
+    ) -> RawMessage:
         """The digest mail for one recipient, with its list headers (and DKIM signature)."""
         rendered = self.render(edition, cards, recipient)
         links = digest_links(self.base_url, edition, recipient.token)
-        message = EmailMessage(policy=POLICY)
-        message["From"] = self.mail_from
-        message["To"] = recipient.email
-        message["Subject"] = rendered.subject
-        message["Date"] = format_datetime(self.clock().replace(tzinfo=dt.UTC))
-        message["Message-ID"] = message_id
         unsubscribe = f"<{links.unsubscribe_url}>"
         if self.unsubscribe_mailto:
             unsubscribe += f", <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
-        message["List-Unsubscribe"] = unsubscribe
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["List-Id"] = f"paperfeed digest <{self.list_id}>"
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
+        message = alternative_message(
+            [
+                ("Subject", rendered.subject),
+                ("Date", format_datetime(self.clock().replace(tzinfo=dt.UTC))),
+                ("Message-ID", message_id),
+                ("List-Unsubscribe", unsubscribe),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("List-Id", f"paperfeed digest <{self.list_id}>"),
+            ],
+            rendered.text,
+            rendered.html,
+            mail_from=self.mail_from,
+            to=recipient.email,
+        )
         return self.dkim.sign(message) if self.dkim is not None else message
 
     def cards_for(self, edition: Edition) -> list[PaperCard]:
@@ -677,7 +683,7 @@ class DigestSender:
     def _dry_run(self, due: list[tuple[Kind, str]], report: SendReport, *, retry_now: bool) -> None:
         """Counts what a run would send (as `sent`) and skip; builds and writes nothing."""
         now = self.clock()
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 sa.select(digest_editions.c.kind, digest_editions.c.period, sa.func.count())
                 .select_from(digest_deliveries)
@@ -711,7 +717,7 @@ class DigestSender:
                 edition = Edition(0, kind, period, now, tuple(pid for pid, _ in ranked))
             cards = self.editions.cards(edition)
             entry = report.edition(kind, period)
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 for row in conn.execute(self.eligible_query(edition)):
                     if prefs_module.from_row(row).choose(cards):
                         entry.sent += 1
@@ -725,7 +731,7 @@ class DigestSender:
         editions = self.editions.recent(limit=limit)
         counts: dict[tuple[int, str, bool], int] = {}
         if editions:
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 for edition_id, state, permanent, count in conn.execute(
                     sa.select(
                         digest_deliveries.c.edition_id,
@@ -797,7 +803,7 @@ class _Session:
         engine = sender.engine
         entry = self.report.edition(item.edition.kind, item.edition.period)
         # The subscription as it is now: an unsubscribe counts at once.
-        with engine.connect() as conn:
+        with sender.reader.connect() as conn:
             status = conn.execute(
                 sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
             ).scalar()
@@ -811,7 +817,7 @@ class _Session:
                 )
             entry.skipped += 1
             return
-        cards = item.preferences.choose(sender.cards_for(item.edition))
+        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
         if not cards:  # (a retry after the papers were hidden or preferences changed)
             cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
         message = sender.compose(

@@ -3,7 +3,9 @@ files (the embedded default, readable with any mail client)."""
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
+import functools
 import os
 import smtplib
 import ssl
@@ -11,8 +13,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -35,14 +39,27 @@ class MailError(RuntimeError):
         self.connection_lost = connection_lost
 
 
+@dataclass(frozen=True)
+class RawMessage:
+    """A message already in its wire form (bulk mail, built without the `email` package's
+    per-header parsing; see `alternative_message`), with its envelope."""
+
+    mail_from: str
+    to: str
+    data: bytes  # headers and body, CRLF line ends
+
+
+Outgoing = EmailMessage | RawMessage
+
+
 class MailConnection(Protocol):
     """An open connection to the mail service that carries many messages."""
 
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Outgoing) -> None: ...
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         """One message on a connection of its own."""
         ...
 
@@ -59,12 +76,12 @@ class OutboxMailer:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
         tmp = self.directory / f".{name}.tmp"
         try:
-            tmp.write_bytes(bytes(message))
+            tmp.write_bytes(message.data if isinstance(message, RawMessage) else bytes(message))
             os.replace(tmp, self.directory / name)
         except OSError as exc:
             raise MailError(f"outbox {self.directory}: {exc}") from exc
@@ -93,7 +110,7 @@ class SmtpMailer:
         self.starttls = starttls
         self.timeout = timeout
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         with self.connect() as connection:
             connection.send(message)
 
@@ -129,9 +146,12 @@ class _SmtpConnection:
         self.smtp = smtp
         self.where = where
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         try:
-            self.smtp.send_message(message)
+            if isinstance(message, RawMessage):
+                self.smtp.sendmail(message.mail_from, [message.to], message.data)
+            else:
+                self.smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise MailError(
@@ -185,3 +205,70 @@ def compose(
     if html is not None:
         message.add_alternative(html, subtype="html")
     return message
+
+
+def _header_value(value: str) -> str:
+    """A header value as it goes on the wire: as is when it is printable ASCII, else as
+    RFC 2047 encoded words."""
+    if value.isascii() and value.isprintable():
+        return value
+    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+def _address(value: str) -> str:
+    """A From or To header: a display name that is not ASCII is encoded, the address kept."""
+    if value.isascii():
+        return value
+    name, address = parseaddr(value)
+    return f"{_header_value(name)} <{address}>" if name else address
+
+
+def _quoted_printable(text: str) -> bytes:
+    return binascii.b2a_qp(text.replace("\r\n", "\n").replace("\n", "\r\n").encode(), istext=True)
+
+
+def alternative_message(
+    headers: list[tuple[str, str]], text: str, html: str, *, mail_from: str, to: str
+) -> RawMessage:
+    """A multipart/alternative message (a text and an HTML part, UTF-8, quoted-printable)
+    with these headers, built in one pass: a fraction of the `email` package's cost, for
+    bulk mail. Header values may be any text (encoded as needed); From and To come first."""
+    boundary = f"=_pf_{uuid.uuid4().hex}"
+    lines = [f"From: {_address(mail_from)}", f"To: {_address(to)}"]
+    lines += [f"{name}: {_header_value(value)}" for name, value in headers]
+    lines += [
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        "",
+    ]
+    head = "\r\n".join(lines).encode()
+    middle = "\r\n".join(
+        [
+            "",
+            f"--{boundary}",
+            'Content-Type: text/html; charset="utf-8"',
+            "Content-Transfer-Encoding: quoted-printable",
+            "",
+            "",
+        ]
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    data = head + _quoted_printable(text) + middle + _quoted_printable(html) + tail
+    return RawMessage(_envelope_address(mail_from), _envelope_address(to), data)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(value: str) -> str:
+    return parseaddr(value)[1]
+
+
+def _envelope_address(value: str) -> str:
+    """The bare address of a From or To value (a plain address as it is)."""
+    if "<" not in value and "(" not in value and value.isascii():
+        return value.strip()
+    return _parsed(value)

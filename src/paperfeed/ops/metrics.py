@@ -18,7 +18,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.message import EmailMessage
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,7 +27,7 @@ from prometheus_client.registry import Collector
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import harvest_state, import_checkpoints, papers
-from paperfeed.mail.service import MailConnection, Mailer
+from paperfeed.mail.service import MailConnection, Mailer, Outgoing
 from paperfeed.search.follow import catalog_lag
 from paperfeed.search.service import SearchResults
 from paperfeed.search.store import SearchStore
@@ -75,7 +74,7 @@ class CountingMailer:
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         try:
             self.mailer.send(message)
         except Exception:
@@ -96,7 +95,7 @@ class _CountingConnection:
     def __init__(self, connection: MailConnection) -> None:
         self.connection = connection
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         try:
             self.connection.send(message)
         except Exception:

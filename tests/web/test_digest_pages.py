@@ -236,3 +236,15 @@ def test_pages_named_by_a_token_are_not_cached_and_unknown_tokens_are_404(site: 
         assert answer.headers["referrer-policy"] == "same-origin"
         unknown = httpx.get(f"{site.url}{path.replace(token, 'y' * 43)}")
         assert unknown.status_code == 404
+
+
+def test_opening_a_confirmation_link_does_not_confirm_the_subscription(site: Site) -> None:
+    """Mail scanners open the link of a confirmation mail too: only the page's button (a
+    form post with its CSRF token) confirms."""
+    pending = site.runtime.subscriptions.subscribe("scanned@example.org")
+    url = f"{site.url}/subscribe/confirm/{pending.token}"
+    with httpx.Client(follow_redirects=True) as scanner:
+        assert scanner.get(url).status_code == 200
+        assert scanner.post(url).status_code == 403  # no CSRF token: not a person's click
+    found = site.runtime.subscriptions.by_token(pending.token)
+    assert found is not None and found.status == "pending"

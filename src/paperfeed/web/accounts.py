@@ -432,7 +432,25 @@ def subscribe(
 
 
 @router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)
-def confirm_subscription(request: Request, token: str, subscriptions: SubscriptionsDep) -> Response:
+def confirm_subscription_page(
+    request: Request, token: str, subscriptions: SubscriptionsDep
+) -> Response:
+    """A page with one button: opening the link changes nothing (mail scanners open every
+    link of a mail; a subscription starts only when a person confirms it)."""
+    found = subscriptions.by_token(token)
+    if found is None or found.status == "unsubscribed":
+        raise HTTPException(404, "this confirmation link is not valid (any more)")
+    response = render(
+        request, "subscribe_confirm.html", title="Confirm your subscription", subscription=found
+    )
+    response.headers["cache-control"] = "private, no-store"
+    return response
+
+
+@router.post("/subscribe/confirm/{token}", response_class=HTMLResponse)
+def confirm_subscription(
+    request: Request, token: str, _: CsrfChecked, subscriptions: SubscriptionsDep
+) -> Response:
     found = subscriptions.confirm(token)
     if found is None:
         raise HTTPException(404, "this confirmation link is not valid (any more)")

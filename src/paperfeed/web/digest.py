@@ -24,6 +24,7 @@ from paperfeed.digest.preferences import (
     MAX_PAPERS_LIMIT,
     BadPreferences,
     Preferences,
+    PreferenceService,
 )
 from paperfeed.digest.render import summary
 from paperfeed.digest.subscriptions import Subscription
@@ -65,7 +66,7 @@ def parse_categories(text: str) -> list[str]:
 
 
 def save_preferences(
-    preferences: DigestPreferencesDep,
+    preferences: PreferenceService,
     subscription_id: int,
     *,
     frequency: str,

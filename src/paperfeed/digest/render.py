@@ -17,8 +17,9 @@ RenderedDigest holds the subject line, the preheader (the line mail clients show
 subject), the text part and the HTML part; the sender adds the headers. Every text from the
 catalog is escaped in the HTML part (autoescaping); the text part is plain text. Rendering
 reads nothing (no database, no clock), so it can run for thousands of recipients a second:
-each paper's part of the text and the HTML is rendered once per edition and reused for every
-recipient (templates digest_card.txt and digest_card.html).
+a paper looks the same in every recipient's digest of an edition, so the sender passes
+`fragments`, a dict kept for one edition and one site, in which each paper's part of the text
+and the HTML (templates digest_card.txt and digest_card.html) is rendered once and reused.
 """
 
 from __future__ import annotations
@@ -107,40 +108,38 @@ _TEXT = _ENV.get_template("digest.txt")
 _HTML = _ENV.get_template("digest.html")
 _CARD_TEXT = _ENV.get_template("digest_card.txt")
 _CARD_HTML = _ENV.get_template("digest_card.html")
-# A paper looks the same in every recipient's digest of an edition: its two fragments are
-# rendered once per (edition, paper, site) and reused (sending 10,000 digests renders each
-# paper once instead of thousands of times).
-_FRAGMENTS: dict[tuple[int, int, str], tuple[str, Markup]] = {}
-_FRAGMENTS_MAX = 20_000
+Fragments = dict[int, tuple[str, Markup]]
 
 
-def _fragments(edition: Edition, card: PaperCard, links: DigestLinks) -> tuple[str, Markup]:
-    key = (edition.id, card.paper_id, links.base_url)
-    found = _FRAGMENTS.get(key) if edition.id else None
+def _fragments(card: PaperCard, links: DigestLinks, cache: Fragments | None) -> tuple[str, Markup]:
+    found = cache.get(card.paper_id) if cache is not None else None
     if found is None:
         context = {"card": card, "links": links}
         found = (_CARD_TEXT.render(context), Markup(_CARD_HTML.render(context)))
-        if edition.id:  # (an edition not stored, as in a preview, has no identity)
-            if len(_FRAGMENTS) >= _FRAGMENTS_MAX:
-                _FRAGMENTS.clear()
-            _FRAGMENTS[key] = found
+        if cache is not None:
+            cache[card.paper_id] = found
     return found
 
 
 def render_digest(
-    edition: Edition, cards: Sequence[PaperCard], recipient: Recipient, links: DigestLinks
+    edition: Edition,
+    cards: Sequence[PaperCard],
+    recipient: Recipient,
+    links: DigestLinks,
+    *,
+    fragments: Fragments | None = None,
 ) -> RenderedDigest:
     top = cards[0].title if cards else ""
     count = len(cards)
     noun = "paper" if count == 1 else "papers"
     subject = f"{edition.title}: {count} {noun}"
     preheader = " ".join(f"{top[:90]}{' and more' if count > 1 else ''}".split())
-    fragments = [_fragments(edition, card, links) for card in cards]
+    parts = [_fragments(card, links, fragments) for card in cards]
     context = {
         "edition": edition,
         "cards": cards,
-        "card_texts": [text for text, _ in fragments],
-        "card_htmls": [html for _, html in fragments],
+        "card_texts": [text for text, _ in parts],
+        "card_htmls": [html for _, html in parts],
         "recipient": recipient,
         "links": links,
         "subject": subject,

@@ -58,7 +58,13 @@ from paperfeed.db.schema import (
 from paperfeed.digest import preferences as prefs_module
 from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
 from paperfeed.digest.preferences import Preferences
-from paperfeed.digest.render import Recipient, RenderedDigest, digest_links, render_digest
+from paperfeed.digest.render import (
+    Fragments,
+    Recipient,
+    RenderedDigest,
+    digest_links,
+    render_digest,
+)
 from paperfeed.mail.service import (
     MailConnection,
     Mailer,
@@ -356,7 +362,8 @@ class DigestSender:
         self.max_attempts = max_attempts
         self.timezone = timezone
         self.domain = parseaddr(mail_from)[1].rpartition("@")[2] or host
-        self._cards: dict[int, list[PaperCard]] = {}
+        self._cards: dict[int, list[PaperCard]] = {}  # per run: each edition's cards
+        self._fragments: dict[int, Fragments] = {}  # per run: each edition's rendered papers
 
     @classmethod
     def from_settings(
@@ -423,7 +430,7 @@ class DigestSender:
             self._dry_run(due, report, retry_now=retry_now)
             return report
         lock = SenderLock(self.engine, self.clock)
-        self._cards = {}
+        self._cards, self._fragments = {}, {}
         with lock.hold() as held:
             if not held:
                 report.busy = True
@@ -636,8 +643,13 @@ class DigestSender:
     def render(
         self, edition: Edition, cards: Sequence[PaperCard], recipient: Recipient
     ) -> RenderedDigest:
+        fragments = self._fragments.setdefault(edition.id, {}) if edition.id else None
         return render_digest(
-            edition, cards, recipient, digest_links(self.base_url, edition, recipient.token)
+            edition,
+            cards,
+            recipient,
+            digest_links(self.base_url, edition, recipient.token),
+            fragments=fragments,
         )
 
     def compose(

@@ -36,6 +36,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parseaddr
@@ -805,16 +806,36 @@ class _Session:
         self._drop()
 
     def send_all(self, batch: list[_Pending]) -> None:
+        """Sends a batch in order. The messages are composed ahead in a thread of their own,
+        while this one waits for the mail server: rendering overlaps the server's work."""
         if not self.lock.renew():
             raise _Stop("another sender took over the lease")
-        for item in batch:
-            self._send_one(item)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="digest-compose")
+        try:
+            composed = [pool.submit(self._compose, item) for item in batch]
+            for item, message in zip(batch, composed, strict=True):
+                self._send_one(item, message)
+        finally:
+            pool.shutdown(cancel_futures=True)
 
-    def _send_one(self, item: _Pending) -> None:
+    def _compose(self, item: _Pending) -> RawMessage:
+        sender = self.sender
+        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
+        if not cards:  # (a retry after the papers were hidden or preferences changed)
+            cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
+        return sender.compose(
+            item.edition,
+            cards,
+            Recipient(item.email, item.token, item.preferences),
+            item.message_id,
+        )
+
+    def _send_one(self, item: _Pending, composed: Future[RawMessage]) -> None:
         sender = self.sender
         engine = sender.engine
         entry = self.report.edition(item.edition.kind, item.edition.period)
-        # The subscription as it is now: an unsubscribe counts at once.
+        # The subscription as it is now, just before its message goes: an unsubscribe
+        # counts at once (a message composed ahead for it is dropped).
         with sender.reader.connect() as conn:
             status = conn.execute(
                 sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
@@ -829,15 +850,7 @@ class _Session:
                 )
             entry.skipped += 1
             return
-        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
-        if not cards:  # (a retry after the papers were hidden or preferences changed)
-            cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
-        message = sender.compose(
-            item.edition,
-            cards,
-            Recipient(item.email, item.token, item.preferences),
-            item.message_id,
-        )
+        message = composed.result()
         connection = self._connect()
         try:
             connection.send(message)

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
-from paperfeed.db.schema import daily_papers, papers, subscriptions
+from paperfeed.db.schema import daily_papers, digest_sender_lease, papers, subscriptions
 from paperfeed.digest.preferences import BadPreferences
 from paperfeed.digest.schedule import DigestSchedule
-from paperfeed.digest.sender import DigestSender, DkimSigner
+from paperfeed.digest.sender import LEASE, DigestSender, DkimSigner
 from paperfeed.runtime import Runtime
 from tests.digest.conftest import DAY, FaultySmtpServer, subscribe
 from tests.mail.conftest import body_text
@@ -229,3 +229,49 @@ def test_send_preview_and_status_through_the_outbox(
     assert "2026-06-12" in status and "30 papers: sent 2, pending 0, failed 0" in status
     empty = cli("digest", "send", "--date", "2026-01-05")
     assert "daily 2026-01-05: no papers, no edition" in empty.stdout
+
+
+# -- the lock and escaping -------------------------------------------------------------------
+
+
+def test_a_lease_of_another_machine_is_taken_over_only_when_it_expires(
+    rt: Runtime, clock: FrozenClock
+) -> None:
+    if rt.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL uses an advisory lock, released when its session ends")
+    subscribe(rt, 1)
+    clock.advance(3600)
+    with rt.engine.begin() as conn:
+        conn.execute(
+            digest_sender_lease.insert().values(
+                name="digest-sender", holder="another-host:4242:abcd", expires_at=clock() + LEASE
+            )
+        )
+    report = rt.digest_sender.send(day=DAY, kinds=("daily",))
+    assert report.busy and report.sent == 0
+    clock.advance(LEASE.total_seconds() + 1)  # the other machine's lease expired
+    assert rt.digest_sender.send(day=DAY, kinds=("daily",)).sent == 1
+    with rt.engine.connect() as conn:  # released at the end of the run
+        assert conn.execute(sa.select(digest_sender_lease)).all() == []
+
+
+def test_markup_in_catalog_text_is_escaped_in_the_html_part(
+    rt: Runtime, smtp: FaultySmtpServer, clock: FrozenClock
+) -> None:
+    first = rt.editions.rank("daily", DAY.isoformat())[0][0]  # the edition's top paper
+    with rt.engine.begin() as conn:
+        conn.execute(
+            papers.update()
+            .where(papers.c.id == first)
+            .values(title='<script>alert("x")</script> & <b>bold</b>')
+        )
+    subscribe(rt, 1)
+    clock.advance(3600)
+    assert rt.digest_sender.send(day=DAY, kinds=("daily",)).sent == 1
+    message = smtp.received[0].message
+    part = message.get_body(("html",))
+    assert part is not None
+    html = part.get_content()
+    assert "<script>" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+    assert '<script>alert("x")</script> & <b>bold</b>' in body_text(message)  # plain text

@@ -2,7 +2,7 @@
 
 The interface other code relies on (the sender, `paperfeed digest preview`, the tests)::
 
-    render_digest(edition, cards, recipient, links)
+    render_digest(edition, cards, recipient, links, *, fragments=None)
         -> RenderedDigest(subject, preheader, text, html)
 
 - `edition`: the Edition (digest/editions.py) being sent;
@@ -12,24 +12,29 @@ The interface other code relies on (the sender, `paperfeed digest preview`, the 
   also named in List-Unsubscribe, the preferences page; `paper_url(card)`), made by
   `digest_links(base_url, edition, token)`.
 
-Templates: mail/templates/digest/ (`body.txt`, `body.html`). The HTML part is made to render
+Templates: mail/templates/digest/ (the page: `body.txt`, `body.html`; a paper: `paper.txt`,
+`paper.html`; `style.css`). The HTML part is made to render
 in Gmail, Outlook and Apple Mail: tables about 600 px wide, CSS inlined into `style`
 attributes by css-inline (many clients drop `<style>`; only the dark-mode and narrow-screen
 `@media` rules stay in one), `color-scheme` for dark mode, no scripts, fonts or images, a
-hidden preheader. Every text from the catalog is escaped in the HTML part (autoescaping); the
-text part is plain text; TeX in titles is shown as readable plain text
+hidden preheader. Every text from the catalog is escaped in the HTML part; the text part is
+plain text; TeX in titles is shown as readable plain text
 (papers/tex_display.py). Rendering reads nothing (no database, no clock), so it can run for
 thousands of recipients a second: what is the same in every digest of an edition is made
-once and kept (each paper's text and inlined HTML; the page around them, inlined once, with
-slots for what differs per recipient), so a recipient's digest is joined from ready parts.
+once and kept: the page around the papers, inlined once per edition with slots for what
+differs per recipient, and a paper's row, inlined once with slots for its texts; the sender
+also keeps each paper's finished text and HTML for a run (`fragments`). A recipient's digest
+is joined from ready parts, every value put in escaped by markupsafe.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import css_inline
 from markupsafe import Markup, escape
@@ -190,11 +195,13 @@ _ROW = re.compile(r"<table[^>]*>\s*<tbody>(.*)</tbody>\s*</table>\s*", re.S)
 _SLOTS = ("subject", "preheader", "intro", "items", "why", "preferences", "unsubscribe")
 
 
-# Ready parts, keyed by everything they show (so a part is only reused for the same text;
-# several catalogs in one process, as in tests, never mix). Bounded: cleared when full.
+# An edition's page, ready, keyed by everything it shows (several catalogs in one process, as
+# in tests, never mix). Bounded: cleared when full.
 _PAGES: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
-_PAPERS: dict[tuple[object, ...], tuple[str, str]] = {}
-_PAGES_MAX, _PAPERS_MAX = 64, 20_000
+_PAGES_MAX = 64
+# A run's ready papers of one edition and site, by paper id (text, HTML): the sender keeps one
+# such dict per edition for a run and passes it; without one each paper is made anew.
+Fragments = dict[int, tuple[str, str]]
 
 
 def _page(edition: Edition, links: DigestLinks) -> tuple[list[str], list[str]]:
@@ -227,27 +234,50 @@ def _page(edition: Edition, links: DigestLinks) -> tuple[list[str], list[str]]:
     return found
 
 
-def _paper(card: PaperCard, links: DigestLinks) -> tuple[str, str]:
+@functools.cache
+def _paper_skeleton(summary: bool, code: bool, stars: bool, categories: bool) -> list[str]:
+    """A paper's row, inlined once for each combination of the parts it may lack, as pieces
+    (even positions fixed markup, odd ones the name of a slot)."""
+    slots = SimpleNamespace(
+        title="pfslottitle",
+        url="pfsloturl",
+        authors="pfslotauthors",
+        summary="pfslotsummary" if summary else "",
+        upvotes_text="pfslotupvotes",
+        code_url="pfslotcode" if code else None,
+        stars_text="pfslotstars" if stars else None,
+        categories=("pfslotcategories",) if categories else (),
+    )
+    # The paper is a row of the page's table: inlined inside a table of its own (HTML
+    # parsing drops a row found outside one), which is then taken off again.
+    table = _INLINER.inline_fragment(f"<table>{_PAPER_HTML.render(item=slots)}</table>", _CSS)
+    row = _ROW.fullmatch(table)
+    assert row is not None, table[:200]
+    return _SLOT.split(row[1])
+
+
+def _paper(card: PaperCard, links: DigestLinks, fragments: Fragments | None) -> tuple[str, str]:
     """A paper's text (its lines indented by three spaces) and inlined HTML."""
-    code = tuple(card.code_links())
-    key = (
-        links.base_url, card.paper_id, card.arxiv_id, card.title, card.abstract,
-        tuple(card.authors), tuple(card.categories), card.upvotes, code, card.github_stars,
-        card.ai_summary,
-    )  # fmt: skip
-    found = _PAPERS.get(key)
+    found = fragments.get(card.paper_id) if fragments is not None else None
     if found is None:
         item = digest_item(card, links)
-        # The paper is a row of the page's table: inlined inside a table of its own (HTML
-        # parsing drops a row found outside one), which is then taken off again.
-        table = _INLINER.inline_fragment(f"<table>{_PAPER_HTML.render(item=item)}</table>", _CSS)
-        row = _ROW.fullmatch(table)
-        assert row is not None, table[:200]
-        html = row[1]
+        skeleton = _paper_skeleton(
+            bool(item.summary), bool(item.code_url), bool(item.stars_text), bool(item.categories)
+        )
+        values = {
+            "title": item.title,
+            "url": item.url,
+            "authors": item.authors,
+            "summary": item.summary,
+            "upvotes": item.upvotes_text,
+            "code": item.code_url or "",
+            "stars": item.stars_text or "",
+            "categories": ", ".join(item.categories),
+        }
+        html = _join(skeleton, {name: str(escape(value)) for name, value in values.items()})
         found = (_PAPER_TEXT.render(item=item), html)
-        if len(_PAPERS) >= _PAPERS_MAX:
-            _PAPERS.clear()
-        _PAPERS[key] = found
+        if fragments is not None:
+            fragments[card.paper_id] = found
     return found
 
 
@@ -256,12 +286,18 @@ def _join(pieces: list[str], values: dict[str, str]) -> str:
 
 
 def render_digest(
-    edition: Edition, cards: Sequence[PaperCard], recipient: Recipient, links: DigestLinks
+    edition: Edition,
+    cards: Sequence[PaperCard],
+    recipient: Recipient,
+    links: DigestLinks,
+    *,
+    fragments: Fragments | None = None,
 ) -> RenderedDigest:
     """The digest mail of `edition` for `recipient`, showing `cards` (already chosen by the
-    recipient's preferences, best first)."""
+    recipient's preferences, best first). `fragments`: the run's ready papers of this edition
+    and site (a dict the caller keeps; filled as papers are made)."""
     page_html, page_text = _page(edition, links)
-    papers = [_paper(card, links) for card in cards]
+    papers = [_paper(card, links, fragments) for card in cards]
     count = f"{len(cards)} paper{'' if len(cards) == 1 else 's'}"
     subject = f"{edition.title}: {count}"
     if cards:

@@ -36,6 +36,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parseaddr
@@ -58,7 +59,13 @@ from paperfeed.db.schema import (
 from paperfeed.digest import preferences as prefs_module
 from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
 from paperfeed.digest.preferences import Preferences
-from paperfeed.digest.render import Recipient, RenderedDigest, digest_links, render_digest
+from paperfeed.digest.render import (
+    Fragments,
+    Recipient,
+    RenderedDigest,
+    digest_links,
+    render_digest,
+)
 from paperfeed.mail.service import (
     MailConnection,
     Mailer,
@@ -356,7 +363,8 @@ class DigestSender:
         self.max_attempts = max_attempts
         self.timezone = timezone
         self.domain = parseaddr(mail_from)[1].rpartition("@")[2] or host
-        self._cards: dict[int, list[PaperCard]] = {}
+        self._cards: dict[int, list[PaperCard]] = {}  # per run: each edition's cards
+        self._fragments: dict[int, Fragments] = {}  # per run: each edition's rendered papers
 
     @classmethod
     def from_settings(
@@ -423,7 +431,7 @@ class DigestSender:
             self._dry_run(due, report, retry_now=retry_now)
             return report
         lock = SenderLock(self.engine, self.clock)
-        self._cards = {}
+        self._cards, self._fragments = {}, {}
         with lock.hold() as held:
             if not held:
                 report.busy = True
@@ -636,8 +644,13 @@ class DigestSender:
     def render(
         self, edition: Edition, cards: Sequence[PaperCard], recipient: Recipient
     ) -> RenderedDigest:
+        fragments = self._fragments.setdefault(edition.id, {}) if edition.id else None
         return render_digest(
-            edition, cards, recipient, digest_links(self.base_url, edition, recipient.token)
+            edition,
+            cards,
+            recipient,
+            digest_links(self.base_url, edition, recipient.token),
+            fragments=fragments,
         )
 
     def compose(
@@ -793,16 +806,36 @@ class _Session:
         self._drop()
 
     def send_all(self, batch: list[_Pending]) -> None:
+        """Sends a batch in order. The messages are composed ahead in a thread of their own,
+        while this one waits for the mail server: rendering overlaps the server's work."""
         if not self.lock.renew():
             raise _Stop("another sender took over the lease")
-        for item in batch:
-            self._send_one(item)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="digest-compose")
+        try:
+            composed = [pool.submit(self._compose, item) for item in batch]
+            for item, message in zip(batch, composed, strict=True):
+                self._send_one(item, message)
+        finally:
+            pool.shutdown(cancel_futures=True)
 
-    def _send_one(self, item: _Pending) -> None:
+    def _compose(self, item: _Pending) -> RawMessage:
+        sender = self.sender
+        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
+        if not cards:  # (a retry after the papers were hidden or preferences changed)
+            cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
+        return sender.compose(
+            item.edition,
+            cards,
+            Recipient(item.email, item.token, item.preferences),
+            item.message_id,
+        )
+
+    def _send_one(self, item: _Pending, composed: Future[RawMessage]) -> None:
         sender = self.sender
         engine = sender.engine
         entry = self.report.edition(item.edition.kind, item.edition.period)
-        # The subscription as it is now: an unsubscribe counts at once.
+        # The subscription as it is now, just before its message goes: an unsubscribe
+        # counts at once (a message composed ahead for it is dropped).
         with sender.reader.connect() as conn:
             status = conn.execute(
                 sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
@@ -817,15 +850,7 @@ class _Session:
                 )
             entry.skipped += 1
             return
-        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
-        if not cards:  # (a retry after the papers were hidden or preferences changed)
-            cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
-        message = sender.compose(
-            item.edition,
-            cards,
-            Recipient(item.email, item.token, item.preferences),
-            item.message_id,
-        )
+        message = composed.result()
         connection = self._connect()
         try:
             connection.send(message)

@@ -1,6 +1,6 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
-bench/follow.py; `python -m bench digest`: see bench/digest.py."""
+bench/follow.py."""
 
 import sys
 
@@ -18,7 +18,7 @@ if sys.argv[1:2] == ["follow"]:
 
     raise SystemExit(follow_main(sys.argv[2:]))
 
-if sys.argv[1:2] == ["digest"]:
+if sys.argv[1:2] == ["digest"]:  # bench/digest.py
     from bench.digest import main as digest_main
 
     raise SystemExit(digest_main(sys.argv[2:]))

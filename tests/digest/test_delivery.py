@@ -228,9 +228,9 @@ def _first_to_finish(processes: list[subprocess.Popen[str]]) -> subprocess.Popen
         # A process's stdout becomes readable (EOF at least) when it exits.
         events = selector.select(timeout=120)
     assert events, "neither sender finished"
-    process: subprocess.Popen[str] = events[0][0].data
-    process.wait(60)
-    return process
+    first: subprocess.Popen[str] = events[0][0].data
+    first.wait(60)
+    return first
 
 
 def test_a_recipient_refused_with_550_fails_for_good_while_the_rest_are_delivered(

@@ -24,7 +24,7 @@ from paperfeed.runtime import Runtime
 from tests.digest.conftest import DAY, FaultySmtpServer, subscribe
 from tests.mail.conftest import body_text
 from tests.support.cli import Cli
-from tests.support.outbox import outbox
+from tests.support.outbox import link_token, outbox
 
 
 def numbered_titles(text: str) -> list[str]:
@@ -179,6 +179,7 @@ def test_subscribers_commands(cli: Cli, settings: Settings) -> None:
     assert "not an address: enter a valid email address" in pending.stderr
     [confirmation] = outbox(settings, to="cy@example.org")
     assert "subscribe/confirm/" in body_text(confirmation)
+    token = link_token(confirmation, settings.base_url, "subscribe/confirm")
 
     listed = json.loads(cli("digest", "subscribers", "list", "--json").stdout)
     assert [(r["email"], r["status"], r["confirmed_via"]) for r in listed] == [
@@ -186,6 +187,13 @@ def test_subscribers_commands(cli: Cli, settings: Settings) -> None:
         ("bob@example.org", "confirmed", "operator"),
         ("cy@example.org", "pending", None),
     ]
+    runtime = Runtime(settings)
+    try:  # the link confirms, and that is recorded too
+        assert runtime.subscriptions.confirm(token) is not None
+    finally:
+        runtime.close()
+    listed = json.loads(cli("digest", "subscribers", "list", "--json").stdout)
+    assert (listed[2]["status"], listed[2]["confirmed_via"]) == ("confirmed", "link")
     assert cli("digest", "subscribers", "remove", "BOB@example.org").stdout == (
         "bob@example.org: unsubscribed\n"
     )
@@ -195,7 +203,7 @@ def test_subscribers_commands(cli: Cli, settings: Settings) -> None:
     assert text.splitlines() == [
         "ada@example.org\tconfirmed (added by the operator)",
         "bob@example.org\tunsubscribed (added by the operator)",
-        "cy@example.org\tpending",
+        "cy@example.org\tconfirmed",
     ]
 
 

@@ -28,6 +28,11 @@ if sys.argv[1:2] == ["follow"]:
 
     raise SystemExit(follow_main(sys.argv[2:]))
 
+if sys.argv[1:2] == ["digest"]:  # bench/digest.py
+    from bench.digest import main as digest_main
+
+    raise SystemExit(digest_main(sys.argv[2:]))
+
 from bench.run import main
 
 raise SystemExit(main())

@@ -149,6 +149,50 @@ class Settings(BaseSettings):
         description="Directory of .eml files used when no SMTP server is set (default "
         "`outbox` in home).",
     )
+    digest_schedule: bool = Field(
+        default=True,
+        description="`paperfeed serve` sends the due digests every day at DIGEST_SEND_TIME "
+        "(one sender among all processes and nodes; transient failures retried with backoff).",
+    )
+    digest_send_time: str = Field(
+        default="07:00",
+        pattern=r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Time of day (HH:MM, in DIGEST_TIMEZONE) the scheduled digests go out.",
+    )
+    digest_timezone: str = Field(
+        default="UTC", description="Time zone of DIGEST_SEND_TIME (an IANA name)."
+    )
+    digest_daily_days: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        description="Days of the week whose daily lists go out as daily digests (weekdays).",
+    )
+    digest_list_id: str | None = Field(
+        default=None,
+        description="The List-Id of the digests (default: `paperfeed.<host of BASE_URL>`).",
+    )
+    digest_unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="An address whose mail unsubscribes (added to List-Unsubscribe as a "
+        "mailto: link besides the one-click https URL). Unset: the URL only.",
+    )
+    digest_retry_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="First wait before a transient delivery failure is retried by the "
+        "schedule; it doubles with each attempt (up to a day).",
+    )
+    digest_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts before a delivery is given up."
+    )
+    dkim_selector: str | None = Field(
+        default=None, description="DKIM selector; with DKIM_KEY_FILE, digests are signed."
+    )
+    dkim_domain: str | None = Field(
+        default=None, description="DKIM signing domain (default: the domain of MAIL_FROM)."
+    )
+    dkim_key_file: Path | None = Field(
+        default=None, description="PEM file of the DKIM private key (RSA or Ed25519)."
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark session cookies `Secure` (set this when serving over HTTPS).",
@@ -221,7 +265,9 @@ class Settings(BaseSettings):
         "Off: pages load nothing from other sites.",
     )
 
-    @field_validator("categories", "admin_emails", "trusted_proxies", mode="before")
+    @field_validator(
+        "categories", "admin_emails", "trusted_proxies", "digest_daily_days", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -236,6 +282,27 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("digest_daily_days", mode="after")
+    @classmethod
+    def _weekdays(cls, value: list[str]) -> list[str]:
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        value = [d.lower()[:3] for d in value]
+        for day in value:
+            if day not in days:
+                raise ValueError(f"{day!r} is not a day of the week (mon ... sun)")
+        return value
+
+    @field_validator("digest_timezone", mode="after")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone") from None
         return value
 
     @classmethod

@@ -23,6 +23,9 @@ from paperfeed.config import Settings
 from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import prepare_schema
+from paperfeed.digest.editions import EditionService
+from paperfeed.digest.preferences import PreferenceService
+from paperfeed.digest.sender import DigestSender
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
@@ -228,6 +231,26 @@ class Runtime:
     @cached_property
     def subscriptions(self) -> SubscriptionService:
         return SubscriptionService(self.engine, self.messages, clock=self.clock)
+
+    @cached_property
+    def editions(self) -> EditionService:
+        return EditionService(
+            self.engine,
+            self.cards,
+            reader=self.reader,
+            clock=self.clock,
+            daily_days=self.settings.digest_daily_days,
+        )
+
+    @cached_property
+    def digest_preferences(self) -> PreferenceService:
+        return PreferenceService(self.engine, clock=self.clock)
+
+    @cached_property
+    def digest_sender(self) -> DigestSender:
+        return DigestSender.from_settings(
+            self.settings, self.engine, self.editions, self.mailer, clock=self.clock
+        )
 
     def index_in_background(self) -> None:
         """Index what this process changed in the catalog (e.g. a paper fetched for a

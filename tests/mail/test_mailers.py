@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from paperfeed.config import Settings
-from paperfeed.mail.service import MailError, OutboxMailer, SmtpMailer, compose, make_mailer
+from paperfeed.mail.service import (
+    MailError,
+    OutboxMailer,
+    SmtpMailer,
+    alternative_message,
+    compose,
+    make_mailer,
+)
 from tests.mail.conftest import SmtpServer, authenticator, body_text, parse, tls_context
 
 SENDER = "paperfeed <paperfeed@papers.example.org>"
@@ -220,3 +227,47 @@ def test_starttls_can_be_turned_off(tls_server: SmtpServer) -> None:
     SmtpMailer(tls_server.host, tls_server.port, starttls=False, timeout=5).send(message("Plain"))
     [got] = tls_server.received
     assert not got.tls
+
+
+# -- bulk messages in wire form ----------------------------------------------------------------
+
+
+def test_an_alternative_message_in_wire_form_reads_back_as_written(
+    smtp_server: SmtpServer,
+) -> None:
+    """`alternative_message` (the digests' one-pass builder) over one SMTP connection: non-ASCII
+    subject and display name encoded, long lines and leading dots intact, both parts UTF-8."""
+    text = "Café ☕ line one.\n.a line starting with a dot\n" + "long " * 60 + "\n"
+    html = "<p>Café &amp; <b>bold</b></p>\n"
+    mailer = SmtpMailer(smtp_server.host, smtp_server.port, timeout=5)
+    with mailer.connect() as connection:
+        for to in ("ada@example.org", "bob@example.org"):
+            connection.send(
+                alternative_message(
+                    [("Subject", "Papers: Café ☕ edition"), ("List-Id", "digest <x.example>")],
+                    text,
+                    html,
+                    mail_from="Pâpers <digest@papers.example.org>",
+                    to=to,
+                )
+            )
+    assert [r.rcpt_tos for r in smtp_server.received] == [["ada@example.org"], ["bob@example.org"]]
+    got = smtp_server.received[0]
+    assert got.mail_from == "digest@papers.example.org"
+    assert got.message["Subject"] == "Papers: Café ☕ edition"
+    assert got.message["From"] == "Pâpers <digest@papers.example.org>"
+    assert got.message["List-Id"] == "digest <x.example>"
+    assert got.message.get_content_type() == "multipart/alternative"
+    assert body_text(got.message) == text
+    part = got.message.get_body(("html",))
+    assert part is not None and part.get_content().replace("\r\n", "\n") == html
+
+
+def test_the_outbox_keeps_a_wire_form_message_as_is(tmp_path: Path) -> None:
+    raw = alternative_message([("Subject", "Hi")], "Text.\n", "<p>Text.</p>\n",
+                              mail_from=SENDER, to="ada@example.org")  # fmt: skip
+    with OutboxMailer(tmp_path).connect() as connection:
+        connection.send(raw)
+    [path] = tmp_path.glob("*.eml")
+    assert path.read_bytes() == raw.data
+    assert body_text(parse(raw.data)) == "Text.\n"

@@ -349,7 +349,14 @@ def test_form_values_a_database_cannot_hold_are_refused(
 
 
 @pytest.mark.parametrize(
-    "path", ["/subscribe/confirm/a%00b", "/unsubscribe/a%00b", "/reset/a%00b", "/api/v1/papers/%00"]
+    "path",
+    [
+        "/subscribe/confirm/a%00b",
+        "/unsubscribe/a%00b",
+        "/digest/preferences/a%00b",
+        "/reset/a%00b",
+        "/api/v1/papers/%00",
+    ],
 )
 def test_nul_in_link_tokens_is_no_server_error(site: Site, path: str) -> None:
     with site.client() as client:

@@ -10,6 +10,7 @@ from paperfeed.cli.backup import backup, restore
 from paperfeed.cli.catalog import papers, stats
 from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for subcommands)
 from paperfeed.cli.database import db, init
+from paperfeed.cli.digest import digest
 from paperfeed.cli.ingest import harvest, import_command
 from paperfeed.cli.search import evaluate, index, search, similar
 from paperfeed.cli.serve import serve
@@ -53,5 +54,6 @@ main.add_command(index)
 main.add_command(evaluate)
 main.add_command(serve)
 main.add_command(users)
+main.add_command(digest)
 main.add_command(backup)
 main.add_command(restore)

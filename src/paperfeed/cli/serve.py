@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging.config
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from paperfeed.cli.context import pass_runtime
 from paperfeed.runtime import Runtime
+
+if TYPE_CHECKING:
+    from paperfeed.digest.schedule import DigestSchedule
 
 log = logging.getLogger("paperfeed.serve")
 
@@ -34,10 +37,11 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     everything through the database. Logs, with one line per request, go to standard error
     (PAPERFEED_LOG_FORMAT=json for log collectors); PAPERFEED_METRICS_PORT serves Prometheus
     metrics on a port of its own. Behind a reverse proxy, PAPERFEED_TRUSTED_PROXIES names it:
-    only its X-Forwarded-For and X-Forwarded-Proto are believed."""
-    import uvicorn
+    only its X-Forwarded-For and X-Forwarded-Proto are believed. The digests go out at
+    PAPERFEED_DIGEST_SEND_TIME in PAPERFEED_DIGEST_TIMEZONE (PAPERFEED_DIGEST_SCHEDULE=false:
+    not from here)."""
 
-    from paperfeed.http.workers import APP, SERVER_OPTIONS
+    from paperfeed.http.workers import SERVER_OPTIONS
     from paperfeed.ops.logs import log_config
 
     count = runtime.catalog.count()  # (first: an outdated schema stops here, in one line)
@@ -62,6 +66,45 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
         "log_config": logging_config,
         **SERVER_OPTIONS,  # no forwarded headers unless PAPERFEED_TRUSTED_PROXIES (http/app.py)
     }
+    schedule = _digest_schedule(runtime)
+    try:
+        _serve(runtime, host, port, workers, options)
+    finally:
+        if schedule is not None:
+            schedule.stop()
+
+
+def _digest_schedule(runtime: Runtime) -> DigestSchedule | None:
+    """The digests go out from this process on the schedule (PAPERFEED_DIGEST_SCHEDULE);
+    with several processes or nodes the sender lock lets one of them send."""
+    settings = runtime.settings
+    if not settings.digest_schedule:
+        return None
+    from paperfeed.digest.schedule import DigestSchedule
+
+    own = Runtime(settings, clock=runtime.clock)  # (the one above is closed: a fresh pool)
+    schedule = DigestSchedule(
+        own.digest_sender,
+        send_time=settings.digest_send_time,
+        timezone=settings.digest_timezone,
+        clock=runtime.clock,
+    )
+    schedule.on_stop = own.close
+    schedule.start()
+    log.info(
+        "paperfeed: digests at %s %s (%s)",
+        settings.digest_send_time,
+        settings.digest_timezone,
+        own.mailer.describe(),
+    )
+    return schedule
+
+
+def _serve(runtime: Runtime, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    import uvicorn
+
+    from paperfeed.http.workers import APP
+
     if not runtime.settings.metrics_enabled:
         if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # (not on Windows)
             uvicorn.run(APP, host=host, port=port, workers=workers, **options)

@@ -245,4 +245,99 @@ subscriptions = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("confirmed_at", sa.DateTime),
     sa.Column("unsubscribed_at", sa.DateTime),
+    # How the subscription was confirmed: "link" (the double opt-in mail) or "operator"
+    # (`paperfeed digest subscribers add --confirmed`, recorded); NULL before migration 0014.
+    sa.Column("confirmed_via", sa.String(16)),
+)
+
+# -- digests: editions built once, one delivery row per (edition, subscriber) -------------------
+
+digest_editions = sa.Table(
+    "digest_editions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # daily | weekly
+    sa.Column("period", sa.String(16), nullable=False),  # 2026-12-02 | 2026-W49
+    sa.Column("built_at", sa.DateTime, nullable=False),
+    sa.Column("paper_ids", sa.JSON, nullable=False),  # ranked, best first
+    sa.UniqueConstraint("kind", "period"),
+)
+
+digest_edition_items = sa.Table(
+    "digest_edition_items",
+    metadata,
+    sa.Column(
+        "edition_id",
+        sa.Integer,
+        sa.ForeignKey("digest_editions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("rank", sa.Integer, primary_key=True),  # 1 = best
+    sa.Column(
+        "paper_id",
+        sa.Integer,
+        sa.ForeignKey("papers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("score", sa.Float, nullable=False),
+)
+
+digest_deliveries = sa.Table(
+    "digest_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "edition_id",
+        sa.Integer,
+        sa.ForeignKey("digest_editions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed
+    # A failure the mail server called final (5xx for this recipient): never retried.
+    sa.Column("permanent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", sa.DateTime),  # a transient failure's retry, not before
+    sa.Column("message_id", sa.String(255), nullable=False),  # the same on every attempt
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.UniqueConstraint("edition_id", "subscription_id"),
+    sa.Index("ix_digest_deliveries_edition_id_state", "edition_id", "state"),
+)
+
+digest_preferences = sa.Table(
+    "digest_preferences",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("frequency", sa.String(8), nullable=False, server_default="daily"),  # | weekly
+    sa.Column("categories", sa.JSON, nullable=False),  # [] = all
+    sa.Column("max_papers", sa.Integer, nullable=False, server_default="10"),
+    sa.Column("code_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    # When the current frequency was chosen (NULL: it is the one the subscription started
+    # with): editions of that kind built before it are not sent.
+    sa.Column("frequency_since", sa.DateTime),
+)
+
+# One sender at a time on SQLite (PostgreSQL: an advisory lock instead); a lease that a
+# killed sender's successor takes over once it expires.
+digest_sender_lease = sa.Table(
+    "digest_sender_lease",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("holder", sa.String(100), nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
 )

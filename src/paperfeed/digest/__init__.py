@@ -1,1 +1,3 @@
-"""Trending-papers emails: subscriptions (double opt-in) now; sending digests later."""
+"""Trending-papers emails: subscriptions (double opt-in), editions built once per period
+(editions.py), subscriber preferences (preferences.py), the mail (render.py) and delivery
+exactly once (sender.py)."""

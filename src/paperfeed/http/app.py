@@ -95,6 +95,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.http.ops import router as ops_router
     from paperfeed.web.accounts import router as accounts_router
     from paperfeed.web.authors import router as authors_router
+    from paperfeed.web.digest import router as digest_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router
 
@@ -105,6 +106,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.include_router(feeds_router)
     app.include_router(accounts_router)
     app.include_router(authors_router)
+    app.include_router(digest_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

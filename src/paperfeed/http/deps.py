@@ -24,6 +24,8 @@ from paperfeed.community.moderation import ModerationService
 from paperfeed.community.signals import TrendingService
 from paperfeed.community.submissions import SubmissionService
 from paperfeed.config import Settings
+from paperfeed.digest.editions import EditionService
+from paperfeed.digest.preferences import PreferenceService
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.http.security import client_address, csrf_token, csrf_valid
 from paperfeed.mail.messages import Messages
@@ -99,6 +101,14 @@ def _subscriptions(rt: RuntimeDep) -> SubscriptionService:
     return rt.subscriptions
 
 
+def _editions(rt: RuntimeDep) -> EditionService:
+    return rt.editions
+
+
+def _digest_preferences(rt: RuntimeDep) -> PreferenceService:
+    return rt.digest_preferences
+
+
 def _messages(rt: RuntimeDep) -> Messages:
     return rt.messages
 
@@ -118,6 +128,8 @@ SubmissionsDep = Annotated[SubmissionService, Depends(_submissions)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SubscriptionsDep = Annotated[SubscriptionService, Depends(_subscriptions)]
 MessagesDep = Annotated[Messages, Depends(_messages)]
+EditionsDep = Annotated[EditionService, Depends(_editions)]
+DigestPreferencesDep = Annotated[PreferenceService, Depends(_digest_preferences)]
 
 
 # -- who is asking ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The messages paperfeed sends, rendered from templates in `templates/` (plain text)."""
+"""The messages paperfeed sends, rendered from templates in `templates/`: plain text (`.txt`,
+nothing escaped) and, for the digest's HTML part, `.html` (autoescaped)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import jinja2
 from paperfeed.clock import Clock, utcnow
 from paperfeed.mail.service import Mailer, compose
 
-_ENV = jinja2.Environment(
+MAIL_TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("paperfeed.mail", "templates"),
-    autoescape=False,  # plain-text mail: nothing is interpreted as markup
+    # Plain-text mail: nothing is interpreted as markup; HTML parts escape every value.
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
 )
@@ -19,7 +21,7 @@ _ENV = jinja2.Environment(
 
 def render(template: str, **context: object) -> tuple[str, str]:
     """(subject, body): a template's first line is `Subject: ...`."""
-    text = _ENV.get_template(template).render(**context)
+    text = MAIL_TEMPLATES.get_template(template).render(**context)
     first, _, body = text.partition("\n")
     return first.removeprefix("Subject:").strip(), body.lstrip("\n")
 

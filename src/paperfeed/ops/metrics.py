@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from email.message import EmailMessage
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 
 from paperfeed.config import Settings
 from paperfeed.db.schema import harvest_state, import_checkpoints, papers
-from paperfeed.mail.service import Mailer
+from paperfeed.mail.service import MailConnection, Mailer, Outgoing
 from paperfeed.search.follow import catalog_lag
 from paperfeed.search.service import SearchResults
 from paperfeed.search.store import SearchStore
@@ -74,7 +74,7 @@ class CountingMailer:
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         try:
             self.mailer.send(message)
         except Exception:
@@ -82,8 +82,26 @@ class CountingMailer:
             raise
         MAIL.labels("sent").inc()
 
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        with self.mailer.connect() as connection:
+            yield _CountingConnection(connection)
+
     def describe(self) -> str:
         return self.mailer.describe()
+
+
+class _CountingConnection:
+    def __init__(self, connection: MailConnection) -> None:
+        self.connection = connection
+
+    def send(self, message: Outgoing) -> None:
+        try:
+            self.connection.send(message)
+        except Exception:
+            MAIL.labels("failed").inc()
+            raise
+        MAIL.labels("sent").inc()
 
 
 def _epoch(value: dt.datetime | None) -> float:

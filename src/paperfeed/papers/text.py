@@ -123,3 +123,34 @@ def title_key(title: str, *, normalized: bool = False) -> str:
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
         return _TITLE_KEY_DROP.sub("", text)[:500]
     return text.translate(_TITLE_KEY_DROP_ASCII)[:500]
+
+
+# Words ending in a full stop that do not end a sentence ("et al. show", "e.g. BERT").
+_ABBREVIATIONS = frozenset(
+    {"al", "e.g", "i.e", "cf", "vs", "etc", "fig", "figs", "eq", "eqs", "ref", "refs", "sec"}
+    | {"no", "approx", "resp", "dr", "prof", "mr", "ms", "st"}
+)
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
+
+
+def first_sentence(text: str, limit: int = 300) -> str:
+    """The first sentence of a (normalised) abstract, for a one-line summary: up to the first
+    `.`, `!` or `?` followed by a capitalised word, not counting abbreviations (`et al.`,
+    `e.g.`), initials in names or a decimal point; cut at a word with `…` when longer than
+    `limit` characters."""
+    text = collapse_whitespace(text)
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        words = text[:end].rsplit(None, 2)
+        word = words[-1].rstrip(".!?")
+        if match[0] == "." and (
+            word.lower() in _ABBREVIATIONS
+            or (len(word) == 1 and word.isupper() and (len(words) < 2 or words[-2][:1].isupper()))
+        ):
+            continue  # "et al." or an initial in a name ("Ada B. Smith")
+        text = text[:end]
+        break
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:") + "…"

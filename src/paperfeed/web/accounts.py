@@ -1,7 +1,8 @@
 """Account pages: sign up (confirmed by an emailed link), sign in, sign out, password change
 and reset, API tokens (named, optionally expiring, revoked one by one or all), email change
 (confirmed by a link to the new address), closing the account and downloading its data, and
-the trending-papers email subscription."""
+subscribing to the trending-papers email (its preference and unsubscribe pages:
+web/digest.py)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from paperfeed.accounts.service import (
     User,
     normalise_email,
 )
+from paperfeed.digest.preferences import BadPreferences
 from paperfeed.http.deps import (
     SESSION_COOKIE,
     AccountsDep,
     CsrfChecked,
+    DigestPreferencesDep,
     FormUserDep,
     MembersDep,
     MessagesDep,
@@ -42,6 +45,15 @@ from paperfeed.http.deps import (
     rate_limit_key,
 )
 from paperfeed.mail.service import MailError
+from paperfeed.web.digest import (
+    CodeOnly,
+    DigestCategories,
+    Frequency,
+    MaxPapers,
+    account_digest,
+    account_subscription,
+    save_preferences,
+)
 from paperfeed.web.forms import redirect, safe_next
 from paperfeed.web.templates import render
 
@@ -319,6 +331,10 @@ def _account_page(
 ) -> HTMLResponse:
     context.setdefault("new_token", None)
     context.setdefault("error", None)
+    digest_form = context.pop("digest_form", None)
+    if template == "account.html":
+        assert digest_form is None or isinstance(digest_form, dict)
+        context.update(account_digest(request, user, form=digest_form))
     title = TITLES.get(template, "Your account")
     response = render(
         request,
@@ -520,6 +536,39 @@ def export_data(user: SignedInDep, members: MembersDep) -> Response:
     )
 
 
+@router.post("/account/digest", response_class=HTMLResponse)
+def change_digest_preferences(
+    request: Request,
+    user: FormUserDep,
+    accounts: AccountsDep,
+    preferences: DigestPreferencesDep,
+    frequency: Frequency,
+    categories: DigestCategories = "",
+    max_papers: MaxPapers = "",
+    code_only: CodeOnly = "",
+) -> Response:
+    """The digest preferences of the user's address (as on the page a mail's link opens)."""
+    found = account_subscription(request, user)
+    if found is None:
+        raise HTTPException(404, f"{user.email} has no digest subscription")
+    try:
+        save_preferences(
+            preferences,
+            found[1],
+            frequency=frequency,
+            categories=categories,
+            max_papers=max_papers,
+            code_only=code_only,
+        )
+    except BadPreferences as exc:
+        form = {"frequency": frequency, "categories": categories, "max_papers": max_papers}
+        return _account_page(
+            request, accounts, user, status_code=400, digest_error=str(exc),
+            digest_form=form | {"code_only": code_only},
+        )  # fmt: skip
+    return redirect("/account", "preferences-saved")
+
+
 @router.get("/account/password", response_class=HTMLResponse)
 def password_form(request: Request, user: SignedInDep, accounts: AccountsDep) -> Response:
     return _account_page(request, accounts, user, "password.html")
@@ -564,7 +613,25 @@ def subscribe(
 
 
 @router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)
-def confirm_subscription(request: Request, token: str, subscriptions: SubscriptionsDep) -> Response:
+def confirm_subscription_page(
+    request: Request, token: str, subscriptions: SubscriptionsDep
+) -> Response:
+    """A page with one button: opening the link changes nothing (mail scanners open every
+    link of a mail; a subscription starts only when a person confirms it)."""
+    found = subscriptions.by_token(token)
+    if found is None or found.status == "unsubscribed":
+        raise HTTPException(404, "this confirmation link is not valid (any more)")
+    response = render(
+        request, "subscribe_confirm.html", title="Confirm your subscription", subscription=found
+    )
+    response.headers["cache-control"] = "private, no-store"
+    return response
+
+
+@router.post("/subscribe/confirm/{token}", response_class=HTMLResponse)
+def confirm_subscription(
+    request: Request, token: str, _: CsrfChecked, subscriptions: SubscriptionsDep
+) -> Response:
     found = subscriptions.confirm(token)
     if found is None:
         raise HTTPException(404, "this confirmation link is not valid (any more)")
@@ -573,17 +640,4 @@ def confirm_subscription(request: Request, token: str, subscriptions: Subscripti
         "Subscription confirmed",
         f"Trending papers will come to {found.email}. Every email has a one-click "
         "unsubscribe link.",
-    )
-
-
-@router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], response_class=HTMLResponse)
-def unsubscribe(request: Request, token: str, subscriptions: SubscriptionsDep) -> Response:
-    """One click (GET from the email link, or POST from mail clients' List-Unsubscribe-Post)."""
-    found = subscriptions.unsubscribe(token)
-    if found is None:
-        raise HTTPException(404, "this unsubscribe link is not valid")
-    return _message(
-        request,
-        "Unsubscribed",
-        f"{found.email} will get no more trending-papers emails.",
     )

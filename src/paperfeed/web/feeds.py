@@ -1,4 +1,4 @@
-"""Atom feeds (RFC 4287) of the daily list, trending papers and any search."""
+"""Atom feeds (RFC 4287) of the daily list, trending papers, any search and the digests."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ from lxml import etree
 
 from paperfeed.community.cards import PaperCard
 from paperfeed.config import Settings
-from paperfeed.http.deps import CardsDep, DailyDep, SearchDep, SettingsDep, TrendingDep
+from paperfeed.digest.editions import check_kind
+from paperfeed.digest.preferences import DEFAULT_MAX_PAPERS
+from paperfeed.http.deps import (
+    CardsDep,
+    DailyDep,
+    EditionsDep,
+    SearchDep,
+    SettingsDep,
+    TrendingDep,
+)
 from paperfeed.papers.authors import MAX_NAME, author_path
 from paperfeed.papers.periods import parse_day, parse_month, parse_week
 
@@ -136,3 +145,17 @@ def author_feed(cards: CardsDep, search: SearchDep, settings: SettingsDep, name:
     found, _ = cards.by_author(search, name, limit=FEED_SIZE)
     path = author_path(name)
     return atom_feed(settings, f"papers by {name}", f"/feeds{path}.atom", path, found)
+
+
+@router.get("/feeds/digest/{kind}.atom")
+def digest_feed(
+    kind: str, editions: EditionsDep, cards: CardsDep, settings: SettingsDep
+) -> Response:
+    """The daily or weekly digest: the top papers of its latest editions (as many as a
+    digest holds by default), newest edition first."""
+    recent = editions.recent(kind=check_kind(kind), limit=FEED_SIZE // DEFAULT_MAX_PAPERS)
+    ids = [pid for edition in recent for pid in edition.paper_ids[:DEFAULT_MAX_PAPERS]]
+    page = recent[0].path if recent else "/"
+    return atom_feed(
+        settings, f"{kind} digest", f"/feeds/digest/{kind}.atom", page, cards.cards(ids)
+    )

@@ -32,6 +32,8 @@ MESSAGES = {
     "subscribed": "Almost done: open the link in the email we just sent to confirm.",
     "confirmed": "Subscription confirmed: trending papers will come to your inbox.",
     "unsubscribed": "Unsubscribed: no more trending-papers emails.",
+    "preferences-saved": "Preferences saved. They apply from the next digest; nothing already "
+    "sent is sent again.",
     "reset-sent": "If an account has this email, a reset link is on its way.",
     "password-changed": "Password changed; you are signed in.",
     "password-updated": "Password changed; every other browser is signed out.",

@@ -1,0 +1,337 @@
+"""The digest mail: its subject, preheader, plain-text part and HTML part.
+
+The interface other code relies on (the sender, `paperfeed digest preview`, the tests)::
+
+    render_digest(edition, cards, recipient, links, *, fragments=None)
+        -> RenderedDigest(subject, preheader, text, html)
+
+- `edition`: the Edition (digest/editions.py) being sent;
+- `cards`: the PaperCards chosen for this recipient, in order (Preferences.choose);
+- `recipient`: Recipient(email, token, preferences);
+- `links`: DigestLinks (absolute URLs: the edition's page, the one-click unsubscribe URL
+  also named in List-Unsubscribe, the preferences page; `paper_url(card)`), made by
+  `digest_links(base_url, edition, token)`.
+
+Templates: mail/templates/digest/ (the page: `body.txt`, `body.html`; a paper: `paper.txt`,
+`paper.html`; `style.css`). The HTML part is made to render
+in Gmail, Outlook and Apple Mail: tables about 600 px wide, CSS inlined into `style`
+attributes by css-inline (many clients drop `<style>`; only the dark-mode and narrow-screen
+`@media` rules stay in one), `color-scheme` for dark mode, no scripts, fonts or images, a
+hidden preheader. Every text from the catalog is escaped in the HTML part; the text part is
+plain text; TeX in titles is shown as readable plain text
+(papers/tex_display.py). Rendering reads nothing (no database, no clock), so it can run for
+thousands of recipients a second: what is the same in every digest of an edition is made
+once and kept: the page around the papers, inlined once per edition with slots for what
+differs per recipient, and a paper's row, inlined once with slots for its texts; the sender
+also keeps each paper's finished text and HTML for a run (`fragments`). A recipient's digest
+is joined from ready parts, every value put in escaped by markupsafe.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import css_inline
+from markupsafe import Markup, escape
+
+from paperfeed.community.cards import PaperCard
+from paperfeed.digest.editions import Edition
+from paperfeed.digest.preferences import Preferences
+from paperfeed.mail.messages import MAIL_TEMPLATES
+from paperfeed.papers.tex_display import readable
+from paperfeed.papers.text import collapse_whitespace, first_sentence
+
+MAX_AUTHORS = 5
+# Caps on what one paper adds to the mail, so that the largest digest stays well under
+# Gmail's clipping limit (~102 KB of HTML) whatever the catalog holds.
+TITLE_CHARS = 300
+AUTHOR_CHARS = 100
+SUMMARY_CHARS = 300
+CODE_URL_CHARS = 300  # a longer code link is left out (GitHub's are about 50 characters)
+CATEGORIES = 3
+CATEGORY_CHARS = 20
+TEXT_WIDTH = 76
+
+# No remote stylesheet is ever fetched; @media rules (dark mode, narrow screens) are kept in
+# a <style> block, everything else goes into `style` attributes.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    token: str  # the subscription's capability token (unsubscribe and preference links)
+    preferences: Preferences = field(default_factory=Preferences)
+
+
+@dataclass(frozen=True)
+class DigestLinks:
+    base_url: str  # without the trailing slash
+    edition_url: str  # "view in browser"
+    unsubscribe_url: str  # the page with one button; a one-click POST here unsubscribes (RFC 8058)
+    preferences_url: str
+
+    def paper_url(self, card: PaperCard) -> str:
+        return f"{self.base_url}/papers/{card.public_id}"
+
+
+def digest_links(base_url: str, edition: Edition, token: str) -> DigestLinks:
+    base = base_url.rstrip("/")
+    return DigestLinks(
+        base_url=base,
+        edition_url=f"{base}{edition.path}",
+        unsubscribe_url=f"{base}/unsubscribe/{token}",
+        preferences_url=f"{base}/digest/preferences/{token}",
+    )
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    preheader: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One paper as the mail shows it (plain strings; the templates escape them)."""
+
+    title: str
+    url: str
+    authors: str
+    summary: str
+    upvotes: int
+    code_url: str | None
+    stars: int | None
+    categories: tuple[str, ...]
+
+    @property
+    def upvotes_text(self) -> str:
+        return f"{self.upvotes:,} upvote{'' if self.upvotes == 1 else 's'}"
+
+    @property
+    def stars_text(self) -> str | None:
+        return f"{self.stars:,}" if self.stars is not None else None
+
+    @property
+    def facts_text(self) -> str:
+        """The facts line of the plain-text part."""
+        facts = [f"▲ {self.upvotes_text}"]
+        if self.code_url:
+            facts.append("code" + (f" ★ {self.stars_text}" if self.stars_text else ""))
+        if self.categories:
+            facts.append(", ".join(self.categories))
+        return " · ".join(facts)
+
+
+def summary(card: PaperCard, limit: int = SUMMARY_CHARS) -> str:
+    """A paper's one-line summary: the imported AI summary, else the abstract's first
+    sentence (TeX made readable)."""
+    text = card.ai_summary if card.ai_summary and card.ai_summary.strip() else card.abstract
+    return first_sentence(readable(collapse_whitespace(text or "")), limit=limit)
+
+
+def author_line(authors: Sequence[str]) -> str:
+    names = [_short(collapse_whitespace(a), AUTHOR_CHARS) for a in authors if a and a.strip()]
+    if not names:
+        return "Unknown authors"
+    shown = ", ".join(names[:MAX_AUTHORS])
+    return f"{shown} et al." if len(names) > MAX_AUTHORS else shown
+
+
+def digest_item(card: PaperCard, links: DigestLinks) -> DigestItem:
+    code = [url for url in card.code_links() if len(url) <= CODE_URL_CHARS]
+    return DigestItem(
+        title=_short(readable(collapse_whitespace(card.title)), TITLE_CHARS) or card.public_id,
+        url=links.paper_url(card),
+        authors=author_line(card.authors),
+        summary=summary(card),
+        upvotes=card.upvotes,
+        code_url=code[0] if code else None,
+        stars=card.github_stars if code else None,
+        categories=tuple(_short(c, CATEGORY_CHARS) for c in card.categories[:CATEGORIES]),
+    )
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+MAIL_TEMPLATES.filters["wrap"] = _wrap
+_CSS = MAIL_TEMPLATES.get_template("digest/style.css").render()
+_PAGE_HTML = MAIL_TEMPLATES.get_template("digest/body.html")
+_PAGE_TEXT = MAIL_TEMPLATES.get_template("digest/body.txt")
+_PAPER_HTML = MAIL_TEMPLATES.get_template("digest/paper.html")
+_PAPER_TEXT = MAIL_TEMPLATES.get_template("digest/paper.txt")
+
+
+# What differs between the recipients of an edition goes into the page through slots: words
+# that no template, edition title or URL holds, replaced after inlining (by splitting, so a
+# value put in is never searched for slots again).
+# The papers' slot is a comment: text between table rows would be moved out of the table by
+# HTML parsing (when the page is inlined).
+_SLOT = re.compile(r"(?:<!--)?(pfslot[a-z]+)(?:-->)?")
+_ROW = re.compile(r"<table[^>]*>\s*<tbody>(.*)</tbody>\s*</table>\s*", re.S)
+_SLOTS = ("subject", "preheader", "intro", "items", "why", "preferences", "unsubscribe")
+
+
+# An edition's page, ready, keyed by everything it shows (several catalogs in one process, as
+# in tests, never mix). Bounded: cleared when full.
+_PAGES: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
+_PAGES_MAX = 64
+# A run's ready papers of one edition and site, by paper id (text, HTML): the sender keeps one
+# such dict per edition for a run and passes it; without one each paper is made anew.
+Fragments = dict[int, tuple[str, str]]
+
+
+def _page(edition: Edition, links: DigestLinks) -> tuple[list[str], list[str]]:
+    """An edition's page, HTML inlined, as pieces: even positions fixed text, odd ones the
+    name of a slot."""
+    key = (edition.title, links.base_url, links.edition_url)
+    found = _PAGES.get(key)
+    if found is None:
+        slot = {name: f"pfslot{name}" for name in _SLOTS}
+        page_links = DigestLinks(
+            links.base_url, links.edition_url, slot["unsubscribe"], slot["preferences"]
+        )
+        context = {
+            "subject": slot["subject"],
+            "preheader": slot["preheader"],
+            "heading": edition.title,
+            "intro": slot["intro"],
+            "items_html": Markup(f"<!--{slot['items']}-->"),
+            "items_text": slot["items"],
+            "links": page_links,
+            "why": slot["why"],
+            "base_url": links.base_url,
+            "css": _CSS,
+        }
+        html = _INLINER.inline(_PAGE_HTML.render(context))
+        found = (_SLOT.split(html), _SLOT.split(_PAGE_TEXT.render(context)))
+        if len(_PAGES) >= _PAGES_MAX:
+            _PAGES.clear()
+        _PAGES[key] = found
+    return found
+
+
+@functools.cache
+def _paper_skeleton(summary: bool, code: bool, stars: bool, categories: bool) -> list[str]:
+    """A paper's row, inlined once for each combination of the parts it may lack, as pieces
+    (even positions fixed markup, odd ones the name of a slot)."""
+    slots = SimpleNamespace(
+        title="pfslottitle",
+        url="pfsloturl",
+        authors="pfslotauthors",
+        summary="pfslotsummary" if summary else "",
+        upvotes_text="pfslotupvotes",
+        code_url="pfslotcode" if code else None,
+        stars_text="pfslotstars" if stars else None,
+        categories=("pfslotcategories",) if categories else (),
+    )
+    # The paper is a row of the page's table: inlined inside a table of its own (HTML
+    # parsing drops a row found outside one), which is then taken off again.
+    table = _INLINER.inline_fragment(f"<table>{_PAPER_HTML.render(item=slots)}</table>", _CSS)
+    row = _ROW.fullmatch(table)
+    assert row is not None, table[:200]
+    return _SLOT.split(row[1])
+
+
+def _paper(card: PaperCard, links: DigestLinks, fragments: Fragments | None) -> tuple[str, str]:
+    """A paper's text (its lines indented by three spaces) and inlined HTML."""
+    found = fragments.get(card.paper_id) if fragments is not None else None
+    if found is None:
+        item = digest_item(card, links)
+        skeleton = _paper_skeleton(
+            bool(item.summary), bool(item.code_url), bool(item.stars_text), bool(item.categories)
+        )
+        values = {
+            "title": item.title,
+            "url": item.url,
+            "authors": item.authors,
+            "summary": item.summary,
+            "upvotes": item.upvotes_text,
+            "code": item.code_url or "",
+            "stars": item.stars_text or "",
+            "categories": ", ".join(item.categories),
+        }
+        html = _join(skeleton, {name: str(escape(value)) for name, value in values.items()})
+        found = (_PAPER_TEXT.render(item=item), html)
+        if fragments is not None:
+            fragments[card.paper_id] = found
+    return found
+
+
+def _join(pieces: list[str], values: dict[str, str]) -> str:
+    return "".join(values[piece[6:]] if n % 2 else piece for n, piece in enumerate(pieces))
+
+
+def render_digest(
+    edition: Edition,
+    cards: Sequence[PaperCard],
+    recipient: Recipient,
+    links: DigestLinks,
+    *,
+    fragments: Fragments | None = None,
+) -> RenderedDigest:
+    """The digest mail of `edition` for `recipient`, showing `cards` (already chosen by the
+    recipient's preferences, best first). `fragments`: the run's ready papers of this edition
+    and site (a dict the caller keeps; filled as papers are made)."""
+    page_html, page_text = _page(edition, links)
+    papers = [_paper(card, links, fragments) for card in cards]
+    count = f"{len(cards)} paper{'' if len(cards) == 1 else 's'}"
+    subject = f"{edition.title}: {count}"
+    if cards:
+        intro = f"The top {count} on paperfeed, best first."
+        top = [_short(readable(collapse_whitespace(c.title)), 70) for c in cards[:3]]
+        preheader = f"Top: {top[0]}." + (f" Also: {'; '.join(top[1:])}." if top[1:] else "")
+    else:
+        intro = "No paper of this edition matched your preferences."
+        preheader = "Your preferences can widen what you get."
+    why = (
+        f"You get this mail because {recipient.email} is subscribed to the "
+        f"{'daily' if edition.kind == 'daily' else 'weekly'} trending papers of paperfeed at "
+        f"{links.base_url}/."
+    )
+    values = {
+        "subject": subject,
+        "preheader": preheader,
+        "intro": intro,
+        "why": why,
+        "preferences": links.preferences_url,
+        "unsubscribe": links.unsubscribe_url,
+    }
+    text = _join(
+        page_text,
+        values
+        | {
+            "intro": _wrap(intro, ""),
+            "why": _wrap(why, ""),
+            "items": "".join(f"\n{n}. {t[3:]}" for n, (t, _) in enumerate(papers, 1)) + "\n",
+        },
+    )
+    html = _join(
+        page_html,
+        {name: str(escape(value)) for name, value in values.items()}
+        | {"items": "".join(h for _, h in papers)},
+    )
+    return RenderedDigest(subject, preheader, text, html)

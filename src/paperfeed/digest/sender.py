@@ -1,0 +1,901 @@
+"""Delivery of digest editions, exactly once per (edition, subscriber).
+
+A run (DigestSender.send) holds the sender lock: an advisory lock on PostgreSQL, the lease
+row on SQLite; a second process or node that finds it held sends nothing (`busy`). It then
+
+1. sends again what an earlier run left: deliveries still `pending` (the run was killed
+   between writing them and sending) and transient failures whose retry is due (by hand:
+   all of them at once);
+2. builds the due editions (editions.py) and, for each confirmed subscriber who has not had
+   it, confirmed before it was built and chose its kind, writes a `pending` delivery row with
+   the message's Message-ID in one transaction per batch, then sends the batch over one
+   mail connection, marking each row `sent` (or `failed`) as soon as the server answered.
+
+Just before each message the subscription's status is read again: an unsubscribe takes
+effect at once, even in the middle of a run (the pending row goes; nothing is sent). A
+failure is *permanent* when the server refuses the recipient or the message with a 5xx
+answer: it is not retried and the run goes on with the others. Any other failure is
+*transient*: retried later with a backoff that doubles from `retry_seconds` (up to a day),
+`max_attempts` times in all, always with the same Message-ID. When the connection is lost
+(421, the server gone) the run connects again; after three losses in a row it stops, and
+what is left stays pending for the next run.
+
+A run killed with `kill -9` leaves its rows pending; the next run resumes with them (on
+SQLite the lease of a process that is gone on this machine is taken over at once; one on
+another machine when it expires). The one window left is between the server's acceptance of
+a message and the row's update: a message in it is sent again with the same Message-ID,
+which mailbox providers treat as one message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from paperfeed.clock import Clock, utcnow
+from paperfeed.community.cards import PaperCard
+from paperfeed.config import Settings
+from paperfeed.db.schema import (
+    digest_deliveries,
+    digest_editions,
+    digest_preferences,
+    digest_sender_lease,
+    subscriptions,
+)
+from paperfeed.digest import preferences as prefs_module
+from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
+from paperfeed.digest.preferences import Preferences
+from paperfeed.digest.render import (
+    Fragments,
+    Recipient,
+    RenderedDigest,
+    digest_links,
+    render_digest,
+)
+from paperfeed.mail.service import (
+    MailConnection,
+    Mailer,
+    MailError,
+    RawMessage,
+    alternative_message,
+)
+
+log = logging.getLogger("paperfeed.digest")
+
+BATCH = 200  # delivery rows written per transaction, then sent
+MAX_BACKOFF = dt.timedelta(days=1)
+CONNECTION_LOSSES = 3  # in a row: the run stops
+LEASE = dt.timedelta(minutes=2)  # SQLite: renewed while a run goes on
+ADVISORY_KEY = 0x70667467_64696773 & 0x7FFFFFFFFFFFFFFF  # "pftgdigs": PostgreSQL bigint
+LEASE_NAME = "digest-sender"
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+@dataclass
+class EditionReport:
+    kind: str
+    period: str
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    built: bool = False  # the edition exists (False: the period has no papers)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "period": self.period,
+            "built": self.built,
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+@dataclass
+class SendReport:
+    editions: list[EditionReport] = field(default_factory=list)
+    busy: bool = False  # another sender holds the lock: nothing was done
+    dry_run: bool = False
+    stopped: str | None = None  # why the run stopped early (the mail server is down)
+
+    @property
+    def sent(self) -> int:
+        return sum(e.sent for e in self.editions)
+
+    @property
+    def skipped(self) -> int:
+        return sum(e.skipped for e in self.editions)
+
+    @property
+    def failed(self) -> int:
+        return sum(e.failed for e in self.editions)
+
+    def edition(self, kind: str, period: str) -> EditionReport:
+        for report in self.editions:
+            if (report.kind, report.period) == (kind, period):
+                return report
+        report = EditionReport(kind, period, built=True)
+        self.editions.append(report)
+        return report
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "busy": self.busy,
+            "dry_run": self.dry_run,
+            "stopped": self.stopped,
+            "editions": [e.as_dict() for e in self.editions],
+        }
+
+
+@dataclass
+class EditionStatus:
+    kind: str
+    period: str
+    built_at: dt.datetime
+    papers: int
+    sent: int
+    pending: int
+    failed: int  # transient, to be retried
+    failed_permanently: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "period": self.period,
+            "built_at": self.built_at.isoformat() + "Z",
+            "papers": self.papers,
+            "sent": self.sent,
+            "pending": self.pending,
+            "failed": self.failed,
+            "failed_permanently": self.failed_permanently,
+        }
+
+
+# -- DKIM --------------------------------------------------------------------------------------
+
+
+class DkimSigner:
+    """Signs messages with a DKIM key (dkimpy): relaxed/relaxed, over the headers a mailbox
+    provider checks."""
+
+    HEADERS = (
+        b"from", b"to", b"subject", b"date", b"message-id", b"mime-version",
+        b"content-type", b"list-id", b"list-unsubscribe", b"list-unsubscribe-post",
+    )  # fmt: skip
+
+    def __init__(self, selector: str, domain: str, key: bytes) -> None:
+        import dkim
+
+        self._dkim = dkim
+        self.selector, self.domain, self.key = selector, domain, key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DkimSigner | None:
+        if not settings.dkim_selector or settings.dkim_key_file is None:
+            return None
+        domain = settings.dkim_domain or parseaddr(settings.mail_from)[1].rpartition("@")[2]
+        key = Path(settings.dkim_key_file).read_bytes()
+        return cls(settings.dkim_selector, domain, key)
+
+    def sign(self, message: RawMessage) -> RawMessage:
+        """The message with a DKIM-Signature header first."""
+        signature = self._dkim.sign(
+            message.data,
+            self.selector.encode(),
+            self.domain.encode(),
+            self.key,
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=list(self.HEADERS),
+        )
+        return RawMessage(message.mail_from, message.to, signature + message.data)
+
+
+# -- the lock ----------------------------------------------------------------------------------
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _gone(holder: str) -> bool:
+    """Whether the holder is a process of this machine that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:60] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class SenderLock:
+    """Exactly one sender: pg_try_advisory_lock on PostgreSQL (released when its connection
+    ends, also when the process is killed); on SQLite a lease row, renewed while the run goes
+    on and taken over when it expires or its holder is a process of this machine that is
+    gone."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.holder = _holder()
+
+    @contextmanager
+    def hold(self) -> Iterator[bool]:
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                got = bool(
+                    conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY))).scalar()
+                )
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEY)))
+            return
+        got = self._take()
+        try:
+            yield got
+        finally:
+            if got:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        digest_sender_lease.delete().where(
+                            digest_sender_lease.c.name == LEASE_NAME,
+                            digest_sender_lease.c.holder == self.holder,
+                        )
+                    )
+
+    def _take(self) -> bool:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(digest_sender_lease).where(digest_sender_lease.c.name == LEASE_NAME)
+            ).first()
+            if row is None:
+                conn.execute(
+                    digest_sender_lease.insert().values(
+                        name=LEASE_NAME, holder=self.holder, expires_at=now + LEASE
+                    )
+                )
+                return True
+            if row.holder != self.holder and row.expires_at > now and not _gone(row.holder):
+                return False
+            conn.execute(
+                digest_sender_lease.update()
+                .where(digest_sender_lease.c.name == LEASE_NAME)
+                .values(holder=self.holder, expires_at=now + LEASE)
+            )
+            return True
+
+    def renew(self) -> bool:
+        """Extend the lease (SQLite); False if another sender took it over meanwhile."""
+        if self.engine.dialect.name == "postgresql":
+            return True
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                digest_sender_lease.update()
+                .where(
+                    digest_sender_lease.c.name == LEASE_NAME,
+                    digest_sender_lease.c.holder == self.holder,
+                )
+                .values(expires_at=self.clock() + LEASE)
+            ).rowcount
+        return bool(done)
+
+
+# -- the sender --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """A delivery row about to be sent."""
+
+    delivery_id: int
+    subscription_id: int
+    email: str
+    token: str
+    message_id: str
+    attempts: int
+    preferences: Preferences
+    edition: Edition
+    cards: list[PaperCard] | None = None  # chosen already (None: choose when sending)
+
+
+class _Stop(Exception):
+    """The mail server cannot be reached: the run ends here."""
+
+
+class DigestSender:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        editions: EditionService,
+        mailer: Mailer,
+        *,
+        mail_from: str,
+        base_url: str,
+        clock: Clock = utcnow,
+        list_id: str | None = None,
+        unsubscribe_mailto: str | None = None,
+        dkim: DkimSigner | None = None,
+        retry_seconds: float = 300.0,
+        max_attempts: int = 8,
+        timezone: str = "UTC",
+        reader: sa.Engine | None = None,
+    ) -> None:
+        self.engine = engine
+        # Reads that take no write lock (on SQLite the writer engine begins IMMEDIATE).
+        self.reader = reader or engine
+        self.editions = editions
+        self.mailer = mailer
+        self.mail_from = mail_from
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        host = urlsplit(self.base_url).hostname or "localhost"
+        self.list_id = list_id or f"paperfeed.{host}"
+        self.unsubscribe_mailto = unsubscribe_mailto
+        self.dkim = dkim
+        self.retry = dt.timedelta(seconds=retry_seconds)
+        self.max_attempts = max_attempts
+        self.timezone = timezone
+        self.domain = parseaddr(mail_from)[1].rpartition("@")[2] or host
+        self._cards: dict[int, list[PaperCard]] = {}  # per run: each edition's cards
+        self._fragments: dict[int, Fragments] = {}  # per run: each edition's rendered papers
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, engine: sa.Engine, editions: EditionService, mailer: Mailer,
+        *, clock: Clock = utcnow,
+    ) -> DigestSender:  # fmt: skip
+        return cls(
+            engine,
+            editions,
+            mailer,
+            mail_from=settings.mail_from,
+            base_url=settings.base_url,
+            clock=clock,
+            list_id=settings.digest_list_id,
+            unsubscribe_mailto=settings.digest_unsubscribe_mailto,
+            dkim=DkimSigner.from_settings(settings),
+            retry_seconds=settings.digest_retry_seconds,
+            max_attempts=settings.digest_max_attempts,
+            timezone=settings.digest_timezone,
+            reader=editions.reader,
+        )
+
+    # -- what is due ---------------------------------------------------------------------------
+
+    def today(self) -> dt.date:
+        """Today's date in the digest time zone."""
+        import zoneinfo
+
+        now = self.clock().replace(tzinfo=dt.UTC)
+        return now.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
+
+    def due(
+        self, kinds: Sequence[Kind] = KINDS, day: dt.date | None = None
+    ) -> list[tuple[Kind, str]]:
+        """(kind, period) of the editions to send: of `day` when given (its daily list, or
+        its ISO week), else those due today."""
+        found: list[tuple[Kind, str]] = []
+        for kind in kinds:
+            if day is not None:
+                found.append((kind, period_key(kind, day)))
+                continue
+            period = self.editions.due_period(kind, self.today())
+            if period is not None:
+                found.append((kind, period))
+        return found
+
+    # -- a run ---------------------------------------------------------------------------------
+
+    def send(
+        self,
+        *,
+        kinds: Sequence[Kind] = KINDS,
+        day: dt.date | None = None,
+        retry_now: bool = False,
+        dry_run: bool = False,
+        build: bool = True,
+    ) -> SendReport:
+        """One run: retries and resumes, then the due editions (with `build`). `retry_now`
+        retries every transient failure at once (by hand); otherwise only those whose backoff
+        has passed (the schedule)."""
+        report = SendReport(dry_run=dry_run)
+        due = self.due(kinds, day) if build else []
+        if dry_run:
+            self._dry_run(due, report, retry_now=retry_now)
+            return report
+        lock = SenderLock(self.engine, self.clock)
+        self._cards, self._fragments = {}, {}
+        with lock.hold() as held:
+            if not held:
+                report.busy = True
+                return report
+            with ExitStack() as stack:
+                session = _Session(self, lock, report)
+                stack.callback(session.close)
+                try:
+                    self._retry(session, retry_now=retry_now)
+                    for kind, period in due:
+                        edition = self.editions.build(kind, period)
+                        if edition is None:
+                            report.editions.append(EditionReport(kind, period, built=False))
+                            continue
+                        report.edition(kind, period)
+                        self._new_deliveries(session, edition)
+                except _Stop as stop:
+                    report.stopped = str(stop)
+        return report
+
+    def _retry(self, session: _Session, *, retry_now: bool) -> None:
+        after = 0
+        now = self.clock()
+        while True:
+            query = (
+                self._delivery_query()
+                .where(digest_deliveries.c.id > after)
+                .where(
+                    sa.or_(
+                        digest_deliveries.c.state == "pending",
+                        sa.and_(
+                            digest_deliveries.c.state == "failed",
+                            digest_deliveries.c.permanent.is_(False),
+                            sa.true()
+                            if retry_now
+                            else sa.or_(
+                                digest_deliveries.c.next_attempt_at.is_(None),
+                                digest_deliveries.c.next_attempt_at <= now,
+                            ),
+                        ),
+                    )
+                )
+                .order_by(digest_deliveries.c.id)
+                .limit(BATCH)
+            )
+            with self.reader.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            after = rows[-1].id
+            batch = []
+            for row in rows:
+                edition = self._edition(row.edition_id)
+                if edition is None:
+                    continue
+                session.report.edition(edition.kind, edition.period)
+                batch.append(
+                    _Pending(
+                        delivery_id=row.id,
+                        subscription_id=row.subscription_id,
+                        email=row.email,
+                        token=row.token,
+                        message_id=row.message_id,
+                        attempts=row.attempts,
+                        preferences=prefs_module.from_row(row),
+                        edition=edition,
+                    )
+                )
+            session.send_all(batch)
+
+    def _delivery_query(self) -> sa.Select[Any]:
+        return (
+            sa.select(
+                digest_deliveries.c.id,
+                digest_deliveries.c.edition_id,
+                digest_deliveries.c.subscription_id,
+                digest_deliveries.c.message_id,
+                digest_deliveries.c.attempts,
+                subscriptions.c.email,
+                subscriptions.c.token,
+                digest_preferences.c.frequency,
+                digest_preferences.c.categories,
+                digest_preferences.c.max_papers,
+                digest_preferences.c.code_only,
+                digest_preferences.c.changed_at,
+                digest_preferences.c.frequency_since,
+            )
+            .select_from(digest_deliveries)
+            .join(subscriptions, subscriptions.c.id == digest_deliveries.c.subscription_id)
+            .outerjoin(
+                digest_preferences,
+                digest_preferences.c.subscription_id == digest_deliveries.c.subscription_id,
+            )
+        )
+
+    def _edition(self, edition_id: int) -> Edition | None:
+        edition = self.editions.by_id(edition_id)
+        if edition is not None and edition.id not in self._cards:
+            self._cards[edition.id] = self.editions.cards(edition)
+        return edition
+
+    def eligible_query(self, edition: Edition) -> sa.Select[Any]:
+        """Confirmed subscribers who chose the edition's kind before it was built, confirmed
+        before it was built, and have no delivery of it yet; by subscription id."""
+        delivered = sa.exists().where(
+            digest_deliveries.c.edition_id == edition.id,
+            digest_deliveries.c.subscription_id == subscriptions.c.id,
+        )
+        return (
+            sa.select(
+                subscriptions.c.id,
+                subscriptions.c.email,
+                subscriptions.c.token,
+                digest_preferences.c.frequency,
+                digest_preferences.c.categories,
+                digest_preferences.c.max_papers,
+                digest_preferences.c.code_only,
+                digest_preferences.c.changed_at,
+                digest_preferences.c.frequency_since,
+            )
+            .select_from(subscriptions)
+            .outerjoin(
+                digest_preferences, digest_preferences.c.subscription_id == subscriptions.c.id
+            )
+            .where(
+                subscriptions.c.status == "confirmed",
+                subscriptions.c.confirmed_at < edition.built_at,
+                sa.func.coalesce(digest_preferences.c.frequency, "daily") == edition.kind,
+                sa.or_(
+                    digest_preferences.c.frequency_since.is_(None),
+                    digest_preferences.c.frequency_since < edition.built_at,
+                ),
+                ~delivered,
+            )
+            .order_by(subscriptions.c.id)
+        )
+
+    def _new_deliveries(self, session: _Session, edition: Edition) -> None:
+        report = session.report.edition(edition.kind, edition.period)
+        cards = self._cards.setdefault(edition.id, self.editions.cards(edition))
+        after = 0
+        while True:
+            with self.reader.connect() as conn:
+                rows = conn.execute(
+                    self.eligible_query(edition).where(subscriptions.c.id > after).limit(BATCH)
+                ).all()
+            if not rows:
+                return
+            after = rows[-1].id
+            values = []
+            chosen: dict[int, tuple[Preferences, list[PaperCard]]] = {}
+            now = self.clock()
+            for row in rows:
+                prefs = prefs_module.from_row(row)
+                picked = prefs.choose(cards)
+                if not picked:
+                    report.skipped += 1  # nothing in this edition matches their preferences
+                    continue
+                chosen[row.id] = (prefs, picked)
+                values.append(
+                    {
+                        "edition_id": edition.id,
+                        "subscription_id": row.id,
+                        "state": "pending",
+                        "message_id": self._message_id(edition, row.id),
+                        "created_at": now,
+                    }
+                )
+            if not values:
+                continue
+            # Written before anything is sent: a run killed after this resumes with them.
+            with self.engine.begin() as conn:
+                conn.execute(digest_deliveries.insert(), values)
+                ids = dict(
+                    conn.execute(
+                        sa.select(
+                            digest_deliveries.c.subscription_id, digest_deliveries.c.id
+                        ).where(
+                            digest_deliveries.c.edition_id == edition.id,
+                            digest_deliveries.c.subscription_id.in_(list(chosen)),
+                        )
+                    ).all()
+                )
+            by_id = {row.id: row for row in rows}
+            session.send_all(
+                [
+                    _Pending(
+                        delivery_id=ids[v["subscription_id"]],
+                        subscription_id=v["subscription_id"],
+                        email=by_id[v["subscription_id"]].email,
+                        token=by_id[v["subscription_id"]].token,
+                        message_id=v["message_id"],
+                        attempts=0,
+                        preferences=chosen[v["subscription_id"]][0],
+                        edition=edition,
+                        cards=chosen[v["subscription_id"]][1],
+                    )
+                    for v in values
+                ]
+            )
+
+    def _message_id(self, edition: Edition, subscription_id: int) -> str:
+        return (
+            f"<digest.{edition.kind}.{edition.period}.{subscription_id}."
+            f"{secrets.token_hex(4)}@{self.domain}>"
+        )
+
+    # -- one message ---------------------------------------------------------------------------
+
+    def render(
+        self, edition: Edition, cards: Sequence[PaperCard], recipient: Recipient
+    ) -> RenderedDigest:
+        fragments = self._fragments.setdefault(edition.id, {}) if edition.id else None
+        return render_digest(
+            edition,
+            cards,
+            recipient,
+            digest_links(self.base_url, edition, recipient.token),
+            fragments=fragments,
+        )
+
+    def compose(
+        self,
+        edition: Edition,
+        cards: Sequence[PaperCard],
+        recipient: Recipient,
+        message_id: str,
+    ) -> RawMessage:
+        """The digest mail for one recipient, with its list headers (and DKIM signature)."""
+        rendered = self.render(edition, cards, recipient)
+        links = digest_links(self.base_url, edition, recipient.token)
+        unsubscribe = f"<{links.unsubscribe_url}>"
+        if self.unsubscribe_mailto:
+            unsubscribe += f", <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
+        message = alternative_message(
+            [
+                ("Subject", rendered.subject),
+                ("Date", format_datetime(self.clock().replace(tzinfo=dt.UTC))),
+                ("Message-ID", message_id),
+                ("List-Unsubscribe", unsubscribe),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("List-Id", f"paperfeed digest <{self.list_id}>"),
+            ],
+            rendered.text,
+            rendered.html,
+            mail_from=self.mail_from,
+            to=recipient.email,
+        )
+        return self.dkim.sign(message) if self.dkim is not None else message
+
+    def cards_for(self, edition: Edition) -> list[PaperCard]:
+        if edition.id not in self._cards:
+            self._cards[edition.id] = self.editions.cards(edition)
+        return self._cards[edition.id]
+
+    def backoff(self, attempts: int) -> dt.timedelta:
+        wait: dt.timedelta = self.retry * 2 ** max(0, attempts - 1)
+        return min(MAX_BACKOFF, wait)
+
+    # -- dry run -------------------------------------------------------------------------------
+
+    def _dry_run(self, due: list[tuple[Kind, str]], report: SendReport, *, retry_now: bool) -> None:
+        """Counts what a run would send (as `sent`) and skip; builds and writes nothing."""
+        now = self.clock()
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                sa.select(digest_editions.c.kind, digest_editions.c.period, sa.func.count())
+                .select_from(digest_deliveries)
+                .join(digest_editions, digest_editions.c.id == digest_deliveries.c.edition_id)
+                .where(
+                    sa.or_(
+                        digest_deliveries.c.state == "pending",
+                        sa.and_(
+                            digest_deliveries.c.state == "failed",
+                            digest_deliveries.c.permanent.is_(False),
+                            sa.true()
+                            if retry_now
+                            else sa.or_(
+                                digest_deliveries.c.next_attempt_at.is_(None),
+                                digest_deliveries.c.next_attempt_at <= now,
+                            ),
+                        ),
+                    )
+                )
+                .group_by(digest_editions.c.kind, digest_editions.c.period)
+            ).all()
+        for kind, period, count in rows:
+            report.edition(kind, period).sent += count
+        for kind, period in due:
+            edition = self.editions.get(kind, period)
+            if edition is None:
+                ranked = self.editions.rank(kind, period, now=now)
+                if not ranked:
+                    report.editions.append(EditionReport(kind, period, built=False))
+                    continue
+                edition = Edition(0, kind, period, now, tuple(pid for pid, _ in ranked))
+            cards = self.editions.cards(edition)
+            entry = report.edition(kind, period)
+            with self.reader.connect() as conn:
+                for row in conn.execute(self.eligible_query(edition)):
+                    if prefs_module.from_row(row).choose(cards):
+                        entry.sent += 1
+                    else:
+                        entry.skipped += 1
+
+    # -- status --------------------------------------------------------------------------------
+
+    def status(self, limit: int = 30) -> list[EditionStatus]:
+        """The latest editions with their deliveries counted by state."""
+        editions = self.editions.recent(limit=limit)
+        counts: dict[tuple[int, str, bool], int] = {}
+        if editions:
+            with self.reader.connect() as conn:
+                for edition_id, state, permanent, count in conn.execute(
+                    sa.select(
+                        digest_deliveries.c.edition_id,
+                        digest_deliveries.c.state,
+                        digest_deliveries.c.permanent,
+                        sa.func.count(),
+                    )
+                    .where(digest_deliveries.c.edition_id.in_([e.id for e in editions]))
+                    .group_by(
+                        digest_deliveries.c.edition_id,
+                        digest_deliveries.c.state,
+                        digest_deliveries.c.permanent,
+                    )
+                ):
+                    counts[(edition_id, state, bool(permanent))] = count
+        return [
+            EditionStatus(
+                kind=e.kind,
+                period=e.period,
+                built_at=e.built_at,
+                papers=len(e.paper_ids),
+                sent=counts.get((e.id, "sent", False), 0),
+                pending=counts.get((e.id, "pending", False), 0),
+                failed=counts.get((e.id, "failed", False), 0),
+                failed_permanently=counts.get((e.id, "failed", True), 0),
+            )
+            for e in editions
+        ]
+
+
+class _Session:
+    """The mail connection of a run, opened on first use and again after a loss."""
+
+    def __init__(self, sender: DigestSender, lock: SenderLock, report: SendReport) -> None:
+        self.sender = sender
+        self.lock = lock
+        self.report = report
+        self.connection: MailConnection | None = None
+        self._context: AbstractContextManager[MailConnection] | None = None
+        self.losses = 0
+
+    def _connect(self) -> MailConnection:
+        if self.connection is None:
+            context = self.sender.mailer.connect()
+            try:
+                self.connection = context.__enter__()
+            except MailError as exc:
+                raise _Stop(str(exc)) from exc
+            self._context = context
+        return self.connection
+
+    def _drop(self) -> None:
+        context, self.connection, self._context = self._context, None, None
+        if context is not None:
+            with suppress(MailError, OSError):
+                context.__exit__(None, None, None)
+
+    def close(self) -> None:
+        self._drop()
+
+    def send_all(self, batch: list[_Pending]) -> None:
+        """Sends a batch in order. The messages are composed ahead in a thread of their own,
+        while this one waits for the mail server: rendering overlaps the server's work."""
+        if not self.lock.renew():
+            raise _Stop("another sender took over the lease")
+        pool = ThreadPoolExecutor(1, thread_name_prefix="digest-compose")
+        try:
+            composed = [pool.submit(self._compose, item) for item in batch]
+            for item, message in zip(batch, composed, strict=True):
+                self._send_one(item, message)
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def _compose(self, item: _Pending) -> RawMessage:
+        sender = self.sender
+        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
+        if not cards:  # (a retry after the papers were hidden or preferences changed)
+            cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
+        return sender.compose(
+            item.edition,
+            cards,
+            Recipient(item.email, item.token, item.preferences),
+            item.message_id,
+        )
+
+    def _send_one(self, item: _Pending, composed: Future[RawMessage]) -> None:
+        sender = self.sender
+        engine = sender.engine
+        entry = self.report.edition(item.edition.kind, item.edition.period)
+        # The subscription as it is now, just before its message goes: an unsubscribe
+        # counts at once (a message composed ahead for it is dropped).
+        with sender.reader.connect() as conn:
+            status = conn.execute(
+                sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
+            ).scalar()
+        if status != "confirmed":
+            with engine.begin() as conn:
+                conn.execute(
+                    digest_deliveries.delete().where(
+                        digest_deliveries.c.id == item.delivery_id,
+                        digest_deliveries.c.state != "sent",
+                    )
+                )
+            entry.skipped += 1
+            return
+        message = composed.result()
+        connection = self._connect()
+        try:
+            connection.send(message)
+        except MailError as exc:
+            self._failed(item, exc)
+            entry.failed += 1
+            if exc.connection_lost:
+                self._drop()
+                self.losses += 1
+                if self.losses >= CONNECTION_LOSSES:
+                    raise _Stop(str(exc)) from exc
+            return
+        self.losses = 0
+        with engine.begin() as conn:
+            conn.execute(
+                digest_deliveries.update()
+                .where(digest_deliveries.c.id == item.delivery_id)
+                .values(
+                    state="sent",
+                    attempts=item.attempts + 1,
+                    sent_at=sender.clock(),
+                    next_attempt_at=None,
+                )
+            )
+        entry.sent += 1
+
+    def _failed(self, item: _Pending, exc: MailError) -> None:
+        sender = self.sender
+        attempts = item.attempts + 1
+        permanent = exc.permanent or attempts >= sender.max_attempts
+        error = str(exc)[:2000]
+        if not exc.permanent and permanent:
+            error += f" (given up after {attempts} attempts)"
+        log.warning("digest to %s: %s", item.email, error)
+        with sender.engine.begin() as conn:
+            conn.execute(
+                digest_deliveries.update()
+                .where(digest_deliveries.c.id == item.delivery_id)
+                .values(
+                    state="failed",
+                    permanent=permanent,
+                    attempts=attempts,
+                    last_error=error,
+                    next_attempt_at=None
+                    if permanent
+                    else sender.clock() + sender.backoff(attempts),
+                )
+            )

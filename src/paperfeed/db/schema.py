@@ -246,7 +246,7 @@ subscriptions = sa.Table(
     sa.Column("confirmed_at", sa.DateTime),
     sa.Column("unsubscribed_at", sa.DateTime),
     # How the subscription was confirmed: "link" (the double opt-in mail) or "operator"
-    # (`paperfeed digest subscribers add --confirmed`, recorded); NULL before migration 0014.
+    # (`paperfeed digest subscribers add --confirmed`, recorded); NULL before migration 0010.
     sa.Column("confirmed_via", sa.String(16)),
 )
 

@@ -3,7 +3,7 @@ changes confirmed by a link to the new address, comments that say when they were
 
 All plain ADD COLUMN / CREATE TABLE (no table copy on SQLite); existing tokens never expire.
 
-Revision ID: 0013
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 21:00:00
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

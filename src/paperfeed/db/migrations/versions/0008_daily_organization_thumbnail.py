@@ -4,8 +4,8 @@ The organisation a daily paper is listed under (its full name) and the address o
 thumbnail image. Both are nullable: papers imported before stay as they are until their
 daily list is imported again.
 
-Revision ID: 0011
-Revises: 0013 (re-chained after merging main, which brought 0013)
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 21:20:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0013"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ Papers that arrive without categories (Hugging Face daily papers) get categories
 their nearest categorised neighbours (`paperfeed papers predict-categories`); this flag marks
 them, so that pages and the API say so and arXiv's own categories replace them on arrival.
 
-Revision ID: 0012
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 21:30:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ An edition (daily or weekly) is built once and stored; each (edition, subscripti
 delivery row, written before its message goes out. subscriptions.confirmed_via records how a
 subscription was confirmed (the emailed link, or an operator's import).
 
-Revision ID: 0014
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 21:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0006"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

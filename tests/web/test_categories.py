@@ -73,7 +73,8 @@ def test_daily_papers_get_predicted_categories_that_cat_finds(
     )
 
     shown = cli("papers", "show", paper["id"]).stdout
-    assert f"[{' '.join(paper['categories'])} (predicted)]" in shown
+    predicted = f"categories: {', '.join(paper['categories'])} (predicted from similar papers)"
+    assert predicted in shown
     assert json.loads(cli("papers", "show", paper["id"], "--json").stdout)["categories_predicted"]
 
     # arXiv's data for three of the papers arrives (as from a harvest or a fetch): their

@@ -52,7 +52,8 @@ def show(runtime: Runtime, paper_id: str, as_json: bool) -> None:
         click.echo(f"arXiv:{paper['arxiv_id']}  {versions}")
     else:
         click.echo(public_id(None, paper["id"]))
-    click.echo(f"categories: {', '.join(card.categories) or 'none'}")
+    predicted = " (predicted from similar papers)" if card.categories_predicted else ""
+    click.echo(f"categories: {', '.join(card.categories) or 'none'}{predicted}")
     click.echo(f"upvotes: {card.upvotes}")
     dates = [
         ("submitted", paper["submitted_at"]),

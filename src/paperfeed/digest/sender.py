@@ -329,6 +329,24 @@ class _Stop(Exception):
     """The mail server cannot be reached: the run ends here."""
 
 
+def _due_for_a_send(now: dt.datetime, *, retry_now: bool) -> sa.ColumnElement[bool]:
+    """Deliveries a run sends: pending ones, and transient failures whose backoff is over
+    (all of them with `retry_now`, as `paperfeed digest send` by hand does)."""
+    return sa.or_(
+        digest_deliveries.c.state == "pending",
+        sa.and_(
+            digest_deliveries.c.state == "failed",
+            digest_deliveries.c.permanent.is_(False),
+            sa.true()
+            if retry_now
+            else sa.or_(
+                digest_deliveries.c.next_attempt_at.is_(None),
+                digest_deliveries.c.next_attempt_at <= now,
+            ),
+        ),
+    )
+
+
 class DigestSender:
     def __init__(
         self,
@@ -459,21 +477,7 @@ class DigestSender:
             query = (
                 self._delivery_query()
                 .where(digest_deliveries.c.id > after)
-                .where(
-                    sa.or_(
-                        digest_deliveries.c.state == "pending",
-                        sa.and_(
-                            digest_deliveries.c.state == "failed",
-                            digest_deliveries.c.permanent.is_(False),
-                            sa.true()
-                            if retry_now
-                            else sa.or_(
-                                digest_deliveries.c.next_attempt_at.is_(None),
-                                digest_deliveries.c.next_attempt_at <= now,
-                            ),
-                        ),
-                    )
-                )
+                .where(_due_for_a_send(now, retry_now=retry_now))
                 .order_by(digest_deliveries.c.id)
                 .limit(BATCH)
             )
@@ -701,21 +705,7 @@ class DigestSender:
                 sa.select(digest_editions.c.kind, digest_editions.c.period, sa.func.count())
                 .select_from(digest_deliveries)
                 .join(digest_editions, digest_editions.c.id == digest_deliveries.c.edition_id)
-                .where(
-                    sa.or_(
-                        digest_deliveries.c.state == "pending",
-                        sa.and_(
-                            digest_deliveries.c.state == "failed",
-                            digest_deliveries.c.permanent.is_(False),
-                            sa.true()
-                            if retry_now
-                            else sa.or_(
-                                digest_deliveries.c.next_attempt_at.is_(None),
-                                digest_deliveries.c.next_attempt_at <= now,
-                            ),
-                        ),
-                    )
-                )
+                .where(_due_for_a_send(now, retry_now=retry_now))
                 .group_by(digest_editions.c.kind, digest_editions.c.period)
             ).all()
         for kind, period, count in rows:

@@ -33,6 +33,7 @@ from tests.web.test_hostile import (
     assert_nothing_ran,
     hostile_daily_list,
 )
+from tests.web.test_journey import subscribe_from_footer
 
 DAY = dt.date(2026, 7, 31)  # the HF daily list the tests import
 ADDRESS = "reader@example.org"
@@ -86,14 +87,59 @@ def send_digest(site: Site, smtp_server: SmtpServer, address: str, **prefs: obje
 @pytest.fixture
 def mailed(
     serve: Callable[..., Site],
-    cli: Cli,
-    data_dir: Path,
+    seed_hf_daily_list: None,
     smtp_server: SmtpServer,
     search_ready: None,
 ) -> Mailed:
-    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress", "--no-index")
+    """The daily digest of DAY (the HF daily list of 2026-07-31, in the test's catalog from
+    the start), mailed to ADDRESS through the SMTP server."""
     site = serve(smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_starttls=False)
     return send_digest(site, smtp_server, ADDRESS)
+
+
+def test_a_reader_who_subscribes_on_the_page_gets_the_next_edition_once_and_leaves_in_one_click(
+    page: Page,
+    serve: Callable[..., Site],
+    seed_hf_daily_list: None,
+    smtp_server: SmtpServer,
+    search_ready: None,
+) -> None:
+    """The whole delivery, as a new reader meets it: the subscribe box, the confirmation
+    link mailed over SMTP, the next daily edition (sent by two runs: one mail), and the
+    one-click unsubscribe of its List-Unsubscribe header, after which no run mails again."""
+    site = serve(smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_starttls=False)
+    address = "new.reader@example.org"
+    page.goto(f"{site.url}/")
+    subscribe_from_footer(page, address)
+    (confirmation,) = smtp_server.inbox.messages()
+    (confirm,) = [url for url in links_in(confirmation) if "/subscribe/confirm/" in url]
+    page.goto(confirm)
+    page.get_by_role("button", name="Confirm subscription").click()
+    expect(page.locator("main h1")).to_have_text("Subscription confirmed")
+
+    sender = site.runtime.digest_sender
+    first = sender.send(kinds=("daily",), day=DAY)
+    again = sender.send(kinds=("daily",), day=DAY, retry_now=True)
+    assert (first.sent, first.failed, again.sent, again.failed) == (1, 0, 0, 0)
+    digests = [m for m in smtp_server.inbox.messages() if m["List-Id"]]
+    assert [m["To"] for m in digests] == [address]
+    (mail,) = digests
+    page.set_content(html_part(mail))
+    expect(page.locator("a", has_text="Unsubscribe").first).to_be_visible()
+
+    (url,) = re.findall(r"<(https?://[^>]+)>", mail["List-Unsubscribe"])
+    assert url.startswith(f"{site.url}/")
+    answer = httpx.post(
+        url,
+        content=mail["List-Unsubscribe-Post"].encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 200
+    found = site.runtime.subscriptions.get(address)
+    assert found is not None and found.status == "unsubscribed"
+    later = sender.send(kinds=("daily",), day=DAY, retry_now=True)
+    assert later.sent == 0
+    assert len([m for m in smtp_server.inbox.messages() if m["List-Id"]]) == 1
 
 
 def html_part(mail: EmailMessage) -> str:

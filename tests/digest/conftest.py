@@ -24,11 +24,8 @@ from paperfeed.runtime import Runtime
 from tests.mail.conftest import SmtpServer, parse
 from tests.support.cli import Cli
 
-HF_FILES = (
-    "daily_papers_2026-06-12.json",  # 30 papers, listed on 2026-06-12 (a Friday)
-    "daily_papers_2026-07-31.json",  # 30 papers, listed on 2026-07-31 (a Friday)
-    "daily_papers_2026-08-03_3-entries_pretty.json",  # 3 papers, listed on 2026-08-03
-)
+# The catalog: the three real HF daily lists (`seed_hf_daily_lists`, tests/support/catalogs.py):
+# 30 papers listed on 2026-06-12 (a Friday), 30 on 2026-07-31 (a Friday), 3 on 2026-08-03.
 DAY = dt.date(2026, 6, 12)
 START = dt.datetime(2026, 6, 12, 6, 0)  # subscribers confirm at 06:00, the digest at 07:00
 
@@ -89,9 +86,7 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def hf_catalog(cli: Cli, data_dir: Path) -> Cli:
-    folder = data_dir / "fixtures" / "hf_papers"
-    cli("import", "hf-daily", *(folder / name for name in HF_FILES), "--no-progress", "--no-index")
+def hf_catalog(cli: Cli, seed_hf_daily_lists: None) -> Cli:
     return cli
 
 

@@ -250,9 +250,8 @@ def test_subscription_is_confirmed_from_the_mail_in_the_outbox(page: Page, site:
 
 
 def test_subscription_is_confirmed_from_the_mail_sent_over_smtp(
-    page: Page, serve: Callable[..., Site], cli: Cli, data_dir: Path, smtp_server: SmtpServer
+    page: Page, serve: Callable[..., Site], seed_hf_daily_list: None, smtp_server: SmtpServer
 ) -> None:
-    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress", "--no-index")
     site = serve(smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_starttls=False)
     address = "smtp.reader@example.org"
     page.goto(f"{site.url}/trending")

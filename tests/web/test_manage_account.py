@@ -23,10 +23,9 @@ from paperfeed.config import Settings
 from paperfeed.db.schema import api_tokens, comments
 from paperfeed.runtime import Runtime
 from tests.support.accounts import confirmed_user
-from tests.support.cli import Cli
 from tests.support.outbox import body_text, link_token
 from tests.support.server import LiveServer, csrf_token, free_port
-from tests.web.support import HF_DAILY, PASSWORD, Site, sign_in
+from tests.web.support import PASSWORD, Site, sign_in
 
 PAPER = "2607.27919"  # on the 2026-07-31 list
 START = dt.datetime(2026, 8, 1, 9, 30)
@@ -39,10 +38,9 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def timed_site(
-    settings: Settings, cli: Cli, data_dir: Path, clock: FrozenClock, search_ready: None
+    settings: Settings, seed_hf_daily_list: None, clock: FrozenClock, search_ready: None
 ) -> Iterator[Site]:
     """The app over one real Hugging Face daily list, on the test's clock."""
-    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress", "--no-index")
     port = free_port()
     update = {"base_url": f"http://127.0.0.1:{port}", "rate_limit_scale": 100.0}
     runtime = Runtime(settings.model_copy(update=update), clock=clock)

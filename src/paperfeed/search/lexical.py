@@ -333,11 +333,17 @@ class LexicalIndex:
     def scores(self, query: ParsedQuery, paper_ids: Sequence[int]) -> dict[int, float]:
         """The exact BM25 score `search` gives each of the given papers for this query (those
         holding none of its words, or failing its filters, are absent). The candidate set is a
-        required clause that scores 0, so each score is the text query's alone."""
+        required clause that scores 0, so each score is the text query's alone. A disjunction
+        of id terms, not a term set: half the time for 300 papers (bench/README.md)."""
         if not paper_ids:
             return {}
         searcher = self.index.searcher()
-        candidates = tantivy.Query.term_set_query(self.schema, "paper_id", list(paper_ids))
+        candidates = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))
+                for pid in dict.fromkeys(paper_ids)
+            ]
+        )
         tq = tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Must, self.build_query(query)),

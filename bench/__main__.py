@@ -1,7 +1,7 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
-see bench/categories.py."""
+see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py."""
 
 import sys
 
@@ -18,6 +18,10 @@ if sys.argv[1:2] == ["floor"]:
     from bench.search_floor import main as floor_main
 
     raise SystemExit(floor_main(sys.argv[2:]))
+if sys.argv[1:2] == ["fusion"]:
+    from bench.search_fusion import main as fusion_main
+
+    raise SystemExit(fusion_main(sys.argv[2:]))
 if sys.argv[1:2] == ["categories"]:
     from bench.categories import main as categories_main
 

@@ -107,3 +107,23 @@ def test_exact_dense_scores_of_word_candidates_are_scaled_by_the_dense_lists_sta
     assert dbsf_blend(lexical, dense, dense_weight=0.5, dense_extra=empty) == list(
         sorted(without.items(), key=lambda item: (-item[1], item[0]))
     )
+
+
+def test_exact_word_scores_of_meaning_candidates_are_scaled_by_the_lexical_lists_statistics() -> (
+    None
+):
+    """A meaning candidate outside the word candidates gets its own word score, on the lexical
+    list's scale, rather than none; a paper in the lexical list keeps its listed score."""
+    lexical = [(1, 9.0), (2, 6.0), (3, 4.0)]
+    dense = [(4, 0.8), (5, 0.8), (3, 0.4)]
+    extra = (np.array([4, 5, 3], dtype=np.int64), np.array([3.5, 0.0, 99.0]))
+    got = dict(dbsf_blend(lexical, dense, dense_weight=0.5, lexical_extra=extra))
+    lex = np.array([9.0, 6.0, 4.0])
+    low, width = lex.mean() - 3 * lex.std(), 6 * lex.std()
+    vec = dbsf_scores(dense)
+    assert got[4] == pytest.approx(0.5 * (3.5 - low) / width + 0.5 * vec[4])
+    assert got[5] == pytest.approx(0.5 * (0.0 - low) / width + 0.5 * vec[5])
+    assert got[3] == pytest.approx(0.5 * (4.0 - low) / width + 0.5 * vec[3])  # listed: 4.0
+    assert got[4] > got[5]  # equal meaning; the words decide
+    without = dict(dbsf_blend(lexical, dense, dense_weight=0.5))
+    assert without[4] == without[5]

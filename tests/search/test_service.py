@@ -233,3 +233,22 @@ def test_snippets_mark_content_words_not_stopwords(indexed: Runtime) -> None:
     marked = {m.lower() for m in re.findall(r"<mark>(.*?)</mark>", hit.snippet.html)}
     assert "pebble" in marked and "for" not in marked
     assert indexed.search.snippet_terms(parse_query("to be or not")) == {"to", "be", "or", "not"}
+
+
+@pytest.mark.parametrize(
+    "query", ["quantum graph", "sparse graph decompositions", '"pebble game" -photon cat:math.CO']
+)
+def test_exact_word_scores_are_what_a_plain_word_search_gives(indexed: Runtime, query: str) -> None:
+    """The meaning candidates get their exact BM25 scores: the same as a plain BM25 search gives
+    each paper; a paper holding none of the words (or failing a filter) gets none."""
+    lexical = indexed.search.store.lexical
+    parsed = parse_query(query)
+    plain, total = lexical.search(parsed, limit=1000)
+    assert plain and total == len(plain)
+    everyone = lexical.all_ids()
+    rng = random.Random(7)
+    subset = rng.sample(sorted(everyone), 40) + [pid for pid, _ in plain[-3:]]
+    got = lexical.scores(parsed, subset)
+    want = dict(plain)
+    assert got == {pid: want[pid] for pid in subset if pid in want}
+    assert lexical.scores(parsed, []) == {}

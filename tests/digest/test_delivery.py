@@ -146,14 +146,20 @@ def test_kill_9_of_the_sender_mid_run_resumes_where_it_stopped(
     emails = subscribe(rt, 12)
     victim: list[subprocess.Popen[str]] = []
 
-    killed = threading.Event()
+    sixth, killed = threading.Event(), threading.Event()
 
     def kill_at_fifth(n: int, message: EmailMessage) -> str | None:
-        if n == 5:  # the sender dies before the server accepted the fifth message
+        # The sender dies with the fifth and sixth messages in flight, one on each of its
+        # two connections, neither accepted: every message accepted before was recorded
+        # (a connection marks its message sent before it takes the next).
+        if n == 5:
+            assert sixth.wait(60)
             victim[0].send_signal(signal.SIGKILL)
             victim[0].wait(60)
             killed.set()
-        if n >= 5:  # (a message on the run's other connection is not accepted either)
+        elif n == 6:
+            sixth.set()
+        if n >= 5:
             killed.wait(60)
             return "451 4.3.0 try again"
         return None

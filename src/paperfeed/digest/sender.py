@@ -62,7 +62,7 @@ from paperfeed.db.schema import (
 )
 from paperfeed.digest import preferences as prefs_module
 from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
-from paperfeed.digest.preferences import Preferences
+from paperfeed.digest.preferences import Candidates, Preferences
 from paperfeed.digest.render import (
     Fragments,
     Recipient,
@@ -371,6 +371,7 @@ class DigestSender:
         self.connections = max(1, connections)
         self.domain = parseaddr(mail_from)[1].rpartition("@")[2] or host
         self._cards: dict[int, list[PaperCard]] = {}  # per run: each edition's cards
+        self._candidates: dict[int, Candidates] = {}  # the same, ready to choose from
         self._fragments: dict[int, Fragments] = {}  # per run: each edition's rendered papers
 
     @classmethod
@@ -439,7 +440,7 @@ class DigestSender:
             self._dry_run(due, report, retry_now=retry_now)
             return report
         lock = SenderLock(self.engine, self.clock)
-        self._cards, self._fragments = {}, {}
+        self._cards, self._candidates, self._fragments = {}, {}, {}
         with lock.hold() as held:
             if not held:
                 report.busy = True
@@ -579,7 +580,7 @@ class DigestSender:
 
     def _new_deliveries(self, session: _Session, edition: Edition) -> None:
         report = session.report.edition(edition.kind, edition.period)
-        cards = self._cards.setdefault(edition.id, self.editions.cards(edition))
+        cards = self.candidates_for(edition)
         after = 0
         while True:
             with self.reader.connect() as conn:
@@ -695,6 +696,11 @@ class DigestSender:
             self._cards[edition.id] = self.editions.cards(edition)
         return self._cards[edition.id]
 
+    def candidates_for(self, edition: Edition) -> Candidates:
+        if edition.id not in self._candidates:
+            self._candidates[edition.id] = Candidates(self.cards_for(edition))
+        return self._candidates[edition.id]
+
     def backoff(self, attempts: int) -> dt.timedelta:
         wait: dt.timedelta = self.retry * 2 ** max(0, attempts - 1)
         return min(MAX_BACKOFF, wait)
@@ -736,7 +742,7 @@ class DigestSender:
                     report.editions.append(EditionReport(kind, period, built=False))
                     continue
                 edition = Edition(0, kind, period, now, tuple(pid for pid, _ in ranked))
-            cards = self.editions.cards(edition)
+            cards = Candidates(self.editions.cards(edition))
             entry = report.edition(kind, period)
             with self.reader.connect() as conn:
                 for row in conn.execute(self.eligible_query(edition)):
@@ -872,7 +878,7 @@ class _Session:
 
     def _compose(self, item: _Pending) -> RawMessage:
         sender = self.sender
-        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
+        cards = item.cards or item.preferences.choose(sender.candidates_for(item.edition))
         if not cards:  # (a retry after the papers were hidden or preferences changed)
             cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
         return sender.compose(

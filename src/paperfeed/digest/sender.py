@@ -789,6 +789,22 @@ class DigestSender:
         ]
 
 
+# The statements of each message, built once (per message only their values change).
+_STATUS = sa.select(subscriptions.c.status).where(
+    subscriptions.c.id == sa.bindparam("subscription")
+)
+_MARK_SENT = (
+    digest_deliveries.update()
+    .where(digest_deliveries.c.id == sa.bindparam("delivery"))
+    .values(
+        state="sent",
+        attempts=sa.bindparam("tries"),
+        sent_at=sa.bindparam("at"),
+        next_attempt_at=None,
+    )
+)
+
+
 class _Line:
     """One mail connection of a run, opened on first use and again after a loss."""
 
@@ -894,9 +910,7 @@ class _Session:
         # The subscription as it is now, just before its message goes: an unsubscribe
         # counts at once.
         with sender.reader.connect() as conn:
-            status = conn.execute(
-                sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
-            ).scalar()
+            status = conn.execute(_STATUS, {"subscription": item.subscription_id}).scalar()
         if status != "confirmed":
             with engine.begin() as conn:
                 conn.execute(
@@ -923,14 +937,8 @@ class _Session:
         line.losses = 0
         with engine.begin() as conn:
             conn.execute(
-                digest_deliveries.update()
-                .where(digest_deliveries.c.id == item.delivery_id)
-                .values(
-                    state="sent",
-                    attempts=item.attempts + 1,
-                    sent_at=sender.clock(),
-                    next_attempt_at=None,
-                )
+                _MARK_SENT,
+                {"delivery": item.delivery_id, "tries": item.attempts + 1, "at": sender.clock()},
             )
         self._count(item, "sent")
 

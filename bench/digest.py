@@ -303,8 +303,8 @@ def bench_send(home: Path, subscribers: int, seed: int) -> dict[str, Any]:
         "cpu_s": cpu,
         "mails_per_s": received / wall,
         "sink_cpu_s": float(sink_cpu),
-        # What two idle cores would allow: the sender and the server take turns on one
-        # connection, so their CPU per mail adds up.
+        # The sender's and the server's CPU per mail together: what the two cores have to
+        # give per mail (the run's two connections let them work at the same time).
         "mails_per_cpu_s": received / (cpu + float(sink_cpu)),
         "peak_rss_mb": rss_kib / 1024,
     }

@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     digest_max_attempts: int = Field(
         default=8, ge=1, le=100, description="Attempts before a delivery is given up."
     )
+    digest_smtp_connections: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="SMTP connections a digest run sends over at once, each carrying many "
+        "messages.",
+    )
     dkim_selector: str | None = Field(
         default=None, description="DKIM selector; with DKIM_KEY_FILE, digests are signed."
     )

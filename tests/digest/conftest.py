@@ -39,6 +39,7 @@ class FaultySmtpServer(SmtpServer):
     on_mail: Callable[[int], str | None] | None = None
     on_data: Callable[[int, Any], str | None] | None = None
     raw: list[bytes] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)  # the connection of each message kept
     mails: int = 0
     datas: int = 0
 
@@ -62,6 +63,7 @@ class FaultySmtpServer(SmtpServer):
             if answer is not None:
                 return answer
         self.raw.append(envelope.original_content or envelope.content)
+        self.peers.append(session.peer)
         return await super().handle_DATA(server, session, envelope)
 
     def counts(self) -> Counter[str]:

@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import subprocess
+import threading
 from collections import Counter
 from email.message import EmailMessage
 
@@ -145,10 +146,21 @@ def test_kill_9_of_the_sender_mid_run_resumes_where_it_stopped(
     emails = subscribe(rt, 12)
     victim: list[subprocess.Popen[str]] = []
 
+    sixth, killed = threading.Event(), threading.Event()
+
     def kill_at_fifth(n: int, message: EmailMessage) -> str | None:
-        if n == 5:  # the sender dies before the server accepted the fifth message
+        # The sender dies with the fifth and sixth messages in flight, one on each of its
+        # two connections, neither accepted: every message accepted before was recorded
+        # (a connection marks its message sent before it takes the next).
+        if n == 5:
+            assert sixth.wait(60)
             victim[0].send_signal(signal.SIGKILL)
             victim[0].wait(60)
+            killed.set()
+        elif n == 6:
+            sixth.set()
+        if n >= 5:
+            killed.wait(60)
             return "451 4.3.0 try again"
         return None
 
@@ -169,6 +181,91 @@ def test_kill_9_of_the_sender_mid_run_resumes_where_it_stopped(
     assert {r["state"] for r in deliveries(rt)} == {"sent"}
 
 
+def test_two_connections_send_at_once_and_each_digest_goes_once(
+    rt: Runtime, smtp: FaultySmtpServer, clock: FrozenClock
+) -> None:
+    """A run sends over two SMTP connections at once (PAPERFEED_DIGEST_SMTP_CONNECTIONS):
+    the first message is held until a second one arrives, which only the other connection
+    can send; every subscriber gets one message, every row is sent on its first attempt."""
+    emails = subscribe(rt, 12)
+    clock.advance(3600)
+    second = threading.Event()
+    waited: list[bool] = []
+
+    def hold_first(n: int, message: EmailMessage) -> str | None:
+        if n == 1:
+            waited.append(second.wait(60))
+        elif n == 2:
+            second.set()
+        return None
+
+    smtp.on_data = hold_first
+    report = send(rt)
+    assert waited == [True]  # the second message came while the first was in flight
+    assert (report.sent, report.skipped, report.failed) == (12, 0, 0)
+    once_each(smtp, emails)
+    assert len(set(smtp.peers)) == 2  # both connections carried messages
+    rows = deliveries(rt)
+    assert {(r["state"], r["attempts"]) for r in rows} == {("sent", 1)}
+    assert {r["message_id"] for r in rows} == {str(r.message["Message-ID"]) for r in smtp.received}
+
+
+def test_one_connection_when_configured(
+    digest_settings: Settings, hf_catalog: Cli, smtp: FaultySmtpServer, clock: FrozenClock
+) -> None:
+    runtime = Runtime(
+        digest_settings.model_copy(update={"digest_smtp_connections": 1}), clock=clock
+    )
+    try:
+        emails = subscribe(runtime, 6)
+        clock.advance(3600)
+        assert send(runtime).sent == 6
+        once_each(smtp, emails)
+        assert len(set(smtp.peers)) == 1
+    finally:
+        runtime.close()
+
+
+def test_a_421_on_one_connection_leaves_the_other_sending(
+    rt: Runtime, smtp: FaultySmtpServer, clock: FrozenClock
+) -> None:
+    """One of the two connections is closed with 421 while the other has a message in flight:
+    that message is delivered and recorded; the closed one's is retried once, with its
+    Message-ID; the closed connection is opened again for the rest."""
+    emails = subscribe(rt, 12)
+    clock.advance(3600)
+    in_flight = threading.Event()
+    answered = threading.Event()
+    closed: list[tuple[str, str]] = []
+
+    def close_one(n: int, message: EmailMessage) -> str | None:
+        if n == 4:  # held until the other connection's message has come in
+            assert in_flight.wait(60)
+            closed.append((str(message["To"]), str(message["Message-ID"])))
+            answered.set()
+            return "421 4.3.2 service shutting down"
+        if n == 5:
+            in_flight.set()
+            answered.wait(60)  # accepted after the other connection was closed
+        return None
+
+    smtp.on_data = close_one
+    first = send(rt)
+    assert (first.sent, first.failed, first.stopped) == (11, 1, None)
+    [(victim, message_id)] = closed
+    assert len(set(smtp.peers)) == 3  # two connections, one of them opened again
+    [row] = [r for r in deliveries(rt) if r["state"] == "failed"]
+    assert (row["email"], row["permanent"], row["attempts"]) == (victim, False, 1)
+
+    smtp.on_data = None
+    clock.advance(301)
+    retried = send(rt)
+    assert (retried.sent, retried.failed) == (1, 0)
+    once_each(smtp, emails)
+    assert smtp.message_ids(victim) == [message_id]
+    assert {r["state"] for r in deliveries(rt)} == {"sent"}
+
+
 def test_an_unsubscribe_mid_run_takes_effect_at_once(
     rt: Runtime, smtp: FaultySmtpServer, clock: FrozenClock
 ) -> None:
@@ -176,9 +273,17 @@ def test_an_unsubscribe_mid_run_takes_effect_at_once(
     leaving = emails[7]
     clock.advance(3600)
 
+    removed = threading.Event()
+
     def unsubscribe_at_third(n: int, message: EmailMessage) -> str | None:
         if n == 3:
             rt.subscriptions.remove(leaving)
+            removed.set()
+        # No message is answered before the unsubscribe is done (the run's two connections
+        # send at once). The eighth message is taken when at least six were answered, one
+        # of them the third or later: its status is read after the unsubscribe.
+        if n > 3:
+            removed.wait(60)
         return None
 
     smtp.on_data = unsubscribe_at_third

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.db.schema import daily_papers, digest_sender_lease, papers, subscriptions
-from paperfeed.digest.preferences import BadPreferences
+from paperfeed.digest.preferences import BadPreferences, Candidates, Preferences
 from paperfeed.digest.schedule import DigestSchedule
 from paperfeed.digest.sender import LEASE, DigestSender, DkimSigner
 from paperfeed.runtime import Runtime
@@ -283,3 +283,36 @@ def test_markup_in_catalog_text_is_escaped_in_the_html_part(
     assert "<script>" not in html and "<b>bold" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     assert '<script>alert("x")</script> & <b>bold</b>' in body_text(message)  # plain text
+
+
+def test_choosing_from_candidates_picks_what_the_card_by_card_rule_picks(
+    rt: Runtime, clock: FrozenClock
+) -> None:
+    """The sender chooses each subscriber's papers from the edition's cards worked out once
+    (`Candidates`); that choice is the one `Preferences.wants` makes paper by paper."""
+    shapes = [["cs.CV", "cs.LG"], ["cs.CL"], ["math.AP"], ["stat.ML", "cs.LG"], []]
+    ids = _paper_ids(rt)
+    with rt.engine.begin() as conn:
+        for n, paper_id in enumerate(ids):
+            conn.execute(
+                papers.update().where(papers.c.id == paper_id).values(categories=shapes[n % 5])
+            )
+    clock.advance(3600)
+    edition = rt.editions.build("daily", DAY.isoformat())
+    assert edition is not None
+    cards = rt.editions.cards(edition)
+    categories = sorted({c for card in cards for c in card.categories})
+    archives = sorted({c.partition(".")[0] for c in categories})
+    assert len(categories) > 3 and any(card.code_links() for card in cards)
+    candidates = Candidates(cards)
+    tried = 0
+    for wanted in [(), *((c,) for c in categories), *((a,) for a in archives),
+                   tuple(categories[:2]), ("no.such",)]:  # fmt: skip
+        for code_only in (False, True):
+            for max_papers in (1, 3, 50):
+                prefs = Preferences(categories=wanted, code_only=code_only, max_papers=max_papers)
+                by_rule = [card for card in cards if prefs.wants(card)][:max_papers]
+                assert prefs.choose(candidates) == by_rule, prefs
+                assert prefs.choose(cards) == by_rule, prefs
+                tried += bool(by_rule)
+    assert tried > 20  # most of these choose something

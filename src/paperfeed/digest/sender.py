@@ -8,8 +8,10 @@ row on SQLite; a second process or node that finds it held sends nothing (`busy`
    all of them at once);
 2. builds the due editions (editions.py) and, for each confirmed subscriber who has not had
    it, confirmed before it was built and chose its kind, writes a `pending` delivery row with
-   the message's Message-ID in one transaction per batch, then sends the batch over one
-   mail connection, marking each row `sent` (or `failed`) as soon as the server answered.
+   the message's Message-ID in one transaction per batch, then sends the batch over the
+   run's mail connections (`connections`, two by default, each in a thread of its own and
+   carrying many messages), marking each row `sent` (or `failed`) in a transaction of its
+   own as soon as the server answered, before that connection takes its next message.
 
 Just before each message the subscription's status is read again: an unsubscribe takes
 effect at once, even in the middle of a run (the pending row goes; nothing is sent). A
@@ -17,14 +19,15 @@ failure is *permanent* when the server refuses the recipient or the message with
 answer: it is not retried and the run goes on with the others. Any other failure is
 *transient*: retried later with a backoff that doubles from `retry_seconds` (up to a day),
 `max_attempts` times in all, always with the same Message-ID. When the connection is lost
-(421, the server gone) the run connects again; after three losses in a row it stops, and
-what is left stays pending for the next run.
+(421, the server gone) the run connects again; after three losses in a row on one
+connection it stops, and what is left stays pending for the next run.
 
 A run killed with `kill -9` leaves its rows pending; the next run resumes with them (on
 SQLite the lease of a process that is gone on this machine is taken over at once; one on
 another machine when it expires). The one window left is between the server's acceptance of
-a message and the row's update: a message in it is sent again with the same Message-ID,
-which mailbox providers treat as one message.
+a message and the row's update, at most one message per connection (two with the default):
+a message in it is sent again with the same Message-ID, which mailbox providers treat as
+one message.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parseaddr
@@ -58,7 +62,7 @@ from paperfeed.db.schema import (
 )
 from paperfeed.digest import preferences as prefs_module
 from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
-from paperfeed.digest.preferences import Preferences
+from paperfeed.digest.preferences import Candidates, Preferences
 from paperfeed.digest.render import (
     Fragments,
     Recipient,
@@ -78,7 +82,8 @@ log = logging.getLogger("paperfeed.digest")
 
 BATCH = 200  # delivery rows written per transaction, then sent
 MAX_BACKOFF = dt.timedelta(days=1)
-CONNECTION_LOSSES = 3  # in a row: the run stops
+CONNECTIONS = 2  # SMTP connections a run sends over at once
+CONNECTION_LOSSES = 3  # in a row on one connection: the run stops
 LEASE = dt.timedelta(minutes=2)  # SQLite: renewed while a run goes on
 ADVISORY_KEY = 0x70667467_64696773 & 0x7FFFFFFFFFFFFFFF  # "pftgdigs": PostgreSQL bigint
 LEASE_NAME = "digest-sender"
@@ -364,6 +369,7 @@ class DigestSender:
         max_attempts: int = 8,
         timezone: str = "UTC",
         reader: sa.Engine | None = None,
+        connections: int = CONNECTIONS,
     ) -> None:
         self.engine = engine
         # Reads that take no write lock (on SQLite the writer engine begins IMMEDIATE).
@@ -380,8 +386,10 @@ class DigestSender:
         self.retry = dt.timedelta(seconds=retry_seconds)
         self.max_attempts = max_attempts
         self.timezone = timezone
+        self.connections = max(1, connections)
         self.domain = parseaddr(mail_from)[1].rpartition("@")[2] or host
         self._cards: dict[int, list[PaperCard]] = {}  # per run: each edition's cards
+        self._candidates: dict[int, Candidates] = {}  # the same, ready to choose from
         self._fragments: dict[int, Fragments] = {}  # per run: each edition's rendered papers
 
     @classmethod
@@ -403,6 +411,7 @@ class DigestSender:
             max_attempts=settings.digest_max_attempts,
             timezone=settings.digest_timezone,
             reader=editions.reader,
+            connections=settings.digest_smtp_connections,
         )
 
     # -- what is due ---------------------------------------------------------------------------
@@ -449,13 +458,13 @@ class DigestSender:
             self._dry_run(due, report, retry_now=retry_now)
             return report
         lock = SenderLock(self.engine, self.clock)
-        self._cards, self._fragments = {}, {}
+        self._cards, self._candidates, self._fragments = {}, {}, {}
         with lock.hold() as held:
             if not held:
                 report.busy = True
                 return report
             with ExitStack() as stack:
-                session = _Session(self, lock, report)
+                session = _Session(self, lock, report, self.connections)
                 stack.callback(session.close)
                 try:
                     self._retry(session, retry_now=retry_now)
@@ -575,7 +584,7 @@ class DigestSender:
 
     def _new_deliveries(self, session: _Session, edition: Edition) -> None:
         report = session.report.edition(edition.kind, edition.period)
-        cards = self._cards.setdefault(edition.id, self.editions.cards(edition))
+        cards = self.candidates_for(edition)
         after = 0
         while True:
             with self.reader.connect() as conn:
@@ -691,6 +700,11 @@ class DigestSender:
             self._cards[edition.id] = self.editions.cards(edition)
         return self._cards[edition.id]
 
+    def candidates_for(self, edition: Edition) -> Candidates:
+        if edition.id not in self._candidates:
+            self._candidates[edition.id] = Candidates(self.cards_for(edition))
+        return self._candidates[edition.id]
+
     def backoff(self, attempts: int) -> dt.timedelta:
         wait: dt.timedelta = self.retry * 2 ** max(0, attempts - 1)
         return min(MAX_BACKOFF, wait)
@@ -718,7 +732,7 @@ class DigestSender:
                     report.editions.append(EditionReport(kind, period, built=False))
                     continue
                 edition = Edition(0, kind, period, now, tuple(pid for pid, _ in ranked))
-            cards = self.editions.cards(edition)
+            cards = Candidates(self.editions.cards(edition))
             entry = report.edition(kind, period)
             with self.reader.connect() as conn:
                 for row in conn.execute(self.eligible_query(edition)):
@@ -765,20 +779,34 @@ class DigestSender:
         ]
 
 
-class _Session:
-    """The mail connection of a run, opened on first use and again after a loss."""
+# The statements of each message, built once (per message only their values change).
+_STATUS = sa.select(subscriptions.c.status).where(
+    subscriptions.c.id == sa.bindparam("subscription")
+)
+_MARK_SENT = (
+    digest_deliveries.update()
+    .where(digest_deliveries.c.id == sa.bindparam("delivery"))
+    .values(
+        state="sent",
+        attempts=sa.bindparam("tries"),
+        sent_at=sa.bindparam("at"),
+        next_attempt_at=None,
+    )
+)
 
-    def __init__(self, sender: DigestSender, lock: SenderLock, report: SendReport) -> None:
-        self.sender = sender
-        self.lock = lock
-        self.report = report
+
+class _Line:
+    """One mail connection of a run, opened on first use and again after a loss."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
         self.connection: MailConnection | None = None
         self._context: AbstractContextManager[MailConnection] | None = None
-        self.losses = 0
+        self.losses = 0  # in a row
 
-    def _connect(self) -> MailConnection:
+    def connect(self) -> MailConnection:
         if self.connection is None:
-            context = self.sender.mailer.connect()
+            context = self.mailer.connect()
             try:
                 self.connection = context.__enter__()
             except MailError as exc:
@@ -786,31 +814,77 @@ class _Session:
             self._context = context
         return self.connection
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         context, self.connection, self._context = self._context, None, None
         if context is not None:
             with suppress(MailError, OSError):
                 context.__exit__(None, None, None)
 
+
+class _Session:
+    """The mail connections of a run (`connections` of them, each in a thread of its own
+    while a batch is sent)."""
+
+    def __init__(
+        self, sender: DigestSender, lock: SenderLock, report: SendReport, connections: int = 1
+    ) -> None:
+        self.sender = sender
+        self.lock = lock
+        self.report = report
+        self.lines = [_Line(sender.mailer) for _ in range(max(1, connections))]
+        self._counting = threading.Lock()  # the report, updated from every line's thread
+
     def close(self) -> None:
-        self._drop()
+        for line in self.lines:
+            line.drop()
 
     def send_all(self, batch: list[_Pending]) -> None:
-        """Sends a batch in order. The messages are composed ahead in a thread of their own,
-        while this one waits for the mail server: rendering overlaps the server's work."""
+        """Sends a batch over the run's connections at once: each line's thread takes the
+        next message of the batch when its last one was answered and recorded, so at any
+        moment at most one message per connection is between the server and its row."""
         if not self.lock.renew():
             raise _Stop("another sender took over the lease")
-        pool = ThreadPoolExecutor(1, thread_name_prefix="digest-compose")
-        try:
-            composed = [pool.submit(self._compose, item) for item in batch]
-            for item, message in zip(batch, composed, strict=True):
-                self._send_one(item, message)
-        finally:
-            pool.shutdown(cancel_futures=True)
+        queue = iter(batch)
+        taking = threading.Lock()
+        stop = threading.Event()
+
+        def work(line: _Line) -> None:
+            try:
+                while not stop.is_set():
+                    with taking:
+                        item = next(queue, None)
+                    if item is None:
+                        return
+                    self._send_one(line, item)
+            except BaseException:
+                stop.set()  # the other lines finish the message they have and stop
+                raise
+
+        lines = self.lines[: max(1, min(len(self.lines), len(batch)))]
+        if len(lines) == 1:
+            work(lines[0])
+            return
+        with ThreadPoolExecutor(len(lines) - 1, thread_name_prefix="digest-send") as pool:
+            others = [pool.submit(work, line) for line in lines[1:]]
+            errors: list[BaseException] = []
+            try:
+                work(lines[0])
+            except BaseException as exc:
+                errors.append(exc)
+            for future in others:
+                if (error := future.exception()) is not None:
+                    errors.append(error)
+        if errors:  # a stop (the server unreachable) is reported as such; anything else first
+            raise next((e for e in errors if not isinstance(e, _Stop)), errors[0])
+
+    def _count(self, item: _Pending, outcome: str) -> None:
+        with self._counting:
+            entry = self.report.edition(item.edition.kind, item.edition.period)
+            setattr(entry, outcome, getattr(entry, outcome) + 1)
 
     def _compose(self, item: _Pending) -> RawMessage:
         sender = self.sender
-        cards = item.cards or item.preferences.choose(sender.cards_for(item.edition))
+        cards = item.cards or item.preferences.choose(sender.candidates_for(item.edition))
         if not cards:  # (a retry after the papers were hidden or preferences changed)
             cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
         return sender.compose(
@@ -820,16 +894,13 @@ class _Session:
             item.message_id,
         )
 
-    def _send_one(self, item: _Pending, composed: Future[RawMessage]) -> None:
+    def _send_one(self, line: _Line, item: _Pending) -> None:
         sender = self.sender
         engine = sender.engine
-        entry = self.report.edition(item.edition.kind, item.edition.period)
         # The subscription as it is now, just before its message goes: an unsubscribe
-        # counts at once (a message composed ahead for it is dropped).
+        # counts at once.
         with sender.reader.connect() as conn:
-            status = conn.execute(
-                sa.select(subscriptions.c.status).where(subscriptions.c.id == item.subscription_id)
-            ).scalar()
+            status = conn.execute(_STATUS, {"subscription": item.subscription_id}).scalar()
         if status != "confirmed":
             with engine.begin() as conn:
                 conn.execute(
@@ -838,34 +909,28 @@ class _Session:
                         digest_deliveries.c.state != "sent",
                     )
                 )
-            entry.skipped += 1
+            self._count(item, "skipped")
             return
-        message = composed.result()
-        connection = self._connect()
+        message = self._compose(item)
+        connection = line.connect()
         try:
             connection.send(message)
         except MailError as exc:
             self._failed(item, exc)
-            entry.failed += 1
+            self._count(item, "failed")
             if exc.connection_lost:
-                self._drop()
-                self.losses += 1
-                if self.losses >= CONNECTION_LOSSES:
+                line.drop()
+                line.losses += 1
+                if line.losses >= CONNECTION_LOSSES:
                     raise _Stop(str(exc)) from exc
             return
-        self.losses = 0
+        line.losses = 0
         with engine.begin() as conn:
             conn.execute(
-                digest_deliveries.update()
-                .where(digest_deliveries.c.id == item.delivery_id)
-                .values(
-                    state="sent",
-                    attempts=item.attempts + 1,
-                    sent_at=sender.clock(),
-                    next_attempt_at=None,
-                )
+                _MARK_SENT,
+                {"delivery": item.delivery_id, "tries": item.attempts + 1, "at": sender.clock()},
             )
-        entry.sent += 1
+        self._count(item, "sent")
 
     def _failed(self, item: _Pending, exc: MailError) -> None:
         sender = self.sender

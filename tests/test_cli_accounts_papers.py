@@ -90,6 +90,10 @@ def test_search_prints_catalog_ids_and_no_placeholder_date(cli: Cli, rt: Runtime
     out = cli("search", "zygomorphic lattice sheaves", "--mode", "lexical").stdout
     assert f"pf-{done.paper_id}" in out
     assert "----------" not in out
+    # `papers list` too: the id, and a blank date column (the other columns stay aligned).
+    listed = cli("papers", "list").stdout.splitlines()
+    (line,) = [ln for ln in listed if "Zygomorphic" in ln]
+    assert line.startswith(" " * 10 + f"  pf-{done.paper_id} ")
     show = cli("papers", "show", f"pf-{done.paper_id}").stdout.splitlines()
     assert show[:5] == [
         "Zygomorphic lattice sheaves for workshop readers",

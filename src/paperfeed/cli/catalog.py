@@ -112,9 +112,9 @@ def list_papers(
         )
         return
     for row in rows:
-        date = f"{row['submitted_at']:%Y-%m-%d}" if row["submitted_at"] else "----------"
+        date = f"{row['submitted_at']:%Y-%m-%d}" if row["submitted_at"] else ""  # none: blank
         ident = public_id(row["arxiv_id"], row["id"])
-        click.echo(f"{date}  {ident:18} {row['primary_category'] or '':10} {row['title']}")
+        click.echo(f"{date:10}  {ident:18} {row['primary_category'] or '':10} {row['title']}")
     if not rows:
         click.echo("no papers match", err=True)
 

@@ -33,8 +33,9 @@ SLOW_TIMEOUT = 900  # seconds, for tests marked `slow`
 
 
 def pytest_report_header() -> str:
-    url = catalogs.base_url()
-    return f"paperfeed catalog backend: {url or 'SQLite (temporary files)'}; data: {DATA}"
+    server = catalogs.postgresql_server()
+    where = "SQLite (temporary files)" + (f" and PostgreSQL at {server}" if server else "")
+    return f"paperfeed catalog backends: {', '.join(catalogs.backends())}; {where}; data: {DATA}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,41 +46,49 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `slow` (minutes each) run first: with `pytest -n N --dist loadfile
     --no-loadscope-reorder` (scripts/test) each goes to a worker of its own at the start, so
     they do not end the run on one worker while the others idle. They get 15 minutes instead
-    of the default per-test timeout (pyproject.toml)."""
+    of the default per-test timeout (pyproject.toml). Tests that run on PostgreSQL only where
+    it tells something (`_runs`) are deselected elsewhere."""
     for item in items:
         if item.get_closest_marker("slow") and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
-    if catalogs.base_url():
-        keep = [item for item in items if _on_the_postgresql_leg(item)]
-        if len(keep) < len(items):
-            kept = set(map(id, keep))
-            config.hook.pytest_deselected(items=[i for i in items if id(i) not in kept])
-            items[:] = keep
+    keep = [item for item in items if _runs(item)]
+    if len(keep) < len(items):
+        kept = set(map(id, keep))
+        config.hook.pytest_deselected(items=[i for i in items if id(i) not in kept])
+        items[:] = keep
     scheduling.tell_controller(config, items)
 
 
-def _makes_catalogs(item: pytest.Item) -> bool:
-    return "catalog_server" in getattr(item, "fixturenames", ())
+def _backend(item: pytest.Item) -> str | None:
+    """The catalog backend a test runs on ("sqlite", "postgresql"), None if it makes none."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("catalog_server") if callspec is not None else None
 
 
-def _on_the_postgresql_leg(item: pytest.Item) -> bool:
-    """The PostgreSQL leg runs the tests that make a catalog (the others would run exactly as
-    on the SQLite leg, on SQLite files of their own, a second time), except those driven
-    through Chromium: what they check is what the browser shows and runs, and the pages they
-    load read and write through the same services and HTTP handlers that the HTTP-level tests
-    (tests/web/test_hostile_http.py, test_multiprocess.py, tests/api) run on both legs."""
+def _runs(item: pytest.Item) -> bool:
+    """Every test that makes a catalog runs on each backend of the run (the `catalog_server`
+    fixture's parameters), except that those driven through Chromium run on SQLite only: what
+    they check is what the browser shows and runs, and the pages they load read and write
+    through the same services and HTTP handlers that the HTTP-level tests
+    (tests/web/test_hostile_http.py, test_multiprocess.py, tests/api) run on both. Tests that
+    make no catalog run once, unless SQLite is not among the backends (PostgreSQL alone)."""
+    backend = _backend(item)
+    if backend is None:
+        return "sqlite" in catalogs.backends()
     names = getattr(item, "fixturenames", ())
-    return "catalog_server" in names and "browser" not in names
+    return backend == "sqlite" or "browser" not in names
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    catalogs.allow_scratch_databases(_makes_catalogs(item))
+    catalogs.use_backend(_backend(item))
+    catalogs.allow_scratch_databases(_backend(item) is not None)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -105,12 +114,13 @@ def _empty(request: pytest.FixtureRequest) -> bool:
     return request.node.get_closest_marker("empty_catalog") is not None
 
 
-@pytest.fixture(scope="session")
-def catalog_server() -> str | None:
-    """The PostgreSQL server of the PostgreSQL leg (None: the SQLite leg). Every test that
-    makes a catalog asks for it, through `database_url` or, for a module's shared catalog made
-    with `scratch_database`, directly: the PostgreSQL leg runs only those tests."""
-    return catalogs.base_url()
+@pytest.fixture(scope="session", params=catalogs.backends())
+def catalog_server(request: pytest.FixtureRequest) -> str | None:
+    """The backend of the test's catalogs: None for SQLite files, or the PostgreSQL server's
+    URL. Every test that makes a catalog asks for it, through `database_url` or, for a
+    module's shared catalog made with `scratch_database`, directly: it runs once per backend
+    (`test_x[sqlite]`, `test_x[postgresql]`); see `_runs`."""
+    return catalogs.postgresql_server() if request.param == "postgresql" else None
 
 
 def _seed(request: pytest.FixtureRequest) -> str | None:

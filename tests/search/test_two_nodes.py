@@ -40,8 +40,8 @@ class TwoNodes:
 def two_nodes(
     tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None
 ) -> Iterator[TwoNodes]:
-    if not os.environ.get("PAPERFEED_TEST_DATABASE_URL"):
-        pytest.skip("two machines share a PostgreSQL catalog (the PostgreSQL leg only)")
+    if catalog_server is None:
+        pytest.skip("two machines share a PostgreSQL catalog (on PostgreSQL only)")
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     folder = tmp_path_factory.mktemp("two-nodes")

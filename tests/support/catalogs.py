@@ -67,9 +67,40 @@ def allow_scratch_databases(allowed: bool) -> None:
     _scratch_allowed = allowed
 
 
-def base_url() -> str | None:
-    """The PostgreSQL server of the PostgreSQL leg (None: the SQLite leg)."""
+def postgresql_server() -> str | None:
+    """The PostgreSQL server the run may use (PAPERFEED_TEST_DATABASE_URL), if any."""
     return os.environ.get("PAPERFEED_TEST_DATABASE_URL") or None
+
+
+def backends() -> list[str]:
+    """The catalog backends of this run, the `catalog_server` fixture's parameters: "sqlite",
+    and "postgresql" when PAPERFEED_TEST_DATABASE_URL names a server. PAPERFEED_TEST_BACKENDS
+    (comma-separated) chooses among them, e.g. `postgresql` for that leg alone."""
+    chosen = os.environ.get("PAPERFEED_TEST_BACKENDS", "sqlite,postgresql")
+    wanted = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = set(wanted) - {"sqlite", "postgresql"}
+    if unknown:
+        raise ValueError(f"PAPERFEED_TEST_BACKENDS: unknown backend(s) {sorted(unknown)}")
+    if "postgresql" in wanted and postgresql_server() is None:
+        wanted.remove("postgresql")
+        if not wanted:
+            raise ValueError("PAPERFEED_TEST_BACKENDS=postgresql needs PAPERFEED_TEST_DATABASE_URL")
+    return wanted
+
+
+_current_server: str | None = None
+
+
+def use_backend(backend: str | None) -> None:
+    """Set before each test (conftest.py): the backend its `catalog_server` parameter names
+    (None for a test that makes no catalog: it gets SQLite files, if anything)."""
+    global _current_server
+    _current_server = postgresql_server() if backend == "postgresql" else None
+
+
+def base_url() -> str | None:
+    """The PostgreSQL server of the running test's catalogs (None: SQLite files)."""
+    return _current_server
 
 
 def _database_url(server: str, name: str) -> str:
@@ -197,18 +228,18 @@ def _execute(server: str, statement: str) -> None:
 
 @contextmanager
 def scratch_database(*, empty: bool = False, seed: str | None = None) -> Iterator[str | None]:
-    """The catalog URL for a test: None on the SQLite leg (a file in the test's home, see
-    `seed_home`), or on the PostgreSQL leg (PAPERFEED_TEST_DATABASE_URL) a database of its
+    """The catalog URL for a test: None on SQLite (a file in the test's home, see
+    `seed_home`), or on PostgreSQL (the test's `catalog_server` parameter) a database of its
     own, dropped afterwards: a copy of the migrated template (with `seed` imported), or with
     `empty` a new one.
 
     Only a test that asked for the `catalog_server` fixture (itself, or through a fixture) may
-    make one: the PostgreSQL leg runs only those tests, and would otherwise skip it."""
+    make one: only those tests run on PostgreSQL too, and it would otherwise skip it."""
     if not _scratch_allowed:
         raise RuntimeError(
             "this test makes a catalog without asking for the `catalog_server` fixture: "
-            "add it to the fixture that calls scratch_database(), or the PostgreSQL leg "
-            "will not run the test"
+            "add it to the fixture that calls scratch_database(), or the test will not "
+            "run on PostgreSQL"
         )
     server = base_url()
     if not server:

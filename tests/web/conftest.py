@@ -1,4 +1,4 @@
-"""Browser fixtures: Debian's chromium driven by Playwright (one browser per module), the real
+"""Browser fixtures: Debian's chromium driven by Playwright (one browser per test process), the real
 app served by uvicorn over the test's own catalog, a real SMTP server, and a screenshot of
 every open page when a test fails."""
 
@@ -30,7 +30,7 @@ PAGES = pytest.StashKey[list[Page]]()
 # -- the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         reason = f"no chromium at {CHROMIUM} (apt-get install chromium, or set PAPERFEED_CHROMIUM)"

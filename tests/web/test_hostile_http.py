@@ -815,7 +815,11 @@ def test_subscribe_counts_each_request_once(settings: Settings) -> None:
     """The limit is 10 subscriptions an hour per client (and per address): the 10th goes
     through, the 11th is refused."""
     assert SUBSCRIBE.count == 10
-    with limited_site(settings) as (_, server), httpx.Client(base_url=server.url) as client:
+    # Each subscription mails a confirmation link: more than httpx's 5 s on a loaded machine.
+    with (
+        limited_site(settings) as (_, server),
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
         token = csrf_token(client, "/")
         answers = [
             client.post("/subscribe", data={"email": f"reader{i}@example.org", "csrf_token": token})

@@ -396,9 +396,7 @@ follows = sa.Table(
     "follows",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # author | category | search
     sa.Column("value", sa.Text, nullable=False),  # the author's name, category, or query text
     sa.Column("filters", sa.JSON, nullable=False),  # a search's {cat, since, until}; else {}

@@ -97,6 +97,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.web.authors import router as authors_router
     from paperfeed.web.digest import router as digest_router
     from paperfeed.web.feeds import router as feeds_router
+    from paperfeed.web.following import router as following_router
+    from paperfeed.web.library import router as library_router
     from paperfeed.web.pages import router as pages_router
 
     app.include_router(ops_router)
@@ -107,6 +109,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.include_router(accounts_router)
     app.include_router(authors_router)
     app.include_router(digest_router)
+    app.include_router(library_router)
+    app.include_router(following_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from paperfeed.accounts.service import User
 from paperfeed.clock import Clock, utcnow
 from paperfeed.community.cards import CardService, PaperCard
-from paperfeed.community.errors import CommunityError, NotFound
+from paperfeed.community.errors import CommunityError, Duplicate, NotFound
 from paperfeed.db.schema import (
     collection_items,
     collections,
@@ -171,6 +171,15 @@ class LibraryService:
         name = clean_name(name)
         description = clean_text(description, MAX_DESCRIPTION, "a description")
         now = self.clock()
+        try:
+            new_id = self._insert(user, name, description, public, now)
+        except sa.exc.IntegrityError:  # a request racing this one took the name
+            raise Duplicate(f"you have a collection named {name!r} already") from None
+        return self.own(user, new_id)
+
+    def _insert(
+        self, user: User, name: str, description: str, public: bool, now: dt.datetime
+    ) -> int:
         with self.engine.begin() as conn:
             count = conn.execute(
                 sa.select(sa.func.count()).where(collections.c.user_id == user.id)
@@ -190,7 +199,7 @@ class LibraryService:
                 )
                 .returning(collections.c.id)
             ).scalar_one()
-        return self.own(user, int(new_id))
+        return int(new_id)
 
     @staticmethod
     def _refuse_taken(conn: sa.Connection, user: User, name: str, but: int | None = None) -> None:
@@ -200,7 +209,7 @@ class LibraryService:
         if but is not None:
             query = query.where(collections.c.id != but)
         if conn.execute(query).first() is not None:
-            raise CommunityError(f"you have a collection named {name!r} already")
+            raise Duplicate(f"you have a collection named {name!r} already")
 
     def update(
         self,
@@ -220,14 +229,17 @@ class LibraryService:
             values["description"] = clean_text(description, MAX_DESCRIPTION, "a description")
         if public is not None:
             values["public"] = public
-        with self.engine.begin() as conn:
-            if name is not None:
-                self._refuse_taken(conn, user, str(values["name"]), but=collection_id)
-            conn.execute(
-                collections.update()
-                .where(collections.c.id == collection_id, collections.c.user_id == user.id)
-                .values(values)
-            )
+        try:
+            with self.engine.begin() as conn:
+                if name is not None:
+                    self._refuse_taken(conn, user, str(values["name"]), but=collection_id)
+                conn.execute(
+                    collections.update()
+                    .where(collections.c.id == collection_id, collections.c.user_id == user.id)
+                    .values(values)
+                )
+        except sa.exc.IntegrityError:  # a request racing this one took the name
+            raise Duplicate(f"you have a collection named {values['name']!r} already") from None
         return self.own(user, collection_id)
 
     def delete(self, user: User, collection_id: int) -> None:
@@ -255,7 +267,7 @@ class LibraryService:
             raise NotFound(f"you have no collection named {name!r}")
         try:
             return self.create(user, name)
-        except CommunityError:  # made by a request racing this one
+        except Duplicate:  # made by a request racing this one
             return self.named(user, name, create=False)
 
     # -- items ---------------------------------------------------------------------------------

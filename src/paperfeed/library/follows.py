@@ -166,6 +166,24 @@ class FollowService:
         is new."""
         kind_, value, kept = checked_follow(kind, value, filters)
         key = _key(kind_, value, kept)
+        try:
+            return self._add(user, kind_, value, kept, key)
+        except sa.exc.IntegrityError:  # the same follow, made by a request racing this one
+            return self._get(user.id, self._id_of(user, key)), False
+
+    def _id_of(self, user: User, key: str) -> int:
+        with self.reader.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(follows.c.id).where(
+                        follows.c.user_id == user.id, follows.c.key == key
+                    )
+                ).scalar_one()
+            )
+
+    def _add(
+        self, user: User, kind_: FollowKind, value: str, kept: dict[str, str], key: str
+    ) -> tuple[Follow, bool]:
         with self.engine.begin() as conn:
             found = conn.execute(
                 sa.select(follows.c.id).where(follows.c.user_id == user.id, follows.c.key == key)

@@ -22,6 +22,8 @@ class ReaderSignals:
     liked: frozenset[int]  # paper ids (catalog row ids)
     disliked: frozenset[int]
     seen: frozenset[int]  # liked | disliked | read: exclude these from recommendations
+    upvoted: frozenset[int] = frozenset()  # where the likes come from
+    saved: frozenset[int] = frozenset()
 
 
 def reader_signals(conn: sa.Connection, user_id: int) -> ReaderSignals:
@@ -50,6 +52,8 @@ def reader_signals(conn: sa.Connection, user_id: int) -> ReaderSignals:
         liked=frozenset(liked),
         disliked=frozenset(disliked),
         seen=frozenset(upvoted | saved | disliked | marks["read"]),
+        upvoted=frozenset(upvoted),
+        saved=frozenset(saved),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from paperfeed.accounts.service import User
 from paperfeed.api.schemas import ErrorResponse, Paper, UtcDatetime
@@ -49,8 +49,13 @@ router = APIRouter(prefix="/api/v1", tags=["library"], responses=ERRORS)
 MAX_ID = 2**31 - 1
 CollectionId = Annotated[int, Path(ge=1, le=MAX_ID, description="a collection's id")]
 FollowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a follow's id")]
-# Text the service keeps: a name with something besides spaces (NUL characters are dropped).
-NAME_PATTERN = r"[^\s\x00]"
+# Text with something besides spaces in it (NUL characters are dropped). The class spells out
+# every character that Python, JavaScript or Rust count as a space, so that the document, the
+# validation and the service agree on what "only spaces" is.
+NAME_PATTERN = (
+    r"[^\x00\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+    r"\u3000\ufeff]"
+)
 CATEGORY_PATTERN = "^(?:" + "|".join(re.escape(c) for c in known_categories()) + ")$"
 
 
@@ -60,13 +65,13 @@ CATEGORY_PATTERN = "^(?:" + "|".join(re.escape(c) for c in known_categories()) +
 class CollectionIn(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)
     description: str = Field("", max_length=MAX_DESCRIPTION)
-    public: bool = Field(False, description="public: a page and an Atom feed anyone can read")
+    public: StrictBool = Field(False, description="public: a page and an Atom feed anyone can read")
 
 
 class CollectionChange(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)
     description: str | None = Field(None, max_length=MAX_DESCRIPTION)
-    public: bool | None = None
+    public: StrictBool | None = None
 
 
 class CollectionOut(BaseModel):
@@ -128,7 +133,12 @@ class MarksOut(BaseModel):
 
 
 class AuthorFollowIn(BaseModel):
-    name: str = Field(min_length=1, max_length=MAX_AUTHOR, pattern=r"[^\W_]")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_AUTHOR,
+        pattern=NAME_PATTERN,
+        description="the name as papers give it (a name without letters or digits names no one)",
+    )
 
 
 class CategoryFollowIn(BaseModel):
@@ -440,14 +450,16 @@ def follow_search(body: SearchFollowIn, user: TokenUserDep, follows: FollowsDep)
     return _followed(follows, user, "search", body.q, filters)
 
 
-@router.delete("/follows/{follow_id}", status_code=204, response_class=Response, summary="Unfollow")
+@router.delete(
+    "/follows/{follow_id:int}", status_code=204, response_class=Response, summary="Unfollow"
+)
 def unfollow(follow_id: FollowId, user: TokenUserDep, follows: FollowsDep) -> Response:
     follows.unfollow(user, follow_id)
     return Response(status_code=204)
 
 
 @router.get(
-    "/follows/{follow_id}/papers",
+    "/follows/{follow_id:int}/papers",
     response_model=list[Paper],
     summary="The newest papers a follow finds (its feed)",
 )

@@ -92,8 +92,10 @@ def checked_follow(
     """A follow's kind, value and filters as stored; CommunityError says what is wrong."""
     value = " ".join(value.replace("\x00", "").split())
     if kind == "author":
-        if not author_key(value) or len(value) > MAX_NAME:
-            raise CommunityError(f"follow an author by their name (at most {MAX_NAME} characters)")
+        if len(value) > MAX_NAME:
+            raise CommunityError(f"an author's name has at most {MAX_NAME} characters")
+        if not author_key(value):
+            raise NotFound(f"no author is named {value!r}: a name has letters or digits")
         return "author", value, {}
     if kind == "category":
         if not is_known_category(value):

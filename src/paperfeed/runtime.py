@@ -27,6 +27,9 @@ from paperfeed.digest.editions import EditionService
 from paperfeed.digest.preferences import PreferenceService
 from paperfeed.digest.sender import DigestSender
 from paperfeed.digest.subscriptions import SubscriptionService
+from paperfeed.library.collections import LibraryService
+from paperfeed.library.follows import FollowService
+from paperfeed.library.transfer import ArxivRecords, CollectionImporter
 from paperfeed.mail.messages import Messages
 from paperfeed.mail.service import Mailer, make_mailer
 from paperfeed.papers.catalog import Catalog
@@ -194,6 +197,30 @@ class Runtime:
             self.cards,
             self.arxiv_fetcher,
             clock=self.clock,
+            on_added=self.index_in_background,
+        )
+
+    @cached_property
+    def library(self) -> LibraryService:
+        return LibraryService(self.engine, self.cards, reader=self.reader, clock=self.clock)
+
+    @cached_property
+    def follows(self) -> FollowService:
+        return FollowService(self.engine, self.cards, reader=self.reader, clock=self.clock)
+
+    @cached_property
+    def arxiv_records(self) -> ArxivRecords:
+        """arXiv's records by id, many at a time (a collection's import)."""
+        return HttpArxivFetcher(
+            self.settings.arxiv_api_endpoint, timeout=self.settings.http_timeout
+        )
+
+    @cached_property
+    def collection_importer(self) -> CollectionImporter:
+        return CollectionImporter(
+            self.library,
+            self.catalog_writer,
+            self.arxiv_records,
             on_added=self.index_in_background,
         )
 

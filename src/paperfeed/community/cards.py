@@ -14,7 +14,16 @@ import sqlalchemy as sa
 
 from paperfeed.clock import Clock, utcnow
 from paperfeed.community.errors import NotFound
-from paperfeed.db.schema import comments, daily_papers, paper_moderation, papers, votes
+from paperfeed.db.schema import (
+    collection_items,
+    collections,
+    comments,
+    daily_papers,
+    paper_marks,
+    paper_moderation,
+    papers,
+    votes,
+)
 from paperfeed.papers.authors import author_key
 from paperfeed.papers.ids import public_id
 from paperfeed.search.service import MAX_LIMIT, SearchHit
@@ -59,6 +68,10 @@ class PaperCard:
     thumbnail: str | None = None  # only with PAPERFEED_REMOTE_IMAGES (CardService)
     new: bool = False  # first on a daily list in the last 24 hours (CardService's clock)
     voted: bool = False  # by the user looking at it
+    # The viewer's library (library/): saved in a collection, marked read, "not interested"
+    saved: bool = False
+    read: bool = False
+    dismissed: bool = False
     categories_predicted: bool = False  # voted by neighbours (papers/predicted_categories.py)
 
     @property
@@ -193,8 +206,32 @@ def _counted_card_query(with_viewer: bool) -> sa.Select[Any]:
         voted = sa.exists().where(
             votes.c.paper_id == papers.c.id, votes.c.user_id == sa.bindparam("viewer_id")
         )
-        query = query.add_columns(voted.label("voted"))
+        query = query.add_columns(voted.label("voted"), *_library_marks())
     return query.where(papers.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _library_marks() -> list[sa.Label[bool]]:
+    """Whether the viewer saved the paper (in any collection), marked it read, or "not
+    interested" (library/)."""
+    viewer: sa.BindParameter[int] = sa.bindparam("viewer_id")
+    saved = sa.exists().where(
+        collection_items.c.paper_id == papers.c.id,
+        collection_items.c.collection_id == collections.c.id,
+        collections.c.user_id == viewer,
+    )
+
+    def marked(kind: str) -> sa.Exists:
+        return sa.exists().where(
+            paper_marks.c.user_id == viewer,
+            paper_marks.c.paper_id == papers.c.id,
+            paper_marks.c.kind == kind,
+        )
+
+    return [
+        saved.label("saved"),
+        marked("read").label("read"),
+        marked("dismissed").label("dismissed"),
+    ]
 
 
 def load_cards(
@@ -218,7 +255,9 @@ def load_cards(
             card = _card(row)
             card.upvotes += row.local_votes
             card.num_comments = row.local_comments
-            card.voted = bool(viewer_id is not None and row.voted)
+            if viewer_id is not None:
+                card.voted, card.saved = bool(row.voted), bool(row.saved)
+                card.read, card.dismissed = bool(row.read), bool(row.dismissed)
             cards[row.id] = card
     ordered = [cards[pid] for pid in ids if pid in cards]
     return [c for c in ordered if include_hidden or not c.hidden]

@@ -2,6 +2,7 @@
 download) or closes the account.
 
 Closing an account (its password asked again) deletes its votes (the papers' counts drop),
+its library (collections, notes, marks, follows: library/account.py),
 its comments (replies by others stay, see discussion.remove_comments), its API tokens,
 sessions and pending links; papers it submitted stay on their daily lists without its name."""
 
@@ -16,6 +17,7 @@ from paperfeed.accounts.service import AccountError, AccountService, User
 from paperfeed.clock import Clock, utcnow
 from paperfeed.community.discussion import remove_comments
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
+from paperfeed.library.account import library_export
 from paperfeed.papers.ids import public_id
 
 EXPORT_FORMAT = "paperfeed-account-export/1"
@@ -84,6 +86,7 @@ class MemberService:
                 .where(*self._submissions(user))
                 .order_by(daily_papers.c.submitted_at)
             ).all()
+            library = library_export(conn, user.id)
         return {
             "format": EXPORT_FORMAT,
             "exported_at": _iso(self.clock()),
@@ -123,6 +126,8 @@ class MemberService:
                 }
                 for r in submitted
             ],
+            # collections with notes, read and "not interested" marks, follows
+            "library": library,
         }
 
     @staticmethod

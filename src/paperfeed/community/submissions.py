@@ -6,7 +6,7 @@ path by the injected callback (the runtime's `index_in_background`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -54,6 +54,21 @@ class HttpArxivFetcher:
                 "catalog by importing it."
             ) from exc
         return found[0] if found else None
+
+    def fetch_many(self, arxiv_ids: Sequence[str]) -> list[PaperRecord]:
+        """The papers arXiv knows among these canonical ids, in `id_list` queries of 100
+        (a collection's import); FetchUnavailable when arXiv cannot be reached."""
+        import httpx
+
+        from paperfeed.ingest.atom import fetch_ids
+        from paperfeed.ingest.base import FormatError
+
+        try:
+            with httpx.Client(timeout=self.timeout, follow_redirects=True) as client:
+                return fetch_ids(client, self.endpoint, arxiv_ids)
+        except (httpx.HTTPError, FormatError) as exc:
+            logging.getLogger(__name__).warning("arXiv API unreachable: %r", exc)
+            raise FetchUnavailable(f"arXiv could not be reached ({type(exc).__name__})") from exc
 
 
 class SubmissionService:

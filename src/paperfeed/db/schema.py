@@ -341,3 +341,78 @@ digest_sender_lease = sa.Table(
     sa.Column("holder", sa.String(100), nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
 )
+
+# -- library: collections, read / "not interested" marks, follows (library/) ---------------------
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    # Private (its owner's alone) unless made public: then it has a page and a feed.
+    sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "name"),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column(
+        "collection_id",
+        sa.Integer,
+        sa.ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "paper_id",
+        sa.Integer,
+        sa.ForeignKey("papers.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+)
+
+# A reader's marks on papers: "read", or "dismissed" ("not interested").
+paper_marks = sa.Table(
+    "paper_marks",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("kind", sa.String(16), primary_key=True),  # read | dismissed
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # author | category | search
+    sa.Column("value", sa.Text, nullable=False),  # the author's name, category, or query text
+    sa.Column("filters", sa.JSON, nullable=False),  # a search's {cat, since, until}; else {}
+    sa.Column("key", sa.String(64), nullable=False),  # sha256 of (kind, value, filters)
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "key"),
+)
+
+# The secret in the URLs of a reader's private feeds (their follows), until regenerated or
+# revoked. Stored as it is (a capability, like a subscription's token): the page shows it.
+feed_tokens = sa.Table(
+    "feed_tokens",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

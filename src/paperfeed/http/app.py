@@ -29,6 +29,9 @@ paperfeed's JSON API. Two families of endpoints:
 * **native** (`/api/v1/...`): search, papers, similar papers, daily lists, trending,
   submissions and upvotes. Reads are anonymous; writes take an API token
   (`Authorization: Bearer pf_...`, created on the account page).
+* **library** (`/api/v1/collections`, `/marks`, `/follows`, `/ratings`): your collections
+  with notes, read and "not interested" marks, follows and likes; private, so every call
+  takes an API token, reads too.
 * **Hugging Face-compatible** (`/api/papers/search`, `/api/papers/{id}`, `/api/daily_papers`,
   `/papers/{id}.md`): the shapes the `huggingface_hub` client parses, so
   `HfApi(endpoint="http://this-server")` works unmodified.
@@ -62,6 +65,11 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         openapi_tags=[
             {"name": "native", "description": "paperfeed's own API."},
             {"name": "huggingface", "description": "Hugging Face papers API compatible."},
+            {
+                "name": "library",
+                "description": "Your collections, marks, follows and ratings (private: "
+                "every call takes your API token).",
+            },
         ],
     )
     app.state.runtime = runtime
@@ -90,6 +98,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from paperfeed.api.hf import router as hf_router
+    from paperfeed.api.library import router as library_api_router
     from paperfeed.api.native import router as native_router
     from paperfeed.http import docs
     from paperfeed.http.ops import router as ops_router
@@ -97,16 +106,21 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.web.authors import router as authors_router
     from paperfeed.web.digest import router as digest_router
     from paperfeed.web.feeds import router as feeds_router
+    from paperfeed.web.following import router as following_router
+    from paperfeed.web.library import router as library_router
     from paperfeed.web.pages import router as pages_router
 
     app.include_router(ops_router)
     docs.install(app)
     app.include_router(native_router)
+    app.include_router(library_api_router)
     app.include_router(hf_router)
     app.include_router(feeds_router)
     app.include_router(accounts_router)
     app.include_router(authors_router)
     app.include_router(digest_router)
+    app.include_router(library_router)
+    app.include_router(following_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

@@ -28,6 +28,9 @@ from paperfeed.digest.editions import EditionService
 from paperfeed.digest.preferences import PreferenceService
 from paperfeed.digest.subscriptions import SubscriptionService
 from paperfeed.http.security import client_address, csrf_token, csrf_valid
+from paperfeed.library.collections import LibraryService
+from paperfeed.library.follows import FollowService
+from paperfeed.library.transfer import CollectionImporter
 from paperfeed.mail.messages import Messages
 from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.lookup import PaperIds
@@ -113,6 +116,18 @@ def _messages(rt: RuntimeDep) -> Messages:
     return rt.messages
 
 
+def _library(rt: RuntimeDep) -> LibraryService:
+    return rt.library
+
+
+def _follows(rt: RuntimeDep) -> FollowService:
+    return rt.follows
+
+
+def _collection_importer(rt: RuntimeDep) -> CollectionImporter:
+    return rt.collection_importer
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
@@ -130,6 +145,9 @@ SubscriptionsDep = Annotated[SubscriptionService, Depends(_subscriptions)]
 MessagesDep = Annotated[Messages, Depends(_messages)]
 EditionsDep = Annotated[EditionService, Depends(_editions)]
 DigestPreferencesDep = Annotated[PreferenceService, Depends(_digest_preferences)]
+LibraryDep = Annotated[LibraryService, Depends(_library)]
+FollowsDep = Annotated[FollowService, Depends(_follows)]
+CollectionImporterDep = Annotated[CollectionImporter, Depends(_collection_importer)]
 
 
 # -- who is asking ------------------------------------------------------------------------------

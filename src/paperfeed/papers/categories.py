@@ -282,6 +282,11 @@ def is_known_category(code: str) -> bool:
     return code in CATEGORY_NAMES or code in _GROUPS
 
 
+def known_categories() -> list[str]:
+    """Every code `is_known_category` accepts, sorted."""
+    return sorted(set(CATEGORY_NAMES) | set(_GROUPS))
+
+
 def lists_subject_classes(code: str) -> bool:
     """Whether `code` stands for an archive's subject classes rather than one category: "cs"
     (papers are in cs.LG, cs.CL, ...) but not "cs.LG" or "hep-th" (an archive without

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.community.cards import AUTHOR_CANDIDATES
-from paperfeed.http.deps import CardsDep, SearchDep, ViewerDep
+from paperfeed.http.deps import CardsDep, FollowsDep, SearchDep, ViewerDep
 from paperfeed.papers.authors import MAX_NAME, author_path
 from paperfeed.web.templates import render
 
@@ -24,6 +24,7 @@ def author_page(
     cards: CardsDep,
     search: SearchDep,
     user: ViewerDep,
+    follows: FollowsDep,
     page: Annotated[int, Query(ge=1, le=AUTHOR_CANDIDATES // PAGE_SIZE)] = 1,
 ) -> Response:
     name = name.strip()[:MAX_NAME]
@@ -31,6 +32,7 @@ def author_page(
         search, name, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, viewer=user
     )
     path = author_path(name)
+    follow = follows.following(user, "author", name) if user is not None and total else None
     return render(
         request,
         "author.html",
@@ -43,4 +45,5 @@ def author_page(
         pages=math.ceil(total / PAGE_SIZE),
         path=path,
         feed=f"/feeds{path}.atom" if total else None,
+        follow=follow,
     )

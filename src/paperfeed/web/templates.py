@@ -45,6 +45,19 @@ MESSAGES = {
     "account-deleted": "Your account is deleted.",
     "comment-edited": "Comment updated.",
     "comment-deleted": "Comment deleted.",
+    "saved": "Saved to your collection.",
+    "marked-read": "Marked read.",
+    "dismissed": "Marked not interested.",
+    "unmarked": "Mark taken away.",
+    "collection-created": "Collection created.",
+    "collection-saved": "Collection saved.",
+    "collection-deleted": "Collection deleted.",
+    "note-saved": "Note saved.",
+    "removed": "Removed from the collection.",
+    "followed": "Followed. Its feed is on your Following page.",
+    "unfollowed": "Unfollowed.",
+    "feed-token-new": "New secret feed URLs: the old ones no longer work.",
+    "feed-token-revoked": "Private feeds are off: their URLs no longer work.",
 }
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -75,6 +88,9 @@ def render(
 ) -> HTMLResponse:
     started = request.scope.get("paperfeed.started") or time.perf_counter()
     context.setdefault("feed", None)
+    user = viewer(request)
+    if user is not None:  # the collections a paper's "Save" offers (_library.html)
+        context.setdefault("library_names", get_runtime(request).library.names(user))
     response = TEMPLATES.TemplateResponse(
         request,
         template,

@@ -59,7 +59,12 @@ def build(records: int, queries: int, seed: int, out: Path | None = None) -> Pat
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     with (folder / "corpus.jsonl").open("w") as out_corpus:
         for r in chosen:
-            doc = {"_id": r.arxiv_id, "title": "", "text": r.abstract, "metadata": {}}
+            doc: dict[str, object] = {
+                "_id": r.arxiv_id,
+                "title": "",
+                "text": r.abstract,
+                "metadata": {},
+            }
             out_corpus.write(json.dumps(doc) + "\n")
     splits: dict[str, list[str]] = {"test": [], "term": [], "natural": []}
     with (folder / "queries.jsonl").open("w") as out_queries:

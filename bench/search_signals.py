@@ -239,7 +239,9 @@ def bootstrap(diff: Floats, rounds: int = 2000, seed: int = 7) -> tuple[float, f
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def load(beir: Path, split: str, home: Path) -> tuple[dict[str, Signals], dict, dict[int, str]]:
+def load(
+    beir: Path, split: str, home: Path
+) -> tuple[dict[str, Signals], dict[str, dict[str, int]], dict[int, str]]:
     qrels = evaluation.load_qrels(beir / "qrels" / f"{split}.tsv")
     queries = {
         str(q["_id"]): str(q.get("text", ""))

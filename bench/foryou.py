@@ -39,10 +39,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from bench.common import cache_dir
-from paperfeed.config import Settings
 from paperfeed.db.schema import papers
+from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend.service import Recommender
-from paperfeed.runtime import Runtime
 from paperfeed.search.lexical import IndexDocument, LexicalIndex
 from paperfeed.search.store import IndexMeta, SearchStore
 from paperfeed.search.vectors import VectorIndex
@@ -69,13 +68,21 @@ def work_dir() -> Path:
     return path
 
 
-def paper_ids(runtime: Runtime) -> np.ndarray:
-    with runtime.reader.connect() as conn:
+def open_catalog() -> Catalog:
+    """The 1M catalog, read only and as it is (its schema is not brought up to date: another
+    branch's benchmark may have migrated it further)."""
+    path = catalog_home() / "catalog.sqlite3"
+    engine = sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    return Catalog(engine, engine)
+
+
+def paper_ids(catalog: Catalog) -> np.ndarray:
+    with catalog.reader.connect() as conn:
         ids = [r[0] for r in conn.execute(sa.select(papers.c.id).order_by(papers.c.id))]
     return np.asarray(ids, np.int64)
 
 
-def build_lexical(runtime: Runtime, root: Path) -> None:
+def build_lexical(catalog: Catalog, root: Path) -> None:
     done = root / "lexical.done"
     if done.exists():
         return
@@ -83,7 +90,7 @@ def build_lexical(runtime: Runtime, root: Path) -> None:
     started = time.perf_counter()
     index = LexicalIndex(root / "gen-bench" / "lexical")
     query = sa.select(papers.c.id, papers.c.title, papers.c.abstract).order_by(papers.c.id)
-    with runtime.reader.connect() as conn:
+    with catalog.reader.connect() as conn:
         rows = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)
         batch: list[IndexDocument] = []
         for row in rows:
@@ -162,9 +169,9 @@ def one_reader(service: Recommender, ids: np.ndarray, queries: int, seed: int) -
 def _digest_part(args: tuple[int, int, int, int]) -> float:
     first, count, width, seed = args
     root = work_dir()
-    runtime = Runtime(Settings(home=catalog_home(), database_url=None, embedder="none"))
-    service = Recommender(lambda: store(root), runtime.catalog)
-    ids = paper_ids(runtime)
+    catalog = open_catalog()
+    service = Recommender(lambda: store(root), catalog)
+    ids = paper_ids(catalog)
     candidates = ids[-width:].tolist()
     pool = ids[:-WEEK]
     rng = np.random.default_rng(seed + first)
@@ -172,7 +179,7 @@ def _digest_part(args: tuple[int, int, int, int]) -> float:
     for _ in range(count):
         liked, disliked = reader(rng, pool, 50)
         service.rank(liked, disliked, candidates, limit=10)
-    runtime.close()
+    catalog.engine.dispose()
     return time.perf_counter() - started
 
 
@@ -203,11 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = work_dir()
-    runtime = Runtime(Settings(home=catalog_home(), database_url=None, embedder="none"))
-    ids = paper_ids(runtime)
-    build_lexical(runtime, root)
+    catalog = open_catalog()
+    ids = paper_ids(catalog)
+    build_lexical(catalog, root)
     build_vectors(ids, root, args.seed)
-    service = Recommender(lambda: store(root), runtime.catalog)
+    service = Recommender(lambda: store(root), catalog)
     result: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "load": os.getloadavg(),
@@ -215,7 +222,6 @@ def main(argv: list[str] | None = None) -> int:
         "for_you": one_reader(service, ids, args.queries, args.seed),
     }
     log(f"for-you: {result['for_you']}")
-    runtime.close()
     if not args.skip_digests:
         for name, width in (("digest_day", DAY), ("digest_week", WEEK)):
             result[name] = digests(args.readers, args.processes, width, args.seed)

@@ -42,7 +42,7 @@ class Weights:
 
     sharpness: float = 20.0  # of the smooth maximum over liked papers (0 < s; large: max)
     meaning: float = 1.0
-    words: float = 1.0
+    words: float = 0.5
     dislikes: float = 0.5
     profile_terms: int = PROFILE_TERMS
 

@@ -55,45 +55,6 @@ def mean_cosine(candidates: Floats, liked: Floats) -> Floats:
     return out
 
 
-def logistic_regression(
-    positives: Floats,
-    negatives: Floats,
-    *,
-    l2: float = 1.0,
-    iterations: int = 6,
-    negative_weights: Floats | None = None,
-) -> tuple[Floats, float]:
-    """Weights and bias of an L2-regularised logistic regression fitted by Newton's method
-    (IRLS), the classes weighted to count equally ("balanced"); `negative_weights` scales
-    single negatives within their class (a dislike counts more than a random paper)."""
-    x = np.vstack([positives, negatives]).astype(np.float64)
-    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
-    weights = np.concatenate(
-        [
-            np.full(len(positives), 0.5 / max(1, len(positives))),
-            _class_share(negatives, negative_weights),
-        ]
-    )
-    x = np.hstack([x, np.ones((len(x), 1))])
-    theta = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2 / len(x))
-    penalty[-1] = 0.0  # the bias is not shrunk
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(x @ theta)))
-        gradient = x.T @ (weights * (p - y)) + penalty * theta
-        hessian = (x.T * (weights * p * (1 - p))) @ x + np.diag(penalty + 1e-9)
-        theta -= np.linalg.solve(hessian, gradient)
-    return theta[:-1].astype(np.float32), float(theta[-1])
-
-
-def _class_share(rows: Floats, scale: Floats | None) -> npt.NDArray[np.float64]:
-    if not len(rows):
-        return np.zeros(0)
-    raw = np.ones(len(rows)) if scale is None else np.asarray(scale, np.float64)
-    out: npt.NDArray[np.float64] = 0.5 * raw / raw.sum()
-    return out
-
-
 def z_scores(scores: Floats) -> Floats:
     spread = float(scores.std())
     out: Floats = ((scores - scores.mean()) / (spread if spread > 0 else 1.0)).astype(np.float32)

@@ -3,7 +3,8 @@ bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follo
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
 see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py;
 `python -m bench devset`: see bench/search_devset.py; `python -m bench signals`: see
-bench/search_signals.py."""
+bench/search_signals.py; `python -m bench recsys`, `recsys-devset`, `foryou-model`: see
+bench/recsys.py, bench/recsys_devset.py, bench/foryou.py."""
 
 import sys
 
@@ -36,6 +37,19 @@ if sys.argv[1:2] == ["categories"]:
     from bench.categories import main as categories_main
 
     raise SystemExit(categories_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["recsys"]:
+    from bench.recsys import main as recsys_main
+
+    raise SystemExit(recsys_main(sys.argv[2:]))
+if sys.argv[1:2] == ["recsys-devset"]:
+    from bench.recsys_devset import main as devset_main
+
+    raise SystemExit(devset_main(sys.argv[2:]))
+if sys.argv[1:2] == ["foryou-model"]:
+    from bench.foryou import main as foryou_main
+
+    raise SystemExit(foryou_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main

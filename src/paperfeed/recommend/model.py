@@ -1,0 +1,70 @@
+"""The reader model of "For you": pure functions over L2-normalised paper vectors (MiniLM,
+384-d, as the search index stores them) and plain arrays; no I/O.
+
+Each signal gives every candidate a score; `blend` puts signals on one scale (z-scores over
+the candidates) and adds them with weights. Which signals and weights the service uses was
+measured on the dev sets of `python -m bench recsys` (bench/README.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """For each candidate: the liked paper (row of `liked`) it is most similar to, and that
+    cosine similarity: the reason a recommendation gives."""
+
+    rows: npt.NDArray[np.int64]
+    similarity: Floats
+
+
+def similarities(candidates: Floats, papers: Floats) -> Floats:
+    """Cosine similarity of each candidate (row) to each paper (column)."""
+    out: Floats = (candidates @ papers.T).astype(np.float32, copy=False)
+    return out
+
+
+def nearest(sims: Floats) -> Nearest:
+    rows = np.argmax(sims, axis=1)
+    return Nearest(rows, sims[np.arange(len(sims)), rows])
+
+
+def soft_max(sims: Floats, sharpness: float) -> Floats:
+    """A smooth maximum over each row: log(mean(exp(sharpness * s))) / sharpness. Sharp, it is
+    the similarity to the nearest liked paper (a reader with several interests is served in
+    each); soft, the mean similarity (one centre of interest)."""
+    if sims.shape[1] == 0:
+        return np.zeros(len(sims), np.float32)
+    top = sims.max(axis=1, keepdims=True)
+    mean = np.exp(sharpness * (sims - top)).mean(axis=1)
+    out: Floats = (top[:, 0] + np.log(mean) / sharpness).astype(np.float32)
+    return out
+
+
+def mean_cosine(candidates: Floats, liked: Floats) -> Floats:
+    """Cosine to the mean of the liked vectors (a baseline)."""
+    centre = liked.mean(axis=0)
+    norm = float(np.linalg.norm(centre))
+    out: Floats = (candidates @ (centre / norm if norm > 0 else centre)).astype(np.float32)
+    return out
+
+
+def z_scores(scores: Floats) -> Floats:
+    spread = float(scores.std())
+    out: Floats = ((scores - scores.mean()) / (spread if spread > 0 else 1.0)).astype(np.float32)
+    return out
+
+
+def blend(signals: list[tuple[float, Floats]]) -> Floats:
+    """The weighted sum of the signals' z-scores over the candidates."""
+    total = np.zeros(len(signals[0][1]), np.float32)
+    for weight, scores in signals:
+        if weight:
+            total += np.float32(weight) * z_scores(scores)
+    return total

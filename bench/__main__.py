@@ -1,7 +1,9 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
-see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py."""
+see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py; `python -m bench
+recsys`, `recsys-devset`, `foryou-model`: see bench/recsys.py, bench/recsys_devset.py,
+bench/foryou.py."""
 
 import sys
 
@@ -26,6 +28,19 @@ if sys.argv[1:2] == ["categories"]:
     from bench.categories import main as categories_main
 
     raise SystemExit(categories_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["recsys"]:
+    from bench.recsys import main as recsys_main
+
+    raise SystemExit(recsys_main(sys.argv[2:]))
+if sys.argv[1:2] == ["recsys-devset"]:
+    from bench.recsys_devset import main as devset_main
+
+    raise SystemExit(devset_main(sys.argv[2:]))
+if sys.argv[1:2] == ["foryou-model"]:
+    from bench.foryou import main as foryou_main
+
+    raise SystemExit(foryou_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main

@@ -36,6 +36,7 @@ from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.lookup import PaperIds
 from paperfeed.progress import Progress
+from paperfeed.recommend.service import Recommender
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.follow import IndexFollower
 from paperfeed.search.indexer import Indexer
@@ -139,6 +140,12 @@ class Runtime:
                     observe=self._search_metrics(),
                 )
             return self._search
+
+    @cached_property
+    def recommender(self) -> Recommender:
+        """ "For you": ranks candidates for a reader from their liked and disliked papers,
+        with the paper vectors and words of the generation being served."""
+        return Recommender(lambda: self.search_store, self.catalog)
 
     @cached_property
     def accounts(self) -> AccountService:

@@ -162,7 +162,7 @@ def index_check(runtime: Runtime, repair: bool, progress: bool | None) -> None:
 
 @click.group("eval")
 def evaluate() -> None:
-    """Measure search quality."""
+    """Measure search and recommendation quality."""
 
 
 @evaluate.command("beir")
@@ -197,3 +197,30 @@ def eval_beir(
         click.echo(
             f"{mode:8} {values['ndcg@10']:8.4f} {values['recall@100']:8.4f} {values['mrr@10']:8.4f}"
         )
+
+
+@evaluate.command("recsys")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as a JSON object.")
+@click.option("--progress/--no-progress", default=None)
+@pass_runtime
+def eval_recsys(runtime: Runtime, directory: Path, as_json: bool, progress: bool | None) -> None:
+    """nDCG@10, Recall@50, AUC and MRR of the "For you" recommender, averaged over the
+    readers of a folder: papers.jsonl (id, title, abstract) and users.jsonl (user, and lists
+    of paper ids liked, disliked, candidates, relevant). Each reader's candidates are ranked
+    from their liked and disliked papers alone, in a temporary catalog."""
+    from paperfeed.recommend.evaluation import RecsysError, evaluate_recsys
+
+    try:
+        with progress_bars(_progress(progress)) as bars:
+            metrics = evaluate_recsys(directory, settings=runtime.settings, index_progress=bars)
+    except RecsysError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(metrics))
+        return
+    click.echo(f"{'nDCG@10':>8} {'R@50':>8} {'AUC':>8} {'MRR':>8} {'users':>6}")
+    click.echo(
+        f"{metrics['ndcg@10']:8.4f} {metrics['recall@50']:8.4f} {metrics['auc']:8.4f}"
+        f" {metrics['mrr']:8.4f} {int(metrics['users']):6}"
+    )

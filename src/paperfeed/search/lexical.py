@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -347,6 +347,37 @@ class LexicalIndex:
         tq = tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Must, self.build_query(query)),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(candidates, 0.0)),
+            ]
+        )
+        hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
+        ids = _ids_list(searcher, [address for _, address in hits])
+        return dict(zip(ids, (float(score) for score, _ in hits), strict=True))
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many papers hold each index term (of `analyze`), and how many papers there are."""
+        searcher = self.index.searcher()
+        return {t: int(searcher.doc_freq("text", t)) for t in terms}, int(searcher.num_docs)
+
+    def weighted_scores(
+        self, weights: Mapping[str, float], paper_ids: Sequence[int]
+    ) -> dict[int, float]:
+        """BM25 of the given papers for a query of index terms, each term's score multiplied
+        by its weight (a reader's profile of words: recommend/service.py). Papers holding
+        none of the terms are absent."""
+        if not weights or not paper_ids:
+            return {}
+        searcher = self.index.searcher()
+        text = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.boost_query(self._term(term), weight))
+                for term, weight in weights.items()
+            ]
+        )
+        candidates = tantivy.Query.term_set_query(self.schema, "paper_id", list(paper_ids))
+        tq = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, text),
                 (tantivy.Occur.Must, tantivy.Query.const_score_query(candidates, 0.0)),
             ]
         )

@@ -211,11 +211,19 @@ class VectorIndex:
         similarities = 1.0 - np.asarray(matches.distances, dtype=np.float64)
         return list(zip(np.asarray(matches.keys).tolist(), similarities.tolist(), strict=True))
 
-    def similarities(
-        self, vector: Vectors, paper_ids: Sequence[int]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Exact cosine similarity of the query to each given paper that has a vector: the
-        papers (in the given order, those without a vector left out) and their scores."""
+    def rows(
+        self, paper_ids: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float16]]:
+        """The stored vectors of the given papers that have one: the papers (in the given
+        order, those without a vector left out) and their rows (float16, L2-normalised)."""
+        ids, rows = self._gather(paper_ids)
+        present = rows.view(np.uint16).any(axis=1)  # (on the raw bits: 3x faster than floats)
+        return ids[present], rows[present]
+
+    def _gather(
+        self, paper_ids: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float16]]:
+        """The given papers' rows of the table (zero rows for papers without a vector)."""
         ids = np.fromiter(paper_ids, np.int64, len(paper_ids))
         ids = ids[ids >= 0]
         inside = ids < len(self._table)
@@ -229,6 +237,14 @@ class VectorIndex:
                 if pid in self._overlay:
                     row = self._overlay[pid]
                     rows[n] = 0 if row is None else row
+        return ids, rows
+
+    def similarities(
+        self, vector: Vectors, paper_ids: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Exact cosine similarity of the query to each given paper that has a vector: the
+        papers (in the given order, those without a vector left out) and their scores."""
+        ids, rows = self._gather(paper_ids)
         if not len(rows):
             return ids, np.zeros(0, dtype=np.float64)
         present = rows.view(np.uint16).any(axis=1)  # (on the raw bits: 3x faster than floats)

@@ -1,0 +1,225 @@
+"""`python -m bench foryou-model`: the model's part of "For you" at a million papers: one
+reader's ranking (`Recommender.rank`, as `/for-you` calls it) and a digest run's rankings.
+
+    python -m bench foryou-model                    # 1M papers, 300 rated, 15,000 candidates
+    python -m bench foryou-model --readers 2000     # fewer digest readers (scaled up)
+
+Built once and cached in ~/.cache/paperfeed-bench/foryou-1000000/:
+- the catalog: the 1,000,000-paper SQLite catalog of `python -m bench digest`
+  (digest-1000000-seed1, generated arXiv-like records) is read, never written;
+- the word index: its papers' titles and abstracts in the search index's LexicalIndex;
+- the vector table by paper id (what `Recommender.rank` reads): one vector per paper, noisy
+  mixtures of the real MiniLM vectors of the recommender dev set (bench/recsys.py; embedding
+  a million abstracts takes hours here), L2-normalised, float16, as `VectorIndex` stores them.
+  The HNSW graph beside it holds a handful of vectors only: the recommender does not search
+  it.
+
+Measured: (1) a reader with 300 rated papers (250 liked, 50 disliked, drawn at random from
+papers before the candidates) ranking the newest 15,000 papers (about a week), limit 50, the
+median and p95 over `--queries` readers after a warm-up; (2) digests: `--readers` readers with
+50 rated papers each (45 liked, 5 disliked), each ranking one day's (3,000) and one week's
+(15,000) candidates, limit 10, in `--processes` processes (the 2 cores). Times are wall
+clock, in this process (or its workers), after the index is open."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from bench.common import cache_dir
+from paperfeed.config import Settings
+from paperfeed.db.schema import papers
+from paperfeed.recommend.service import Recommender
+from paperfeed.runtime import Runtime
+from paperfeed.search.lexical import IndexDocument, LexicalIndex
+from paperfeed.search.store import IndexMeta, SearchStore
+from paperfeed.search.vectors import VectorIndex
+
+DIM = 384
+WEEK = 15_000
+DAY = 3_000
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def catalog_home() -> Path:
+    home = cache_dir() / "digest-1000000-seed1" / "home"
+    if not (home / "catalog.sqlite3").is_file():
+        raise SystemExit(f"no 1M catalog at {home}: run `python -m bench digest` first")
+    return home
+
+
+def work_dir() -> Path:
+    path = cache_dir() / "foryou-1000000"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def paper_ids(runtime: Runtime) -> np.ndarray:
+    with runtime.reader.connect() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(papers.c.id).order_by(papers.c.id))]
+    return np.asarray(ids, np.int64)
+
+
+def build_lexical(runtime: Runtime, root: Path) -> None:
+    done = root / "lexical.done"
+    if done.exists():
+        return
+    log("building the word index of 1M papers (once) ...")
+    started = time.perf_counter()
+    index = LexicalIndex(root / "gen-bench" / "lexical")
+    query = sa.select(papers.c.id, papers.c.title, papers.c.abstract).order_by(papers.c.id)
+    with runtime.reader.connect() as conn:
+        rows = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)
+        batch: list[IndexDocument] = []
+        for row in rows:
+            batch.append(IndexDocument(row.id, row.title, row.abstract or "", (), (), None))
+            if len(batch) >= 20_000:
+                index.upsert(batch)
+                batch.clear()
+        index.upsert(batch)
+    index.commit()
+    done.write_text(f"{time.perf_counter() - started:.0f} s\n")
+
+
+def build_vectors(ids: np.ndarray, root: Path, seed: int) -> None:
+    path = root / "gen-bench" / "vectors.usearch"
+    if (root / "vectors.done").exists():
+        return
+    log("synthesising 1M vectors (once) ...")
+    with sqlite3.connect(cache_dir() / "recsys-vectors.sqlite3") as conn:  # bench/vector_cache
+        real = np.vstack(
+            [np.frombuffer(v, np.float32) for (v,) in conn.execute("SELECT vector FROM v")]
+        )
+    rng = np.random.default_rng(seed)
+    table = np.lib.format.open_memmap(
+        path.with_name(path.name + ".byid.npy"),
+        mode="w+",
+        dtype=np.float16,
+        shape=(int(ids.max()) + 1, DIM),
+    )
+    for start in range(0, len(ids), 50_000):
+        chunk = ids[start : start + 50_000]
+        a, b = rng.integers(0, len(real), (2, len(chunk)))
+        mixed = 0.7 * real[a] + 0.3 * real[b] + rng.normal(0, 0.02, (len(chunk), DIM))
+        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+        table[chunk] = mixed.astype(np.float16)
+    table.flush()
+    del table
+    graph = VectorIndex(path.with_name("graph-tmp.usearch"), DIM)
+    keep = ids[[0, -1]]
+    graph.upsert(keep.tolist(), np.zeros((2, DIM), np.float32) + 1 / np.sqrt(DIM))
+    graph.index.save(str(path))  # the graph alone: the table above is the real one
+    (root / "vectors.done").write_text("ok\n")
+
+
+def store(root: Path) -> SearchStore:
+    meta = IndexMeta(generation="gen-bench", model="synthetic", dim=DIM)
+    return SearchStore(root, "gen-bench", meta)
+
+
+def reader(rng: np.random.Generator, pool: np.ndarray, rated: int) -> tuple[list[int], list[int]]:
+    chosen = rng.choice(pool, rated, replace=False).tolist()
+    liked = chosen[: rated - rated // 6]
+    return liked, chosen[len(liked) :]
+
+
+def one_reader(service: Recommender, ids: np.ndarray, queries: int, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    candidates = ids[-WEEK:].tolist()
+    pool = ids[:-WEEK]
+    times: list[float] = []
+    for n in range(queries + 5):
+        liked, disliked = reader(rng, pool, 300)
+        started = time.perf_counter()
+        found = service.rank(liked, disliked, candidates, limit=50)
+        if n >= 5:  # warm-up
+            times.append((time.perf_counter() - started) * 1000)
+        assert len(found) == 50
+    times.sort()
+    return {
+        "readers": queries,
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+        "max_ms": round(times[-1], 1),
+    }
+
+
+def _digest_part(args: tuple[int, int, int, int]) -> float:
+    first, count, width, seed = args
+    root = work_dir()
+    runtime = Runtime(Settings(home=catalog_home(), database_url=None, embedder="none"))
+    service = Recommender(lambda: store(root), runtime.catalog)
+    ids = paper_ids(runtime)
+    candidates = ids[-width:].tolist()
+    pool = ids[:-WEEK]
+    rng = np.random.default_rng(seed + first)
+    started = time.perf_counter()
+    for _ in range(count):
+        liked, disliked = reader(rng, pool, 50)
+        service.rank(liked, disliked, candidates, limit=10)
+    runtime.close()
+    return time.perf_counter() - started
+
+
+def digests(readers: int, processes: int, width: int, seed: int) -> dict[str, Any]:
+    share = readers // processes
+    parts = [(n * share, share, width, seed) for n in range(processes)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        busy = pool.map(_digest_part, parts)
+    wall = time.perf_counter() - started
+    return {
+        "readers": share * processes,
+        "candidates": width,
+        "processes": processes,
+        "wall_s": round(wall, 1),
+        "ranking_s_per_process": [round(b, 1) for b in busy],
+        "ms_per_reader": round(1000 * max(busy) * processes / (share * processes), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench foryou-model", description=__doc__)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--readers", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-digests", action="store_true")
+    args = parser.parse_args(argv)
+
+    root = work_dir()
+    runtime = Runtime(Settings(home=catalog_home(), database_url=None, embedder="none"))
+    ids = paper_ids(runtime)
+    build_lexical(runtime, root)
+    build_vectors(ids, root, args.seed)
+    service = Recommender(lambda: store(root), runtime.catalog)
+    result: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "load": os.getloadavg(),
+        "papers": len(ids),
+        "for_you": one_reader(service, ids, args.queries, args.seed),
+    }
+    log(f"for-you: {result['for_you']}")
+    runtime.close()
+    if not args.skip_digests:
+        for name, width in (("digest_day", DAY), ("digest_week", WEEK)):
+            result[name] = digests(args.readers, args.processes, width, args.seed)
+            log(f"{name}: {result[name]}")
+    result["load_after"] = os.getloadavg()
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,109 @@
+"""The "For you" Recommender over a real catalog: the 200 records of the Kaggle snapshot head,
+imported and embedded with the real model (MiniLM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paperfeed.recommend.service import Recommender, Weights
+from paperfeed.runtime import Runtime
+from tests.support.cli import Cli
+
+
+@pytest.fixture
+def ranked(imported: Cli, runtime: Runtime) -> Runtime:
+    """The runtime over the imported catalog (the same data directory and database)."""
+    assert runtime.recommender.ready()
+    return runtime
+
+
+def _ids(runtime: Runtime, *arxiv: str) -> list[int]:
+    found = runtime.catalog.ids_for_arxiv(list(arxiv))
+    return [found[a] for a in arxiv]
+
+
+def _categories(runtime: Runtime) -> dict[int, str]:
+    rows = runtime.catalog.get_many(_all(runtime), ("primary_category",))
+    return {pid: row["primary_category"] for pid, row in rows.items()}
+
+
+def _all(runtime: Runtime) -> list[int]:
+    return sorted(runtime.search_store.lexical.all_ids())
+
+
+def _vectors(runtime: Runtime, ids: list[int]) -> np.ndarray:
+    store = runtime.search_store
+    assert store.meta.dim is not None
+    found, rows = store.vectors(store.meta.dim).rows(ids)
+    assert found.tolist() == ids
+    return np.asarray(rows, np.float32)
+
+
+def test_each_recommendation_names_the_liked_paper_it_is_closest_to(ranked: Runtime) -> None:
+    category = _categories(ranked)
+    liked = [pid for pid in _all(ranked) if category[pid] == "hep-ph"][:3]
+    liked += [pid for pid in _all(ranked) if category[pid] == "astro-ph"][:3]
+    candidates = [pid for pid in _all(ranked) if pid not in liked]
+    found = ranked.recommender.rank(liked, [], candidates, limit=200)
+    assert len(found) == len(candidates)
+    liked_rows = _vectors(ranked, liked)
+    for rec in found:
+        cosines = liked_rows @ _vectors(ranked, [rec.paper_id])[0]
+        assert rec.because == liked[int(np.argmax(cosines))]
+        assert rec.similarity == pytest.approx(float(cosines.max()), abs=1e-3)
+    scores = [r.score for r in found]
+    assert scores == sorted(scores, reverse=True)
+    # The reader likes particle physics and astrophysics: the top ten are mostly of those.
+    top = [category[r.paper_id] for r in found[:10]]
+    assert sum(c in ("hep-ph", "astro-ph") for c in top) >= 7, top
+
+
+def test_rated_and_excluded_papers_never_come_back(ranked: Runtime) -> None:
+    every = _all(ranked)
+    liked, disliked, seen = every[:5], every[5:8], every[8:30]
+    found = ranked.recommender.rank(liked, disliked, every, exclude=seen, limit=500)
+    returned = {r.paper_id for r in found}
+    assert returned == set(every[30:])
+    assert len(ranked.recommender.rank(liked, disliked, every, exclude=seen, limit=7)) == 7
+
+
+def test_the_same_reader_gets_the_same_order_every_time(ranked: Runtime) -> None:
+    every = _all(ranked)
+    liked, candidates = every[10:14], every[20:]
+    first = ranked.recommender.rank(liked, every[:3], candidates, limit=50)
+    again = Recommender(lambda: ranked.search_store, ranked.catalog).rank(
+        liked, every[:3], list(reversed(candidates)), limit=50
+    )
+    assert [(r.paper_id, r.because) for r in first] == [(r.paper_id, r.because) for r in again]
+    assert [r.score for r in first] == pytest.approx([r.score for r in again])
+
+
+def test_a_reader_without_likes_gets_nothing_ranked_by_taste(ranked: Runtime) -> None:
+    every = _all(ranked)
+    assert ranked.recommender.rank([], every[:5], every[5:], limit=10) == []
+    assert ranked.recommender.rank([], [], every, limit=10) == []
+
+
+def test_a_dislike_pushes_papers_like_it_down(ranked: Runtime) -> None:
+    category = _categories(ranked)
+    hep = [pid for pid in _all(ranked) if category[pid] == "hep-ph"]
+    astro = [pid for pid in _all(ranked) if category[pid] == "astro-ph"]
+    liked = [hep[0], astro[0]]
+    disliked = astro[1:4]
+    candidates = hep[1:] + astro[4:]
+    service = Recommender(lambda: ranked.search_store, ranked.catalog, weights=Weights(words=0.0))
+
+    def astro_rank(dislikes: list[int]) -> float:
+        order = [r.paper_id for r in service.rank(liked, dislikes, candidates, limit=100)]
+        return float(np.mean([order.index(pid) for pid in astro[4:]]))
+
+    assert astro_rank(disliked) > astro_rank([]) + 3
+
+
+def test_papers_without_a_vector_are_not_ranked(ranked: Runtime) -> None:
+    every = _all(ranked)
+    missing = max(every) + 1000  # no such paper
+    found = ranked.recommender.rank(every[:3], [], [missing, *every[3:10]], limit=20)
+    assert {r.paper_id for r in found} == set(every[3:10])
+    assert ranked.recommender.rank([missing], [], every, limit=20) == []

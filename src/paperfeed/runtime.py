@@ -36,6 +36,7 @@ from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.lookup import PaperIds
 from paperfeed.progress import Progress
+from paperfeed.recommend.foryou import ForYouService
 from paperfeed.recommend.service import Recommender
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.follow import IndexFollower
@@ -146,6 +147,21 @@ class Runtime:
         """ "For you": ranks candidates for a reader from their liked and disliked papers,
         with the paper vectors and words of the generation being served."""
         return Recommender(lambda: self.search_store, self.catalog)
+
+    @cached_property
+    def for_you(self) -> ForYouService:
+        """Each reader's "For you" list (page, API, CLI and personal digests)."""
+        return ForYouService(
+            self.engine,
+            self.cards,
+            self.follows,
+            self.recommender,
+            self.trending,
+            lambda: self.search,
+            reader=self.reader,
+            clock=self.clock,
+            days=self.settings.for_you_days,
+        )
 
     @cached_property
     def accounts(self) -> AccountService:

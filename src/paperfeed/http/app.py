@@ -107,6 +107,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.web.digest import router as digest_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.following import router as following_router
+    from paperfeed.web.foryou import router as foryou_router
     from paperfeed.web.library import router as library_router
     from paperfeed.web.pages import router as pages_router
 
@@ -121,6 +122,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.include_router(digest_router)
     app.include_router(library_router)
     app.include_router(following_router)
+    app.include_router(foryou_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

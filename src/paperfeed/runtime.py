@@ -24,6 +24,7 @@ from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import prepare_schema
 from paperfeed.digest.editions import EditionService
+from paperfeed.digest.personal import PersonalDigests
 from paperfeed.digest.preferences import PreferenceService
 from paperfeed.digest.sender import DigestSender
 from paperfeed.digest.subscriptions import SubscriptionService
@@ -299,7 +300,12 @@ class Runtime:
     @cached_property
     def digest_sender(self) -> DigestSender:
         return DigestSender.from_settings(
-            self.settings, self.engine, self.editions, self.mailer, clock=self.clock
+            self.settings,
+            self.engine,
+            self.editions,
+            self.mailer,
+            clock=self.clock,
+            personal=PersonalDigests(self.for_you, self.secret),
         )
 
     def index_in_background(self) -> None:

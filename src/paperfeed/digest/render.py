@@ -339,7 +339,7 @@ def _rated(paper: RatedPaper, links: DigestLinks) -> tuple[str, str]:
     """A personal digest's paper: its reason and rating links are the reader's own."""
     item = dataclasses.replace(
         digest_item(paper.card, links),
-        reason=_short(paper.reason, TITLE_CHARS + 40),
+        reason=_short(readable(collapse_whitespace(paper.reason)), TITLE_CHARS + 40),
         more_url=paper.more_url,
         less_url=paper.less_url,
     )

@@ -5,78 +5,27 @@ What the page, the API, the CLI and the digest show comes from here."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from paperfeed.accounts.service import User
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.recommend.foryou import Reason, merge
 from paperfeed.runtime import Runtime
-from tests.support.accounts import confirmed_user
+from tests.recommend.conftest import AGENTS, MEMORY, like, new_user, pid
 from tests.support.cli import Cli
-
-HF_DAILY = "fixtures/hf_papers/daily_papers_2026-07-31.json"
-NOW = dt.datetime(2026, 8, 1, 9, 0)  # the morning after the list
-# Two papers on memory for LLM agents; the list has more on agents and memory.
-MEMORY = ("2607.27958", "2607.26637")  # Σ-Mem; Filesystem-Based Memory for LLM Agents
-AGENTS = {
-    "2607.27919",  # Memory Decoder at Scale
-    "2607.28227",  # Qwen-UI-Agent
-    "2607.18806",  # group travel planning by LLM agents
-    "2607.28074",  # Echoverse: environments for computer-use agents
-    "2607.27652",  # Harness-G: search agents
-    "2607.28374",  # LEDGERMIND: agentic reasoning
-    "2607.28595",  # Beacon: agentic visual reasoning
-    "2607.20891",  # deep research agents
-    "2607.28568",  # AI4AI self-improvement
-    "2607.27816",  # user simulation
-}
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(NOW)
-
-
-@pytest.fixture
-def rt(
-    cli: Cli, data_dir: Path, settings: Settings, clock: FrozenClock, session_models: object
-) -> Iterator[Runtime]:
-    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress")
-    runtime = Runtime(settings, clock=clock)
-    assert runtime.recommender.ready()
-    yield runtime
-    runtime.close()
-
-
-def _id(rt: Runtime, arxiv_id: str) -> int:
-    return rt.catalog.ids_for_arxiv([arxiv_id])[arxiv_id]
-
-
-def _user(rt: Runtime, name: str) -> User:
-    return confirmed_user(rt.accounts, f"{name}@example.org", name)
-
-
-def _like(rt: Runtime, user: User, *arxiv_ids: str) -> None:
-    for arxiv_id in arxiv_ids:
-        rt.discussion.upvote(user, _id(rt, arxiv_id))
 
 
 def test_a_reader_who_likes_agent_memory_gets_agent_papers_first_with_reasons(
     rt: Runtime,
 ) -> None:
-    reader = _user(rt, "mem")
-    _like(rt, reader, MEMORY[0])
-    rt.library.save(reader, rt.library.named(reader, "Reading list").id, _id(rt, MEMORY[1]))
+    reader = new_user(rt, "mem")
+    like(rt, reader, MEMORY[0])
+    rt.library.save(reader, rt.library.named(reader, "Reading list").id, pid(rt, MEMORY[1]))
     found = rt.for_you.recommend(reader, limit=10)
     assert found.state == "ready" and found.liked == 2
     top = [item.card.arxiv_id for item in found.items]
     assert not set(top) & set(MEMORY)  # what the reader liked is not recommended
     assert len(set(top[:5]) & AGENTS) >= 3, top
-    titles = {rt.cards.card(_id(rt, a)).title for a in MEMORY}
+    titles = {rt.cards.card(pid(rt, a)).title for a in MEMORY}
     for item in found.items:
         assert item.reason.kind == "liked"
         assert item.reason.label in titles
@@ -87,8 +36,8 @@ def test_a_reader_who_likes_agent_memory_gets_agent_papers_first_with_reasons(
 def test_dismissed_seen_and_earlier_days_papers_do_not_come_back(
     rt: Runtime, clock: FrozenClock
 ) -> None:
-    reader = _user(rt, "dis")
-    _like(rt, reader, *MEMORY)
+    reader = new_user(rt, "dis")
+    like(rt, reader, *MEMORY)
     first = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]
     # The same day: a reload shows the same list.
     assert [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items] == first
@@ -111,11 +60,11 @@ def test_dismissed_seen_and_earlier_days_papers_do_not_come_back(
 def test_a_new_reader_starts_from_trending_and_then_from_an_author_they_follow(
     rt: Runtime,
 ) -> None:
-    reader = _user(rt, "new")
+    reader = new_user(rt, "new")
     found = rt.for_you.recommend(reader)
     assert found.state == "onboarding" and found.follows == [] and found.items
     assert all(i.reason.kind == "trending" for i in found.items)
-    name = rt.cards.card(_id(rt, MEMORY[1])).authors[0]
+    name = rt.cards.card(pid(rt, MEMORY[1])).authors[0]
     rt.follows.follow(reader, "author", name)
     found = rt.for_you.recommend(reader)
     assert found.state == "ready" and found.items
@@ -131,7 +80,7 @@ def test_a_followed_category_brings_its_new_papers(
     """The Kaggle snapshot head: 200 papers with arXiv categories, of 31 March-2 April 2007."""
     runtime = Runtime(settings, clock=FrozenClock(dt.datetime(2007, 4, 3, 12)))
     try:
-        reader = _user(runtime, "cat")
+        reader = new_user(runtime, "cat")
         runtime.follows.follow(reader, "category", "hep-ph")
         found = runtime.for_you.recommend(reader)
         assert found.state == "ready" and len(found.items) >= 10
@@ -143,8 +92,8 @@ def test_a_followed_category_brings_its_new_papers(
 
 
 def test_candidates_are_the_last_days_papers(rt: Runtime, clock: FrozenClock) -> None:
-    reader = _user(rt, "late")
-    _like(rt, reader, MEMORY[0])
+    reader = new_user(rt, "late")
+    like(rt, reader, MEMORY[0])
     clock.set(dt.datetime(2026, 8, 20))  # the list is three weeks old: nothing is new
     found = rt.for_you.recommend(reader)
     assert all(i.reason.kind == "trending" for i in found.items)

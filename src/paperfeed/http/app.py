@@ -97,6 +97,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    from paperfeed.api.foryou import router as foryou_api_router
     from paperfeed.api.hf import router as hf_router
     from paperfeed.api.library import router as library_api_router
     from paperfeed.api.native import router as native_router
@@ -115,6 +116,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     docs.install(app)
     app.include_router(native_router)
     app.include_router(library_api_router)
+    app.include_router(foryou_api_router)
     app.include_router(hf_router)
     app.include_router(feeds_router)
     app.include_router(accounts_router)

@@ -251,7 +251,7 @@ class ForYouService:
                 with self.engine.begin() as conn:
                     record_impressions(conn, user.id, new, "page", now)
         if not items:  # nothing by taste or follows (a new reader, or all of it seen)
-            items = self._trending(user, picked.signals, limit)
+            items = self._trending(user, picked.signals.seen | picked.shown, limit)
         return ForYou(
             items,
             "onboarding" if onboarding else "ready",
@@ -262,13 +262,14 @@ class ForYouService:
             self.recommender.ready(),
         )
 
-    def _trending(self, user: User, signals: ReaderSignals, limit: int) -> list[Recommended]:
-        trend = self.trending.trend(limit=limit + len(signals.seen), viewer=user)
+    def _trending(
+        self, user: User, left_out: set[int] | frozenset[int], limit: int
+    ) -> list[Recommended]:
+        """Trending papers the reader has not seen nor been recommended."""
+        trend = self.trending.trend(limit=limit + len(left_out), viewer=user)
         reason = Reason("trending", "trending", "/trending")
         return [
-            Recommended(card, reason)
-            for card, _ in trend.papers
-            if card.paper_id not in signals.seen
+            Recommended(card, reason) for card, _ in trend.papers if card.paper_id not in left_out
         ][:limit]
 
     # -- what taste and follows choose (the page and the digest) --------------------------------

@@ -25,6 +25,8 @@ looks (it records nothing)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -46,6 +48,7 @@ PAGE_SIZE = 30
 MAX_LIMIT = 100
 FOLLOW_PAPERS = 20  # the newest papers looked at per follow
 TASTE_RUN = 2  # papers by taste between two by follows
+RANKED_KEPT = 1000  # rankings kept per process (ForYouService._by_taste)
 
 ReasonKind = Literal["liked", "author", "category", "search", "trending"]
 Source = Literal["page", "digest"]
@@ -224,6 +227,9 @@ class ForYouService:
         self.search = search  # the search service being served (a new one after a swap)
         self.clock = clock
         self.days = days
+        # The latest rankings by taste, by (reader, limit, inputs): see _by_taste.
+        self._ranked: OrderedDict[tuple[int, int, int], list[tuple[int, Reason]]] = OrderedDict()
+        self._ranked_lock = threading.Lock()
 
     # -- the page, the API, the CLI ----------------------------------------------------------
 
@@ -338,14 +344,7 @@ class ForYouService:
         ids, inside = self.candidates(since, now, cache)
         excluded = signals.seen | (shown - kept) | hidden
         wanted = [pid for pid in ids if pid not in excluded]
-        by_taste: list[tuple[int, Reason]] = []
-        if signals.liked and wanted:
-            for rec in self.recommender.rank(
-                sorted(signals.liked), sorted(signals.disliked), wanted, limit=limit
-            ):
-                # Named by its title and page once its card is read (name_reason).
-                reason = Reason("liked", "", "", rec.similarity, rec.because)
-                by_taste.append((rec.paper_id, reason))
+        by_taste = self._by_taste(user_id, signals, wanted, limit) if signals.liked else []
         follows = self._follows(user_id)
         by_follows: list[tuple[int, Reason]] = []
         taken: set[int] = set()
@@ -357,6 +356,32 @@ class ForYouService:
                     by_follows.append((pid, reason))
         by_follows = _round_robin(by_follows)[:limit]
         return Picked(by_taste, by_follows, signals, follows, shown)
+
+    def _by_taste(
+        self, user_id: int, signals: ReaderSignals, wanted: list[int], limit: int
+    ) -> list[tuple[int, Reason]]:
+        """The Recommender's ranking of the wanted candidates, kept for the same reader and
+        inputs (a reload ranks nothing again; any action of the reader, or a new paper,
+        changes the inputs)."""
+        if not wanted:
+            return []
+        liked, disliked = sorted(signals.liked), sorted(signals.disliked)
+        key = (user_id, limit, hash((tuple(liked), tuple(disliked), tuple(wanted))))
+        with self._ranked_lock:
+            found = self._ranked.get(key)
+            if found is not None:
+                self._ranked.move_to_end(key)
+                return found
+        ranked = [
+            # Named by its title and page once its card is read (name_reason).
+            (rec.paper_id, Reason("liked", "", "", rec.similarity, rec.because))
+            for rec in self.recommender.rank(liked, disliked, wanted, limit=limit)
+        ]
+        with self._ranked_lock:
+            self._ranked[key] = ranked
+            while len(self._ranked) > RANKED_KEPT:
+                self._ranked.popitem(last=False)
+        return ranked
 
     def _follows(self, user_id: int) -> list[Follow]:
         return self.follow_service.follows(_Reader(user_id))  # type: ignore[arg-type]

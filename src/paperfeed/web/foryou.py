@@ -22,7 +22,6 @@ from paperfeed.http.deps import (
     FormUserDep,
     LibraryDep,
     RuntimeDep,
-    SearchDep,
     SettingsDep,
     ViewerDep,
 )
@@ -51,7 +50,6 @@ def for_you_page(
     runtime: RuntimeDep,
     settings: SettingsDep,
     cards: CardsDep,
-    search: SearchDep,
     q: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
     if user is None:
@@ -59,7 +57,7 @@ def for_you_page(
     found = runtime.for_you.recommend(user)
     followed = {f.value for f in found.follows if f.kind == "category"}
     offered = list(dict.fromkeys([*settings.categories, *sorted(followed)]))
-    results = cards.search(search, q, viewer=user, limit=SEARCH_RESULTS).cards if q else []
+    results = cards.search(runtime.search, q, viewer=user, limit=SEARCH_RESULTS).cards if q else []
     return render(
         request,
         "for_you.html",

@@ -3,7 +3,7 @@ bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follo
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
 see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py; `python -m bench
 recsys`, `recsys-devset`, `foryou-model`: see bench/recsys.py, bench/recsys_devset.py,
-bench/foryou.py."""
+bench/foryou.py; `python -m bench foryou`: see bench/foryou_site.py."""
 
 import sys
 
@@ -41,6 +41,11 @@ if sys.argv[1:2] == ["foryou-model"]:
     from bench.foryou import main as foryou_main
 
     raise SystemExit(foryou_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["foryou"]:
+    from bench.foryou_site import main as foryou_site_main
+
+    raise SystemExit(foryou_site_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main

@@ -185,6 +185,10 @@ def merge(
     return out
 
 
+def _minute(when: dt.datetime) -> dt.datetime:
+    return when.replace(second=0, microsecond=0)
+
+
 def day_start(now: dt.datetime) -> dt.datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -230,6 +234,7 @@ class ForYouService:
         # The latest rankings by taste, by (reader, limit, inputs): see _by_taste.
         self._ranked: OrderedDict[tuple[int, int, int], list[tuple[int, Reason]]] = OrderedDict()
         self._ranked_lock = threading.Lock()
+        self._candidates = RunCache()  # the page's candidates of the current minute
 
     # -- the page, the API, the CLI ----------------------------------------------------------
 
@@ -283,17 +288,25 @@ class ForYouService:
     def candidates(
         self, since: dt.datetime, now: dt.datetime, cache: RunCache | None = None
     ) -> tuple[list[int], frozenset[int]]:
-        """The candidate papers (by id) and the same as a set."""
+        """The candidate papers (by id) and the same as a set. Without a run's cache, the
+        page's: read at most once a minute per process (the window's ends to the minute)."""
+        if cache is None:
+            since, now = _minute(since), _minute(now)
+            cache = self._candidates
         key = (since, now)
-        if cache is not None and key in cache.candidates:
-            return cache.candidates[key]
+        with self._ranked_lock:
+            found_before = cache.candidates.get(key)
+        if found_before is not None:
+            return found_before
         with self.reader.connect() as conn:
             found = set(
                 conn.execute(
                     sa.select(papers.c.id).where(
                         papers.c.submitted_at >= since, papers.c.submitted_at <= now
                     )
-                ).scalars()
+                )
+                .scalars()
+                .all()
             )
             found.update(
                 conn.execute(
@@ -301,10 +314,14 @@ class ForYouService:
                         daily_papers.c.submitted_on >= since.date(),
                         daily_papers.c.submitted_on <= now.date(),
                     )
-                ).scalars()
+                )
+                .scalars()
+                .all()
             )
         result = (sorted(found), frozenset(found))
-        if cache is not None:
+        with self._ranked_lock:
+            if cache is self._candidates:
+                cache.candidates.clear()  # one window at a time: the minute moved on
             cache.candidates[key] = result
         return result
 

@@ -58,6 +58,8 @@ def test_the_api_needs_a_token_and_gives_reasons(
         assert 0 < reason["similarity"] <= 1
         assert item["paper"]["id"] not in MEMORY
     assert api.get("/api/v1/me/for-you", params={"limit": 0}, headers=headers).status_code == 400
+    odd = api.get("/api/v1/me/for-you", params={"days": 3}, headers=headers)
+    assert odd.status_code == 400 and "only limit" in odd.json()["error"]
     # Shown through the API: the next day they are not recommended again.
     clock.advance(dt.timedelta(days=1))
     later = api.get("/api/v1/me/for-you", params={"limit": 5}, headers=headers).json()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from paperfeed.api.schemas import ErrorResponse, Paper, UtcDatetime
@@ -65,6 +65,7 @@ class ForYouOut(BaseModel):
 
 @router.get("/me/for-you", response_model=ForYouOut, summary="Your recommended papers")
 def for_you(
+    request: Request,
     user: TokenUserDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = PAGE_SIZE,
@@ -72,6 +73,9 @@ def for_you(
     """New papers for you, best first, each with its reason: like a paper you upvoted or
     saved, or from an author, category or search you follow. Papers you saved, read or marked
     not interested are left out, and so are those recommended on an earlier day."""
+    unknown = sorted(set(request.query_params) - {"limit"})
+    if unknown:
+        raise HTTPException(400, f"unknown query parameter {unknown[0][:40]!r} (only limit)")
     found = runtime.for_you.recommend(user, limit=limit)
     base = runtime.settings.base_url.rstrip("/")
     return ForYouOut(

@@ -1,9 +1,11 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
-see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py; `python -m bench
-recsys`, `recsys-devset`, `foryou-model`: see bench/recsys.py, bench/recsys_devset.py,
-bench/foryou.py; `python -m bench foryou`: see bench/foryou_site.py."""
+see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py;
+`python -m bench devset`: see bench/search_devset.py; `python -m bench signals`: see
+bench/search_signals.py; `python -m bench recsys`, `recsys-devset`, `foryou-model`: see
+bench/recsys.py, bench/recsys_devset.py, bench/foryou.py; `python -m bench foryou`: see
+bench/foryou_site.py."""
 
 import sys
 
@@ -24,6 +26,14 @@ if sys.argv[1:2] == ["fusion"]:
     from bench.search_fusion import main as fusion_main
 
     raise SystemExit(fusion_main(sys.argv[2:]))
+if sys.argv[1:2] == ["signals"]:
+    from bench.search_signals import main as signals_main
+
+    raise SystemExit(signals_main(sys.argv[2:]))
+if sys.argv[1:2] == ["devset"]:
+    from bench.search_devset import main as devset_main
+
+    raise SystemExit(devset_main(sys.argv[2:]))
 if sys.argv[1:2] == ["categories"]:
     from bench.categories import main as categories_main
 

@@ -44,9 +44,9 @@ if sys.argv[1:2] == ["recsys"]:
 
     raise SystemExit(recsys_main(sys.argv[2:]))
 if sys.argv[1:2] == ["recsys-devset"]:
-    from bench.recsys_devset import main as devset_main
+    from bench.recsys_devset import main as recsys_devset_main
 
-    raise SystemExit(devset_main(sys.argv[2:]))
+    raise SystemExit(recsys_devset_main(sys.argv[2:]))
 if sys.argv[1:2] == ["foryou-model"]:
     from bench.foryou import main as foryou_main
 

@@ -96,9 +96,7 @@ class _Store:
 
 
 def runtime(home: Path, days: int, clock: FrozenClock, **changes: Any) -> Runtime:
-    settings = Settings(
-        home=home, database_url=None, embedder="none", for_you_days=days, **changes
-    )
+    settings = Settings(home=home, database_url=None, embedder="none", for_you_days=days, **changes)
     rt = Runtime(settings, clock=clock)
     rt.__dict__["index"] = _Store(store(work_dir()))
     return rt

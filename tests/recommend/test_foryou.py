@@ -50,6 +50,10 @@ def test_dismissed_seen_and_earlier_days_papers_do_not_come_back(
     clock.advance(dt.timedelta(days=1))
     tomorrow = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]
     assert tomorrow and not set(tomorrow) & (set(first) | set(again))
+    # The account's data export lists what was recommended.
+    exported = rt.members.export(reader)["recommended"]
+    assert {e["paper"] for e in exported} >= {rt.cards.card(p).public_id for p in first}
+    assert {e["in"] for e in exported} == {"page"}
     # The CLI's look records nothing.
     looked = rt.for_you.recommend(reader, limit=30, record=False)
     clock.advance(dt.timedelta(days=1))

@@ -41,6 +41,7 @@ from paperfeed.community.signals import TrendingService
 from paperfeed.db.schema import daily_papers, papers, recommendation_impressions
 from paperfeed.library.follows import Follow, FollowService
 from paperfeed.library.signals import ReaderSignals, reader_signals
+from paperfeed.papers.ids import public_id
 from paperfeed.recommend.service import Recommender
 from paperfeed.search.service import SearchService
 
@@ -206,6 +207,31 @@ def record_impressions(
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(insert(recommendation_impressions).on_conflict_do_nothing(), rows)
+
+
+def impressions_export(conn: sa.Connection, user_id: int) -> list[dict[str, object]]:
+    """The papers recommended to the reader (the account's data export), oldest first."""
+    rows = conn.execute(
+        sa.select(
+            papers.c.id,
+            papers.c.arxiv_id,
+            papers.c.title,
+            recommendation_impressions.c.source,
+            recommendation_impressions.c.shown_at,
+        )
+        .join(papers, papers.c.id == recommendation_impressions.c.paper_id)
+        .where(recommendation_impressions.c.user_id == user_id)
+        .order_by(recommendation_impressions.c.shown_at, papers.c.id)
+    )
+    return [
+        {
+            "paper": public_id(r.arxiv_id, r.id),
+            "title": r.title,
+            "in": r.source,
+            "at": r.shown_at.isoformat(),
+        }
+        for r in rows
+    ]
 
 
 class ForYouService:

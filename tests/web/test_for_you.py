@@ -239,3 +239,25 @@ def test_a_digest_rating_link_opens_a_page_with_one_button_and_only_the_button_r
     assert httpx.get(forged).status_code == 404
     assert httpx.post(forged, data={}).status_code in (403, 404)
     assert watch.dialogs == [] and watch.csp_violations == []
+
+
+def test_the_preferences_page_turns_the_personal_sections_on_and_off(
+    new_page: Callable[..., Page], daily_site: Site
+) -> None:
+    rt = daily_site.runtime
+    sub, _ = rt.subscriptions.add_confirmed("sections@example.org")
+    page = new_page(java_script_enabled=False)
+    page.goto(f"{daily_site.url}/digest/preferences/{sub.token}")
+    form = page.locator("form.digest-preferences")
+    for label in ("For you: new papers", "New papers of the authors", "Trending papers"):
+        expect(form.get_by_label(re.compile(label))).to_be_checked()
+    form.get_by_label(re.compile("For you: new papers")).uncheck()
+    form.get_by_label(re.compile("Trending papers")).uncheck()
+    form.get_by_role("button", name="Save preferences").click()
+    expect(page.locator(".flash")).to_contain_text("Preferences saved.")
+    found = rt.digest_preferences.get_by_token(sub.token)
+    assert found is not None
+    prefs = found[1]
+    assert (prefs.for_you, prefs.follows, prefs.trending) == (False, True, False)
+    expect(form.get_by_label(re.compile("For you: new papers"))).not_to_be_checked()
+    expect(form.get_by_label(re.compile("New papers of the authors"))).to_be_checked()

@@ -50,6 +50,7 @@ MAX_LIMIT = 100
 FOLLOW_PAPERS = 20  # the newest papers looked at per follow
 TASTE_RUN = 2  # papers by taste between two by follows
 RANKED_KEPT = 1000  # rankings kept per process (ForYouService._by_taste)
+RANKED_FOR = dt.timedelta(minutes=10)  # ... at most this long (vectors added since count)
 
 ReasonKind = Literal["liked", "author", "category", "search", "trending"]
 Source = Literal["page", "digest"]
@@ -186,6 +187,10 @@ def merge(
     return out
 
 
+def timedelta_within(age: dt.timedelta, limit: dt.timedelta) -> bool:
+    return dt.timedelta(0) <= age < limit
+
+
 def _minute(when: dt.datetime) -> dt.datetime:
     return when.replace(second=0, microsecond=0)
 
@@ -258,7 +263,9 @@ class ForYouService:
         self.clock = clock
         self.days = days
         # The latest rankings by taste, by (reader, limit, inputs): see _by_taste.
-        self._ranked: OrderedDict[tuple[int, int, int], list[tuple[int, Reason]]] = OrderedDict()
+        self._ranked: OrderedDict[
+            tuple[int, int, int], tuple[dt.datetime, list[tuple[int, Reason]]]
+        ] = OrderedDict()
         self._ranked_lock = threading.Lock()
         self._candidates = RunCache()  # the page's candidates of the current minute
 
@@ -404,24 +411,26 @@ class ForYouService:
         self, user_id: int, signals: ReaderSignals, wanted: list[int], limit: int
     ) -> list[tuple[int, Reason]]:
         """The Recommender's ranking of the wanted candidates, kept for the same reader and
-        inputs (a reload ranks nothing again; any action of the reader, or a new paper,
-        changes the inputs)."""
+        inputs for RANKED_FOR (a reload ranks nothing again; any action of the reader, or a
+        new paper, changes the inputs; a vector added to a candidate since counts after
+        RANKED_FOR)."""
         if not wanted:
             return []
         liked, disliked = sorted(signals.liked), sorted(signals.disliked)
         key = (user_id, limit, hash((tuple(liked), tuple(disliked), tuple(wanted))))
+        now = self.clock()
         with self._ranked_lock:
             found = self._ranked.get(key)
-            if found is not None:
+            if found is not None and timedelta_within(now - found[0], RANKED_FOR):
                 self._ranked.move_to_end(key)
-                return found
+                return found[1]
         ranked = [
             # Named by its title and page once its card is read (name_reason).
             (rec.paper_id, Reason("liked", "", "", rec.similarity, rec.because))
             for rec in self.recommender.rank(liked, disliked, wanted, limit=limit)
         ]
         with self._ranked_lock:
-            self._ranked[key] = ranked
+            self._ranked[key] = (now, ranked)
             while len(self._ranked) > RANKED_KEPT:
                 self._ranked.popitem(last=False)
         return ranked

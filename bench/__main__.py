@@ -4,7 +4,8 @@ bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m 
 see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py;
 `python -m bench devset`: see bench/search_devset.py; `python -m bench signals`: see
 bench/search_signals.py; `python -m bench recsys`, `recsys-devset`, `foryou-model`: see
-bench/recsys.py, bench/recsys_devset.py, bench/foryou.py."""
+bench/recsys.py, bench/recsys_devset.py, bench/foryou.py; `python -m bench foryou`: see
+bench/foryou_site.py."""
 
 import sys
 
@@ -43,13 +44,18 @@ if sys.argv[1:2] == ["recsys"]:
 
     raise SystemExit(recsys_main(sys.argv[2:]))
 if sys.argv[1:2] == ["recsys-devset"]:
-    from bench.recsys_devset import main as devset_main
+    from bench.recsys_devset import main as recsys_devset_main
 
-    raise SystemExit(devset_main(sys.argv[2:]))
+    raise SystemExit(recsys_devset_main(sys.argv[2:]))
 if sys.argv[1:2] == ["foryou-model"]:
     from bench.foryou import main as foryou_main
 
     raise SystemExit(foryou_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["foryou"]:
+    from bench.foryou_site import main as foryou_site_main
+
+    raise SystemExit(foryou_site_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["follow"]:
     from bench.follow import main as follow_main

@@ -191,6 +191,13 @@ class Settings(BaseSettings):
         description="SMTP connections a digest run sends over at once, each carrying many "
         "messages.",
     )
+    for_you_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description='"For you" ranks the papers of this many last days (submitted to arXiv or '
+        "on a daily list in them).",
+    )
     dkim_selector: str | None = Field(
         default=None, description="DKIM selector; with DKIM_KEY_FILE, digests are signed."
     )

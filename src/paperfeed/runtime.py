@@ -24,6 +24,7 @@ from paperfeed.db import deferred_indexes
 from paperfeed.db.engine import make_engine
 from paperfeed.db.migrate import prepare_schema
 from paperfeed.digest.editions import EditionService
+from paperfeed.digest.personal import PersonalDigests
 from paperfeed.digest.preferences import PreferenceService
 from paperfeed.digest.sender import DigestSender
 from paperfeed.digest.subscriptions import SubscriptionService
@@ -36,6 +37,7 @@ from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.lookup import PaperIds
 from paperfeed.progress import Progress
+from paperfeed.recommend.foryou import ForYouService
 from paperfeed.recommend.service import Recommender
 from paperfeed.search.embedder import Embedder, load_embedder
 from paperfeed.search.follow import IndexFollower
@@ -146,6 +148,21 @@ class Runtime:
         """ "For you": ranks candidates for a reader from their liked and disliked papers,
         with the paper vectors and words of the generation being served."""
         return Recommender(lambda: self.search_store, self.catalog)
+
+    @cached_property
+    def for_you(self) -> ForYouService:
+        """Each reader's "For you" list (page, API, CLI and personal digests)."""
+        return ForYouService(
+            self.engine,
+            self.cards,
+            self.follows,
+            self.recommender,
+            self.trending,
+            lambda: self.search,
+            reader=self.reader,
+            clock=self.clock,
+            days=self.settings.for_you_days,
+        )
 
     @cached_property
     def accounts(self) -> AccountService:
@@ -283,7 +300,12 @@ class Runtime:
     @cached_property
     def digest_sender(self) -> DigestSender:
         return DigestSender.from_settings(
-            self.settings, self.engine, self.editions, self.mailer, clock=self.clock
+            self.settings,
+            self.engine,
+            self.editions,
+            self.mailer,
+            clock=self.clock,
+            personal=PersonalDigests(self.for_you, self.secret),
         )
 
     def index_in_background(self) -> None:

@@ -26,7 +26,7 @@ from hypothesis.errors import Unsatisfiable
 from lxml import etree
 from schemathesis import GenerationMode
 
-from paperfeed.api import hf, library, native
+from paperfeed.api import foryou, hf, library, native
 from paperfeed.config import Settings
 from paperfeed.papers.ids import ARXIV_REFERENCE_PATTERN
 from paperfeed.runtime import Runtime
@@ -120,7 +120,7 @@ def _documented_routes() -> list[str]:
     """`METHOD /path` of every API route (the lazy fixture loader of schemathesis does not run
     on pytest 9, so the operations are listed at collection from the routers themselves;
     test_document_lists_exactly_the_api_routes keeps that list honest)."""
-    routers = (native.router, library.router, hf.router)
+    routers = (native.router, library.router, foryou.router, hf.router)
     return sorted(
         f"{method} {route.path_format}"
         for router in routers
@@ -141,7 +141,13 @@ SECURED = {
         route
         for route in _documented_routes()
         if route.split(" ", 1)[1].startswith(
-            ("/api/v1/collections", "/api/v1/marks", "/api/v1/follows", "/api/v1/ratings")
+            (
+                "/api/v1/collections",
+                "/api/v1/marks",
+                "/api/v1/follows",
+                "/api/v1/ratings",
+                "/api/v1/me/",  # for you (api/foryou.py)
+            )
         )
     ),
 }

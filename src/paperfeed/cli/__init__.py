@@ -12,6 +12,7 @@ from paperfeed.cli.context import pass_runtime  # noqa: F401  (re-exported for s
 from paperfeed.cli.database import db, init
 from paperfeed.cli.digest import digest
 from paperfeed.cli.ingest import harvest, import_command
+from paperfeed.cli.recommend import recommend
 from paperfeed.cli.search import evaluate, index, search, similar
 from paperfeed.cli.serve import serve
 from paperfeed.config import Settings
@@ -54,6 +55,7 @@ main.add_command(index)
 main.add_command(evaluate)
 main.add_command(serve)
 main.add_command(users)
+main.add_command(recommend)
 main.add_command(digest)
 main.add_command(backup)
 main.add_command(restore)

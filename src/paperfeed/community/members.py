@@ -19,6 +19,7 @@ from paperfeed.community.discussion import remove_comments
 from paperfeed.db.schema import comments, daily_papers, papers, users, votes
 from paperfeed.library.account import library_export
 from paperfeed.papers.ids import public_id
+from paperfeed.recommend.foryou import impressions_export
 
 EXPORT_FORMAT = "paperfeed-account-export/1"
 
@@ -87,6 +88,7 @@ class MemberService:
                 .order_by(daily_papers.c.submitted_at)
             ).all()
             library = library_export(conn, user.id)
+            recommended = impressions_export(conn, user.id)
         return {
             "format": EXPORT_FORMAT,
             "exported_at": _iso(self.clock()),
@@ -128,6 +130,8 @@ class MemberService:
             ],
             # collections with notes, read and "not interested" marks, follows
             "library": library,
+            # papers recommended on "For you" (the page, the API) or in a personal digest
+            "recommended": recommended,
         }
 
     @staticmethod

@@ -309,6 +309,9 @@ digest_deliveries = sa.Table(
     sa.Column("message_id", sa.String(255), nullable=False),  # the same on every attempt
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
+    # A subscriber with an account: the personal sections chosen when the row was written
+    # (digest/personal.py), so that every attempt sends the same mail. NULL: trending only.
+    sa.Column("personal", sa.JSON),
     sa.UniqueConstraint("edition_id", "subscription_id"),
     sa.Index("ix_digest_deliveries_edition_id_state", "edition_id", "state"),
 )
@@ -330,6 +333,11 @@ digest_preferences = sa.Table(
     # When the current frequency was chosen (NULL: it is the one the subscription started
     # with): editions of that kind built before it are not sent.
     sa.Column("frequency_since", sa.DateTime),
+    # The sections of a subscriber with an account (migration 0012): "for you", new papers of
+    # what they follow, the edition's trending papers.
+    sa.Column("for_you", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("follows", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("trending", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 # One sender at a time on SQLite (PostgreSQL: an advisory lock instead); a lease that a
@@ -415,4 +423,21 @@ feed_tokens = sa.Table(
     ),
     sa.Column("token", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# -- for you (recommend/foryou.py) ----------------------------------------------------------------
+
+# A paper recommended to a reader, once per reader: shown on their for-you list ("page": the
+# page or the API) or put in a personal digest ("digest"). Later lists leave it out.
+recommendation_impressions = sa.Table(
+    "recommendation_impressions",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("source", sa.String(16), nullable=False),  # page | digest
+    sa.Column("shown_at", sa.DateTime, nullable=False),
 )

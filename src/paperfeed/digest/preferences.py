@@ -42,6 +42,11 @@ class Preferences:
     code_only: bool = False
     changed_at: dt.datetime | None = None  # None: never changed (the defaults)
     frequency_since: dt.datetime | None = None  # None: since the subscription was confirmed
+    # The sections of a subscriber with an account (digest/personal.py); without one, the
+    # trending papers are the whole digest.
+    for_you: bool = True
+    follows: bool = True
+    trending: bool = True
 
     def wants(self, card: PaperCard) -> bool:
         """Whether a paper of the edition belongs in this subscriber's digest."""
@@ -139,6 +144,9 @@ def from_row(row: Any) -> Preferences:
         code_only=bool(row.code_only),
         changed_at=row.changed_at,
         frequency_since=row.frequency_since,
+        for_you=bool(getattr(row, "for_you", True)),
+        follows=bool(getattr(row, "follows", True)),
+        trending=bool(getattr(row, "trending", True)),
     )
 
 
@@ -174,12 +182,21 @@ class PreferenceService:
         categories: Iterable[str] | None = None,
         max_papers: int | None = None,
         code_only: bool | None = None,
+        for_you: bool | None = None,
+        follows: bool | None = None,
+        trending: bool | None = None,
     ) -> Preferences:
         """Change the given preferences (the others stay); BadPreferences leaves all as
         they were."""
         values = validate(frequency=frequency, categories=categories, max_papers=max_papers)
-        if code_only is not None:
-            values["code_only"] = bool(code_only)
+        for name, flag in (
+            ("code_only", code_only),
+            ("for_you", for_you),
+            ("follows", follows),
+            ("trending", trending),
+        ):
+            if flag is not None:
+                values[name] = bool(flag)
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -193,6 +210,9 @@ class PreferenceService:
                 "categories": list(current.categories),
                 "max_papers": current.max_papers,
                 "code_only": current.code_only,
+                "for_you": current.for_you,
+                "follows": current.follows,
+                "trending": current.trending,
                 **values,
             }
             since = current.frequency_since
@@ -216,4 +236,7 @@ class PreferenceService:
             code_only=merged["code_only"],
             changed_at=now,
             frequency_since=since,
+            for_you=merged["for_you"],
+            follows=merged["follows"],
+            trending=merged["trending"],
         )

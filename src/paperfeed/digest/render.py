@@ -29,6 +29,7 @@ is joined from ready parts, every value put in escaped by markupsafe.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import textwrap
@@ -91,6 +92,23 @@ def digest_links(base_url: str, edition: Edition, token: str) -> DigestLinks:
 
 
 @dataclass(frozen=True)
+class RatedPaper:
+    """A paper of a personal digest: the card, the reason's sentence ("" for a trending
+    paper), and its "more like this" and "not for me" links."""
+
+    card: PaperCard
+    reason: str
+    more_url: str
+    less_url: str
+
+
+@dataclass(frozen=True)
+class MailSection:
+    heading: str
+    papers: Sequence[RatedPaper]
+
+
+@dataclass(frozen=True)
 class RenderedDigest:
     subject: str
     preheader: str
@@ -110,6 +128,10 @@ class DigestItem:
     code_url: str | None
     stars: int | None
     categories: tuple[str, ...]
+    # A personal digest's paper (digest/personal.py): why it is there, and its rating links.
+    reason: str = ""
+    more_url: str | None = None
+    less_url: str | None = None
 
     @property
     def upvotes_text(self) -> str:
@@ -183,6 +205,7 @@ _PAGE_HTML = MAIL_TEMPLATES.get_template("digest/body.html")
 _PAGE_TEXT = MAIL_TEMPLATES.get_template("digest/body.txt")
 _PAPER_HTML = MAIL_TEMPLATES.get_template("digest/paper.html")
 _PAPER_TEXT = MAIL_TEMPLATES.get_template("digest/paper.txt")
+_SECTION_HTML = MAIL_TEMPLATES.get_template("digest/section.html")
 
 
 # What differs between the recipients of an edition goes into the page through slots: words
@@ -235,9 +258,12 @@ def _page(edition: Edition, links: DigestLinks) -> tuple[list[str], list[str]]:
 
 
 @functools.cache
-def _paper_skeleton(summary: bool, code: bool, stars: bool, categories: bool) -> list[str]:
+def _paper_skeleton(
+    summary: bool, code: bool, stars: bool, categories: bool, rated: bool = False
+) -> list[str]:
     """A paper's row, inlined once for each combination of the parts it may lack, as pieces
-    (even positions fixed markup, odd ones the name of a slot)."""
+    (even positions fixed markup, odd ones the name of a slot). `rated`: a personal digest's
+    row, with its reason and rating links."""
     slots = SimpleNamespace(
         title="pfslottitle",
         url="pfsloturl",
@@ -247,38 +273,82 @@ def _paper_skeleton(summary: bool, code: bool, stars: bool, categories: bool) ->
         code_url="pfslotcode" if code else None,
         stars_text="pfslotstars" if stars else None,
         categories=("pfslotcategories",) if categories else (),
+        reason="pfslotreason" if rated else "",
+        more_url="pfslotmore" if rated else None,
+        less_url="pfslotless" if rated else None,
     )
     # The paper is a row of the page's table: inlined inside a table of its own (HTML
     # parsing drops a row found outside one), which is then taken off again.
     table = _INLINER.inline_fragment(f"<table>{_PAPER_HTML.render(item=slots)}</table>", _CSS)
+    return _row(table)
+
+
+def _row(table: str) -> list[str]:
     row = _ROW.fullmatch(table)
     assert row is not None, table[:200]
     return _SLOT.split(row[1])
+
+
+@functools.cache
+def _section_skeleton() -> list[str]:
+    table = _INLINER.inline_fragment(
+        f"<table>{_SECTION_HTML.render(heading='pfslotheading')}</table>", _CSS
+    )
+    return _row(table)
+
+
+def _values(item: DigestItem) -> dict[str, str]:
+    return {
+        "title": item.title,
+        "url": item.url,
+        "authors": item.authors,
+        "summary": item.summary,
+        "upvotes": item.upvotes_text,
+        "code": item.code_url or "",
+        "stars": item.stars_text or "",
+        "categories": ", ".join(item.categories),
+        "reason": item.reason,
+        "more": item.more_url or "",
+        "less": item.less_url or "",
+    }
 
 
 def _paper(card: PaperCard, links: DigestLinks, fragments: Fragments | None) -> tuple[str, str]:
     """A paper's text (its lines indented by three spaces) and inlined HTML."""
     found = fragments.get(card.paper_id) if fragments is not None else None
     if found is None:
-        item = digest_item(card, links)
-        skeleton = _paper_skeleton(
-            bool(item.summary), bool(item.code_url), bool(item.stars_text), bool(item.categories)
-        )
-        values = {
-            "title": item.title,
-            "url": item.url,
-            "authors": item.authors,
-            "summary": item.summary,
-            "upvotes": item.upvotes_text,
-            "code": item.code_url or "",
-            "stars": item.stars_text or "",
-            "categories": ", ".join(item.categories),
-        }
-        html = _join(skeleton, {name: str(escape(value)) for name, value in values.items()})
-        found = (_PAPER_TEXT.render(item=item), html)
+        found = _made(digest_item(card, links))
         if fragments is not None:
             fragments[card.paper_id] = found
     return found
+
+
+def _made(item: DigestItem) -> tuple[str, str]:
+    skeleton = _paper_skeleton(
+        bool(item.summary),
+        bool(item.code_url),
+        bool(item.stars_text),
+        bool(item.categories),
+        item.more_url is not None,
+    )
+    html = _join(skeleton, {name: str(escape(value)) for name, value in _values(item).items()})
+    return _PAPER_TEXT.render(item=item), html
+
+
+def _rated(paper: RatedPaper, links: DigestLinks) -> tuple[str, str]:
+    """A personal digest's paper: its reason and rating links are the reader's own."""
+    item = dataclasses.replace(
+        digest_item(paper.card, links),
+        reason=_short(readable(collapse_whitespace(paper.reason)), TITLE_CHARS + 40),
+        more_url=paper.more_url,
+        less_url=paper.less_url,
+    )
+    return _made(item)
+
+
+def _section(heading: str) -> tuple[str, str]:
+    html = _join(_section_skeleton(), {"heading": str(escape(heading))})
+    return f"\n{heading.upper()}\n", html
 
 
 def _join(pieces: list[str], values: dict[str, str]) -> str:
@@ -292,26 +362,48 @@ def render_digest(
     links: DigestLinks,
     *,
     fragments: Fragments | None = None,
+    sections: Sequence[MailSection] | None = None,
 ) -> RenderedDigest:
     """The digest mail of `edition` for `recipient`, showing `cards` (already chosen by the
     recipient's preferences, best first). `fragments`: the run's ready papers of this edition
-    and site (a dict the caller keeps; filled as papers are made)."""
+    and site (a dict the caller keeps; filled as papers are made). A personal digest passes
+    its `sections` instead (digest/personal.py): each under its heading, each paper with its
+    reason and rating links."""
     page_html, page_text = _page(edition, links)
-    papers = [_paper(card, links, fragments) for card in cards]
-    count = f"{len(cards)} paper{'' if len(cards) == 1 else 's'}"
+    # (text, HTML, whether it is a section's heading), in the mail's order
+    parts: list[tuple[str, str, bool]] = []
+    if sections is None:
+        shown = list(cards)
+        parts = [(*_paper(card, links, fragments), False) for card in cards]
+    else:
+        shown = [p.card for section in sections for p in section.papers]
+        for section in sections:
+            parts.append((*_section(section.heading), True))
+            parts.extend((*_rated(p, links), False) for p in section.papers)
+    count = f"{len(shown)} paper{'' if len(shown) == 1 else 's'}"
     subject = f"{edition.title}: {count}"
-    if cards:
+    if shown and sections is not None:
+        names = " · ".join(f"{s.heading} ({len(s.papers)})" for s in sections)
+        intro = f"{count} for you today: {names}."
+    elif shown:
         intro = f"The top {count} on paperfeed, best first."
-        top = [_short(readable(collapse_whitespace(c.title)), 70) for c in cards[:3]]
-        preheader = f"Top: {top[0]}." + (f" Also: {'; '.join(top[1:])}." if top[1:] else "")
     else:
         intro = "No paper of this edition matched your preferences."
+    if shown:
+        top = [_short(readable(collapse_whitespace(c.title)), 70) for c in shown[:3]]
+        preheader = f"Top: {top[0]}." + (f" Also: {'; '.join(top[1:])}." if top[1:] else "")
+    else:
         preheader = "Your preferences can widen what you get."
     why = (
         f"You get this mail because {recipient.email} is subscribed to the "
         f"{'daily' if edition.kind == 'daily' else 'weekly'} trending papers of paperfeed at "
         f"{links.base_url}/."
     )
+    if sections is not None:
+        why += (
+            " Its personal sections come from the papers your account upvoted, saved or marked"
+            " not interested, and what it follows."
+        )
     values = {
         "subject": subject,
         "preheader": preheader,
@@ -320,18 +412,25 @@ def render_digest(
         "preferences": links.preferences_url,
         "unsubscribe": links.unsubscribe_url,
     }
+    items_text, n = "", 0
+    for text, _, heading in parts:
+        if heading:
+            items_text += text
+        else:
+            n += 1
+            items_text += f"\n{n}. {text[3:]}"
     text = _join(
         page_text,
         values
         | {
             "intro": _wrap(intro, ""),
             "why": _wrap(why, ""),
-            "items": "".join(f"\n{n}. {t[3:]}" for n, (t, _) in enumerate(papers, 1)) + "\n",
+            "items": items_text + "\n",
         },
     )
     html = _join(
         page_html,
         {name: str(escape(value)) for name, value in values.items()}
-        | {"items": "".join(h for _, h in papers)},
+        | {"items": "".join(html for _, html, _ in parts)},
     )
     return RenderedDigest(subject, preheader, text, html)

@@ -59,12 +59,15 @@ from paperfeed.db.schema import (
     digest_preferences,
     digest_sender_lease,
     subscriptions,
+    users,
 )
 from paperfeed.digest import preferences as prefs_module
 from paperfeed.digest.editions import KINDS, Edition, EditionService, Kind, period_key
+from paperfeed.digest.personal import Personal, PersonalDigests
 from paperfeed.digest.preferences import Candidates, Preferences
 from paperfeed.digest.render import (
     Fragments,
+    MailSection,
     Recipient,
     RenderedDigest,
     digest_links,
@@ -77,6 +80,7 @@ from paperfeed.mail.service import (
     RawMessage,
     alternative_message,
 )
+from paperfeed.recommend.foryou import record_impressions
 
 log = logging.getLogger("paperfeed.digest")
 
@@ -328,6 +332,7 @@ class _Pending:
     preferences: Preferences
     edition: Edition
     cards: list[PaperCard] | None = None  # chosen already (None: choose when sending)
+    personal: Personal | None = None  # a subscriber with an account: the stored sections
 
 
 class _Stop(Exception):
@@ -370,8 +375,11 @@ class DigestSender:
         timezone: str = "UTC",
         reader: sa.Engine | None = None,
         connections: int = CONNECTIONS,
+        personal: PersonalDigests | None = None,
     ) -> None:
         self.engine = engine
+        # Subscribers whose address is an account's confirmed email get personal sections.
+        self.personal = personal
         # Reads that take no write lock (on SQLite the writer engine begins IMMEDIATE).
         self.reader = reader or engine
         self.editions = editions
@@ -395,7 +403,7 @@ class DigestSender:
     @classmethod
     def from_settings(
         cls, settings: Settings, engine: sa.Engine, editions: EditionService, mailer: Mailer,
-        *, clock: Clock = utcnow,
+        *, clock: Clock = utcnow, personal: PersonalDigests | None = None,
     ) -> DigestSender:  # fmt: skip
         return cls(
             engine,
@@ -412,6 +420,7 @@ class DigestSender:
             timezone=settings.digest_timezone,
             reader=editions.reader,
             connections=settings.digest_smtp_connections,
+            personal=personal,
         )
 
     # -- what is due ---------------------------------------------------------------------------
@@ -454,6 +463,8 @@ class DigestSender:
         has passed (the schedule)."""
         report = SendReport(dry_run=dry_run)
         due = self.due(kinds, day) if build else []
+        if self.personal is not None:
+            self.personal.new_run()
         if dry_run:
             self._dry_run(due, report, retry_now=retry_now)
             return report
@@ -511,6 +522,7 @@ class DigestSender:
                         attempts=row.attempts,
                         preferences=prefs_module.from_row(row),
                         edition=edition,
+                        personal=Personal.from_json(row.personal) if row.personal else None,
                     )
                 )
             session.send_all(batch)
@@ -523,14 +535,10 @@ class DigestSender:
                 digest_deliveries.c.subscription_id,
                 digest_deliveries.c.message_id,
                 digest_deliveries.c.attempts,
+                digest_deliveries.c.personal,
                 subscriptions.c.email,
                 subscriptions.c.token,
-                digest_preferences.c.frequency,
-                digest_preferences.c.categories,
-                digest_preferences.c.max_papers,
-                digest_preferences.c.code_only,
-                digest_preferences.c.changed_at,
-                digest_preferences.c.frequency_since,
+                *_PREFERENCES,
             )
             .select_from(digest_deliveries)
             .join(subscriptions, subscriptions.c.id == digest_deliveries.c.subscription_id)
@@ -558,16 +566,20 @@ class DigestSender:
                 subscriptions.c.id,
                 subscriptions.c.email,
                 subscriptions.c.token,
-                digest_preferences.c.frequency,
-                digest_preferences.c.categories,
-                digest_preferences.c.max_papers,
-                digest_preferences.c.code_only,
-                digest_preferences.c.changed_at,
-                digest_preferences.c.frequency_since,
+                users.c.id.label("user_id"),
+                *_PREFERENCES,
             )
             .select_from(subscriptions)
             .outerjoin(
                 digest_preferences, digest_preferences.c.subscription_id == subscriptions.c.id
+            )
+            # The account whose confirmed email the address is (personal sections).
+            .outerjoin(
+                users,
+                sa.and_(
+                    users.c.email == subscriptions.c.email,
+                    users.c.email_confirmed_at.is_not(None),
+                ),
             )
             .where(
                 subscriptions.c.status == "confirmed",
@@ -595,15 +607,16 @@ class DigestSender:
                 return
             after = rows[-1].id
             values = []
-            chosen: dict[int, tuple[Preferences, list[PaperCard]]] = {}
+            chosen: dict[int, tuple[Preferences, list[PaperCard], Personal | None]] = {}
             now = self.clock()
             for row in rows:
                 prefs = prefs_module.from_row(row)
                 picked = prefs.choose(cards)
-                if not picked:
+                personal = self._personal(row.user_id, prefs, edition, picked, now)
+                if personal.empty if personal is not None else not picked:
                     report.skipped += 1  # nothing in this edition matches their preferences
                     continue
-                chosen[row.id] = (prefs, picked)
+                chosen[row.id] = (prefs, picked, personal)
                 values.append(
                     {
                         "edition_id": edition.id,
@@ -611,13 +624,20 @@ class DigestSender:
                         "state": "pending",
                         "message_id": self._message_id(edition, row.id),
                         "created_at": now,
+                        "personal": personal.as_json() if personal is not None else None,
                     }
                 )
             if not values:
                 continue
             # Written before anything is sent: a run killed after this resumes with them.
+            # A personal digest's papers count as recommended from now on (recommend/foryou.py).
             with self.engine.begin() as conn:
                 conn.execute(digest_deliveries.insert(), values)
+                for _, _, personal in chosen.values():
+                    if personal is not None:
+                        record_impressions(
+                            conn, personal.user_id, personal.recommended, "digest", now
+                        )
                 ids = dict(
                     conn.execute(
                         sa.select(
@@ -641,10 +661,24 @@ class DigestSender:
                         preferences=chosen[v["subscription_id"]][0],
                         edition=edition,
                         cards=chosen[v["subscription_id"]][1],
+                        personal=chosen[v["subscription_id"]][2],
                     )
                     for v in values
                 ]
             )
+
+    def _personal(
+        self,
+        user_id: int | None,
+        prefs: Preferences,
+        edition: Edition,
+        picked: list[PaperCard],
+        now: dt.datetime,
+    ) -> Personal | None:
+        """The personal sections of a subscriber with an account (None without one)."""
+        if self.personal is None or user_id is None:
+            return None
+        return self.personal.choose(user_id, prefs, edition, picked, now)
 
     def _message_id(self, edition: Edition, subscription_id: int) -> str:
         return (
@@ -655,7 +689,11 @@ class DigestSender:
     # -- one message ---------------------------------------------------------------------------
 
     def render(
-        self, edition: Edition, cards: Sequence[PaperCard], recipient: Recipient
+        self,
+        edition: Edition,
+        cards: Sequence[PaperCard],
+        recipient: Recipient,
+        sections: Sequence[MailSection] | None = None,
     ) -> RenderedDigest:
         fragments = self._fragments.setdefault(edition.id, {}) if edition.id else None
         return render_digest(
@@ -664,7 +702,15 @@ class DigestSender:
             recipient,
             digest_links(self.base_url, edition, recipient.token),
             fragments=fragments,
+            sections=sections,
         )
+
+    def sections(self, personal: Personal) -> list[MailSection]:
+        """A personal digest's sections as stored in its row, with the papers' cards now."""
+        assert self.personal is not None
+        ids = personal.recommended + list(personal.trending)
+        cards = {c.paper_id: c for c in self.editions.card_service.cards(ids)}
+        return self.personal.sections(personal, cards, self.base_url)
 
     def compose(
         self,
@@ -672,9 +718,10 @@ class DigestSender:
         cards: Sequence[PaperCard],
         recipient: Recipient,
         message_id: str,
+        sections: Sequence[MailSection] | None = None,
     ) -> RawMessage:
         """The digest mail for one recipient, with its list headers (and DKIM signature)."""
-        rendered = self.render(edition, cards, recipient)
+        rendered = self.render(edition, cards, recipient, sections)
         links = digest_links(self.base_url, edition, recipient.token)
         unsubscribe = f"<{links.unsubscribe_url}>"
         if self.unsubscribe_mailto:
@@ -735,11 +782,15 @@ class DigestSender:
             cards = Candidates(self.editions.cards(edition))
             entry = report.edition(kind, period)
             with self.reader.connect() as conn:
-                for row in conn.execute(self.eligible_query(edition)):
-                    if prefs_module.from_row(row).choose(cards):
-                        entry.sent += 1
-                    else:
-                        entry.skipped += 1
+                rows = conn.execute(self.eligible_query(edition)).all()
+            for row in rows:
+                prefs = prefs_module.from_row(row)
+                picked = prefs.choose(cards)
+                personal = self._personal(row.user_id, prefs, edition, picked, now)
+                if personal.empty if personal is not None else not picked:
+                    entry.skipped += 1
+                else:
+                    entry.sent += 1
 
     # -- status --------------------------------------------------------------------------------
 
@@ -778,6 +829,19 @@ class DigestSender:
             for e in editions
         ]
 
+
+# What the sender reads of a subscriber's preferences (preferences.from_row).
+_PREFERENCES = (
+    digest_preferences.c.frequency,
+    digest_preferences.c.categories,
+    digest_preferences.c.max_papers,
+    digest_preferences.c.code_only,
+    digest_preferences.c.changed_at,
+    digest_preferences.c.frequency_since,
+    digest_preferences.c.for_you,
+    digest_preferences.c.follows,
+    digest_preferences.c.trending,
+)
 
 # The statements of each message, built once (per message only their values change).
 _STATUS = sa.select(subscriptions.c.status).where(
@@ -884,15 +948,14 @@ class _Session:
 
     def _compose(self, item: _Pending) -> RawMessage:
         sender = self.sender
+        recipient = Recipient(item.email, item.token, item.preferences)
+        if item.personal is not None and sender.personal is not None:
+            sections = sender.sections(item.personal)
+            return sender.compose(item.edition, [], recipient, item.message_id, sections)
         cards = item.cards or item.preferences.choose(sender.candidates_for(item.edition))
         if not cards:  # (a retry after the papers were hidden or preferences changed)
             cards = sender.cards_for(item.edition)[: item.preferences.max_papers]
-        return sender.compose(
-            item.edition,
-            cards,
-            Recipient(item.email, item.token, item.preferences),
-            item.message_id,
-        )
+        return sender.compose(item.edition, cards, recipient, item.message_id)
 
     def _send_one(self, line: _Line, item: _Pending) -> None:
         sender = self.sender

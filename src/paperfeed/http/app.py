@@ -97,6 +97,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    from paperfeed.api.foryou import router as foryou_api_router
     from paperfeed.api.hf import router as hf_router
     from paperfeed.api.library import router as library_api_router
     from paperfeed.api.native import router as native_router
@@ -107,6 +108,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     from paperfeed.web.digest import router as digest_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.following import router as following_router
+    from paperfeed.web.foryou import router as foryou_router
     from paperfeed.web.library import router as library_router
     from paperfeed.web.pages import router as pages_router
 
@@ -114,6 +116,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     docs.install(app)
     app.include_router(native_router)
     app.include_router(library_api_router)
+    app.include_router(foryou_api_router)
     app.include_router(hf_router)
     app.include_router(feeds_router)
     app.include_router(accounts_router)
@@ -121,6 +124,7 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     app.include_router(digest_router)
     app.include_router(library_router)
     app.include_router(following_router)
+    app.include_router(foryou_router)
     app.include_router(pages_router)
     app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     return app

@@ -50,6 +50,7 @@ from paperfeed.web.digest import (
     DigestCategories,
     Frequency,
     MaxPapers,
+    SectionsForm,
     account_digest,
     account_subscription,
     save_preferences,
@@ -543,6 +544,7 @@ def change_digest_preferences(
     accounts: AccountsDep,
     preferences: DigestPreferencesDep,
     frequency: Frequency,
+    sections: SectionsForm,
     categories: DigestCategories = "",
     max_papers: MaxPapers = "",
     code_only: CodeOnly = "",
@@ -559,6 +561,7 @@ def change_digest_preferences(
             categories=categories,
             max_papers=max_papers,
             code_only=code_only,
+            sections=sections,
         )
     except BadPreferences as exc:
         form = {"frequency": frequency, "categories": categories, "max_papers": max_papers}

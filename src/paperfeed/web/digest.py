@@ -12,6 +12,7 @@ at once."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -58,6 +59,28 @@ Frequency = Annotated[str, Form(max_length=10)]
 DigestCategories = Annotated[str, Form(max_length=2000)]
 MaxPapers = Annotated[str, Form(max_length=10)]
 CodeOnly = Annotated[str, Form(max_length=10)]
+Flag = Annotated[str, Form(max_length=10)]
+
+
+@dataclass(frozen=True)
+class SectionChoice:
+    """The personal sections checked on the form (None: the form had no such fields)."""
+
+    for_you: bool | None = None
+    follows: bool | None = None
+    trending: bool | None = None
+
+
+def section_choice(
+    sections: Flag = "", for_you: Flag = "", follows: Flag = "", trending: Flag = ""
+) -> SectionChoice:
+    """Unchecked boxes are not posted: the form's `sections=1` says that it showed them."""
+    if sections != "1":
+        return SectionChoice()
+    return SectionChoice(for_you == "1", follows == "1", trending == "1")
+
+
+SectionsForm = Annotated[SectionChoice, Depends(section_choice)]
 
 
 def parse_categories(text: str) -> list[str]:
@@ -73,6 +96,7 @@ def save_preferences(
     categories: str,
     max_papers: str,
     code_only: str,
+    sections: SectionChoice | None = None,
 ) -> None:
     """Stores what the form sent (BadPreferences, with a message, changes nothing). Nothing
     is sent because of a change: the next edition follows the new preferences."""
@@ -88,6 +112,9 @@ def save_preferences(
         categories=parse_categories(categories),
         max_papers=count,
         code_only=code_only == "1",
+        for_you=sections.for_you if sections else None,
+        follows=sections.follows if sections else None,
+        trending=sections.trending if sections else None,
     )
 
 
@@ -143,6 +170,7 @@ def change_preferences(
     preferences: DigestPreferencesDep,
     frequency: Frequency,
     _: CsrfChecked,
+    sections: SectionsForm,
     categories: DigestCategories = "",
     max_papers: MaxPapers = "",
     code_only: CodeOnly = "",
@@ -160,6 +188,7 @@ def change_preferences(
             categories=categories,
             max_papers=max_papers,
             code_only=code_only,
+            sections=sections,
         )
     except BadPreferences as exc:
         return _preferences_page(

@@ -58,6 +58,7 @@ MESSAGES = {
     "unfollowed": "Unfollowed.",
     "feed-token-new": "New secret feed URLs: the old ones no longer work.",
     "feed-token-revoked": "Private feeds are off: their URLs no longer work.",
+    "categories-saved": "Categories saved: their new papers are on your list.",
 }
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))

@@ -1,0 +1,146 @@
+"""The personal sections of a digest, for a subscriber whose address is the confirmed email
+of an account: "For you" (the reader's taste, recommend/foryou.py), "From what you follow"
+(new papers of their follows) and the edition's trending papers, each on or off in their
+preferences. Without an account the trending papers are the whole digest, as before.
+
+The sections are chosen when the delivery row is written and stored in it (`Personal`, JSON),
+with the trending papers chosen then: every attempt of that delivery sends the same papers
+with the same reasons. Their papers are recorded as recommended in the same transaction
+(recommend/foryou.py leaves them out of later lists and digests).
+
+Candidates: the papers of the last 3 days for a daily edition (a Monday's digest covers the
+weekend), of the last 7 for a weekly one; at most the subscriber's number of papers in each
+section. Each paper in these sections has "More like this" and "Not for me" links
+(recommend/rating_links.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from paperfeed.community.cards import PaperCard
+from paperfeed.digest.editions import Edition
+from paperfeed.digest.preferences import Preferences
+from paperfeed.digest.render import MailSection, RatedPaper
+from paperfeed.recommend import rating_links
+from paperfeed.recommend.foryou import ForYouService, Reason, RunCache, name_reason
+
+DAYS = {"daily": 3, "weekly": 7}
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A delivery's personal sections (paper ids with reasons, best first) and its trending
+    papers, as stored in its row."""
+
+    user_id: int
+    for_you: tuple[tuple[int, Reason], ...] = ()
+    follows: tuple[tuple[int, Reason], ...] = ()
+    trending: tuple[int, ...] = ()
+
+    @property
+    def recommended(self) -> list[int]:
+        """The papers recommended to the reader (the trending ones are everybody's)."""
+        return [pid for pid, _ in self.for_you] + [pid for pid, _ in self.follows]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.for_you or self.follows or self.trending)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "for_you": [[pid, r.as_dict()] for pid, r in self.for_you],
+            "follows": [[pid, r.as_dict()] for pid, r in self.follows],
+            "trending": list(self.trending),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Personal:
+        return cls(
+            int(data["user_id"]),
+            tuple((int(pid), Reason.of(r)) for pid, r in data.get("for_you", [])),
+            tuple((int(pid), Reason.of(r)) for pid, r in data.get("follows", [])),
+            tuple(int(pid) for pid in data.get("trending", [])),
+        )
+
+
+@dataclass
+class PersonalDigests:
+    """Chooses the personal sections of the subscribers of a run (one RunCache per run: the
+    candidates and each follow's papers are shared)."""
+
+    for_you: ForYouService
+    secret: bytes
+    cache: RunCache = field(default_factory=RunCache)
+    _titles: dict[int, PaperCard] = field(default_factory=dict)
+
+    def new_run(self) -> None:
+        self.cache = RunCache()
+        self._titles = {}
+
+    def choose(
+        self,
+        user_id: int,
+        prefs: Preferences,
+        edition: Edition,
+        trending: Sequence[PaperCard],
+        now: dt.datetime,
+    ) -> Personal:
+        """The sections for one subscriber with an account; `trending`: the edition's papers
+        their preferences chose (left out when they turned trending off)."""
+        limit = prefs.max_papers
+        by_taste: list[tuple[int, Reason]] = []
+        by_follows: list[tuple[int, Reason]] = []
+        if prefs.for_you or prefs.follows:
+            since = now - dt.timedelta(days=DAYS.get(edition.kind, 7))
+            picked = self.for_you.pick(user_id, now=now, since=since, limit=limit, cache=self.cache)
+            if prefs.for_you:
+                by_taste = self._named(picked.by_taste)
+            if prefs.follows:
+                taken = {pid for pid, _ in by_taste}
+                by_follows = [(p, r) for p, r in picked.by_follows if p not in taken][:limit]
+        shown = {pid for pid, _ in by_taste} | {pid for pid, _ in by_follows}
+        chosen = [c.paper_id for c in trending if c.paper_id not in shown] if prefs.trending else []
+        return Personal(user_id, tuple(by_taste), tuple(by_follows), tuple(chosen))
+
+    def _named(self, found: list[tuple[int, Reason]]) -> list[tuple[int, Reason]]:
+        """Liked papers' reasons with their titles (each liked paper read once a run)."""
+        missing = [r.because for _, r in found if r.because and r.because not in self._titles]
+        if missing:
+            for card in self.for_you.cards.cards(sorted(set(missing))):
+                self._titles[card.paper_id] = card
+        return [(pid, name_reason(reason, self._titles)) for pid, reason in found]
+
+    def sections(
+        self, personal: Personal, cards: dict[int, PaperCard], base_url: str
+    ) -> list[MailSection]:
+        """The mail's sections, each paper with its reason's sentence and rating links
+        (papers hidden since the row was written are left out)."""
+        out = []
+        for heading, items in (
+            ("For you", [(pid, r.text) for pid, r in personal.for_you]),
+            ("New from what you follow", [(pid, r.text) for pid, r in personal.follows]),
+            ("Trending on paperfeed", [(pid, "") for pid in personal.trending]),
+        ):
+            papers = [
+                RatedPaper(
+                    cards[pid],
+                    reason,
+                    self.rating_url(base_url, personal.user_id, pid, "more"),
+                    self.rating_url(base_url, personal.user_id, pid, "less"),
+                )
+                for pid, reason in items
+                if pid in cards
+            ]
+            if papers:
+                out.append(MailSection(heading, papers))
+        return out
+
+    def rating_url(self, base_url: str, user_id: int, paper_id: int, rating: str) -> str:
+        token = rating_links.sign(
+            self.secret, user_id, paper_id, "more" if rating == "more" else "less"
+        )
+        return f"{base_url}/rate/{token}"

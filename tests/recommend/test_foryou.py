@@ -1,0 +1,115 @@
+"""The for-you service over a real catalog: the real Hugging Face daily list of 2026-07-31
+(30 papers), imported and embedded with the real model, real accounts, the injected clock.
+What the page, the API, the CLI and the digest show comes from here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from paperfeed.clock import FrozenClock
+from paperfeed.config import Settings
+from paperfeed.recommend.foryou import Reason, merge
+from paperfeed.runtime import Runtime
+from tests.recommend.conftest import AGENTS, MEMORY, like, new_user, pid
+from tests.support.cli import Cli
+
+
+def test_a_reader_who_likes_agent_memory_gets_agent_papers_first_with_reasons(
+    rt: Runtime,
+) -> None:
+    reader = new_user(rt, "mem")
+    like(rt, reader, MEMORY[0])
+    rt.library.save(reader, rt.library.named(reader, "Reading list").id, pid(rt, MEMORY[1]))
+    found = rt.for_you.recommend(reader, limit=10)
+    assert found.state == "ready" and found.liked == 2
+    top = [item.card.arxiv_id for item in found.items]
+    assert not set(top) & set(MEMORY)  # what the reader liked is not recommended
+    assert len(set(top[:5]) & AGENTS) >= 3, top
+    titles = {rt.cards.card(pid(rt, a)).title for a in MEMORY}
+    for item in found.items:
+        assert item.reason.kind == "liked"
+        assert item.reason.label in titles
+        assert item.reason.text == f"Because you liked “{item.reason.label}”"
+        assert item.reason.href.removeprefix("/papers/") in MEMORY
+
+
+def test_dismissed_seen_and_earlier_days_papers_do_not_come_back(
+    rt: Runtime, clock: FrozenClock
+) -> None:
+    reader = new_user(rt, "dis")
+    like(rt, reader, *MEMORY)
+    first = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]
+    # The same day: a reload shows the same list.
+    assert [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items] == first
+    rt.library.mark(reader, first[0], "dismissed")
+    rt.library.mark(reader, first[1], "read")
+    again = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]
+    assert first[0] not in again and first[1] not in again
+    assert set(first[2:5]) <= set(again)  # (re-ranked: the dismissed paper is a dislike)
+    # The next day, what was shown before counts as recommended: none of it comes back.
+    clock.advance(dt.timedelta(days=1))
+    tomorrow = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]
+    assert tomorrow and not set(tomorrow) & (set(first) | set(again))
+    # The account's data export lists what was recommended.
+    exported = rt.members.export(reader)["recommended"]
+    assert {e["paper"] for e in exported} >= {rt.cards.card(p).public_id for p in first}
+    assert {e["in"] for e in exported} == {"page"}
+    # The CLI's look records nothing.
+    looked = rt.for_you.recommend(reader, limit=30, record=False)
+    clock.advance(dt.timedelta(days=1))
+    after = {i.card.paper_id for i in rt.for_you.recommend(reader, limit=30).items}
+    assert {i.card.paper_id for i in looked.items} - set(tomorrow) <= after
+
+
+def test_a_new_reader_starts_from_trending_and_then_from_an_author_they_follow(
+    rt: Runtime,
+) -> None:
+    reader = new_user(rt, "new")
+    found = rt.for_you.recommend(reader)
+    assert found.state == "onboarding" and found.follows == [] and found.items
+    assert all(i.reason.kind == "trending" for i in found.items)
+    name = rt.cards.card(pid(rt, MEMORY[1])).authors[0]
+    rt.follows.follow(reader, "author", name)
+    found = rt.for_you.recommend(reader)
+    assert found.state == "ready" and found.items
+    for item in found.items:
+        assert item.reason.kind == "author" and item.reason.label == name
+        assert item.reason.text == f"You follow {name}"
+        assert name in item.card.authors
+
+
+def test_a_followed_category_brings_its_new_papers(
+    imported: Cli, settings: Settings, session_models: object
+) -> None:
+    """The Kaggle snapshot head: 200 papers with arXiv categories, of 31 March-2 April 2007."""
+    runtime = Runtime(settings, clock=FrozenClock(dt.datetime(2007, 4, 3, 12)))
+    try:
+        reader = new_user(runtime, "cat")
+        runtime.follows.follow(reader, "category", "hep-ph")
+        found = runtime.for_you.recommend(reader)
+        assert found.state == "ready" and len(found.items) >= 10
+        for item in found.items:
+            assert item.reason == Reason("category", "hep-ph", "/search?cat=hep-ph&sort=date")
+            assert "hep-ph" in item.card.categories
+    finally:
+        runtime.close()
+
+
+def test_candidates_are_the_last_days_papers(rt: Runtime, clock: FrozenClock) -> None:
+    reader = new_user(rt, "late")
+    like(rt, reader, MEMORY[0])
+    clock.set(dt.datetime(2026, 8, 20))  # the list is three weeks old: nothing is new
+    found = rt.for_you.recommend(reader)
+    assert all(i.reason.kind == "trending" for i in found.items)
+
+
+def test_merge_takes_two_by_taste_then_one_by_follows_each_paper_once() -> None:
+    liked = Reason("liked", "A", "/papers/1", 0.9, 1)
+    author = Reason("author", "Ada", "/authors/Ada")
+    taste = [(10, liked), (11, liked), (12, liked), (13, liked)]
+    follows = [(20, author), (11, author), (21, author)]
+    assert merge(taste, follows, 10) == [
+        (10, liked), (11, liked), (20, author), (12, liked), (13, liked), (21, author)
+    ]  # fmt: skip
+    assert merge(taste, follows, 3) == [(10, liked), (11, liked), (20, author)]
+    assert merge([], follows, 2) == [(20, author), (11, author)]

@@ -1,7 +1,8 @@
 """`python -m bench`: see bench/run.py and bench/README.md; `python -m bench search`: see
 bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follow`: see
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
-see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py."""
+see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py; `python -m bench
+similar`: see bench/similar.py."""
 
 import sys
 
@@ -22,6 +23,10 @@ if sys.argv[1:2] == ["fusion"]:
     from bench.search_fusion import main as fusion_main
 
     raise SystemExit(fusion_main(sys.argv[2:]))
+if sys.argv[1:2] == ["similar"]:
+    from bench.similar import main as similar_main
+
+    raise SystemExit(similar_main(sys.argv[2:]))
 if sys.argv[1:2] == ["categories"]:
     from bench.categories import main as categories_main
 

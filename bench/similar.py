@@ -5,6 +5,7 @@ development sets built from the shared data, in one process on the same papers.
     python -m bench similar                        # both sets, all three methods
     python -m bench similar --sets scifact --queries 100
     python -m bench similar --weights 0.3,0.45,0.6 --terms 15,25,40   # the knobs, new method only
+    python -m bench similar --latency 1m           # similar() at a million papers (p50/p95)
 
 The sets (folders in the format of `paperfeed eval similar`, written to the bench cache):
 
@@ -20,6 +21,10 @@ The sets (folders in the format of `paperfeed eval similar`, written to the benc
 
 Relatedness comes from authorship and from SciFact's annotators, never from any system's
 output, and neither set was used to choose a parameter on its own (bench/README.md).
+
+`--latency SIZE` times `SearchService.similar(paper, limit=10)` instead, one call at a time,
+on the catalog `python -m bench search --sizes SIZE` built and cached (its vectors partly
+synthesised, see bench/README.md), for 400 papers drawn at random after 30 warm-up calls.
 
 Each set's catalog is built once (`paperfeed eval similar`'s loader and the real indexer,
 embedding every paper) and kept in the bench cache with the set's id -> paper id map.
@@ -291,6 +296,44 @@ def run_set(name: str, args: argparse.Namespace, out: list[str]) -> dict[str, An
     return results
 
 
+def latency(size: str, papers: int, seed: int) -> str:
+    """Wall and CPU time of `similar` (limit 10) on the cached `bench search` catalog."""
+    from bench.run import machine, parse_size
+    from bench.search import workdir
+
+    home = workdir(parse_size(size), seed) / "home"
+    if not (home / "catalog.sqlite3").is_file():
+        return f"no catalog at {home}: run `python -m bench search --sizes {size}` first"
+    runtime = Runtime(Settings(home=home, database_url=None, embedder="minilm"))
+    try:
+        service = runtime.search
+        embedder = service._dense_ready()
+        assert embedder is not None, "the catalog has no vector index"
+        ids = sorted(service.store.vectors(embedder.dim).ids())
+        drawn = random.Random(seed).sample(ids, papers + 30)
+        for pid in drawn[:30]:
+            service.similar(pid, limit=K)
+        wall, cpu = [], []
+        for pid in drawn[30:]:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            hits = service.similar(pid, limit=K)
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+            assert len(hits) == K
+    finally:
+        runtime.close()
+
+    def pct(values: list[float], q: float) -> float:
+        return float(np.percentile(values, q))
+
+    return (
+        f"similar papers at {size} ({len(ids):,} vectors), {papers} papers, limit 10, ms:\n"
+        f"| p50 | p95 | p99 | CPU p50 | CPU p95 |\n|---:|---:|---:|---:|---:|\n"
+        f"| {pct(wall, 50):.1f} | {pct(wall, 95):.1f} | {pct(wall, 99):.1f} "
+        f"| {pct(cpu, 50):.1f} | {pct(cpu, 95):.1f} |\n({machine()})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench similar",
@@ -311,7 +354,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights", default="", help="dense weights to try (new method)")
     parser.add_argument("--terms", default="", help="word-query sizes to try (new method)")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
+    parser.add_argument("--latency", metavar="SIZE", help="time similar() on `bench search`'s SIZE")
+    parser.add_argument("--papers", type=int, default=400, help="--latency: papers timed")
     args = parser.parse_args(argv)
+    if args.latency:
+        print(latency(args.latency, args.papers, args.seed))
+        return 0
     args.knobs = bool(args.weights or args.terms)
     defaults = SimilarParams()
     args.weights = [float(w) for w in args.weights.split(",") if w] or [defaults.dense_weight]

@@ -5,7 +5,8 @@ see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py;
 `python -m bench devset`: see bench/search_devset.py; `python -m bench signals`: see
 bench/search_signals.py; `python -m bench recsys`, `recsys-devset`, `foryou-model`: see
 bench/recsys.py, bench/recsys_devset.py, bench/foryou.py; `python -m bench foryou`: see
-bench/foryou_site.py."""
+bench/foryou_site.py; `python -m bench similar`: see
+bench/similar.py."""
 
 import sys
 
@@ -34,6 +35,10 @@ if sys.argv[1:2] == ["devset"]:
     from bench.search_devset import main as devset_main
 
     raise SystemExit(devset_main(sys.argv[2:]))
+if sys.argv[1:2] == ["similar"]:
+    from bench.similar import main as similar_main
+
+    raise SystemExit(similar_main(sys.argv[2:]))
 if sys.argv[1:2] == ["categories"]:
     from bench.categories import main as categories_main
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from bench.common import cache_dir, shared_data_dir
+from bench.common import cache_dir, oaipmh_files
 from paperfeed.config import Settings
 from paperfeed.db.schema import papers
 from paperfeed.papers.predicted_categories import K, Reference
@@ -44,7 +44,7 @@ def catalog_home() -> Path:
     home = cache_dir() / "categories-2017Q1"
     done = home / "imported"
     if not done.exists():
-        files = sorted((shared_data_dir() / "arxiv" / "oaipmh_oai_dc_2017Q1").glob("*.xml.gz"))
+        files = oaipmh_files()
         env = {**os.environ, "PAPERFEED_HOME": str(home), "PAPERFEED_EMBEDDER": "none"}
         env.pop("PAPERFEED_DATABASE_URL", None)
         command = [sys.executable, "-m", "paperfeed", "import", "oai-pmh", *map(str, files)]

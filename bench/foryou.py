@@ -179,7 +179,7 @@ def _digest_part(args: tuple[int, int, int, int]) -> float:
     for _ in range(count):
         liked, disliked = reader(rng, pool, 50)
         service.rank(liked, disliked, candidates, limit=10)
-    catalog.engine.dispose()
+    catalog.reader.dispose()
     return time.perf_counter() - started
 
 

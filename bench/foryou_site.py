@@ -325,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     catalog = home / "catalog.sqlite3"
     prepared = Runtime(Settings(home=home, database_url=None, embedder="none"))
     try:
-        ids = paper_ids(prepared)  # (the copy is migrated on first open)
-        build_lexical(prepared, work_dir())
+        ids = paper_ids(prepared.catalog)  # (the copy is migrated on first open)
+        build_lexical(prepared.catalog, work_dir())
         build_vectors(ids, work_dir(), 1)
     finally:
         prepared.close()

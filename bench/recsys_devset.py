@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import random
 import re
@@ -31,10 +30,9 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import cast
 
-from bench.common import shared_data_dir
-from paperfeed.ingest.formats import FORMATS
+from bench.common import oaipmh_records
 from paperfeed.papers.periods import parse_week
 from paperfeed.papers.record import PaperRecord
 
@@ -45,15 +43,7 @@ CHECK_WEEKS = "2017-W06,2017-W07,2017-W08,2017-W09"  # the second, time-split ch
 
 
 def read_records() -> list[PaperRecord]:
-    parse = FORMATS["oai-pmh"].parser()
-    records: list[PaperRecord] = []
-    folder = shared_data_dir() / "arxiv" / "oaipmh_oai_dc_2017Q1"
-    for path in sorted(folder.glob("*.xml.gz")):
-        with gzip.open(path) as stream:
-            for item in parse(cast(BinaryIO, stream), path.name):
-                if isinstance(item, PaperRecord) and item.arxiv_id and item.submitted_at:
-                    records.append(item)
-    return records
+    return [r for r in oaipmh_records() if r.arxiv_id and r.submitted_at]
 
 
 def name_key(name: str) -> str:

@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 
 from bench import pg
-from bench.common import shared_data_dir
+from bench.common import oaipmh_files
 from bench.generate_snapshot import ensure_snapshot
 
 TARGET_SQLITE_SNAPSHOT = 20_000  # records/s
@@ -157,7 +157,7 @@ def run_parse(dataset: Dataset) -> Run:
 def datasets(benches: Sequence[str], sizes: Sequence[int], seed: int) -> list[Dataset]:
     out: list[Dataset] = []
     if "oai-pmh" in benches:
-        files = sorted((shared_data_dir() / "arxiv" / "oaipmh_oai_dc_2017Q1").glob("*.xml.gz"))
+        files = oaipmh_files()
         if files:
             out.append(Dataset("oai-pmh 2017Q1", "oai-pmh", files, 51_693))
         else:

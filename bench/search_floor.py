@@ -22,19 +22,18 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import itertools
 import json
 import random
 import string
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import cache_dir, shared_data_dir
-from paperfeed.ingest.formats import FORMATS
+from bench.common import cache_dir, oaipmh_records, shared_data_dir
 from paperfeed.papers.record import PaperRecord
 from paperfeed.search.embedder import Embedder, document_text, load_embedder
 from paperfeed.search.lexical import STOPWORDS, _analyze_word
@@ -134,16 +133,7 @@ def scifact(embedder: Embedder, folder: Path) -> tuple[Floats, Floats, Floats]:
 
 
 def arxiv_records(limit: int) -> list[PaperRecord]:
-    parse = FORMATS["oai-pmh"].parser()
-    records: list[PaperRecord] = []
-    for path in sorted((shared_data_dir() / "arxiv" / "oaipmh_oai_dc_2017Q1").glob("*.xml.gz")):
-        with gzip.open(path) as stream:
-            for item in parse(cast(BinaryIO, stream), path.name):
-                if isinstance(item, PaperRecord) and item.abstract:
-                    records.append(item)
-                    if len(records) >= limit:
-                        return records
-    return records
+    return list(itertools.islice((r for r in oaipmh_records() if r.abstract), limit))
 
 
 def _content_terms(text: str) -> set[str]:

@@ -238,6 +238,33 @@ def test_similar_papers_exclude_the_paper_itself(site: Site) -> None:
     assert "2606.13392" not in [paper["id"] for paper in similar]
 
 
+def test_similar_papers_are_the_services_and_leave_out_a_hidden_paper(site: Site) -> None:
+    """The API lists what `SearchService.similar` ranks (words and meaning); hiding the first
+    of them takes it out of the list and out of the paper page's similar papers. (The server
+    follows the catalog meanwhile: BM25 statistics can move a little between two calls, so
+    the lists are compared as sets.)"""
+    paper = "2606.13392"
+    url = f"/api/v1/papers/{paper}/similar"
+    listed = [p["id"] for p in site.client.get(url, params={"limit": 8}).json()]
+    ranked = site.runtime.search.similar(site.runtime.paper_ids.resolve(paper), limit=8)
+    served = {hit.arxiv_id or f"pf-{hit.paper_id}" for hit in ranked}
+    assert len(listed) == 8 and paper not in listed and len(served & set(listed)) >= 6
+    first = listed[0]
+    assert f"/papers/{first}" in site.client.get(f"/papers/{paper}").text
+    admin, _ = site.user(f"mod{uuid.uuid4().hex[:8]}")
+    admin = site.runtime.accounts.set_role(admin.username, "admin")
+    hidden = site.runtime.paper_ids.resolve(first)
+    site.runtime.moderation.set_paper_hidden(admin, hidden, True)
+    try:
+        after = [p["id"] for p in site.client.get(url, params={"limit": 8}).json()]
+        page = site.client.get(f"/papers/{paper}").text
+    finally:
+        site.runtime.moderation.set_paper_hidden(admin, hidden, False)
+    # The others stay (scores are normalised over the candidates, so their order may shift).
+    assert first not in after and len(after) == 8 and len(set(listed[1:]) & set(after)) >= 6
+    assert f'href="/papers/{first}"' not in page
+
+
 def test_daily_by_date_week_and_month(site: Site) -> None:
     day = site.client.get("/api/v1/daily", params={"date": "2026-06-12"}).json()
     assert (day["start"], day["end"]) == ("2026-06-12", "2026-06-12")

@@ -1,4 +1,4 @@
-"""`paperfeed search`, `similar`, `index ...` and `eval beir`."""
+"""`paperfeed search`, `similar`, `index ...`, `eval beir` and `eval similar`."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def index_check(runtime: Runtime, repair: bool, progress: bool | None) -> None:
 
 @click.group("eval")
 def evaluate() -> None:
-    """Measure search and recommendation quality."""
+    """Measure search, similar-papers and recommendation quality."""
 
 
 @evaluate.command("beir")
@@ -197,6 +197,46 @@ def eval_beir(
         click.echo(
             f"{mode:8} {values['ndcg@10']:8.4f} {values['recall@100']:8.4f} {values['mrr@10']:8.4f}"
         )
+
+
+@evaluate.command("similar")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as a JSON object.")
+@click.option("--progress/--no-progress", default=None)
+@pass_runtime
+def eval_similar(runtime: Runtime, directory: Path, as_json: bool, progress: bool | None) -> None:
+    """Similar papers (what a paper's page, the API and `paperfeed similar` list) on a folder
+    of papers and related papers, in a temporary catalog:
+
+    \b
+      papers.jsonl[.gz]   {"id": ..., "title": ..., "abstract": ...} per line
+      queries.jsonl[.gz]  {"paper": ID, "related": [ID, ...]} per line, optionally
+                          "unrelated": [ID, ...] (papers judged not related)
+
+    \b
+    Over the query papers' top 10 (the paper itself never in it), the means of:
+      recall@10     share of its related papers in the top 10
+      nDCG@10       binary gains (related: 1)
+      other@10      papers in the top 10 not among its related ones (unrelated or unjudged)
+      unrelated@10  papers in the top 10 judged unrelated (only when the folder judges any)
+    """
+    from paperfeed.search.similar_eval import SimilarSetError, evaluate_similar
+
+    try:
+        with progress_bars(_progress(progress)) as bars:
+            metrics = evaluate_similar(
+                directory,
+                settings=runtime.settings,
+                progress=_progress(progress),
+                index_progress=bars,
+            )
+    except SimilarSetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    for name, value in metrics.items():
+        click.echo(f"{name:13} {value:g}" if name == "queries" else f"{name:13} {value:.4f}")
 
 
 @evaluate.command("recsys")

@@ -8,7 +8,7 @@ import gzip
 import math
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,6 +129,20 @@ def evaluate_beir(
 
 def _load_corpus(runtime: Runtime, path: Path) -> dict[int, str]:
     """Insert every document as its own paper; returns paper id -> BEIR doc id."""
+    docs = (
+        (str(doc["_id"]), str(doc.get("title") or ""), str(doc.get("text") or ""))
+        for doc in _jsonl(path)
+    )
+    doc_of = load_documents(runtime, docs)
+    if not doc_of:
+        raise BeirError(f"{path} holds no documents")
+    return doc_of
+
+
+def load_documents(
+    runtime: Runtime, docs: Iterable[tuple[str, str, str]], *, source: str = "beir"
+) -> dict[int, str]:
+    """Insert each (id, title, abstract) as its own paper, in order; returns paper id -> id."""
     doc_of: dict[int, str] = {}
     batch: list[tuple[str, PaperRecord]] = []
 
@@ -138,13 +152,10 @@ def _load_corpus(runtime: Runtime, path: Path) -> dict[int, str]:
         doc_of.update(zip(ids, (doc for doc, _ in batch), strict=True))
         batch.clear()
 
-    for doc in _jsonl(path):
-        title, text = str(doc.get("title") or ""), str(doc.get("text") or "")
-        batch.append((str(doc["_id"]), PaperRecord(source="beir", title=title, abstract=text)))
+    for doc, title, text in docs:
+        batch.append((doc, PaperRecord(source=source, title=title, abstract=text)))
         if len(batch) >= 2000:
             flush()
     if batch:
         flush()
-    if not doc_of:
-        raise BeirError(f"{path} holds no documents")
     return doc_of

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,6 +338,10 @@ class LexicalIndex:
         of id terms, not a term set: half the time for 300 papers (bench/README.md)."""
         if not paper_ids:
             return {}
+        return self._scores_of(self.build_query(query), paper_ids)
+
+    def _scores_of(self, scored: tantivy.Query, paper_ids: Sequence[int]) -> dict[int, float]:
+        """The score `scored` gives each of the given papers it matches (see `scores`)."""
         searcher = self.index.searcher()
         candidates = tantivy.Query.boolean_query(
             [
@@ -346,7 +351,7 @@ class LexicalIndex:
         )
         tq = tantivy.Query.boolean_query(
             [
-                (tantivy.Occur.Must, self.build_query(query)),
+                (tantivy.Occur.Must, scored),
                 (tantivy.Occur.Must, tantivy.Query.const_score_query(candidates, 0.0)),
             ]
         )
@@ -460,3 +465,61 @@ class LexicalIndex:
         )
         hits = searcher.search(tq, limit=max(1, limit), count=False).hits
         return _ids(searcher, [a for _, a in hits])
+
+    # -- papers like a paper (similar papers) --------------------------------------------------
+
+    def informative_terms(self, text: str, limit: int) -> dict[str, float]:
+        """The `limit` index terms of `text` that best tell it apart, with their weights in a
+        query (Lucene's MoreLikeThis, with BM25's idf): terms ranked by (1 + ln tf) x idf,
+        stopwords and terms no other paper holds left out. The weight is the term's
+        (1 + ln tf) in `text`, so a word the paper repeats counts more in its query."""
+        counts: dict[str, int] = {}
+        for term in self.analyze(text):
+            if len(term) > 1 and not term.isdigit():
+                counts[term] = counts.get(term, 0) + 1
+        for stopword in _STOP_TERMS:
+            counts.pop(stopword, None)
+        searcher = self.index.searcher()
+        total = int(searcher.num_docs)
+        ranked: list[tuple[float, str]] = []
+        for term, count in counts.items():
+            df = int(searcher.doc_freq("text", term))
+            if df < 2:  # held by this paper alone (or by none): it finds no other paper
+                continue
+            idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+            ranked.append(((1.0 + math.log(count)) * idf, term))
+        ranked.sort(key=lambda item: (-item[0], item[1]))
+        return {term: 1.0 + math.log(counts[term]) for _, term in ranked[:limit]}
+
+    def _like_query(self, terms: dict[str, float]) -> tantivy.Query:
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.boost_query(self._term(term), weight))
+                for term, weight in terms.items()
+            ]
+        )
+
+    def like(
+        self, terms: dict[str, float], *, limit: int, exclude: Sequence[int] = ()
+    ) -> list[tuple[int, float]]:
+        """Papers holding any of the weighted `terms` (see `informative_terms`), best BM25
+        first, except those in `exclude`."""
+        if not terms:
+            return []
+        clauses = [(tantivy.Occur.Must, self._like_query(terms))]
+        if exclude:
+            excluded = tantivy.Query.term_set_query(self.schema, "paper_id", list(exclude))
+            clauses.append((tantivy.Occur.MustNot, excluded))
+        searcher = self.index.searcher()
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=max(1, limit)).hits
+        ids = _ids_list(searcher, [address for _, address in hits])
+        return list(zip(ids, (float(score) for score, _ in hits), strict=True))
+
+    def like_scores(self, terms: dict[str, float], paper_ids: Sequence[int]) -> dict[int, float]:
+        """The exact score `like` gives each of the given papers (absent: none of the terms)."""
+        if not terms or not paper_ids:
+            return {}
+        return self._scores_of(self._like_query(terms), paper_ids)
+
+
+_STOP_TERMS = frozenset(t for word in STOPWORDS for t in _text_analyzer().analyze(word))

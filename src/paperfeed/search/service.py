@@ -13,7 +13,7 @@ from typing import Any, Literal
 from paperfeed.papers.catalog import Catalog
 from paperfeed.papers.ids import public_id
 from paperfeed.search.embedder import Embedder, document_text
-from paperfeed.search.fusion import dbsf_blend
+from paperfeed.search.fusion import dbsf_blend, dbsf_scores
 from paperfeed.search.lexical import STOPWORDS, LexicalIndex
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.search.snippets import Snippet, make_snippet
@@ -134,6 +134,18 @@ class Relevant:
             return [(pid, scores.get(pid, 0.0)) for pid, _ in ranked]
         ids, _ = lexical.relevant_by_date(query, self.also, limit=depth, every_word=self.every_word)
         return [(pid, scores.get(pid, 0.0)) for pid in ids]
+
+
+@dataclass(frozen=True)
+class SimilarParams:
+    """How similar papers are found (figures in bench/README.md, "Similar papers")."""
+
+    # The paper's most informative words in its word query: Lucene MoreLikeThis's default.
+    terms: int = 25
+    # Candidates from each leg (nearest by vector, best by words); at least the page's size.
+    candidates: int = 100
+    # The meaning score's share of the blend; None: the embedder's search fusion weight.
+    dense_weight: float | None = None
 
 
 class SearchService:
@@ -417,35 +429,69 @@ class SearchService:
 
     # -- similar -----------------------------------------------------------------------------
 
+    similar_params: SimilarParams = SimilarParams()
+
     def similar(self, paper_id: int, *, limit: int = 10) -> list[SearchHit]:
-        """Nearest neighbours by meaning (falling back to shared words), never the paper
-        itself."""
-        row = self.catalog.get(paper_id=paper_id)
+        """Papers like this one by words and by meaning, best first; never the paper itself
+        nor a hidden paper. The candidates are its nearest neighbours by vector and the papers
+        that best match its most informative words (BM25); every candidate is scored exactly
+        by both (its cosine to the paper, its BM25 score for the paper's words) and the two
+        are blended (`blend_similar`). Without vectors: by words alone. `matched_by` says
+        which leg found a paper ("words", "meaning" or both)."""
+        rows = self.catalog.get_many([paper_id], ("title", "abstract"))
+        row = rows.get(paper_id)
         if row is None:
             return []
         limit = max(1, min(limit, MAX_LIMIT))
-        hidden = set(self.hidden()) if self.hidden is not None else set()
-        depth = limit + 1 + len(hidden)  # the paper itself and hidden papers are dropped
+        params = self.similar_params
+        exclude = {paper_id, *(self.hidden() if self.hidden is not None else ())}
+        depth = max(limit, params.candidates)
+        lexical = self.store.lexical
+        text = document_text(row["title"], row["abstract"])
+        terms = lexical.informative_terms(text, params.terms)
+        words = lexical.like(terms, limit=depth, exclude=sorted(exclude))
         embedder = self._dense_ready()
-        ranked: list[tuple[int, float]]
-        how = "meaning"
-        if embedder is not None:
-            index = self.store.vectors(embedder.dim)
-            vector = index.get(paper_id)
-            if vector is None:
-                vector = embedder.embed_documents([document_text(row["title"], row["abstract"])])[0]
-            ranked = index.search(vector, depth)
-        else:
-            how = "words"
-            query = ParsedQuery(
-                terms=self.store.lexical.analyze(f"{row['title']} {row['abstract']}")[:64]
-            )
-            ranked, _ = self.store.lexical.search(query, limit=depth)
-        ranked = [(pid, s) for pid, s in ranked if pid != paper_id and pid not in hidden][:limit]
-        empty = ParsedQuery()
-        return self._hits(
-            [pid for pid, _ in ranked],
-            empty,
-            dict(ranked),
-            dict.fromkeys((pid for pid, _ in ranked), how),
-        )
+        if embedder is None:
+            ranked = words[:limit]
+            how = dict.fromkeys((pid for pid, _ in ranked), "words")
+            return self._hits([pid for pid, _ in ranked], ParsedQuery(), dict(ranked), how)
+        index = self.store.vectors(embedder.dim)
+        vector = index.get(paper_id)
+        if vector is None:  # not embedded yet
+            vector = embedder.embed_documents([text])[0]
+        near = [(p, s) for p, s in index.search(vector, depth + len(exclude)) if p not in exclude]
+        near = near[:depth]
+        word_scores = dict(words)
+        word_scores.update(lexical.like_scores(terms, [p for p, _ in near if p not in word_scores]))
+        cosines = dict(near)
+        found, sims = index.similarities(vector, [p for p, _ in words if p not in cosines])
+        cosines.update(zip(found.tolist(), sims.tolist(), strict=True))
+        weight = embedder.fusion_weight if params.dense_weight is None else params.dense_weight
+        candidates = list(dict.fromkeys([*(p for p, _ in near), *(p for p, _ in words)]))
+        ranked = blend_similar(candidates, word_scores, cosines, dense_weight=weight)[:limit]
+        by_words, by_meaning = {p for p, _ in words}, {p for p, _ in near}
+        how = {
+            pid: "words+meaning"
+            if pid in by_words and pid in by_meaning
+            else ("words" if pid in by_words else "meaning")
+            for pid, _ in ranked
+        }
+        return self._hits([pid for pid, _ in ranked], ParsedQuery(), dict(ranked), how)
+
+
+def blend_similar(
+    candidates: Sequence[int],
+    words: dict[int, float],
+    cosines: dict[int, float],
+    *,
+    dense_weight: float,
+) -> list[tuple[int, float]]:
+    """Each candidate's exact word score (BM25 of the paper's words; 0 when it holds none)
+    and its cosine to the paper, each normalised by DBSF over all the candidates, blended
+    with `dense_weight` on the cosine; best first, ties by id. A candidate without a vector
+    (not embedded yet) gets the lowest cosine of the others."""
+    lowest = min(cosines.values(), default=0.0)
+    lexical = dbsf_scores([(p, words.get(p, 0.0)) for p in candidates])
+    meaning = dbsf_scores([(p, cosines.get(p, lowest)) for p in candidates])
+    fused = {p: (1.0 - dense_weight) * lexical[p] + dense_weight * meaning[p] for p in candidates}
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

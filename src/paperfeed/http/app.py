@@ -132,7 +132,8 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
 
 def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
     """FastAPI documents invalid input as 422 with its own body; this app answers 400 with
-    `{"error": "..."}` (what the Hugging Face client expects), so the document says that."""
+    `{"error": "..."}` (what the Hugging Face client expects), so the document says that. Every
+    operation that takes a body may also answer 413 (the body limit, http/security.py)."""
     if app.openapi_schema is not None:
         return app.openapi_schema
     schema = get_openapi(
@@ -146,11 +147,17 @@ def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
         "description": "Invalid request",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
+    too_large = {
+        "description": "Request body larger than the server's limit (PAPERFEED_MAX_BODY_BYTES)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None:
                 responses.setdefault("400", error)
+            if "requestBody" in operation:
+                responses.setdefault("413", too_large)
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)

@@ -76,7 +76,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -
         )
     )
     try:
-        with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+        with (
+            live_server(runtime) as server,
+            httpx.Client(base_url=server.url, timeout=60) as client,
+        ):
             yield Site(runtime, client)
     finally:
         runtime.close()

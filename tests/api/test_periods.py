@@ -24,7 +24,7 @@ CHANNELS = [
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[httpx.Client]:
-    with live_server(runtime) as server, httpx.Client(base_url=server.url) as http:
+    with live_server(runtime) as server, httpx.Client(base_url=server.url, timeout=60) as http:
         yield http
 
 
@@ -54,7 +54,7 @@ def test_the_default_daily_list_is_today_by_the_clock_when_there_is_none(
 ) -> None:
     runtime = Runtime(settings, clock=FrozenClock(dt.datetime(2031, 5, 6, 23, 59)))
     try:
-        with live_server(runtime) as server, httpx.Client(base_url=server.url) as http:
+        with live_server(runtime) as server, httpx.Client(base_url=server.url, timeout=60) as http:
             assert http.get("/api/v1/daily").json()["start"] == "2031-05-06"
             assert "2031-05-06" in http.get("/feeds/daily.atom").text
             assert "Tuesday, 6 May 2031" in http.get("/").text

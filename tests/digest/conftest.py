@@ -39,7 +39,9 @@ class FaultySmtpServer(SmtpServer):
     on_mail: Callable[[int], str | None] | None = None
     on_data: Callable[[int, Any], str | None] | None = None
     raw: list[bytes] = field(default_factory=list)
-    peers: list[Any] = field(default_factory=list)  # the connection of each message kept
+    # The SMTP session (one per connection, kept alive here) of each message kept: a port
+    # number may come back for a new connection when the server closed the old one first.
+    sessions: list[Any] = field(default_factory=list)
     mails: int = 0
     datas: int = 0
 
@@ -63,8 +65,12 @@ class FaultySmtpServer(SmtpServer):
             if answer is not None:
                 return answer
         self.raw.append(envelope.original_content or envelope.content)
-        self.peers.append(session.peer)
+        self.sessions.append(session)
         return await super().handle_DATA(server, session, envelope)
+
+    def connections(self) -> int:
+        """How many connections carried the messages kept."""
+        return len({id(session) for session in self.sessions})
 
     def counts(self) -> Counter[str]:
         """Messages received per recipient."""

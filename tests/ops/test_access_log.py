@@ -41,7 +41,10 @@ def access_lines() -> Iterator[io.StringIO]:
 
 def test_one_text_line_per_request(lexical_runtime: Runtime, access_lines: io.StringIO) -> None:
     token = "s3cr3t-reset-token-value"
-    with live_server(lexical_runtime) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        live_server(lexical_runtime) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
         assert client.get("/healthz").status_code == 200
         assert client.get("/search", params={"q": "private words"}).status_code == 200
         assert client.get(f"/reset/{token}").status_code in (200, 400, 404)

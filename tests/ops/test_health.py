@@ -19,7 +19,10 @@ from tests.support.server import free_port, live_server
 
 
 def test_healthz_and_readyz_answer_on_a_served_catalog(lexical_runtime: Runtime) -> None:
-    with live_server(lexical_runtime) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        live_server(lexical_runtime) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
         health = client.get("/healthz")
         assert health.status_code == 200 and health.text == "ok\n"
         assert health.headers["cache-control"] == "no-store"

@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from paperfeed.clock import Clock, utcnow
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
@@ -112,14 +113,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def serve(settings: Settings) -> Iterator[Callable[..., Site]]:
     """Starts the app over the test's catalog (the `cli` fixture's home and database);
-    keyword arguments change settings. Its own address is its `base_url`, so the links in
-    mail and feeds lead back to it."""
+    keyword arguments change settings, `clock` gives the app an injected clock. Its own
+    address is its `base_url`, so the links in mail and feeds lead back to it."""
     started: list[Site] = []
 
-    def start(**changes: Any) -> Site:
+    def start(*, clock: Clock = utcnow, **changes: Any) -> Site:
         port = free_port()
         update = {"base_url": f"http://127.0.0.1:{port}", **changes}
-        runtime = Runtime(settings.model_copy(update=update))
+        runtime = Runtime(settings.model_copy(update=update), clock=clock)
         server = LiveServer(runtime, port)
         server.start()
         started.append(Site(server, runtime))

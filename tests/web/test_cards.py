@@ -6,10 +6,11 @@ thumbnails only with PAPERFEED_REMOTE_IMAGES."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,7 @@ from lxml import etree
 from playwright.sync_api import Locator, Page, expect
 
 from paperfeed.clock import FrozenClock
-from paperfeed.config import Settings
-from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
-from tests.support.server import LiveServer, free_port
 from tests.web.support import Site, Watch, sign_up
 
 HF = "fixtures/hf_papers"
@@ -72,23 +70,9 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def start(settings: Settings, clock: FrozenClock) -> Iterator[Callable[..., Site]]:
+def start(serve: Callable[..., Site], clock: FrozenClock) -> Callable[..., Site]:
     """Starts the app over the test's catalog on `clock`; keyword arguments change settings."""
-    started: list[Site] = []
-
-    def start_site(**changes: Any) -> Site:
-        port = free_port()
-        update = {"base_url": f"http://127.0.0.1:{port}", **changes}
-        runtime = Runtime(settings.model_copy(update=update), clock=clock)
-        server = LiveServer(runtime, port)
-        server.start()
-        started.append(Site(server, runtime))
-        return started[-1]
-
-    yield start_site
-    for site in started:
-        site.server.stop()
-        site.runtime.close()
+    return functools.partial(serve, clock=clock)
 
 
 @pytest.fixture

@@ -79,7 +79,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -
     base_url = f"http://127.0.0.1:{port}"  # links in feeds point at this very server
     runtime = Runtime(Settings(home=home, database_url=url, base_url=base_url))
     try:
-        with live_server(runtime, port) as server, httpx.Client(base_url=server.url) as client:
+        with (
+            live_server(runtime, port) as server,
+            httpx.Client(base_url=server.url, timeout=60) as client,
+        ):
             yield Site(runtime, server, client)
     finally:
         runtime.close()

@@ -8,8 +8,9 @@ digest's links: opening one shows a button and changes nothing; the button rates
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from paperfeed.clock import FrozenClock
-from paperfeed.config import Settings
-from paperfeed.runtime import Runtime
 from tests.mail.conftest import body_text
 from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
-from tests.support.server import LiveServer, free_port
 from tests.web.support import HF_DAILY, Site, Watch, sign_up
 
 MEMORY = ("2607.27958", "2607.26637")  # Σ-Mem; Filesystem-Based Memory for LLM Agents
@@ -48,24 +46,10 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def start(
-    settings: Settings, clock: FrozenClock, search_ready: None
-) -> Iterator[Callable[..., Site]]:
+    serve: Callable[..., Site], clock: FrozenClock, search_ready: None
+) -> Callable[..., Site]:
     """Starts the app over the test's catalog on `clock`; keyword arguments change settings."""
-    started: list[Site] = []
-
-    def start_site(**changes: Any) -> Site:
-        port = free_port()
-        update = {"base_url": f"http://127.0.0.1:{port}", **changes}
-        runtime = Runtime(settings.model_copy(update=update), clock=clock)
-        server = LiveServer(runtime, port)
-        server.start()
-        started.append(Site(server, runtime))
-        return started[-1]
-
-    yield start_site
-    for site in started:
-        site.server.stop()
-        site.runtime.close()
+    return functools.partial(serve, clock=clock)
 
 
 @pytest.fixture

@@ -464,7 +464,10 @@ def test_secure_cookies_setting_marks_the_session_cookie_secure(site: Site) -> N
     settings = site.runtime.settings.model_copy(update={"secure_cookies": True})
     runtime = Runtime(settings)
     try:
-        with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+        with (
+            live_server(runtime) as server,
+            httpx.Client(base_url=server.url, timeout=60) as client,
+        ):
             # A Secure cookie does not come back over plain HTTP, so the token is sent as a
             # cookie header by hand.
             page = client.get("/signin")
@@ -512,7 +515,10 @@ def test_form_post_from_the_configured_base_url_is_accepted(site: Site) -> None:
     settings = site.runtime.settings.model_copy(update={"base_url": public})
     runtime = Runtime(settings)
     try:
-        with live_server(runtime) as server, httpx.Client(base_url=server.url) as client:
+        with (
+            live_server(runtime) as server,
+            httpx.Client(base_url=server.url, timeout=60) as client,
+        ):
             token = csrf_token(client)
             form = {"email": "reader@example.org", "password": PASSWORD, "csrf_token": token}
             accepted = client.post("/signin", data=form, headers={"Origin": public})
@@ -604,7 +610,7 @@ def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int)
     confirmed_user(runtime.accounts, "victim@example.org", "victim", PASSWORD)
     with (
         live_server(runtime) as server,
-        httpx.Client(base_url=server.url) as client,
+        httpx.Client(base_url=server.url, timeout=60) as client,
         contextlib.closing(runtime),
     ):
         token = csrf_token(client)
@@ -649,7 +655,10 @@ def _wrong_sign_in(
 def test_a_forged_x_forwarded_for_does_not_escape_the_limit(settings: Settings) -> None:
     """No proxy is trusted by default: a client that sends a new X-Forwarded-For with every
     attempt is still one client (the server runs with `paperfeed serve`'s options)."""
-    with limited_site(settings) as (_, server), httpx.Client(base_url=server.url) as client:
+    with (
+        limited_site(settings) as (_, server),
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
         token = csrf_token(client)
         answers = [
             _wrong_sign_in(client, token, f"guess{i}@x.org", f"10.9.0.{i}") for i in range(11)
@@ -766,7 +775,7 @@ def test_a_trusted_proxy_names_the_client(settings: Settings) -> None:
     address the proxy adds to X-Forwarded-For, the last one it did not add itself."""
     with (
         limited_site(settings, trusted_proxies=["127.0.0.1"]) as (_, server),
-        httpx.Client(base_url=server.url) as client,
+        httpx.Client(base_url=server.url, timeout=60) as client,
     ):
         token = csrf_token(client)
         # A client's own (forged) entries come first; the proxy appends the address it saw.
@@ -782,7 +791,7 @@ def test_wrong_passwords_from_many_clients_do_not_lock_the_owner_out(settings: S
     account only up to a much higher threshold: its owner still signs in from their own."""
     with (
         limited_site(settings, trusted_proxies=["127.0.0.1"]) as (_, server),
-        httpx.Client(base_url=server.url) as client,
+        httpx.Client(base_url=server.url, timeout=60) as client,
     ):
         token = csrf_token(client)
         guesses = [

@@ -211,4 +211,4 @@ def test_eval_similar_rejects_malformed_lines_with_their_place(tmp_path: Path) -
     assert result.exit_code == 1 and "queries.jsonl:2" in result.output
     (folder / "queries.jsonl").write_text('["a", "b"]\n')
     result = _catalog_free_cli(tmp_path)("eval", "similar", folder, ok=False)
-    assert result.exit_code == 1 and "expected a JSON object" in result.output
+    assert result.exit_code == 1 and "queries.jsonl:1: not a JSON object" in result.output

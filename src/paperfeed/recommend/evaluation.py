@@ -16,20 +16,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from paperfeed.config import Settings
 from paperfeed.papers.record import PaperRecord
 from paperfeed.progress import Progress
 from paperfeed.recommend.service import Recommender
 from paperfeed.runtime import Runtime
-from paperfeed.search.evaluation import mrr_at, ndcg_at, recall_at
+from paperfeed.search.evaluation import (
+    EvalFolderError,
+    jsonl_rows,
+    load_documents,
+    mrr_at,
+    ndcg_at,
+    recall_at,
+)
 
 METRICS = ("ndcg@10", "recall@50", "auc", "mrr")
 _LISTS = ("liked", "disliked", "candidates", "relevant")
 
 
-class RecsysError(Exception):
+class RecsysError(EvalFolderError):
     """The folder is not a usable evaluation set (the message says where and why)."""
 
 
@@ -49,49 +54,39 @@ class Paper:
     abstract: str
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line of a JSON-lines file."""
+def _lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("FILE:LINE", object) for each non-blank line of a JSON-lines file."""
     if not path.is_file():
         raise RecsysError(f"{path.parent} has no {path.name}")
-    with path.open("rb") as lines:
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise RecsysError(f"{path}:{n}: not JSON ({exc})") from None
-            if not isinstance(value, dict):
-                raise RecsysError(f"{path}:{n}: not a JSON object")
-            yield n, value
+    return jsonl_rows(path, RecsysError)
 
 
-def _text(path: Path, n: int, row: Mapping[str, Any], key: str, *, required: bool) -> str:
+def _text(where: str, row: Mapping[str, Any], key: str, *, required: bool) -> str:
     value = row.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value):
-        raise RecsysError(f"{path}:{n}: field {key!r} must be a non-empty string")
+        raise RecsysError(f"{where}: field {key!r} must be a non-empty string")
     return value
 
 
 def read_papers(directory: Path) -> dict[str, Paper]:
     path = directory / "papers.jsonl"
     found: dict[str, Paper] = {}
-    for n, row in _lines(path):
+    for where, row in _lines(path):
         pid = row.get("id")
         if isinstance(pid, int) and not isinstance(pid, bool):
             pid = str(pid)
         if not isinstance(pid, str) or not pid:
-            raise RecsysError(f"{path}:{n}: field 'id' must be a non-empty string")
+            raise RecsysError(f"{where}: field 'id' must be a non-empty string")
         if pid in found:
-            raise RecsysError(f"{path}:{n}: paper id {pid!r} appears twice")
-        title = _text(path, n, row, "title", required=True)
-        abstract = _text(path, n, row, "abstract", required=False)  # may be empty
+            raise RecsysError(f"{where}: paper id {pid!r} appears twice")
+        title = _text(where, row, "title", required=True)
+        abstract = _text(where, row, "abstract", required=False)  # may be empty
         try:
             PaperRecord(source="recsys-eval", title=title, abstract=abstract)
         except ValueError as exc:  # over the catalog's caps
-            raise RecsysError(f"{path}:{n}: {exc}") from None
+            raise RecsysError(f"{where}: {exc}") from None
         found[pid] = Paper(pid, title, abstract)
     if not found:
         raise RecsysError(f"{path} holds no papers")
@@ -101,29 +96,29 @@ def read_papers(directory: Path) -> dict[str, Paper]:
 def read_readers(directory: Path, papers: Mapping[str, Paper]) -> list[Reader]:
     path = directory / "users.jsonl"
     readers: list[Reader] = []
-    for n, row in _lines(path):
+    for where, row in _lines(path):
         user = row.get("user")
         if not isinstance(user, str | int) or isinstance(user, bool) or user == "":
-            raise RecsysError(f"{path}:{n}: field 'user' must be a non-empty string")
+            raise RecsysError(f"{where}: field 'user' must be a non-empty string")
         lists: dict[str, list[str]] = {}
         for key in _LISTS:
             value = row.get(key, [])
             if not isinstance(value, list):
-                raise RecsysError(f"{path}:{n}: field {key!r} must be a list of paper ids")
+                raise RecsysError(f"{where}: field {key!r} must be a list of paper ids")
             ids = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
             for pid in ids:
                 if not isinstance(pid, str):
-                    raise RecsysError(f"{path}:{n}: {key!r} holds {pid!r}, not a paper id")
+                    raise RecsysError(f"{where}: {key!r} holds {pid!r}, not a paper id")
                 if pid not in papers:
-                    raise RecsysError(f"{path}:{n}: unknown paper id {pid!r} in {key!r}")
+                    raise RecsysError(f"{where}: unknown paper id {pid!r} in {key!r}")
             lists[key] = list(dict.fromkeys(ids))
         if not lists["candidates"]:
-            raise RecsysError(f"{path}:{n}: 'candidates' is empty")
+            raise RecsysError(f"{where}: 'candidates' is empty")
         outside = [pid for pid in lists["relevant"] if pid not in set(lists["candidates"])]
         if outside:
-            raise RecsysError(f"{path}:{n}: relevant paper {outside[0]!r} is not a candidate")
+            raise RecsysError(f"{where}: relevant paper {outside[0]!r} is not a candidate")
         if not lists["relevant"]:
-            raise RecsysError(f"{path}:{n}: 'relevant' is empty (nothing to find)")
+            raise RecsysError(f"{where}: 'relevant' is empty (nothing to find)")
         readers.append(Reader(str(user), **lists))
     if not readers:
         raise RecsysError(f"{path} holds no users")
@@ -200,17 +195,9 @@ class RecsysEvaluation:
 
     def _load(self) -> dict[str, int]:
         """Every paper of the folder as a catalog paper; returns folder id -> paper id."""
-        ids: dict[str, int] = {}
-        items = list(self.papers.values())
-        for start in range(0, len(items), 2000):
-            batch = items[start : start + 2000]
-            records = [
-                PaperRecord(source="recsys-eval", title=p.title, abstract=p.abstract) for p in batch
-            ]
-            with self.runtime.engine.begin() as conn:
-                made = self.runtime.catalog_writer.insert_new(conn, records)
-            ids.update(zip((p.id for p in batch), made, strict=True))
-        return ids
+        papers = ((p.id, p.title, p.abstract) for p in self.papers.values())
+        doc_of = load_documents(self.runtime, papers, source="recsys-eval")
+        return {doc: pid for pid, doc in doc_of.items()}
 
     @property
     def recommender(self) -> Recommender:

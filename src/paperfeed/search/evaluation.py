@@ -24,26 +24,49 @@ Mode = Literal["lexical", "dense", "hybrid"]
 MODES: tuple[Mode, ...] = ("lexical", "dense", "hybrid")
 
 
-class BeirError(Exception):
+class EvalFolderError(Exception):
+    """An evaluation folder (`paperfeed eval beir|similar|recsys`) is not usable; the message
+    says where and why."""
+
+
+class BeirError(EvalFolderError):
     """The folder is not a usable BEIR collection."""
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def jsonl_rows(
+    path: Path, error: type[EvalFolderError] = EvalFolderError
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("FILE:LINE", object) for each non-blank line of a JSON-lines file (gzipped when its
+    name ends in .gz): the one reader of the evaluation folders' files. A line that is not a
+    JSON object raises `error` naming the file and line."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as lines:
         for n, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    yield orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise BeirError(f"{path}:{n}: {exc}") from None
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise error(f"{path.name}:{n}: not JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise error(f"{path.name}:{n}: not a JSON object")
+            yield f"{path.name}:{n}", row
 
 
-def _find(directory: Path, stem: str) -> Path:
+def find_file(directory: Path, stem: str, error: type[EvalFolderError] = EvalFolderError) -> Path:
+    """DIR/STEM.jsonl or DIR/STEM.jsonl.gz."""
     for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
         if (directory / name).is_file():
             return directory / name
-    raise BeirError(f"{directory} has no {stem}.jsonl(.gz)")
+    raise error(f"{directory} has no {stem}.jsonl(.gz)")
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    return (row for _, row in jsonl_rows(path, BeirError))
+
+
+def _find(directory: Path, stem: str) -> Path:
+    return find_file(directory, stem, BeirError)
 
 
 def load_qrels(path: Path) -> dict[str, dict[str, int]]:

@@ -12,8 +12,6 @@ The folder (`paperfeed eval similar DIR`):
 
 from __future__ import annotations
 
-import gzip
-import math
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -21,18 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from tqdm import tqdm
 
 from paperfeed.config import Settings
 from paperfeed.progress import Progress
 from paperfeed.runtime import Runtime
-from paperfeed.search.evaluation import BeirError, _find, load_documents
+from paperfeed.search.evaluation import (
+    EvalFolderError,
+    find_file,
+    jsonl_rows,
+    load_documents,
+    ndcg_at,
+    recall_at,
+)
 
 K = 10
 
 
-class SimilarSetError(Exception):
+class SimilarSetError(EvalFolderError):
     """The folder is not a usable similar-papers set (the message says where and why)."""
 
 
@@ -55,24 +59,7 @@ class SimilarSet:
 
 def _rows(directory: Path, stem: str) -> list[tuple[str, dict[str, Any]]]:
     """("FILE:LINE", object) for each non-empty line of DIR/STEM.jsonl[.gz]."""
-    try:
-        path = _find(directory, stem)
-    except BeirError as exc:
-        raise SimilarSetError(str(exc)) from None
-    rows: list[tuple[str, dict[str, Any]]] = []
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as lines:
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise SimilarSetError(f"{path.name}:{n}: {exc}") from None
-            if not isinstance(row, dict):
-                raise SimilarSetError(f"{path.name}:{n}: expected a JSON object")
-            rows.append((f"{path.name}:{n}", row))
-    return rows
+    return list(jsonl_rows(find_file(directory, stem, SimilarSetError), SimilarSetError))
 
 
 def _id(value: Any) -> str | None:
@@ -140,13 +127,12 @@ def query_metrics(ranked: Sequence[str], query: SimilarQuery, k: int = K) -> dic
     to be related: unrelated or not judged) and unrelated@k (papers in the top k judged
     unrelated)."""
     top = list(ranked[:k])
-    hits = [1.0 if doc in query.related else 0.0 for doc in top]
-    dcg = sum(gain / math.log2(i + 2) for i, gain in enumerate(hits))
-    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(len(query.related), k)))
+    grades = dict.fromkeys(query.related, 1)
+    hits = sum(1 for doc in top if doc in query.related)
     return {
-        f"recall@{k}": sum(hits) / len(query.related),
-        f"ndcg@{k}": dcg / idcg,
-        f"other@{k}": float(len(top) - sum(hits)),
+        f"recall@{k}": recall_at(top, grades, k),
+        f"ndcg@{k}": ndcg_at(top, grades, k),
+        f"other@{k}": float(len(top) - hits),
         f"unrelated@{k}": float(sum(1 for doc in top if doc in query.unrelated)),
     }
 

@@ -486,10 +486,10 @@ def _finished_files(runtime: Runtime) -> int:
 def test_an_import_killed_with_sigkill_resumes_without_losing_or_duplicating_papers(
     data_dir: Path, runtime: Runtime, cli_env: dict[str, str]
 ) -> None:
-    # The first 24 files of the quarter (about 10,000 records): killed after 10 of them,
-    # the rerun must finish the other 14 and redo nothing twice.
+    # The first 12 files of the quarter (about 5,000 records): killed after 5 of them, the
+    # rerun must finish the other 7 and redo nothing twice.
     # (what follows an import into the search index is tested in tests/search; here the import)
-    quarter = _quarter(data_dir)[:24]
+    quarter = _quarter(data_dir)[:12]
     files = [str(p) for p in quarter]
     records = (_items(gzip.decompress(p.read_bytes()), p.name) for p in quarter)
     expected = len({i.arxiv_id for items in records for i in items if isinstance(i, PaperRecord)})
@@ -501,7 +501,7 @@ def test_an_import_killed_with_sigkill_resumes_without_losing_or_duplicating_pap
     runtime.engine  # noqa: B018  (create the schema before the child and this test poll it)
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while _finished_files(runtime) < 10 and child.poll() is None and time.monotonic() < deadline:
+    while _finished_files(runtime) < 5 and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert child.poll() is None, "the import ended before it could be killed"
     child.send_signal(signal.SIGKILL)

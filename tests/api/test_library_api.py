@@ -55,6 +55,7 @@ def test_every_library_route_needs_a_token(site: Site) -> None:
         ("GET", "/api/v1/collections"),
         ("POST", "/api/v1/collections"),
         ("GET", "/api/v1/marks"),
+        ("POST", "/api/v1/collections/1/import"),
         ("PUT", f"/api/v1/marks/read/{PAPER}"),
         ("GET", "/api/v1/follows"),
         ("GET", "/api/v1/ratings"),
@@ -116,6 +117,39 @@ def test_collections_items_and_exports(site: Site) -> None:
     assert c.delete(f"/api/v1/collections/{cid}", headers=bob).status_code == 404
     assert c.delete(f"/api/v1/collections/{cid}", headers=ada).status_code == 204
     assert c.get(f"/api/v1/collections/{cid}", headers=ada).status_code == 404
+
+
+def test_a_collection_is_filled_from_bibtex_or_a_list_of_ids(site: Site) -> None:
+    ada, bob = site.user("api-import-ada"), site.user("api-import-bob")
+    c = site.client
+    cid = c.post("/api/v1/collections", json={"name": "Imported"}, headers=ada).json()["id"]
+    bibtex = (
+        f"@article{{one, title={{A paper}}, eprint={{{PAPER}}}, archivePrefix={{arXiv}}}}\n"
+        "@misc{empty, note={no title, no id: nothing names a paper}}\n"
+    )
+    report = c.post(f"/api/v1/collections/{cid}/import", json={"text": bibtex}, headers=ada)
+    assert report.status_code == 200, report.text
+    found = report.json()
+    assert (found["saved"], found["already"], found["added_to_catalog"]) == (1, 0, 0)
+    assert len(found["not_recognised"]) == 1 and found["not_recognised"][0]["why"]
+
+    ids = f"https://arxiv.org/abs/{OTHER}\n{PAPER}\n"
+    again = c.post(
+        f"/api/v1/collections/{cid}/import", json={"text": ids, "format": "ids"}, headers=ada
+    ).json()
+    assert (again["saved"], again["already"]) == (1, 1)
+    papers = c.get(f"/api/v1/collections/{cid}", headers=ada).json()["papers"]
+    assert {p["paper"]["id"] for p in papers} == {PAPER, OTHER}
+
+    # another reader's collection, an empty text and an unknown format are refused
+    other = c.post(f"/api/v1/collections/{cid}/import", json={"text": ids}, headers=bob)
+    assert other.status_code == 404
+    empty = c.post(f"/api/v1/collections/{cid}/import", json={"text": ""}, headers=ada)
+    assert empty.status_code == 400 and "error" in empty.json()
+    odd = c.post(
+        f"/api/v1/collections/{cid}/import", json={"text": ids, "format": "ris"}, headers=ada
+    )
+    assert odd.status_code == 400
 
 
 def test_marks_follows_and_ratings(site: Site) -> None:

@@ -133,7 +133,22 @@ _CONFIG = SchemathesisConfig.from_dict(
                     "413",
                 ]
             }
-        }
+        },
+        # A collection's import takes a file's text: any string fits the schema, and one that
+        # is neither BibTeX nor a list of ids is refused with 400 and the line that is not.
+        "operations": [
+            {
+                "include-path": "/api/v1/collections/{collection_id}/import",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": [
+                            *_REFUSALS.checks.positive_data_acceptance.expected_statuses,
+                            "400",
+                        ]
+                    }
+                },
+            }
+        ],
     }
 )
 

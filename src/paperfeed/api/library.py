@@ -17,6 +17,7 @@ from paperfeed.accounts.service import User
 from paperfeed.api.schemas import ErrorResponse, Paper, UtcDatetime
 from paperfeed.http.deps import (
     CardsDep,
+    CollectionImporterDep,
     FollowsDep,
     LibraryDep,
     PaperIdsDep,
@@ -114,6 +115,32 @@ class NoteIn(BaseModel):
     note: str | None = Field(
         None, max_length=MAX_NOTE, description="replaces the paper's note (null: keeps it)"
     )
+
+
+class ImportIn(BaseModel):
+    text: str = Field(
+        min_length=1,
+        description="a BibTeX file (a Zotero or Mendeley export too) or a list of arXiv ids "
+        "or URLs, DOIs of arXiv papers and pf-N ids, one a line; at most the server's body "
+        "limit (PAPERFEED_MAX_BODY_BYTES, 64 KiB by default); larger files go through the "
+        "collection's page",
+    )
+    format: Literal["auto", "bibtex", "ids"] = Field(
+        "auto", description="auto: BibTeX when the text holds an entry (`@article{`), else ids"
+    )
+
+
+class NotRecognisedOut(BaseModel):
+    where: str
+    why: str
+
+
+class ImportOut(BaseModel):
+    saved: int = Field(description="papers put into the collection")
+    already: int = Field(description="papers that were in it already (or named twice)")
+    added_to_catalog: int = Field(description="of the saved, papers new to the catalog")
+    not_recognised: list[NotRecognisedOut]
+    notices: list[str]
 
 
 class MarkOut(BaseModel):
@@ -330,6 +357,34 @@ def export_collection(
         data = to_json(library, found, items, settings.base_url)
         return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
     return Response(to_bibtex(library, found, items), media_type="application/x-bibtex")
+
+
+@router.post(
+    "/collections/{collection_id}/import",
+    response_model=ImportOut,
+    summary="Fill a collection from BibTeX or a list of ids",
+)
+def import_collection(
+    collection_id: CollectionId, body: ImportIn, user: TokenUserDep, importer: CollectionImporterDep
+) -> ImportOut:
+    """The same import as the collection's page: papers not in the catalog are fetched from
+    arXiv when it can be reached (else saved by id), entries that name no paper are listed
+    with the reason."""
+    data = body.text.encode()
+    report = importer.import_into(
+        user,
+        collection_id,
+        data,
+        fmt=None if body.format == "auto" else body.format,
+        name="text",
+    )
+    return ImportOut(
+        saved=report.saved,
+        already=report.already,
+        added_to_catalog=report.added_to_catalog,
+        not_recognised=[NotRecognisedOut(where=w, why=y) for w, y in report.not_recognised],
+        notices=report.notices,
+    )
 
 
 # -- marks ----------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
+import itertools
 import json
 import random
 import shutil
@@ -255,16 +256,24 @@ def run_set(name: str, args: argparse.Namespace, out: list[str]) -> dict[str, An
         methods: dict[str, Ranker] = {}
         if not args.knobs:
             methods["before: vector kNN"] = vector_neighbours(service, paper_of)
-        for weight in args.weights:
-            for terms in args.terms:
-                params = dataclasses.replace(SimilarParams(), dense_weight=weight, terms=terms)
-                label = "paperfeed similar()" if not args.knobs else f"w {weight} terms {terms}"
+        for weight, terms, share, depth in itertools.product(
+            args.weights, args.terms, args.shares, args.candidates
+        ):
+            params = dataclasses.replace(
+                SimilarParams(), dense_weight=weight, terms=terms, max_share=share,
+                candidates=depth,
+            )  # fmt: skip
+            label = (
+                f"w {weight} terms {terms} share {share} candidates {depth}"
+                if args.knobs
+                else "paperfeed similar()"
+            )
 
-                def with_params(paper: str, params: SimilarParams = params) -> list[str]:
-                    service.similar_params = params
-                    return paperfeed_similar(service, paper_of)(paper)
+            def with_params(paper: str, params: SimilarParams = params) -> list[str]:
+                service.similar_params = params
+                return paperfeed_similar(service, paper_of)(paper)
 
-                methods[label] = with_params
+            methods[label] = with_params
         if not args.knobs:
             log(f"{name}: fitting tf-idf over {len(dataset.papers):,} papers ...")
             methods["exemplar SVM (arxiv-sanity-lite)"] = exemplar_svm(dataset)
@@ -370,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weights", default="", help="dense weights to try (new method)")
     parser.add_argument("--terms", default="", help="word-query sizes to try (new method)")
+    parser.add_argument(
+        "--shares", default="", help="word-query max shares of papers holding a word to try"
+    )
+    parser.add_argument("--candidates", default="", help="candidates from each leg to try")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
     parser.add_argument("--latency", metavar="SIZE", help="time similar() on `bench search`'s SIZE")
     parser.add_argument("--papers", type=int, default=400, help="--latency: papers timed")
@@ -377,10 +390,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.latency:
         print(latency(args.latency, args.papers, args.seed))
         return 0
-    args.knobs = bool(args.weights or args.terms)
+    args.knobs = bool(args.weights or args.terms or args.shares or args.candidates)
     defaults = SimilarParams()
     args.weights = [float(w) for w in args.weights.split(",") if w] or [defaults.dense_weight]
     args.terms = [int(t) for t in args.terms.split(",") if t] or [defaults.terms]
+    args.shares = [float(s) for s in args.shares.split(",") if s] or [defaults.max_share]
+    args.candidates = [int(c) for c in args.candidates.split(",") if c] or [defaults.candidates]
     out: list[str] = []
     results = {name: run_set(name, args, out) for name in args.sets.split(",") if name}
     print("\n".join(out))

@@ -146,6 +146,8 @@ class SimilarParams:
     candidates: int = 100
     # The meaning score's share of the blend; None: the embedder's search fusion weight.
     dense_weight: float | None = None
+    # Words held by more than this share of the papers are left out of the word query.
+    max_share: float = 1.0
 
 
 class SearchService:
@@ -448,7 +450,7 @@ class SearchService:
         depth = max(limit, params.candidates)
         lexical = self.store.lexical
         text = document_text(row["title"], row["abstract"])
-        terms = lexical.informative_terms(text, params.terms)
+        terms = lexical.informative_terms(text, params.terms, max_share=params.max_share)
         words = lexical.like(terms, limit=depth, exclude=sorted(exclude))
         embedder = self._dense_ready()
         if embedder is None:

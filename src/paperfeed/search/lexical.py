@@ -468,14 +468,11 @@ class LexicalIndex:
 
     # -- papers like a paper (similar papers) --------------------------------------------------
 
-    def informative_terms(
-        self, text: str, limit: int, *, max_share: float = 1.0
-    ) -> dict[str, float]:
+    def informative_terms(self, text: str, limit: int) -> dict[str, float]:
         """The `limit` index terms of `text` that best tell it apart, with their weights in a
         query (Lucene's MoreLikeThis, with BM25's idf): terms ranked by (1 + ln tf) x idf,
-        stopwords, terms no other paper holds and terms more than `max_share` of the papers
-        hold left out. The weight is the term's (1 + ln tf) in `text`, so a word the paper
-        repeats counts more in its query."""
+        stopwords and terms no other paper holds left out. The weight is the term's
+        (1 + ln tf) in `text`, so a word the paper repeats counts more in its query."""
         counts: dict[str, int] = {}
         for term in self.analyze(text):
             if len(term) > 1 and not term.isdigit():
@@ -487,7 +484,7 @@ class LexicalIndex:
         ranked: list[tuple[float, str]] = []
         for term, count in counts.items():
             df = int(searcher.doc_freq("text", term))
-            if df < 2 or df > max_share * total:  # alone (finds nothing) or nearly everywhere
+            if df < 2:  # held by this paper alone (or by none): it finds no other paper
                 continue
             idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
             ranked.append(((1.0 + math.log(count)) * idf, term))
@@ -503,31 +500,49 @@ class LexicalIndex:
         )
 
     def like(
-        self, terms: dict[str, float], *, limit: int, exclude: Sequence[int] = ()
+        self,
+        terms: dict[str, float],
+        *,
+        limit: int,
+        exclude: Sequence[int] = (),
+        max_share: float = 1.0,
     ) -> list[tuple[int, float]]:
         """Papers holding any of the weighted `terms` (see `informative_terms`), best BM25
-        first, except those in `exclude`."""
+        first, except those in `exclude`. With `max_share` < 1 the papers are found by the
+        terms at most that share of the papers hold (the others cost the most to search and
+        tell least apart) and then scored by all the terms; the scores are exact, the list
+        the best by the rarer terms."""
         if not terms:
             return []
         limit = max(1, limit)
         searcher = self.index.searcher()
+        most = max_share * int(searcher.num_docs)
+        common = {t: w for t, w in terms.items() if int(searcher.doc_freq("text", t)) > most}
+        rare = {t: w for t, w in terms.items() if t not in common}
+        if not rare:
+            rare, common = terms, {}
         if len(exclude) <= _LIKE_EXCLUDED_AFTER:
             # The terms alone, as one union of term queries, and `exclude` left out here:
             # tantivy's block-max WAND prunes only such a union (under a MustNot clause every
             # posting of every term is scored: 1.7x the time at a million papers).
             hits = searcher.search(
-                self._like_query(terms), limit=limit + len(exclude), count=False
+                self._like_query(rare), limit=limit + len(exclude), count=False
             ).hits
         else:
             excluded = tantivy.Query.term_set_query(self.schema, "paper_id", list(exclude))
             query = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, self._like_query(terms)), (tantivy.Occur.MustNot, excluded)]
+                [(tantivy.Occur.Must, self._like_query(rare)), (tantivy.Occur.MustNot, excluded)]
             )
             hits = searcher.search(query, limit=limit, count=False).hits
         ids = _ids_list(searcher, [address for _, address in hits])
         skip = set(exclude)
         found = zip(ids, (float(score) for score, _ in hits), strict=True)
-        return [(pid, score) for pid, score in found if pid not in skip][:limit]
+        best = [(pid, score) for pid, score in found if pid not in skip][:limit]
+        if common and best:
+            more = self.like_scores(common, [pid for pid, _ in best])
+            best = [(pid, score + more.get(pid, 0.0)) for pid, score in best]
+            best.sort(key=lambda item: -item[1])
+        return best
 
     def like_scores(self, terms: dict[str, float], paper_ids: Sequence[int]) -> dict[int, float]:
         """The exact score `like` gives each of the given papers (absent: none of the terms)."""

@@ -146,7 +146,7 @@ class SimilarParams:
     candidates: int = 100
     # The meaning score's share of the blend; None: the embedder's search fusion weight.
     dense_weight: float | None = None
-    # Words held by more than this share of the papers are left out of the word query.
+    # Words held by more than this share of the papers score the papers the others found.
     max_share: float = 1.0
 
 
@@ -450,8 +450,10 @@ class SearchService:
         depth = max(limit, params.candidates)
         lexical = self.store.lexical
         text = document_text(row["title"], row["abstract"])
-        terms = lexical.informative_terms(text, params.terms, max_share=params.max_share)
-        words = lexical.like(terms, limit=depth, exclude=sorted(exclude))
+        terms = lexical.informative_terms(text, params.terms)
+        words = lexical.like(
+            terms, limit=depth, exclude=sorted(exclude), max_share=params.max_share
+        )
         embedder = self._dense_ready()
         if embedder is None:
             ranked = words[:limit]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -440,31 +442,40 @@ class SearchService:
         by both (its cosine to the paper, its BM25 score for the paper's words) and the two
         are blended (`blend_similar`). Without vectors: by words alone. `matched_by` says
         which leg found a paper ("words", "meaning" or both)."""
-        rows = self.catalog.get_many([paper_id], ("title", "abstract"))
-        row = rows.get(paper_id)
-        if row is None:
-            return []
         limit = max(1, min(limit, MAX_LIMIT))
         params = self.similar_params
         exclude = {paper_id, *(self.hidden() if self.hidden is not None else ())}
         depth = max(limit, params.candidates)
+        embedder = self._dense_ready()
+        index = self.store.vectors(embedder.dim) if embedder is not None else None
+        vector = index.get(paper_id) if index is not None else None
+        # The paper's neighbours by vector are searched in a helper thread while this one
+        # reads the paper and runs its word query (both searches release the GIL).
+        nearest = (
+            _helpers().submit(index.search, vector, depth + len(exclude))
+            if index is not None and vector is not None
+            else None
+        )
+        row = self.catalog.get_many([paper_id], ("title", "abstract")).get(paper_id)
+        if row is None:
+            return []
         lexical = self.store.lexical
         text = document_text(row["title"], row["abstract"])
         terms = lexical.informative_terms(text, params.terms)
         words = lexical.like(
             terms, limit=depth, exclude=sorted(exclude), max_share=params.max_share
         )
-        embedder = self._dense_ready()
-        if embedder is None:
+        if embedder is None or index is None:
             ranked = words[:limit]
             how = dict.fromkeys((pid for pid, _ in ranked), "words")
             return self._hits([pid for pid, _ in ranked], ParsedQuery(), dict(ranked), how)
-        index = self.store.vectors(embedder.dim)
-        vector = index.get(paper_id)
-        if vector is None:  # not embedded yet
+        if nearest is None:  # not embedded yet
             vector = embedder.embed_documents([text])[0]
-        near = [(p, s) for p, s in index.search(vector, depth + len(exclude)) if p not in exclude]
-        near = near[:depth]
+            found = index.search(vector, depth + len(exclude))
+        else:
+            found = nearest.result()
+        assert vector is not None
+        near = [(p, s) for p, s in found if p not in exclude][:depth]
         word_scores = dict(words)
         word_scores.update(lexical.like_scores(terms, [p for p, _ in near if p not in word_scores]))
         cosines = dict(near)
@@ -481,6 +492,19 @@ class SearchService:
             for pid, _ in ranked
         }
         return self._hits([pid for pid, _ in ranked], ParsedQuery(), dict(ranked), how)
+
+
+_helper_pool: tuple[int, ThreadPoolExecutor] | None = None
+_helper_lock = threading.Lock()
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """This process's helper threads (made again after a fork: threads do not survive it)."""
+    global _helper_pool
+    with _helper_lock:
+        if _helper_pool is None or _helper_pool[0] != os.getpid():
+            _helper_pool = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="similar"))
+        return _helper_pool[1]
 
 
 def blend_similar(

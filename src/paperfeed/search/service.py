@@ -20,6 +20,7 @@ from paperfeed.search.lexical import STOPWORDS, LexicalIndex
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.search.snippets import Snippet, make_snippet
 from paperfeed.search.store import SearchStore
+from paperfeed.search.vectors import Vectors
 
 Sort = Literal["relevance", "date"]
 MAX_LIMIT = 200
@@ -448,20 +449,29 @@ class SearchService:
         depth = max(limit, params.candidates)
         embedder = self._dense_ready()
         index = self.store.vectors(embedder.dim) if embedder is not None else None
+        lexical = self.store.lexical
+
+        def neighbours(vector: Vectors) -> list[tuple[int, float]]:
+            assert index is not None
+            found = index.search(vector, depth + len(exclude))
+            return [(p, s) for p, s in found if p not in exclude][:depth]
+
+        # The paper's neighbours by vector are searched in a helper thread, and scored by
+        # its words in another once its words are known, while this thread reads the paper
+        # and runs its word query (the searches release the GIL). A task waits only for one
+        # submitted before it, so a busy pool cannot deadlock.
         vector = index.get(paper_id) if index is not None else None
-        # The paper's neighbours by vector are searched in a helper thread while this one
-        # reads the paper and runs its word query (both searches release the GIL).
-        nearest = (
-            _helpers().submit(index.search, vector, depth + len(exclude))
-            if index is not None and vector is not None
-            else None
-        )
+        nearest = _helpers().submit(neighbours, vector) if vector is not None else None
         row = self.catalog.get_many([paper_id], ("title", "abstract")).get(paper_id)
         if row is None:
             return []
-        lexical = self.store.lexical
         text = document_text(row["title"], row["abstract"])
         terms = lexical.informative_terms(text, params.terms)
+        scored = (
+            _helpers().submit(lambda: lexical.like_scores(terms, [p for p, _ in nearest.result()]))
+            if nearest is not None
+            else None
+        )
         words = lexical.like(
             terms, limit=depth, exclude=sorted(exclude), max_share=params.max_share
         )
@@ -469,15 +479,14 @@ class SearchService:
             ranked = words[:limit]
             how = dict.fromkeys((pid for pid, _ in ranked), "words")
             return self._hits([pid for pid, _ in ranked], ParsedQuery(), dict(ranked), how)
-        if nearest is None:  # not embedded yet
+        if nearest is None or scored is None:  # not embedded yet
             vector = embedder.embed_documents([text])[0]
-            found = index.search(vector, depth + len(exclude))
+            near = neighbours(vector)
+            near_words = lexical.like_scores(terms, [p for p, _ in near])
         else:
-            found = nearest.result()
+            near, near_words = nearest.result(), scored.result()
         assert vector is not None
-        near = [(p, s) for p, s in found if p not in exclude][:depth]
-        word_scores = dict(words)
-        word_scores.update(lexical.like_scores(terms, [p for p, _ in near if p not in word_scores]))
+        word_scores = {**near_words, **dict(words)}
         cosines = dict(near)
         found, sims = index.similarities(vector, [p for p, _ in words if p not in cosines])
         cosines.update(zip(found.tolist(), sims.tolist(), strict=True))

@@ -5,6 +5,7 @@ development sets built from the shared data, in one process on the same papers.
     python -m bench similar                        # both sets, all three methods
     python -m bench similar --sets scifact --queries 100
     python -m bench similar --weights 0.3,0.45,0.6 --terms 15,25,40   # the knobs, new method only
+    python -m bench similar --terms 25 --shares 1,0.05,0.01 --candidates 30,100   # more knobs
     python -m bench similar --latency 1m           # similar() at a million papers (p50/p95)
 
 The sets (folders in the format of `paperfeed eval similar`, written to the bench cache):
@@ -24,7 +25,10 @@ output, and neither set was used to choose a parameter on its own (bench/README.
 
 `--latency SIZE` times `SearchService.similar(paper, limit=10)` instead, one call at a time,
 on the catalog `python -m bench search --sizes SIZE` built and cached (its vectors partly
-synthesised, see bench/README.md), for 400 papers drawn at random after 30 warm-up calls.
+synthesised, see bench/README.md), for 400 papers drawn at random after 30 warm-up calls,
+against the vector neighbours alone and `similar()` with its first knobs (25 words all
+searching, 100 candidates a leg, the graph's own beam), the methods taking turns, each on
+papers of its own.
 
 Each set's catalog is built once (`paperfeed eval similar`'s loader and the real indexer,
 embedding every paper) and kept in the bench cache with the set's id -> paper id map.

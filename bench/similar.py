@@ -5,6 +5,7 @@ development sets built from the shared data, in one process on the same papers.
     python -m bench similar                        # both sets, all three methods
     python -m bench similar --sets scifact --queries 100
     python -m bench similar --weights 0.3,0.45,0.6 --terms 15,25,40   # the knobs, new method only
+    python -m bench similar --terms 25 --shares 1,0.05,0.01 --candidates 30,100   # more knobs
     python -m bench similar --latency 1m           # similar() at a million papers (p50/p95)
 
 The sets (folders in the format of `paperfeed eval similar`, written to the bench cache):
@@ -24,7 +25,10 @@ output, and neither set was used to choose a parameter on its own (bench/README.
 
 `--latency SIZE` times `SearchService.similar(paper, limit=10)` instead, one call at a time,
 on the catalog `python -m bench search --sizes SIZE` built and cached (its vectors partly
-synthesised, see bench/README.md), for 400 papers drawn at random after 30 warm-up calls.
+synthesised, see bench/README.md), for 400 papers drawn at random after 30 warm-up calls,
+against the vector neighbours alone and `similar()` with its first knobs (25 words all
+searching, 100 candidates a leg, the graph's own beam), the methods taking turns, each on
+papers of its own.
 
 Each set's catalog is built once (`paperfeed eval similar`'s loader and the real indexer,
 embedding every paper) and kept in the bench cache with the set's id -> paper id map.
@@ -35,7 +39,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
+import itertools
 import json
+import os
 import random
 import shutil
 import sys
@@ -255,16 +261,24 @@ def run_set(name: str, args: argparse.Namespace, out: list[str]) -> dict[str, An
         methods: dict[str, Ranker] = {}
         if not args.knobs:
             methods["before: vector kNN"] = vector_neighbours(service, paper_of)
-        for weight in args.weights:
-            for terms in args.terms:
-                params = dataclasses.replace(SimilarParams(), dense_weight=weight, terms=terms)
-                label = "paperfeed similar()" if not args.knobs else f"w {weight} terms {terms}"
+        for weight, terms, share, depth in itertools.product(
+            args.weights, args.terms, args.shares, args.candidates
+        ):
+            params = dataclasses.replace(
+                SimilarParams(), dense_weight=weight, terms=terms, max_share=share,
+                candidates=depth,
+            )  # fmt: skip
+            label = (
+                f"w {weight} terms {terms} share {share} candidates {depth}"
+                if args.knobs
+                else "paperfeed similar()"
+            )
 
-                def with_params(paper: str, params: SimilarParams = params) -> list[str]:
-                    service.similar_params = params
-                    return paperfeed_similar(service, paper_of)(paper)
+            def with_params(paper: str, params: SimilarParams = params) -> list[str]:
+                service.similar_params = params
+                return paperfeed_similar(service, paper_of)(paper)
 
-                methods[label] = with_params
+            methods[label] = with_params
         if not args.knobs:
             log(f"{name}: fitting tf-idf over {len(dataset.papers):,} papers ...")
             methods["exemplar SVM (arxiv-sanity-lite)"] = exemplar_svm(dataset)
@@ -302,6 +316,7 @@ def latency(size: str, papers: int, seed: int) -> str:
         return f"no catalog at {home}: run `python -m bench search --sizes {size}` first"
     runtime = Runtime(Settings(home=home, database_url=None, embedder="minilm"))
     times: dict[str, tuple[list[float], list[float]]] = {}
+    machine_at_start = machine()
     try:
         service = runtime.search
         embedder = service._dense_ready()
@@ -309,7 +324,11 @@ def latency(size: str, papers: int, seed: int) -> str:
         index = service.store.vectors(embedder.dim)
         count = len(index)
         rng = random.Random(seed)  # paper ids are 1..N in the generated catalogs
-        drawn = [p for p in (rng.randrange(1, count + 1) for _ in range(papers + 30)) if p in index]
+        # Each method gets papers of its own, all touched for the first time (a paper's rows,
+        # postings and vectors read once are cheaper the next time).
+        draws = (papers + 30) * 3 + 100
+        drawn = list(dict.fromkeys(p for p in (rng.randrange(1, count + 1) for _ in range(draws))))
+        drawn = [p for p in drawn if p in index]
 
         def nearest(paper: str) -> list[str]:  # as `vector_neighbours`, over every paper
             vector = index.get(int(paper))
@@ -317,19 +336,30 @@ def latency(size: str, papers: int, seed: int) -> str:
             found = index.search(vector, K + 1)
             return [str(p) for p, _ in found if p != int(paper)][:K]
 
+        def similar_with(params: SimilarParams) -> Ranker:
+            def ranked(paper: str) -> list[str]:
+                service.similar_params = params
+                return [str(h.paper_id) for h in service.similar(int(paper), limit=K)]
+
+            return ranked
+
+        earlier = SimilarParams(terms=25, candidates=100, max_share=1.0, beam=None)
         methods: dict[str, Ranker] = {
             "before: vector kNN": nearest,
-            "paperfeed similar()": lambda paper: [
-                str(h.paper_id) for h in service.similar(int(paper), limit=K)
-            ],
+            "similar(), the first knobs (25 words all searching, 100 candidates)": similar_with(
+                earlier
+            ),
+            "paperfeed similar()": similar_with(SimilarParams()),
         }
-        for label, ranker in methods.items():
-            for pid in drawn[:30]:
-                ranker(str(pid))
-            wall, cpu = times.setdefault(label, ([], []))
-            for pid in drawn[30:]:
-                started, cpu_started = time.perf_counter(), time.process_time()
-                assert len(ranker(str(pid))) == K
+        # The methods take turns, paper by paper, so that a change in the load (the box is
+        # shared) weighs on all of them alike.
+        rankers = list(methods.items())
+        for n, pid in enumerate(drawn[: (papers + 30) * len(rankers)]):
+            label, ranker = rankers[n % len(rankers)]
+            started, cpu_started = time.perf_counter(), time.process_time()
+            assert len(ranker(str(pid))) == K
+            if n >= 30 * len(rankers):  # after the warm-up calls
+                wall, cpu = times.setdefault(label, ([], []))
                 wall.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - cpu_started) * 1000)
     finally:
@@ -339,16 +369,18 @@ def latency(size: str, papers: int, seed: int) -> str:
         return float(np.percentile(values, q))
 
     lines = [
-        f"similar papers at {size} ({count:,} vectors), {len(drawn) - 30} papers, limit 10, ms:",
-        "| method | p50 | p95 | p99 | CPU p50 | CPU p95 |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"similar papers at {size} ({count:,} vectors), {papers} papers each, limit 10, ms "
+        "(CPU: the process's, helper threads included; x kNN: p95 over the kNN's p95):",
+        "| method | p50 | p95 | p99 | CPU p50 | CPU p95 | x kNN |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    knn95 = pct(times["before: vector kNN"][0], 95)
     for label, (wall, cpu) in times.items():
         lines.append(
             f"| {label} | {pct(wall, 50):.1f} | {pct(wall, 95):.1f} | {pct(wall, 99):.1f} "
-            f"| {pct(cpu, 50):.1f} | {pct(cpu, 95):.1f} |"
+            f"| {pct(cpu, 50):.1f} | {pct(cpu, 95):.1f} | {pct(wall, 95) / knn95:.1f} |"
         )
-    return "\n".join([*lines, f"({machine()})"])
+    return "\n".join([*lines, f"({machine_at_start}; at the end {os.getloadavg()[0]:.2f})"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -370,6 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weights", default="", help="dense weights to try (new method)")
     parser.add_argument("--terms", default="", help="word-query sizes to try (new method)")
+    parser.add_argument(
+        "--shares", default="", help="word-query max shares of papers holding a word to try"
+    )
+    parser.add_argument("--candidates", default="", help="candidates from each leg to try")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
     parser.add_argument("--latency", metavar="SIZE", help="time similar() on `bench search`'s SIZE")
     parser.add_argument("--papers", type=int, default=400, help="--latency: papers timed")
@@ -377,10 +413,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.latency:
         print(latency(args.latency, args.papers, args.seed))
         return 0
-    args.knobs = bool(args.weights or args.terms)
+    args.knobs = bool(args.weights or args.terms or args.shares or args.candidates)
     defaults = SimilarParams()
     args.weights = [float(w) for w in args.weights.split(",") if w] or [defaults.dense_weight]
     args.terms = [int(t) for t in args.terms.split(",") if t] or [defaults.terms]
+    args.shares = [float(s) for s in args.shares.split(",") if s] or [defaults.max_share]
+    args.candidates = [int(c) for c in args.candidates.split(",") if c] or [defaults.candidates]
     out: list[str] = []
     results = {name: run_set(name, args, out) for name in args.sets.split(",") if name}
     print("\n".join(out))

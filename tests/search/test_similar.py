@@ -66,6 +66,37 @@ def test_similar_papers_by_words_alone_without_vectors(indexed: Runtime) -> None
     assert words and paper not in [pid for pid, _ in words]
 
 
+def test_word_candidates_found_by_the_rarer_words_are_scored_by_all(indexed: Runtime) -> None:
+    """With `max_share` the papers are found by the words few papers hold, then scored by
+    every word: each score is the whole query's (`like_scores`), best first."""
+    lexical = indexed.search_store.lexical
+    paper = _paper(indexed, "0704.0002")
+    row = indexed.catalog.get_many([paper], ("title", "abstract"))[paper]
+    terms = lexical.informative_terms(f"{row['title']} {row['abstract']}", 25)
+    held, papers = lexical.document_frequencies(list(terms))
+    assert any(df > 0.02 * papers for df in held.values())  # some words only score
+    assert any(df <= 0.02 * papers for df in held.values())
+    found = lexical.like(terms, limit=10, exclude=[paper], max_share=0.02)
+    assert len(found) == 10 and paper not in [pid for pid, _ in found]
+    exact = lexical.like_scores(terms, [pid for pid, _ in found])
+    assert [score for _, score in found] == pytest.approx([exact[pid] for pid, _ in found])
+    assert [score for _, score in found] == sorted((score for _, score in found), reverse=True)
+    # Every word searching: the best papers of the whole query, the same scores.
+    everything = lexical.like(terms, limit=10, exclude=[paper])
+    assert [s for _, s in everything] == pytest.approx([exact.get(p, s) for p, s in everything])
+    assert everything[0][1] >= found[0][1] - 1e-4
+
+
+def test_many_excluded_papers_are_left_out_of_the_word_candidates(indexed: Runtime) -> None:
+    lexical = indexed.search_store.lexical
+    terms = lexical.informative_terms("pebble games on sparse graphs and their rigidity", 10)
+    best = [pid for pid, _ in lexical.like(terms, limit=400)]
+    excluded = best[:5] + list(range(10**6, 10**6 + 300))  # past the count left out after
+    after = lexical.like(terms, limit=20, exclude=excluded)
+    assert after and not set(best[:5]) & {pid for pid, _ in after}
+    assert [pid for pid, _ in after] == [pid for pid in best if pid not in excluded][:20]
+
+
 def test_similar_papers_of_a_paper_not_in_the_catalog(indexed: Runtime) -> None:
     assert indexed.search.similar(10**9) == []
 

@@ -1,11 +1,13 @@
 """The vector index (usearch): what search promises beyond approximate neighbours."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import onnxruntime  # noqa: F401  (must load before usearch; see paperfeed.search.vectors)
 import pytest
 
+from paperfeed.search import vectors
 from paperfeed.search.vectors import EXACT_SEARCH_LIMIT, VectorIndex
 
 
@@ -184,3 +186,37 @@ def test_new_graphs_store_bfloat16_and_older_float16_graphs_keep_working(tmp_pat
     assert opened.index.dtype == ScalarKind.F16
     assert opened.index.expansion_search == 256
     assert [pid for pid, _ in opened.search(vectors[0], 2)] in ([0, 60], [60, 0])
+
+
+def test_a_search_with_its_own_beam_searches_a_second_view_of_the_mapped_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The beam is a setting of a graph, not of one search: a narrower one is a second view of
+    the mapped file, and the first keeps its own. A graph this process changed, or a file
+    replaced since it was mapped, is searched with the graph's own beam."""
+    monkeypatch.setattr(vectors, "EXACT_SEARCH_LIMIT", 0)  # the graph, not exact search
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(10, 384))
+    path = tmp_path / "v.usearch"
+    built = VectorIndex(path, 384)
+    stored = _clustered(rng, centres, 500)
+    built.upsert(list(range(1, 501)), stored)
+    built.save()
+    index = VectorIndex(path, 384)
+    query = _clustered(rng, centres, 1)[0]
+    best = {int(i) + 1 for i in np.argsort(-(stored @ query))[:10]}
+    narrow = index.search(query, 10, beam=64)
+    assert len(narrow) == 10 and len(best & {pid for pid, _ in narrow}) >= 8
+    view = index._with_beam(64)
+    assert view is not index.index and view is index._with_beam(64)
+    assert view.expansion_search == 64
+    assert index.index.expansion_search == vectors.EXPANSION_SEARCH[vectors.DTYPE]
+    other = VectorIndex(tmp_path / "w.usearch", 384)
+    other.upsert([1], _clustered(rng, centres, 1))
+    other.save()
+    os.replace(tmp_path / "w.usearch", path)  # an indexer wrote a new graph
+    assert index._with_beam(32) is index.index
+    assert len(index.search(query, 10, beam=32)) == 10  # the mapped graph, its own beam
+    changed = VectorIndex(tmp_path / "w.usearch", 384)
+    changed.upsert([1, 2], _clustered(rng, centres, 2))
+    assert changed._with_beam(16) is changed.index  # in memory, not mapped

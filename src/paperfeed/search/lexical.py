@@ -500,20 +500,49 @@ class LexicalIndex:
         )
 
     def like(
-        self, terms: dict[str, float], *, limit: int, exclude: Sequence[int] = ()
+        self,
+        terms: dict[str, float],
+        *,
+        limit: int,
+        exclude: Sequence[int] = (),
+        max_share: float = 1.0,
     ) -> list[tuple[int, float]]:
         """Papers holding any of the weighted `terms` (see `informative_terms`), best BM25
-        first, except those in `exclude`."""
+        first, except those in `exclude`. With `max_share` < 1 the papers are found by the
+        terms at most that share of the papers hold (the others cost the most to search and
+        tell least apart) and then scored by all the terms; the scores are exact, the list
+        the best by the rarer terms."""
         if not terms:
             return []
-        clauses = [(tantivy.Occur.Must, self._like_query(terms))]
-        if exclude:
-            excluded = tantivy.Query.term_set_query(self.schema, "paper_id", list(exclude))
-            clauses.append((tantivy.Occur.MustNot, excluded))
+        limit = max(1, limit)
         searcher = self.index.searcher()
-        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=max(1, limit)).hits
+        most = max_share * int(searcher.num_docs)
+        common = {t: w for t, w in terms.items() if int(searcher.doc_freq("text", t)) > most}
+        rare = {t: w for t, w in terms.items() if t not in common}
+        if not rare:
+            rare, common = terms, {}
+        if len(exclude) <= _LIKE_EXCLUDED_AFTER:
+            # The terms alone, as one union of term queries, and `exclude` left out here:
+            # tantivy's block-max WAND prunes only such a union (under a MustNot clause every
+            # posting of every term is scored: 1.7x the time at a million papers).
+            hits = searcher.search(
+                self._like_query(rare), limit=limit + len(exclude), count=False
+            ).hits
+        else:
+            excluded = tantivy.Query.term_set_query(self.schema, "paper_id", list(exclude))
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, self._like_query(rare)), (tantivy.Occur.MustNot, excluded)]
+            )
+            hits = searcher.search(query, limit=limit, count=False).hits
         ids = _ids_list(searcher, [address for _, address in hits])
-        return list(zip(ids, (float(score) for score, _ in hits), strict=True))
+        skip = set(exclude)
+        found = zip(ids, (float(score) for score, _ in hits), strict=True)
+        best = [(pid, score) for pid, score in found if pid not in skip][:limit]
+        if common and best:
+            more = self.like_scores(common, [pid for pid, _ in best])
+            best = [(pid, score + more.get(pid, 0.0)) for pid, score in best]
+            best.sort(key=lambda item: -item[1])
+        return best
 
     def like_scores(self, terms: dict[str, float], paper_ids: Sequence[int]) -> dict[int, float]:
         """The exact score `like` gives each of the given papers (absent: none of the terms)."""
@@ -522,4 +551,6 @@ class LexicalIndex:
         return self._scores_of(self._like_query(terms), paper_ids)
 
 
+# `like` leaves out up to this many papers after its search, more inside it (slower).
+_LIKE_EXCLUDED_AFTER = 200
 _STOP_TERMS = frozenset(t for word in STOPWORDS for t in _text_analyzer().analyze(word))

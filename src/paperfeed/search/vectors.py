@@ -88,7 +88,10 @@ class VectorIndex:
         self.table_path = _table_path(path)
         self.index = _new_index(ndim)
         self._mapped = path.exists()
+        self._beams: dict[int, Index] = {}  # other views of the mapped graph, by their beam
+        self._mapped_inode = 0
         if self._mapped:
+            self._mapped_inode = path.stat().st_ino
             self.index.view(str(path))
             if self.index.ndim != ndim:
                 raise ValueError(f"{path} holds {self.index.ndim}-d vectors, expected {ndim}")
@@ -200,16 +203,42 @@ class VectorIndex:
         vector = self.index.get(paper_id)
         return None if vector is None else np.asarray(vector, dtype=np.float32).reshape(-1)
 
-    def search(self, vector: Vectors, k: int) -> list[tuple[int, float]]:
-        """(paper_id, cosine similarity), best first."""
+    def search(
+        self, vector: Vectors, k: int, *, beam: int | None = None
+    ) -> list[tuple[int, float]]:
+        """(paper_id, cosine similarity), best first. `beam`: a search beam other than the
+        graph's own for this search (a few neighbours need a narrower one)."""
         if len(self.index) == 0 or k <= 0:
             return []
         size = len(self.index)
-        matches = self.index.search(
+        graph = self.index if beam is None else self._with_beam(beam)
+        matches = graph.search(
             vector.astype(np.float32), min(k, size), exact=size <= EXACT_SEARCH_LIMIT
         )
         similarities = 1.0 - np.asarray(matches.distances, dtype=np.float64)
         return list(zip(np.asarray(matches.keys).tolist(), similarities.tolist(), strict=True))
+
+    def _with_beam(self, beam: int) -> Index:
+        """The graph searched with `beam`: a second read-only view of the mapped file, made
+        once (the beam is a setting of the view, not of one search, and other threads search
+        the first view at the same time). A graph this process changed, or a file replaced
+        since it was mapped, is searched with its own beam."""
+        if not self._mapped:
+            return self.index
+        graph = self._beams.get(beam)
+        if graph is None:
+            graph = _new_index(self.ndim)
+            try:
+                if self.path.stat().st_ino != self._mapped_inode:
+                    return self.index
+                graph.view(str(self.path))
+                if self.path.stat().st_ino != self._mapped_inode:  # replaced meanwhile
+                    return self.index
+            except (OSError, RuntimeError):
+                return self.index
+            graph.expansion_search = beam  # type: ignore[misc]  # has a setter
+            self._beams[beam] = graph
+        return graph
 
     def rows(
         self, paper_ids: Sequence[int]

@@ -68,3 +68,49 @@ def blend(signals: list[tuple[float, Floats]]) -> Floats:
         if weight:
             total += np.float32(weight) * z_scores(scores)
     return total
+
+
+@dataclass(frozen=True)
+class Centres:
+    """A reader's papers as at most k centres of interest (unit vectors) and how many of the
+    papers each stands for."""
+
+    vectors: Floats
+    sizes: Floats
+
+
+def centres(papers: Floats, k: int, rounds: int = 6) -> Centres:
+    """Spherical k-means of the papers (unit rows) into at most `k` centres: each paper its own
+    centre when there are no more than `k`. Deterministic: seeded with the first paper, then
+    each time the paper least similar to the centres chosen so far (the first of equals)."""
+    n = len(papers)
+    if n <= k:
+        return Centres(papers.astype(np.float32, copy=False), np.ones(n, np.float32))
+    chosen = [0]
+    closest = papers @ papers[0]
+    for _ in range(1, k):
+        far = int(np.argmin(closest))
+        chosen.append(far)
+        closest = np.maximum(closest, papers @ papers[far])
+    vectors = papers[chosen].astype(np.float32)
+    members = np.zeros(n, np.int64)
+    for _ in range(rounds):
+        members = np.argmax(papers @ vectors.T, axis=1)
+        sums = np.zeros_like(vectors)
+        np.add.at(sums, members, papers)
+        norms = np.linalg.norm(sums, axis=1)
+        filled = norms > 0
+        vectors[filled] = sums[filled] / norms[filled, None]
+    sizes = np.bincount(members, minlength=k).astype(np.float32)
+    return Centres(vectors[sizes > 0], sizes[sizes > 0])
+
+
+def soft_max_centres(sims: Floats, sizes: Floats, sharpness: float) -> Floats:
+    """`soft_max` of the similarities to a reader's papers, each paper taken as its centre:
+    log(sum(size * exp(sharpness * s)) / sum(size)) / sharpness over the centres (columns)."""
+    if sims.shape[1] == 0:
+        return np.zeros(len(sims), np.float32)
+    top = sims.max(axis=1, keepdims=True)
+    weighted = np.exp(sharpness * (sims - top)) @ (sizes / sizes.sum())
+    out: Floats = (top[:, 0] + np.log(weighted) / sharpness).astype(np.float32)
+    return out

@@ -79,7 +79,7 @@ class Centres:
     sizes: Floats
 
 
-def centres(papers: Floats, k: int, rounds: int = 6) -> Centres:
+def centres(papers: Floats, k: int, rounds: int = 3) -> Centres:
     """Spherical k-means of the papers (unit rows) into at most `k` centres: each paper its own
     centre when there are no more than `k`. Deterministic: seeded with the first paper, then
     each time the paper least similar to the centres chosen so far (the first of equals)."""
@@ -96,8 +96,7 @@ def centres(papers: Floats, k: int, rounds: int = 6) -> Centres:
     members = np.zeros(n, np.int64)
     for _ in range(rounds):
         members = np.argmax(papers @ vectors.T, axis=1)
-        sums = np.zeros_like(vectors)
-        np.add.at(sums, members, papers)
+        sums = (members == np.arange(len(vectors))[:, None]).astype(np.float32) @ papers
         norms = np.linalg.norm(sums, axis=1)
         filled = norms > 0
         vectors[filled] = sums[filled] / norms[filled, None]

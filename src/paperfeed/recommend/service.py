@@ -11,7 +11,7 @@ bench/README.md):
   papers (`soft_max`), so a reader with several interests is served in each of them; the
   liked papers are first gathered into at most `Weights.centres` centres of interest
   (spherical k-means; a reader with fewer liked papers keeps each), so a candidate is
-  compared with 16 vectors rather than hundreds;
+  compared with 32 vectors rather than hundreds;
 - **words**: the dot product of the candidate's tf-idf vector of words and word pairs with
   the sum of the liked papers' (recommend/words.py);
 - **dislikes**: minus the smooth maximum of the similarities to the disliked papers (their
@@ -55,7 +55,7 @@ class Weights:
     meaning: float = 1.0
     words: float = 1.0
     dislikes: float = 0.5
-    centres: int = 16  # of interest, at most (liked papers; disliked ones likewise)
+    centres: int = 32  # of interest, at most (liked papers; disliked ones likewise)
 
 
 @dataclass(frozen=True)
@@ -127,18 +127,21 @@ class Recommender:
             return []
         likes = np.asarray(liked_rows, np.float32)
         interests = model.centres(likes, w.centres)
-        sims = pool.vectors @ interests.vectors.T
-        signals = [(w.meaning, model.soft_max_centres(sims, interests.sizes, w.sharpness)[rows])]
-        if w.words:
-            signals.append((w.words, self.word_scores(pool, liked_ids.tolist(), rows)))
+        against = model.Centres(np.zeros((0, likes.shape[1]), np.float32), np.zeros(0, np.float32))
         if w.dislikes and disliked:
             _, disliked_rows = vectors.rows(sorted(set(disliked)))
             if len(disliked_rows):
                 against = model.centres(np.asarray(disliked_rows, np.float32), w.centres)
-                scores = model.soft_max_centres(
-                    pool.vectors @ against.vectors.T, against.sizes, w.sharpness
-                )
-                signals.append((-w.dislikes, scores[rows]))
+        # One pass over the candidates' vectors for both (the pass is what costs).
+        sims = pool.vectors @ np.vstack([interests.vectors, against.vectors]).T
+        k = len(interests.vectors)
+        meaning = model.soft_max_centres(sims[:, :k], interests.sizes, w.sharpness)
+        signals = [(w.meaning, meaning[rows])]
+        if w.words:
+            signals.append((w.words, self.word_scores(pool, liked_ids.tolist(), rows)))
+        if len(against.vectors):
+            dislikes = model.soft_max_centres(sims[:, k:], against.sizes, w.sharpness)
+            signals.append((-w.dislikes, dislikes[rows]))
         scores = model.blend(signals)
         ids = pool.ids[rows]
         top = _best(scores, ids, limit)

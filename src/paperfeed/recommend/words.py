@@ -16,7 +16,8 @@ Kept per process:
 
 - `TermCache`: each paper's terms as arrays of term numbers (a process-wide vocabulary) and
   weights, up to `PAPERS_KEPT` papers (least recently used out). A paper changed in the
-  catalog since it was read (`papers.modified_at`, one indexed query a call) is read again.
+  catalog since it was read (`papers.modified_at`, an indexed query at most every
+  REFRESH_EVERY seconds) is read again.
 - `WordPool`: for one list of candidates, their terms as one sparse matrix (CSR arrays) with
   the idf over them, and the liked papers' vectors against it; `ForYouService` passes the
   same candidates (the page's, read once a minute) for every reader, so it is made once."""
@@ -26,7 +27,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections import Counter, OrderedDict
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,17 +43,17 @@ from paperfeed.search.lexical import STOPWORDS
 PAPERS_KEPT = 200_000  # papers' terms kept per process (~1 KB each)
 VOCABULARY_LIMIT = 4_000_000  # distinct terms before the cache starts afresh
 LIKED_KEPT = 20_000  # liked papers' vectors kept per pool
+REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float32]
 
 
-def paper_terms(tokens: Sequence[str], stop: frozenset[str]) -> Counter[str]:
-    """A paper's terms and their counts: its content tokens and each adjacent pair of them."""
+def paper_terms(tokens: Sequence[str], stop: frozenset[str]) -> list[str]:
+    """A paper's terms, as often as they occur: its content tokens and each adjacent pair of
+    them."""
     kept = [t for t in tokens if t not in stop and len(t) > 1 and not t.isdigit()]
-    counts = Counter(kept)
-    counts.update(f"{a} {b}" for a, b in itertools.pairwise(kept))
-    return counts
+    return kept + [f"{a} {b}" for a, b in itertools.pairwise(kept)]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class TermCache:
         analyze: Callable[[str], list[str]],
         *,
         size: int = PAPERS_KEPT,
+        every: float = REFRESH_EVERY,
     ) -> None:
         self.catalog = catalog
         self.analyze = analyze
@@ -83,12 +86,21 @@ class TermCache:
         self._stop = frozenset(t for word in STOPWORDS for t in analyze(word))
         self._terms: OrderedDict[int, Terms] = OrderedDict()
         self._vocabulary: dict[str, int] = {}
-        self._mark: dt.datetime | None = None  # changes up to here were looked at
-        self._at_mark: set[int] = set()  # the papers changed at the mark that were seen
+        self.every = every
+        self._looked: float | None = None
+        self._mark: dt.datetime | None = None  # the newest change seen
         self._lock = threading.Lock()
 
-    def refresh(self) -> None:
-        """Drop the kept papers changed in the catalog since the last look."""
+    def refresh(self, now: float | None = None) -> None:
+        """Drop the kept papers changed in the catalog since the last look (at most one look
+        every `every` seconds of `now`, time.monotonic() by default): those whose
+        `modified_at` is past the newest one seen. (A change committed late with an older
+        stamp, as concurrent writers on PostgreSQL may, is not seen: the paper's words stay
+        as read until it leaves the cache.)"""
+        now = time.monotonic() if now is None else now
+        if self._looked is not None and now - self._looked < self.every:
+            return
+        self._looked = now
         with self.catalog.reader.connect() as conn:
             if self._mark is None:
                 newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
@@ -97,19 +109,14 @@ class TermCache:
                 return
             changed = conn.execute(
                 sa.select(papers.c.id, papers.c.modified_at).where(
-                    papers.c.modified_at >= self._mark
+                    papers.c.modified_at > self._mark
                 )
             ).all()
         with self._lock:
             dropped = False
             for pid, at in changed:
-                if at == self._mark and pid in self._at_mark:
-                    continue
                 dropped |= self._terms.pop(pid, None) is not None
-                if at > self._mark:
-                    self._mark, self._at_mark = at, set()
-                if at == self._mark:
-                    self._at_mark.add(pid)
+                self._mark = max(self._mark, at)
             if dropped:
                 self.version += 1
 
@@ -128,8 +135,8 @@ class TermCache:
                     self._vocabulary.clear()
                     self._terms.clear()
                     self.version += 1
-                for pid, counts in made.items():
-                    self._terms[pid] = self._numbered(counts)
+                for pid, terms in made.items():
+                    self._terms[pid] = self._numbered(terms)
         out: list[Terms] = []
         with self._lock:
             for pid in paper_ids:
@@ -143,14 +150,14 @@ class TermCache:
                 self._terms.popitem(last=False)
         return out
 
-    def _numbered(self, counts: Counter[str]) -> Terms:
+    def _numbered(self, terms: list[str]) -> Terms:
         vocabulary = self._vocabulary
-        ids = np.fromiter(
-            (vocabulary.setdefault(t, len(vocabulary)) for t in counts), np.int64, len(counts)
-        )
-        weights = 1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))
-        order = np.argsort(ids)
-        return Terms(ids[order], weights[order].astype(np.float32))
+        found = [vocabulary.get(t, -1) for t in terms]
+        for n, number in enumerate(found):
+            if number < 0:
+                found[n] = vocabulary.setdefault(terms[n], len(vocabulary))
+        ids, counts = np.unique(np.asarray(found, np.int64), return_counts=True)
+        return Terms(ids, (1.0 + np.log(counts)).astype(np.float32))
 
 
 @dataclass

@@ -167,7 +167,7 @@ class WordPool:
     columns: Ints  # the term numbers held by the candidates, ascending (matrix columns)
     idf: Floats  # by column
     indptr: Ints  # CSR: candidate i's entries are [indptr[i], indptr[i + 1])
-    indices: Ints  # their columns
+    indices: npt.NDArray[np.int32]  # their columns
     data: Floats  # their values: the candidate's unit tf-idf vector times idf
     liked: OrderedDict[int, tuple[Ints, Floats]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -187,7 +187,7 @@ class WordPool:
         norms = np.sqrt(np.bincount(rows, values * values, minlength=n)).astype(np.float32)
         norms[norms == 0] = 1.0
         data = (values / norms[rows] * idf[indices]).astype(np.float32)
-        return cls(columns, idf, indptr, indices.astype(np.int64), data)
+        return cls(columns, idf, indptr, indices.astype(np.int32), data)
 
     def vector(self, paper_id: int, terms: Terms) -> tuple[Ints, Floats]:
         """A liked paper's unit tf-idf vector over the candidates' terms (columns, values);

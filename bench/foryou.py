@@ -209,7 +209,8 @@ def _digest_part(args: tuple[int, int, int, int]) -> float:
     first, count, width, seed = args
     root = work_dir()
     catalog = open_catalog()
-    service = Recommender(lambda: store(root), catalog)
+    opened = store(root)  # (as the app's: one store, refreshed when the index changes)
+    service = Recommender(lambda: opened, catalog)
     ids = paper_ids(catalog)
     candidates = ids[-width:].tolist()
     pool = ids[:-WEEK]
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ids = paper_ids(catalog)
     build_lexical(catalog, root)
     build_vectors(ids, root, args.seed)
-    service = Recommender(lambda: store(root), catalog)
+    opened = store(root)  # (as the app's: one store, refreshed when the index changes)
+    service = Recommender(lambda: opened, catalog)
     result: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "load": os.getloadavg(),

@@ -71,7 +71,6 @@ class _Pool:
     """A list of candidates as kept between calls: those with a vector (ids, in the given
     order without repeats) and their vectors in float32; their words made on first use."""
 
-    key: tuple[int, int]
     given: npt.NDArray[np.int64]
     ids: npt.NDArray[np.int64]
     vectors: model.Floats
@@ -90,7 +89,10 @@ class Recommender:
         self.catalog = catalog
         self.weights = weights or Weights()
         self.terms = TermCache(catalog, analyze_text)
-        self._pools: OrderedDict[tuple[object, ...], _Pool] = OrderedDict()
+        self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
+        self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def ready(self) -> bool:
@@ -161,19 +163,31 @@ class Recommender:
     ) -> model.Floats:
         """The words score of the pool's candidates at `rows` for the liked papers."""
         if pool.words is None:
-            made = WordPool.of(self.terms.get(pool.ids.tolist()))
-            with self._lock:
-                if pool.words is None:
-                    pool.words = made
+            pool.words = self._word_pool(pool.ids)
         words = pool.words
         return words.scores(liked_vectors(words, self.terms, liked), rows)
+
+    def _word_pool(self, ids: npt.NDArray[np.int64]) -> WordPool:
+        """The words of these candidates, kept apart from their vectors (a vector added
+        elsewhere changes the index's version, not the candidates' words)."""
+        key = (self.terms.version, len(ids), hash(ids.tobytes()))
+        with self._lock:
+            found = self._word_pools.get(key)
+            if found is not None and np.array_equal(found[0], ids):
+                self._word_pools.move_to_end(key)
+                return found[1]
+        made = WordPool.of(self.terms.get(ids.tolist()))
+        with self._lock:
+            self._word_pools[key] = (ids, made)
+            while len(self._word_pools) > POOLS_KEPT:
+                self._word_pools.popitem(last=False)
+        return made
 
     def _pool(self, vectors: VectorIndex, candidates: Sequence[int]) -> _Pool:
         """The kept pool of these candidates, made when the list, a vector (the index's
         version) or a kept paper's words changed."""
         given = np.fromiter(candidates, np.int64, len(candidates))
-        key = (vectors.version, self.terms.version)
-        lookup = (*key, len(given), hash(given.tobytes()))
+        lookup = (vectors.version, self.terms.version, len(given), hash(given.tobytes()))
         with self._lock:
             found = self._pools.get(lookup)
             if found is not None and np.array_equal(found.given, given):
@@ -181,7 +195,7 @@ class Recommender:
                 return found
         _, first = np.unique(given, return_index=True)
         ids, rows = vectors.rows(given[np.sort(first)].tolist())
-        pool = _Pool(key, given, ids, np.asarray(rows, np.float32))
+        pool = _Pool(given, ids, np.asarray(rows, np.float32))
         with self._lock:
             self._pools[lookup] = pool
             while len(self._pools) > POOLS_KEPT:

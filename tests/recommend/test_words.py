@@ -134,3 +134,19 @@ def test_a_changed_text_is_read_again(ranked: Runtime) -> None:  # noqa: F811
         )
     after = [r.paper_id for r in words.rank(liked, [], candidates, limit=3)]
     assert after[0] == last  # now the liked paper's own words
+
+
+def test_a_moved_list_ranks_as_a_fresh_one(ranked: Runtime) -> None:  # noqa: F811
+    """The next list (papers in, papers out) reuses the rows and words kept for the last one
+    and ranks exactly as a process that never saw it."""
+    every = _all(ranked)
+    liked, disliked = every[:4], every[4:6]
+    first, moved = every[6:150], [*every[20:], max(every) + 1000]  # (no such paper)
+    kept = Recommender(lambda: ranked.search_store, ranked.catalog)
+    kept.rank(liked, disliked, first, limit=10)
+    again = kept.rank(liked, disliked, moved, limit=60)
+    fresh = Recommender(lambda: ranked.search_store, ranked.catalog).rank(
+        liked, disliked, moved, limit=60
+    )
+    assert [(r.paper_id, r.because) for r in again] == [(r.paper_id, r.because) for r in fresh]
+    assert [r.score for r in again] == pytest.approx([r.score for r in fresh], abs=1e-5)

@@ -71,6 +71,7 @@ class _Pool:
     """A list of candidates as kept between calls: those with a vector (ids, in the given
     order without repeats) and their vectors in float32; their words made on first use."""
 
+    version: int  # the vector index's
     given: npt.NDArray[np.int64]
     ids: npt.NDArray[np.int64]
     vectors: model.Floats
@@ -194,13 +195,41 @@ class Recommender:
                 self._pools.move_to_end(lookup)
                 return found
         _, first = np.unique(given, return_index=True)
-        ids, rows = vectors.rows(given[np.sort(first)].tolist())
-        pool = _Pool(given, ids, np.asarray(rows, np.float32))
+        wanted = given[np.sort(first)]
+        with self._lock:
+            before = next(
+                (p for p in reversed(self._pools.values()) if p.version == vectors.version), None
+            )
+        if before is None:
+            ids, rows = vectors.rows(wanted.tolist())
+            pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32))
+        else:  # the rows of the papers the latest list held, the others from the index
+            pool = _Pool(vectors.version, given, *_reuse(before, wanted, vectors))
         with self._lock:
             self._pools[lookup] = pool
             while len(self._pools) > POOLS_KEPT:
                 self._pools.popitem(last=False)
         return pool
+
+
+def _reuse(
+    before: _Pool, wanted: npt.NDArray[np.int64], vectors: VectorIndex
+) -> tuple[npt.NDArray[np.int64], model.Floats]:
+    """The wanted papers with a vector and their rows, those `before` held copied from it
+    (same version of the index: the same vectors) and the others read from the index."""
+    sorter = np.argsort(before.ids, kind="stable")
+    at = np.searchsorted(before.ids, wanted, sorter=sorter)
+    at[at == len(sorter)] = 0
+    held = before.ids[sorter[at]] == wanted if len(sorter) else np.zeros(len(wanted), bool)
+    new_ids, new_rows = vectors.rows(wanted[~held].tolist())
+    present = held.copy()
+    present[np.flatnonzero(~held)[np.isin(wanted[~held], new_ids)]] = True
+    ids = wanted[present]
+    rows = np.empty((len(ids), before.vectors.shape[1]), np.float32)
+    from_before = held[present]
+    rows[from_before] = before.vectors[sorter[at[held]]]
+    rows[~from_before] = np.asarray(new_rows, np.float32)
+    return ids, rows
 
 
 def _best(scores: model.Floats, ids: npt.NDArray[np.int64], limit: int) -> npt.NDArray[np.int64]:

@@ -162,46 +162,46 @@ class TermCache:
 
 @dataclass
 class WordPool:
-    """One list of candidates' terms as a sparse matrix (see the module docstring)."""
+    """One list of candidates' terms as a sparse matrix (see the module docstring); its
+    columns are the process-wide term numbers, so making one is a few array operations."""
 
-    columns: Ints  # the term numbers held by the candidates, ascending (matrix columns)
-    idf: Floats  # by column
+    idf: Floats  # by term number (0: no candidate holds the term)
     indptr: Ints  # CSR: candidate i's entries are [indptr[i], indptr[i + 1])
-    indices: npt.NDArray[np.int32]  # their columns
+    indices: Ints  # their term numbers
     data: Floats  # their values: the candidate's unit tf-idf vector times idf
     liked: OrderedDict[int, tuple[Ints, Floats]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, terms: Sequence[Terms]) -> WordPool:
-        lengths = np.fromiter((len(t.ids) for t in terms), np.int64, len(terms))
-        indptr = np.zeros(len(terms) + 1, np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        every = np.concatenate([t.ids for t in terms]) if terms else np.zeros(0, np.int64)
-        weights = np.concatenate([t.weights for t in terms]) if terms else np.zeros(0, np.float32)
-        columns, indices, df = np.unique(every, return_inverse=True, return_counts=True)
         n = len(terms)
-        idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-        values = weights * idf[indices]
+        lengths = np.fromiter((len(t.ids) for t in terms), np.int64, n)
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        every = np.concatenate([t.ids for t in terms]) if n else np.zeros(0, np.int64)
+        weights = np.concatenate([t.weights for t in terms]) if n else np.zeros(0, np.float32)
+        df = np.bincount(every, minlength=int(every.max(initial=-1)) + 1)
+        idf = np.where(df > 0, np.log((1.0 + n) / (1.0 + df)) + 1.0, 0.0).astype(np.float32)
+        values = weights * idf[every]
         rows = np.repeat(np.arange(n), lengths)
         norms = np.sqrt(np.bincount(rows, values * values, minlength=n)).astype(np.float32)
         norms[norms == 0] = 1.0
-        data = (values / norms[rows] * idf[indices]).astype(np.float32)
-        return cls(columns, idf, indptr, indices.astype(np.int32), data)
+        data = (values / norms[rows] * idf[every]).astype(np.float32)
+        return cls(idf, indptr, every, data)
 
     def vector(self, paper_id: int, terms: Terms) -> tuple[Ints, Floats]:
-        """A liked paper's unit tf-idf vector over the candidates' terms (columns, values);
-        the terms no candidate holds are left out."""
+        """A liked paper's unit tf-idf vector over the candidates' terms (term numbers,
+        values); the terms no candidate holds are left out."""
         with self.lock:
             found = self.liked.get(paper_id)
             if found is not None:
                 self.liked.move_to_end(paper_id)
                 return found
-        at = np.searchsorted(self.columns, terms.ids)
-        at[at == len(self.columns)] = 0
-        inside = self.columns[at] == terms.ids if len(self.columns) else at < 0
-        cols = at[inside]
-        values = terms.weights[inside] * self.idf[cols]
+        ids = terms.ids[terms.ids < len(self.idf)]
+        weights = terms.weights[: len(ids)]  # (ids ascending: the kept ones come first)
+        inside = self.idf[ids] > 0
+        cols = ids[inside]
+        values = weights[inside] * self.idf[cols]
         norm = float(np.sqrt(np.dot(values, values)))
         made = (cols, (values / norm if norm > 0 else values).astype(np.float32))
         with self.lock:
@@ -213,12 +213,12 @@ class WordPool:
     def scores(self, liked: Sequence[tuple[Ints, Floats]], rows: Ints) -> Floats:
         """The words score of the candidates at `rows` (positions in the pool) for a reader
         whose liked papers' vectors are `liked`."""
-        profile = np.zeros(len(self.columns), np.float32)
-        for cols, values in liked:
-            profile[cols] += values
         starts = self.indptr[:-1]
         if not len(self.data):
             return np.zeros(len(rows), np.float32)
+        profile = np.zeros(len(self.idf), np.float32)
+        for cols, values in liked:
+            profile[cols] += values
         products = self.data * profile[self.indices]
         totals = np.add.reduceat(products, np.minimum(starts, len(products) - 1))
         totals[starts == self.indptr[1:]] = 0.0  # reduceat gives an empty row a value

@@ -40,8 +40,8 @@ from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
 from paperfeed.search.lexical import STOPWORDS
 
-PAPERS_KEPT = 200_000  # papers' terms kept per process (~1 KB each)
-VOCABULARY_LIMIT = 4_000_000  # distinct terms before the cache starts afresh
+PAPERS_KEPT = 100_000  # papers' terms kept per process (~1 KB each)
+VOCABULARY_LIMIT = 2_000_000  # distinct terms (~100 bytes each) before the cache starts afresh
 LIKED_KEPT = 20_000  # liked papers' vectors kept per pool
 REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
 

@@ -158,15 +158,11 @@ def recommender(evaluation: RecsysEvaluation, weights: Weights) -> Ranker:
 VARIANTS: dict[str, Weights] = {
     "meaning only (soft max, 20)": Weights(words=0.0),
     "meaning only (soft max, 5)": Weights(words=0.0, sharpness=5.0),
-    "meaning only (soft max, 50)": Weights(words=0.0, sharpness=50.0),
-    "meaning + words, soft max 10": Weights(sharpness=10.0),
-    "meaning + words, soft max 50": Weights(sharpness=50.0),
     "words only": Weights(meaning=0.0),
-    "meaning + 1 words": Weights(words=1.0),
+    "meaning + 0.5 words": Weights(words=0.5),
     "meaning + 1.5 words": Weights(words=1.5),
-    "meaning + 2 words": Weights(words=2.0),
-    "meaning + words, 32 terms": Weights(profile_terms=32),
-    "meaning + words, 128 terms": Weights(profile_terms=128),
+    "meaning + words, soft max 10": Weights(sharpness=10.0),
+    "meaning + words, 2 centres": Weights(centres=2),
 }
 
 

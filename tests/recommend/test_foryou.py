@@ -43,9 +43,11 @@ def test_dismissed_seen_and_earlier_days_papers_do_not_come_back(
     assert [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items] == first
     rt.library.mark(reader, first[0], "dismissed")
     rt.library.mark(reader, first[1], "read")
-    again = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]
+    again = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=10).items]
     assert first[0] not in again and first[1] not in again
-    assert set(first[2:5]) <= set(again)  # (re-ranked: the dismissed paper is a dislike)
+    # Shown today, the others are still candidates (re-ranked: the dismissed paper is a
+    # dislike, so one like it may fall below the fifth place).
+    assert set(first[2:5]) <= set(again)
     # The next day, what was shown before counts as recommended: none of it comes back.
     clock.advance(dt.timedelta(days=1))
     tomorrow = [i.card.paper_id for i in rt.for_you.recommend(reader, limit=5).items]

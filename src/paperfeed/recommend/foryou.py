@@ -393,8 +393,7 @@ class ForYouService:
             hidden = self.cards.hidden_ids()
         ids, inside = self.candidates(since, now, cache)
         excluded = signals.seen | (shown - kept) | hidden
-        wanted = [pid for pid in ids if pid not in excluded]
-        by_taste = self._by_taste(user_id, signals, wanted, limit) if signals.liked else []
+        by_taste = self._by_taste(user_id, signals, ids, excluded, limit) if signals.liked else []
         follows = self._follows(user_id)
         by_follows: list[tuple[int, Reason]] = []
         taken: set[int] = set()
@@ -408,16 +407,23 @@ class ForYouService:
         return Picked(by_taste, by_follows, signals, follows, shown)
 
     def _by_taste(
-        self, user_id: int, signals: ReaderSignals, wanted: list[int], limit: int
+        self,
+        user_id: int,
+        signals: ReaderSignals,
+        candidates: list[int],
+        excluded: set[int] | frozenset[int],
+        limit: int,
     ) -> list[tuple[int, Reason]]:
-        """The Recommender's ranking of the wanted candidates, kept for the same reader and
-        inputs for RANKED_FOR (a reload ranks nothing again; any action of the reader, or a
-        new paper, changes the inputs; a vector added to a candidate since counts after
-        RANKED_FOR)."""
-        if not wanted:
+        """The Recommender's ranking of the candidates not excluded, kept for the same reader
+        and inputs for RANKED_FOR (a reload ranks nothing again; any action of the reader, or
+        a new paper, changes the inputs; a vector added to a candidate since counts after
+        RANKED_FOR). The whole list of candidates goes to the Recommender with the reader's
+        exclusions beside it: it keeps what it made of the list for the next reader."""
+        if not any(pid not in excluded for pid in candidates):
             return []
         liked, disliked = sorted(signals.liked), sorted(signals.disliked)
-        key = (user_id, limit, hash((tuple(liked), tuple(disliked), tuple(wanted))))
+        inputs = (tuple(liked), tuple(disliked), tuple(candidates), frozenset(excluded))
+        key = (user_id, limit, hash(inputs))
         now = self.clock()
         with self._ranked_lock:
             found = self._ranked.get(key)
@@ -427,7 +433,9 @@ class ForYouService:
         ranked = [
             # Named by its title and page once its card is read (name_reason).
             (rec.paper_id, Reason("liked", "", "", rec.similarity, rec.because))
-            for rec in self.recommender.rank(liked, disliked, wanted, limit=limit)
+            for rec in self.recommender.rank(
+                liked, disliked, candidates, exclude=excluded, limit=limit
+            )
         ]
         with self._ranked_lock:
             self._ranked[key] = (now, ranked)

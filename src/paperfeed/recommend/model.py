@@ -68,3 +68,56 @@ def blend(signals: list[tuple[float, Floats]]) -> Floats:
         if weight:
             total += np.float32(weight) * z_scores(scores)
     return total
+
+
+@dataclass(frozen=True)
+class Centres:
+    """A reader's papers as at most k centres of interest (unit vectors) and how many of the
+    papers each stands for."""
+
+    vectors: Floats
+    sizes: Floats
+
+
+def centres(papers: Floats, k: int, rounds: int = 3) -> Centres:
+    """Spherical k-means of the papers (unit rows) into at most `k` centres: each paper its own
+    centre when there are no more than `k`. Deterministic: seeded with the first paper, then
+    each time the paper least similar to the centres chosen so far (the first of equals).
+    Worked on the papers' Gram matrix (a centre is the normalised sum of its papers): a few
+    large products rather than many small ones, which cost most on a busy machine."""
+    n = len(papers)
+    if n <= k:
+        return Centres(papers.astype(np.float32, copy=False), np.ones(n, np.float32))
+    gram = papers @ papers.T
+    chosen = [0]
+    closest = gram[0].copy()
+    for _ in range(1, k):
+        far = int(np.argmin(closest))
+        chosen.append(far)
+        np.maximum(closest, gram[far], out=closest)
+    sims = gram[:, chosen]  # to each centre (at first, its paper)
+    for _ in range(rounds):
+        members = np.argmax(sims, axis=1)
+        onehot = (members[:, None] == np.arange(k)).astype(np.float32)
+        sums = gram @ onehot  # each paper's dot product with each centre's sum
+        norms = np.sqrt(np.maximum((onehot * sums).sum(axis=0), 0.0))
+        filled = norms > 0
+        sims = np.where(filled, sums / np.where(filled, norms, 1.0), sims)
+    members = np.argmax(sims, axis=1)
+    sizes = np.bincount(members, minlength=k).astype(np.float32)
+    onehot = (members[:, None] == np.arange(k)).astype(np.float32)
+    vectors = onehot.T @ papers
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    kept = sizes > 0
+    return Centres(vectors[kept].astype(np.float32), sizes[kept])
+
+
+def soft_max_centres(sims: Floats, sizes: Floats, sharpness: float) -> Floats:
+    """`soft_max` of the similarities to a reader's papers, each paper taken as its centre:
+    log(sum(size * exp(sharpness * s)) / sum(size)) / sharpness over the centres (columns)."""
+    if sims.shape[1] == 0:
+        return np.zeros(len(sims), np.float32)
+    top = sims.max(axis=1, keepdims=True)
+    weighted = np.exp(sharpness * (sims - top)) @ (sizes / sizes.sum())
+    out: Floats = (top[:, 0] + np.log(weighted) / sharpness).astype(np.float32)
+    return out

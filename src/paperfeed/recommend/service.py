@@ -1,39 +1,50 @@
 """Recommender: ranks given candidate papers for one reader from the papers they liked and
 disliked, with the reason for each (the liked paper it is closest to). No HTTP, no storage of
-its own: the vectors are the search index's (`VectorIndex.rows`), the words its word index's,
-and the caller passes plain id lists (liked, disliked, candidates, papers to leave out).
+its own: the vectors are the search index's (`VectorIndex.rows`), the words the catalog's
+titles and abstracts, and the caller passes plain id lists (liked, disliked, candidates,
+papers to leave out).
 
-The model (recommend/model.py, chosen on `python -m bench recsys`, bench/README.md):
+The model (recommend/model.py and words.py, chosen on `python -m bench recsys`,
+bench/README.md):
 
 - **meaning**: for each candidate, a smooth maximum of its cosine similarities to the liked
-  papers (`soft_max`), so a reader with several interests is served in each of them;
-- **words**: the reader's profile of words (the most distinctive index terms of the liked
-  papers' titles and abstracts, tf-idf) scored against each candidate by BM25 in the word
-  index;
-- **dislikes**: minus the same smooth maximum over the disliked papers.
+  papers (`soft_max`), so a reader with several interests is served in each of them; the
+  liked papers are first gathered into at most `Weights.centres` centres of interest
+  (spherical k-means; a reader with fewer liked papers keeps each), so a candidate is
+  compared with 32 vectors rather than hundreds;
+- **words**: the dot product of the candidate's tf-idf vector of words and word pairs with
+  the sum of the liked papers' (recommend/words.py);
+- **dislikes**: minus the smooth maximum of the similarities to the disliked papers (their
+  centres likewise).
 
 The signals are z-scored over the candidates and added with weights (`Weights`). A reader
 without a liked paper (or none with a vector yet) gets nothing: taste cannot rank, and the
 caller falls back to follows or trending. Candidates without a vector yet are not ranked.
-Deterministic: the same inputs give the same order (ties by paper id)."""
+Deterministic: the same inputs give the same order (ties by paper id).
+
+Kept between calls (the same list of candidates for many readers: `ForYouService` passes the
+page's or the digest run's whole list and leaves each reader's seen papers out with
+`exclude`): the candidates' vectors in float32 and their words (`_Pool`, made again when the
+list, a vector or a paper's text changes), and each paper's words (`words.TermCache`)."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend import model
-from paperfeed.search.lexical import STOPWORDS
+from paperfeed.recommend.words import TermCache, WordPool, liked_vectors
+from paperfeed.search.lexical import analyze_text
 from paperfeed.search.store import SearchStore
+from paperfeed.search.vectors import VectorIndex
 
-# The liked papers the profile of words is made from (the latest ones: ids grow with time).
-PROFILE_PAPERS = 300
-PROFILE_TERMS = 64
+POOLS_KEPT = 4  # lists of candidates kept per process (a page's, a digest run's)
 
 
 @dataclass(frozen=True)
@@ -42,9 +53,9 @@ class Weights:
 
     sharpness: float = 20.0  # of the smooth maximum over liked papers (0 < s; large: max)
     meaning: float = 1.0
-    words: float = 0.5
+    words: float = 1.0
     dislikes: float = 0.5
-    profile_terms: int = PROFILE_TERMS
+    centres: int = 32  # of interest, at most (liked papers; disliked ones likewise)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,18 @@ class Recommendation:
     score: float
     because: int  # the liked paper it is most similar to
     similarity: float  # the cosine similarity of the two (MiniLM vectors)
+
+
+@dataclass
+class _Pool:
+    """A list of candidates as kept between calls: those with a vector (ids, in the given
+    order without repeats) and their vectors in float32; their words made on first use."""
+
+    version: int  # the vector index's
+    given: npt.NDArray[np.int64]
+    ids: npt.NDArray[np.int64]
+    vectors: model.Floats
+    words: WordPool | None = None
 
 
 class Recommender:
@@ -66,6 +89,12 @@ class Recommender:
         self._store = store  # the generation being served, asked at every call
         self.catalog = catalog
         self.weights = weights or Weights()
+        self.terms = TermCache(catalog, analyze_text)
+        self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
+        self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
 
     def ready(self) -> bool:
         """Whether there are paper vectors to rank with."""
@@ -88,65 +117,128 @@ class Recommender:
         if limit <= 0 or not liked or store.meta.dim is None or not store.has_vectors():
             return []
         vectors = store.vectors(store.meta.dim)
-        rated = set(liked) | set(disliked) | set(exclude)
-        wanted = [pid for pid in dict.fromkeys(candidates) if pid not in rated]
-        liked_ids, liked_rows = vectors.rows(list(dict.fromkeys(liked)))
-        ids, rows = vectors.rows(wanted)
-        if not len(liked_ids) or not len(ids):
+        liked_ids, liked_rows = vectors.rows(sorted(set(liked)))
+        if not len(liked_ids) or not candidates:
             return []
         w = self.weights
-        likes = np.asarray(liked_rows, np.float32)
-        found = np.asarray(rows, np.float32)
-        sims = model.similarities(found, likes)
-        signals = [(w.meaning, model.soft_max(sims, w.sharpness))]
         if w.words:
-            words = self.word_scores(store, liked_ids.tolist(), ids.tolist())
-            signals.append((w.words, words))
+            self.terms.refresh()
+        pool = self._pool(vectors, candidates)
+        rated = np.fromiter({*liked, *disliked, *exclude}, np.int64)
+        rows = np.flatnonzero(~np.isin(pool.ids, rated))
+        if not len(rows):
+            return []
+        likes = np.asarray(liked_rows, np.float32)
+        interests = model.centres(likes, w.centres)
+        against = model.Centres(np.zeros((0, likes.shape[1]), np.float32), np.zeros(0, np.float32))
         if w.dislikes and disliked:
-            _, disliked_rows = vectors.rows(list(dict.fromkeys(disliked)))
+            _, disliked_rows = vectors.rows(sorted(set(disliked)))
             if len(disliked_rows):
-                against = model.similarities(found, np.asarray(disliked_rows, np.float32))
-                signals.append((-w.dislikes, model.soft_max(against, w.sharpness)))
+                against = model.centres(np.asarray(disliked_rows, np.float32), w.centres)
+        # One pass over the candidates' vectors for both (the pass is what costs).
+        sims = pool.vectors @ np.vstack([interests.vectors, against.vectors]).T
+        k = len(interests.vectors)
+        meaning = model.soft_max_centres(sims[:, :k], interests.sizes, w.sharpness)
+        signals = [(w.meaning, meaning[rows])]
+        if w.words:
+            signals.append((w.words, self.word_scores(pool, liked_ids.tolist(), rows)))
+        if len(against.vectors):
+            dislikes = model.soft_max_centres(sims[:, k:], against.sizes, w.sharpness)
+            signals.append((-w.dislikes, dislikes[rows]))
         scores = model.blend(signals)
-        near = model.nearest(sims)
-        order = np.lexsort((ids, -scores))[:limit]
+        ids = pool.ids[rows]
+        top = _best(scores, ids, limit)
+        near = model.nearest(model.similarities(pool.vectors[rows[top]], likes))
         return [
             Recommendation(
                 paper_id=int(ids[i]),
                 score=float(scores[i]),
-                because=int(liked_ids[near.rows[i]]),
-                similarity=float(near.similarity[i]),
+                because=int(liked_ids[near.rows[n]]),
+                similarity=float(near.similarity[n]),
             )
-            for i in order
+            for n, i in enumerate(top)
         ]
 
     def word_scores(
-        self, store: SearchStore, liked: Sequence[int], candidates: Sequence[int]
+        self, pool: _Pool, liked: Sequence[int], rows: npt.NDArray[np.int64]
     ) -> model.Floats:
-        """BM25 of each candidate for the reader's profile of words (0: none of them)."""
-        profile = self.profile(store, liked)
-        found = store.lexical.weighted_scores(profile, candidates)
-        return np.fromiter((found.get(pid, 0.0) for pid in candidates), np.float32, len(candidates))
+        """The words score of the pool's candidates at `rows` for the liked papers."""
+        if pool.words is None:
+            pool.words = self._word_pool(pool.ids)
+        words = pool.words
+        return words.scores(liked_vectors(words, self.terms, liked), rows)
 
-    def profile(self, store: SearchStore, liked: Sequence[int]) -> dict[str, float]:
-        """The liked papers' most distinctive index terms, each weighted by how many of
-        them hold it (sublinear in its count); chosen by that weight times the term's idf."""
-        latest = sorted(liked)[-PROFILE_PAPERS:]
-        rows = self.catalog.get_many(latest, ("title", "abstract"))
-        lexical = store.lexical
-        held: dict[str, float] = {}
-        for row in rows.values():
-            counts = Counter(lexical.analyze(f"{row['title']}\n{row['abstract'] or ''}"))
-            for term, n in counts.items():
-                if term not in _STOP_TERMS and len(term) > 1 and not term.isdigit():
-                    held[term] = held.get(term, 0.0) + 1.0 + math.log(n)
-        if not held:
-            return {}
-        df, total = lexical.document_frequencies(list(held))
-        weight = {t: held[t] * math.log(1.0 + total / df[t]) for t in held if df[t] > 0}
-        best = sorted(weight, key=lambda t: (-weight[t], t))[: self.weights.profile_terms]
-        top = max((held[t] for t in best), default=1.0)
-        return {t: held[t] / top for t in best}
+    def _word_pool(self, ids: npt.NDArray[np.int64]) -> WordPool:
+        """The words of these candidates, kept apart from their vectors (a vector added
+        elsewhere changes the index's version, not the candidates' words)."""
+        key = (self.terms.version, len(ids), hash(ids.tobytes()))
+        with self._lock:
+            found = self._word_pools.get(key)
+            if found is not None and np.array_equal(found[0], ids):
+                self._word_pools.move_to_end(key)
+                return found[1]
+        made = WordPool.of(self.terms.get(ids.tolist()))
+        with self._lock:
+            self._word_pools[key] = (ids, made)
+            while len(self._word_pools) > POOLS_KEPT:
+                self._word_pools.popitem(last=False)
+        return made
+
+    def _pool(self, vectors: VectorIndex, candidates: Sequence[int]) -> _Pool:
+        """The kept pool of these candidates, made when the list, a vector (the index's
+        version) or a kept paper's words changed."""
+        given = np.fromiter(candidates, np.int64, len(candidates))
+        lookup = (vectors.version, self.terms.version, len(given), hash(given.tobytes()))
+        with self._lock:
+            found = self._pools.get(lookup)
+            if found is not None and np.array_equal(found.given, given):
+                self._pools.move_to_end(lookup)
+                return found
+        _, first = np.unique(given, return_index=True)
+        wanted = given[np.sort(first)]
+        with self._lock:
+            before = next(
+                (p for p in reversed(self._pools.values()) if p.version == vectors.version), None
+            )
+        if before is None:
+            ids, rows = vectors.rows(wanted.tolist())
+            pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32))
+        else:  # the rows of the papers the latest list held, the others from the index
+            pool = _Pool(vectors.version, given, *_reuse(before, wanted, vectors))
+        with self._lock:
+            self._pools[lookup] = pool
+            while len(self._pools) > POOLS_KEPT:
+                self._pools.popitem(last=False)
+        return pool
 
 
-_STOP_TERMS = frozenset(STOPWORDS)
+def _reuse(
+    before: _Pool, wanted: npt.NDArray[np.int64], vectors: VectorIndex
+) -> tuple[npt.NDArray[np.int64], model.Floats]:
+    """The wanted papers with a vector and their rows, those `before` held copied from it
+    (same version of the index: the same vectors) and the others read from the index."""
+    sorter = np.argsort(before.ids, kind="stable")
+    at = np.searchsorted(before.ids, wanted, sorter=sorter)
+    at[at == len(sorter)] = 0
+    held = before.ids[sorter[at]] == wanted if len(sorter) else np.zeros(len(wanted), bool)
+    new_ids, new_rows = vectors.rows(wanted[~held].tolist())
+    present = held.copy()
+    present[np.flatnonzero(~held)[np.isin(wanted[~held], new_ids)]] = True
+    ids = wanted[present]
+    rows = np.empty((len(ids), before.vectors.shape[1]), np.float32)
+    from_before = held[present]
+    rows[from_before] = before.vectors[sorter[at[held]]]
+    rows[~from_before] = np.asarray(new_rows, np.float32)
+    return ids, rows
+
+
+def _best(scores: model.Floats, ids: npt.NDArray[np.int64], limit: int) -> npt.NDArray[np.int64]:
+    """The positions of the `limit` best scores, best first, ties by paper id."""
+    if len(scores) > limit:
+        threshold = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+        within = np.flatnonzero(scores >= threshold)
+    else:
+        within = np.arange(len(scores))
+    order = np.lexsort((ids[within], -scores[within]))[:limit]
+    out: npt.NDArray[np.int64] = within[order]
+    return out

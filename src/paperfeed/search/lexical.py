@@ -106,6 +106,11 @@ class IndexDocument:
 _WORD_ANALYZER = _text_analyzer()
 
 
+def analyze_text(text: str) -> list[str]:
+    """The index terms of a text, as the word index analyses titles and abstracts."""
+    return [t for t in _WORD_ANALYZER.analyze(text) if t]
+
+
 @functools.lru_cache(maxsize=100_000)
 def _analyze_word(word: str) -> str | None:
     terms = _WORD_ANALYZER.analyze(word)

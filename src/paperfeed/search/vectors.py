@@ -7,6 +7,7 @@ catalog."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ _GROWTH = 1.25  # the by-id table grows by a quarter when an id falls past its e
 # indexes one submitted paper must not copy a table of millions of rows); past it, the
 # process takes a private copy of the table (an indexer loading many vectors).
 _OVERLAY_LIMIT = 20_000
+_VERSIONS = itertools.count()
 
 
 def _table_path(path: Path) -> Path:
@@ -99,6 +101,9 @@ class VectorIndex:
         self._table = self._load_table()
         self._table_private = False
         self._overlay: dict[int, npt.NDArray[np.float16] | None] = {}  # None: removed
+        # Another number after every change of a vector, unique among VectorIndex objects
+        # of the process: what was read from one is still true while its version is.
+        self.version = next(_VERSIONS)
 
     def _load_table(self) -> npt.NDArray[np.float16]:
         keys = np.asarray(self.index.keys, dtype=np.int64) if len(self.index) else None
@@ -123,6 +128,7 @@ class VectorIndex:
 
     def _set_rows(self, paper_ids: Sequence[int], rows: npt.NDArray[np.float16] | None) -> None:
         """Record the papers' vectors (None: they have none any more) in the by-id table."""
+        self.version = next(_VERSIONS)
         if not self._table_private and len(self._overlay) + len(paper_ids) <= _OVERLAY_LIMIT:
             for n, pid in enumerate(paper_ids):
                 self._overlay[pid] = None if rows is None else rows[n]

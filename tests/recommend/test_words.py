@@ -1,0 +1,152 @@
+"""The words signal and the centres of interest (recommend/words.py, recommend/model.py) on
+small inputs computed by hand, and the Recommender's kept pools and papers' words made again
+when a vector or a paper's text changes (over the imported catalog of test_service.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.db.schema import papers
+from paperfeed.recommend import model
+from paperfeed.recommend.service import Recommender, Weights
+from paperfeed.recommend.words import Terms, WordPool, paper_terms
+from paperfeed.runtime import Runtime
+from tests.recommend.test_service import _all, _vectors, ranked  # noqa: F401
+
+STOP = frozenset({"the", "of", "a"})
+
+
+def test_a_paper_s_terms_are_its_content_tokens_and_their_adjacent_pairs() -> None:
+    tokens = ["the", "dark", "matter", "of", "a", "galaxi", "2", "x", "dark", "matter"]
+    assert sorted(paper_terms(tokens, STOP)) == sorted(
+        [
+            *("dark", "matter", "galaxi", "dark", "matter"),
+            *("dark matter", "matter galaxi", "galaxi dark", "dark matter"),
+        ]
+    )
+
+
+def _terms(counts: dict[int, int]) -> Terms:
+    ids = np.asarray(sorted(counts), np.int64)
+    weights = np.asarray([1 + math.log(counts[i]) for i in sorted(counts)], np.float32)
+    return Terms(ids, weights)
+
+
+def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
+    candidates = [{1: 2, 2: 1}, {2: 1, 3: 3}, {4: 1}, {}]
+    liked = [{1: 1, 3: 1, 9: 5}, {2: 2}]  # term 9: no candidate holds it
+    pool = WordPool.of([_terms(c) for c in candidates])
+    vectors = [pool.vector(100 + n, _terms(c)) for n, c in enumerate(liked)]
+    found = pool.scores(vectors, np.arange(len(candidates)))
+
+    n = len(candidates)
+    df = {t: sum(t in c for c in candidates) for t in (1, 2, 3, 4)}
+    idf = {t: math.log((1 + n) / (1 + d)) + 1 for t, d in df.items()}
+
+    def unit(counts: dict[int, int]) -> dict[int, float]:
+        w = {t: (1 + math.log(k)) * idf[t] for t, k in counts.items() if t in idf}
+        norm = math.sqrt(sum(v * v for v in w.values())) or 1.0
+        return {t: v / norm for t, v in w.items()}
+
+    profile: dict[int, float] = {}
+    for counts in liked:
+        for t, v in unit(counts).items():
+            profile[t] = profile.get(t, 0.0) + v
+    expected = [
+        sum(v * idf[t] * profile.get(t, 0.0) for t, v in unit(c).items()) for c in candidates
+    ]
+    assert found.tolist() == pytest.approx(expected, rel=1e-5)
+    assert found[2] == 0 and found[3] == 0  # nothing shared; no words at all
+    assert pool.scores(vectors, np.asarray([1, 0])).tolist() == pytest.approx(expected[1::-1])
+
+
+def test_centres_keep_each_paper_when_few_and_are_deterministic() -> None:
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(40, 8)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    few = model.centres(rows[:5], 16)
+    assert np.array_equal(few.vectors, rows[:5]) and few.sizes.tolist() == [1.0] * 5
+    many = model.centres(rows, 6)
+    assert len(many.vectors) <= 6 and many.sizes.sum() == 40
+    assert np.allclose(np.linalg.norm(many.vectors, axis=1), 1.0, atol=1e-5)
+    again = model.centres(rows.copy(), 6)
+    assert np.array_equal(many.vectors, again.vectors)
+    # The smooth maximum over each paper as its own centre is the plain one.
+    sims = rows[20:] @ rows[:5].T
+    assert model.soft_max_centres(sims, few.sizes, 20.0) == pytest.approx(
+        model.soft_max(sims, 20.0), abs=1e-5
+    )
+
+
+def test_reasons_stay_exact_with_fewer_centres_than_liked_papers(ranked: Runtime) -> None:  # noqa: F811
+    every = _all(ranked)
+    liked, candidates = every[:12], every[12:]
+    service = Recommender(lambda: ranked.search_store, ranked.catalog, weights=Weights(centres=3))
+    found = service.rank(liked, [], candidates, limit=30)
+    assert len(found) == 30
+    liked_rows = _vectors(ranked, liked)
+    for rec in found:
+        cosines = liked_rows @ _vectors(ranked, [rec.paper_id])[0]
+        assert rec.because == liked[int(np.argmax(cosines))]
+        assert rec.similarity == pytest.approx(float(cosines.max()), abs=1e-3)
+
+
+def test_a_changed_vector_is_ranked_by_its_new_value(ranked: Runtime) -> None:  # noqa: F811
+    every = _all(ranked)
+    liked, candidates = every[:3], every[3:]
+    service = Recommender(lambda: ranked.search_store, ranked.catalog, weights=Weights(words=0.0))
+    before = service.rank(liked, [], candidates, limit=len(candidates))
+    last = before[-1].paper_id  # the candidate least like the reader
+    store = ranked.search_store
+    assert store.meta.dim is not None
+    # The candidate now has the first liked paper's vector (the index changed in place).
+    store.vectors(store.meta.dim).upsert([last], _vectors(ranked, liked[:1]))
+    after = service.rank(liked, [], candidates, limit=3)
+    assert after[0].paper_id == last
+    assert after[0].because == liked[0] and after[0].similarity == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_changed_text_is_read_again(ranked: Runtime) -> None:  # noqa: F811
+    every = _all(ranked)
+    liked, candidates = every[:2], every[2:]
+    words = Recommender(
+        lambda: ranked.search_store, ranked.catalog, weights=Weights(meaning=0.0, dislikes=0.0)
+    )
+    words.terms.every = 0.0  # look at the catalog's changes on every call
+    before = [r.paper_id for r in words.rank(liked, [], candidates, limit=len(candidates))]
+    last = before[-1]
+    text = ranked.catalog.get_many([liked[0]], ("title", "abstract"))[liked[0]]
+    with ranked.engine.begin() as conn:
+        newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar_one()
+        conn.execute(
+            papers.update()
+            .where(papers.c.id == last)
+            .values(
+                title=text["title"],
+                abstract=text["abstract"],
+                modified_at=newest + dt.timedelta(seconds=1),
+            )
+        )
+    after = [r.paper_id for r in words.rank(liked, [], candidates, limit=3)]
+    assert after[0] == last  # now the liked paper's own words
+
+
+def test_a_moved_list_ranks_as_a_fresh_one(ranked: Runtime) -> None:  # noqa: F811
+    """The next list (papers in, papers out) reuses the rows and words kept for the last one
+    and ranks exactly as a process that never saw it."""
+    every = _all(ranked)
+    liked, disliked = every[:4], every[4:6]
+    first, moved = every[6:150], [*every[20:], max(every) + 1000]  # (no such paper)
+    kept = Recommender(lambda: ranked.search_store, ranked.catalog)
+    kept.rank(liked, disliked, first, limit=10)
+    again = kept.rank(liked, disliked, moved, limit=60)
+    fresh = Recommender(lambda: ranked.search_store, ranked.catalog).rank(
+        liked, disliked, moved, limit=60
+    )
+    assert [(r.paper_id, r.because) for r in again] == [(r.paper_id, r.because) for r in fresh]
+    assert [r.score for r in again] == pytest.approx([r.score for r in fresh], abs=1e-5)

@@ -3,7 +3,8 @@ bench/search.py; `python -m bench web`: see bench/web.py; `python -m bench follo
 bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m bench categories`:
 see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py;
 `python -m bench devset`: see bench/search_devset.py; `python -m bench signals`: see
-bench/search_signals.py; `python -m bench recsys`, `recsys-devset`, `foryou-model`: see
+bench/search_signals.py; `python -m bench passages`: see bench/search_passages.py;
+`python -m bench recsys`, `recsys-devset`, `foryou-model`: see
 bench/recsys.py, bench/recsys_devset.py, bench/foryou.py; `python -m bench foryou`: see
 bench/foryou_site.py; `python -m bench similar`: see
 bench/similar.py."""
@@ -31,6 +32,10 @@ if sys.argv[1:2] == ["signals"]:
     from bench.search_signals import main as signals_main
 
     raise SystemExit(signals_main(sys.argv[2:]))
+if sys.argv[1:2] == ["passages"]:
+    from bench.search_passages import main as passages_main
+
+    raise SystemExit(passages_main(sys.argv[2:]))
 if sys.argv[1:2] == ["devset"]:
     from bench.search_devset import main as devset_main
 

@@ -220,12 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for key, values in ndcg.items():
         a, w = key
-        got = np.array(values)
+        scores = np.array(values)
         base = np.array(ndcg[(1.0, None if w is None else 0.45)])
-        diff = got - base
+        diff = scores - base
         low, high = bootstrap(diff)
         print(
-            f"| {a:g} | {'alone' if w is None else f'{w:g}'} | {got.mean():.4f} | "
+            f"| {a:g} | {'alone' if w is None else f'{w:g}'} | {scores.mean():.4f} | "
             f"{diff.mean():+.4f} | {low:+.4f} .. {high:+.4f} | "
             f"{(diff > 1e-9).sum()} / {(diff < -1e-9).sum()} |"
         )

@@ -7,13 +7,13 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.server import free_port
+from tests.support.waiting import ended, wait_until
 
 
 def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
@@ -37,15 +37,16 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+
+        def answer() -> httpx.Response | None:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
             except httpx.TransportError:
-                assert time.monotonic() < deadline, "paperfeed serve did not answer"
-                time.sleep(0.2)
+                return None
+
+        response = wait_until(
+            answer, within=60, every=0.2, what="paperfeed serve did not answer", gone=ended(process)
+        )
         assert response.status_code == 200
         assert "No papers on this list yet" in response.text
         # The page is for whoever reads it (the commands are in the terminal, below).
@@ -149,19 +150,23 @@ def test_workers_each_listen_and_share_a_burst_of_connections(tmp_path: Path) ->
     port = free_port()
     server = _start(tmp_path, port, "--workers", "2")
     try:
-        deadline = time.monotonic() + 90
-        while True:  # both processes listening (each on its own socket)
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+
+        def listening() -> list[int]:  # both processes listening (each on its own socket)
             states = _proc_sockets(port)
             workers = [
                 pid
                 for pid in _children(server.pid)
                 if any(states.get(inode) == "0A" for inode in _inodes(pid))
             ]
-            if len(workers) == 2:
-                break
-            assert time.monotonic() < deadline, "two server processes did not start listening"
-            time.sleep(0.2)
+            return workers if len(workers) == 2 else []
+
+        workers = wait_until(
+            listening,
+            within=90,
+            every=0.2,
+            what="two server processes did not start listening",
+            gone=ended(server),
+        )
         connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
         try:
             for conn in connections:

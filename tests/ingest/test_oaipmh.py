@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from paperfeed.papers.categories import CATEGORY_NAMES, code_for_name
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
+from tests.support.waiting import ended, wait_until
 
 QUARTER_RECORDS = 51_693
 ENVELOPE = (
@@ -500,10 +500,12 @@ def test_an_import_killed_with_sigkill_resumes_without_losing_or_duplicating_pap
     env = {**os.environ, **cli_env}
     runtime.engine  # noqa: B018  (create the schema before the child and this test poll it)
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while _finished_files(runtime) < 5 and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert child.poll() is None, "the import ended before it could be killed"
+    wait_until(
+        lambda: _finished_files(runtime) >= 5,
+        within=120,
+        what="the import did not finish 5 files",
+        gone=ended(child, "the import ended before it could be killed"),
+    )
     child.send_signal(signal.SIGKILL)
     child.wait()
     partial, _ = _paper_count(runtime)

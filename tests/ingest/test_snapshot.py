@@ -21,6 +21,7 @@ from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.runner import Importer
 from paperfeed.papers.record import PaperRecord
 from paperfeed.runtime import Runtime
+from tests.support.waiting import ended, wait_until
 
 
 def _import(runtime: Runtime, path: Path, batch_size: int = 100) -> object:
@@ -181,10 +182,13 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
         # Any connection open while the child switches the journal mode (even the polling
         # reader below) rightly keeps it in WAL, so poll only once the switch has happened,
         # seen in the file header without taking a lock.
-        while _header_journal_byte(runtime) != 1:
-            assert child.poll() is None, "the import ended before switching the journal mode"
-            assert time.monotonic() < deadline, "the bulk load never left WAL mode"
-            time.sleep(0.01)
+        wait_until(
+            lambda: _header_journal_byte(runtime) == 1,
+            within=60,
+            every=0.01,
+            what="the bulk load never left WAL mode",
+            gone=ended(child, "the import ended before switching the journal mode"),
+        )
     done = 0
     while time.monotonic() < deadline and child.poll() is None:
         done = _records_done(runtime)
@@ -198,10 +202,12 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
         # Killed while writing with a rollback journal: byte 18 of the header is 1 (WAL: 2).
         assert _header_journal_byte(runtime) == 1
     # Its parse workers (forked, same command line) do not outlive it.
-    deadline = time.monotonic() + 10
-    while _processes_running(str(path)):
-        assert time.monotonic() < deadline, "parse workers outlived the killed import"
-        time.sleep(0.1)
+    wait_until(
+        lambda: not _processes_running(str(path)),
+        within=10,
+        every=0.1,
+        what="parse workers outlived the killed import",
+    )
     assert 0 < runtime.catalog.count() < total
 
     rerun = subprocess.run(

@@ -1,6 +1,5 @@
 import datetime as dt
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -9,6 +8,7 @@ from paperfeed.ingest.runner import write_batch
 from paperfeed.papers.catalog_writer import Outcome
 from paperfeed.papers.record import DailyEntry, PaperRecord
 from paperfeed.runtime import Runtime
+from tests.support.waiting import wait_until
 
 
 def _paper(arxiv_id: str | None, title: str, **fields: object) -> PaperRecord:
@@ -120,11 +120,14 @@ def test_two_writers_of_the_same_new_paper_on_postgresql_merge_rather_than_colli
         waiting = sa.text(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         )
-        deadline = time.monotonic() + 30
         with runtime.engine.connect() as observer:
-            while not observer.execute(waiting).scalar_one() and time.monotonic() < deadline:
+
+            def queued() -> bool:
+                found = bool(observer.execute(waiting).scalar_one())
                 observer.rollback()
-                time.sleep(0.01)
+                return found
+
+            wait_until(queued, within=30, every=0.01, what="the second writer never queued")
         assert thread.is_alive(), "the second writer should wait for the first"
         transaction.commit()
     thread.join(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,6 +15,7 @@ from lxml import html
 from paperfeed.http.app import create_app
 from paperfeed.http.workers import SERVER_OPTIONS
 from paperfeed.runtime import Runtime
+from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
@@ -44,11 +44,13 @@ class LiveServer:
 
     def start(self) -> None:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
+        wait_until(
+            lambda: self.server.started,
+            within=20,
+            every=0.02,
+            what="the test server did not start",
+            gone=lambda: None if self.thread.is_alive() else "the test server did not start",
+        )
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -12,7 +12,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 from tests.support.server import LiveServer, csrf_token, free_port, live_server
+from tests.support.waiting import wait_until
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 PASSWORD = "correct horse battery staple"
@@ -706,13 +706,18 @@ def nginx_in_front(upstream: LiveServer, folder: Path, port: int) -> Iterator[st
     command = [binary, "-p", str(folder), "-e", str(folder / "error.log")]
     proxy = subprocess.Popen([*command, "-c", str(folder / "nginx.conf")])
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proxy.poll() is None, (folder / "error.log").read_text()
+
+        def listening() -> bool:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            assert time.monotonic() < deadline, "nginx did not start listening"
-            time.sleep(0.05)
+                return True
+            return False
+
+        wait_until(
+            listening,
+            within=20,
+            what="nginx did not start listening",
+            gone=lambda: None if proxy.poll() is None else (folder / "error.log").read_text(),
+        )
         yield f"https://127.0.0.1:{port}"
     finally:
         proxy.terminate()

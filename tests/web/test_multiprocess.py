@@ -29,6 +29,7 @@ from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.outbox import link_token, outbox
 from tests.support.server import csrf_token, free_port
+from tests.support.waiting import wait_until
 
 HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
 PASSWORD = "correct horse battery staple"
@@ -83,19 +84,24 @@ def _start(name: str, env: dict[str, str], folder: Path) -> Node:
 
 
 def _wait_until_answering(node: Node) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if node.process.poll() is not None:
-            break
+    def answering() -> bool:
         try:
-            if httpx.get(f"{node.url}/api/v1/trending", timeout=5).status_code == 200:
-                return
+            return httpx.get(f"{node.url}/api/v1/trending", timeout=5).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(
-        f"server {node.name} did not answer (exit {node.process.poll()}):\n"
-        + node.log.read_text(errors="replace")[-3000:]
+            return False
+
+    def log() -> str:
+        return (
+            f"server {node.name} did not answer (exit {node.process.poll()}):\n"
+            + (node.log.read_text(errors="replace")[-3000:])
+        )
+
+    wait_until(
+        answering,
+        within=STARTUP_SECONDS,
+        every=0.1,
+        what=log,
+        gone=lambda: None if node.process.poll() is None else log(),
     )
 
 

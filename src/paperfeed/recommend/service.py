@@ -40,7 +40,6 @@ import numpy.typing as npt
 from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend import model
 from paperfeed.recommend.words import TermCache, WordPool, liked_vectors
-from paperfeed.search.lexical import analyze_text
 from paperfeed.search.store import SearchStore
 from paperfeed.search.vectors import VectorIndex
 
@@ -89,7 +88,7 @@ class Recommender:
         self._store = store  # the generation being served, asked at every call
         self.catalog = catalog
         self.weights = weights or Weights()
-        self.terms = TermCache(catalog, analyze_text)
+        self.terms = TermCache(catalog)
         self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
         self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
             OrderedDict()

@@ -29,7 +29,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
-from paperfeed.search.lexical import STOPWORDS
+from paperfeed.search.lexical import STOP_TERMS, analyze_text
 
 PAPERS_KEPT = 100_000  # papers' terms kept per process (~1 KB each)
 VOCABULARY_LIMIT = 2_000_000  # distinct terms (~100 bytes each) before the cache starts afresh
@@ -74,16 +74,13 @@ class TermCache:
     def __init__(
         self,
         catalog: Catalog,
-        analyze: Callable[[str], list[str]],
         *,
         size: int = PAPERS_KEPT,
         every: float = REFRESH_EVERY,
     ) -> None:
         self.catalog = catalog
-        self.analyze = analyze
         self.size = size
         self.version = 0
-        self._stop = frozenset(t for word in STOPWORDS for t in analyze(word))
         self._terms: OrderedDict[int, Terms] = OrderedDict()
         self._vocabulary: dict[str, int] = {}
         self.every = every
@@ -127,7 +124,7 @@ class TermCache:
         if missing:
             rows = self.catalog.get_many(missing, ("title", "abstract"))
             made = {
-                pid: paper_terms(self.analyze(f"{r['title']}\n{r['abstract'] or ''}"), self._stop)
+                pid: paper_terms(analyze_text(f"{r['title']}\n{r['abstract'] or ''}"), STOP_TERMS)
                 for pid, r in rows.items()
             }
             with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -369,32 +369,6 @@ class LexicalIndex:
         searcher = self.index.searcher()
         return {t: int(searcher.doc_freq("text", t)) for t in terms}, int(searcher.num_docs)
 
-    def weighted_scores(
-        self, weights: Mapping[str, float], paper_ids: Sequence[int]
-    ) -> dict[int, float]:
-        """BM25 of the given papers for a query of index terms, each term's score multiplied
-        by its weight (a reader's profile of words: recommend/service.py). Papers holding
-        none of the terms are absent."""
-        if not weights or not paper_ids:
-            return {}
-        searcher = self.index.searcher()
-        text = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Should, tantivy.Query.boost_query(self._term(term), weight))
-                for term, weight in weights.items()
-            ]
-        )
-        candidates = tantivy.Query.term_set_query(self.schema, "paper_id", list(paper_ids))
-        tq = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, text),
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(candidates, 0.0)),
-            ]
-        )
-        hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
-        ids = _ids_list(searcher, [address for _, address in hits])
-        return dict(zip(ids, (float(score) for score, _ in hits), strict=True))
-
     def holding_every_word(self, query: ParsedQuery, paper_ids: Sequence[int]) -> set[int]:
         """The given papers whose title and abstract hold every content word of the query (and
         its phrases)."""
@@ -482,7 +456,7 @@ class LexicalIndex:
         for term in self.analyze(text):
             if len(term) > 1 and not term.isdigit():
                 counts[term] = counts.get(term, 0) + 1
-        for stopword in _STOP_TERMS:
+        for stopword in STOP_TERMS:
             counts.pop(stopword, None)
         searcher = self.index.searcher()
         total = int(searcher.num_docs)
@@ -558,4 +532,5 @@ class LexicalIndex:
 
 # `like` leaves out up to this many papers after its search, more inside it (slower).
 _LIKE_EXCLUDED_AFTER = 200
-_STOP_TERMS = frozenset(t for word in STOPWORDS for t in _text_analyzer().analyze(word))
+# The stopwords as index terms (what `analyze_text` makes of them).
+STOP_TERMS = frozenset(t for word in STOPWORDS for t in _text_analyzer().analyze(word))

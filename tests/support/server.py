@@ -40,7 +40,26 @@ class LiveServer:
             **SERVER_OPTIONS,  # as `paperfeed serve` runs it
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.ended: str | None = None  # how the server thread ended, if it has
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except BaseException as exc:  # recorded for the failure report, then as before
+            self.ended = f"raised {exc!r}"
+            raise
+        self.ended = "stopped (should_exit)" if self.server.should_exit else "returned"
+
+    def state(self) -> str:
+        """One line on whether the server still listens, for a failing test's report."""
+        if self.thread.is_alive():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+                return f"{self.url}: running, accepts connections"
+            except OSError as exc:
+                return f"{self.url}: thread running, but connecting fails: {exc}"
+        return f"{self.url}: thread ended: {self.ended}"
 
     def start(self) -> None:
         self.thread.start()

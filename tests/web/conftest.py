@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from paperfeed.clock import Clock, utcnow
 from paperfeed.config import Settings
@@ -20,28 +20,26 @@ from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
 from tests.support.models import SessionModels
 from tests.support.server import LiveServer, free_port
-from tests.web.support import HF_DAILY, Inbox, Site, SmtpServer, Watch
+from tests.web.support import CHROMIUM, HF_DAILY, Inbox, Site, SmtpServer, Watch, launched
 
-CHROMIUM = Path(os.environ.get("PAPERFEED_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).parents[2]
 PAGES = pytest.StashKey[list[Page]]()
+SITES = pytest.StashKey[list[Site]]()
 
 
 # -- the browser ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        reason = f"no chromium at {CHROMIUM} (apt-get install chromium, or set PAPERFEED_CHROMIUM)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; .ci/run installs it, so in CI this is a failure")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    with launched(playwright, CHROMIUM) as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture
@@ -86,6 +84,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """On a failure, saves a full-page screenshot of each page the test opened and names the
     files in the report (the pages are still open: fixtures are torn down afterwards)."""
     report = yield
+    sites = item.stash.get(SITES, [])
+    if report.failed and report.when == "call" and sites:
+        states = "\n".join(site.server.state() for site in sites)
+        report.sections.append(("test servers", states))
     pages = item.stash.get(PAGES, [])
     if report.failed and report.when in ("setup", "call") and pages:
         folder = _artifacts_dir()
@@ -111,11 +113,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def serve(settings: Settings) -> Iterator[Callable[..., Site]]:
+def serve(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Callable[..., Site]]:
     """Starts the app over the test's catalog (the `cli` fixture's home and database);
     keyword arguments change settings, `clock` gives the app an injected clock. Its own
     address is its `base_url`, so the links in mail and feeds lead back to it."""
-    started: list[Site] = []
+    started = request.node.stash.setdefault(SITES, [])
 
     def start(*, clock: Clock = utcnow, **changes: Any) -> Site:
         port = free_port()

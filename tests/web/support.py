@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from paperfeed.runtime import Runtime
 from tests.support.server import LiveServer
 
+# Debian's chromium-headless-shell when it is installed: the same Chromium build as the
+# browser, without the desktop browser around it (Playwright's own choice for headless runs),
+# at about a quarter of its CPU per page in these tests (bench/README.md "Test suite time").
+# The full browser, /usr/bin/chromium, still opens every kind of page once
+# (tests/web/test_offline_pages.py).
+FULL_CHROMIUM = Path("/usr/bin/chromium")
+HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
+CHROMIUM = Path(
+    os.environ.get("PAPERFEED_CHROMIUM")
+    or (HEADLESS_SHELL if HEADLESS_SHELL.is_file() else FULL_CHROMIUM)
+)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct horse battery staple"
 HF_DAILY = "fixtures/hf_papers/daily_papers_2026-07-31.json"  # 30 papers listed on 2026-07-31
 
@@ -131,3 +148,21 @@ def sign_in(page: Page, site: Site, address: str, password: str = PASSWORD) -> N
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator(".flash")).to_have_text("Signed out.")
+
+
+@contextmanager
+def launched(playwright: Playwright, executable: Path) -> Iterator[Browser]:
+    """Chromium from `executable`, driven by Playwright; skips (fails in CI) when missing."""
+    if not executable.is_file():
+        reason = (
+            f"no chromium at {executable} (apt-get install chromium chromium-headless-shell, "
+            "or set PAPERFEED_CHROMIUM)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; .ci/run installs it, so in CI this is a failure")
+        pytest.skip(reason)
+    instance = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+    try:
+        yield instance
+    finally:
+        instance.close()

@@ -1,15 +1,26 @@
 """Nothing is loaded from other sites: every kind of page a reader meets, opened in Chromium
 with every host but this server refused, asks for nothing elsewhere and breaks no rule of
 its Content-Security-Policy (thumbnails, the one exception, only with
-PAPERFEED_REMOTE_IMAGES: tests/web/test_cards.py)."""
+PAPERFEED_REMOTE_IMAGES: tests/web/test_cards.py). In the full browser, /usr/bin/chromium."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Page, Route, expect
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, Route, expect
 
-from tests.web.support import Site, Watch
+from tests.web.support import FULL_CHROMIUM, Site, Watch, launched
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """The full browser, Debian's /usr/bin/chromium, as readers run it (the other browser
+    tests use its headless shell: tests/web/conftest.py)."""
+    with launched(playwright, FULL_CHROMIUM) as instance:
+        yield instance
+
 
 PAGES = (
     "/",

@@ -29,6 +29,8 @@ os.environ.setdefault("PAPERFEED_PASSWORD_HASH_TIME_COST", "1")
 
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[2] / "shared"))
 DATA = SHARED / "data"
+# The channels: HTTP handlers and pages over the domain services (tests/<domain>, tests/test_cli*)
+CHANNEL_TESTS = tuple(Path(__file__).parent / name for name in ("web", "api"))
 SLOW_TIMEOUT = 900  # seconds, for tests marked `slow`
 
 
@@ -43,6 +45,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "empty_catalog: the test starts from a new data directory (no home, and on PostgreSQL "
         "an empty database) instead of a copy of the session's migrated catalog",
+    )
+    config.addinivalue_line(
+        "markers",
+        "postgresql: a test of tests/web or tests/api whose outcome depends on the catalog's "
+        "backend, run on PostgreSQL too (the others of those folders run on SQLite only)",
     )
 
 
@@ -73,16 +80,24 @@ def _backend(item: pytest.Item) -> str | None:
 
 def _runs(item: pytest.Item) -> bool:
     """Every test that makes a catalog runs on each backend of the run (the `catalog_server`
-    fixture's parameters), except that those driven through Chromium run on SQLite only: what
-    they check is what the browser shows and runs, and the pages they load read and write
-    through the same services and HTTP handlers that the HTTP-level tests
-    (tests/web/test_hostile_http.py, test_multiprocess.py, tests/api) run on both. Tests that
-    make no catalog run once, unless SQLite is not among the backends (PostgreSQL alone)."""
+    fixture's parameters), with one exception: the channel tests (tests/web, tests/api) run
+    on PostgreSQL only when marked `postgresql`. Those folders test HTTP handlers, pages and
+    browsers over the domain services, whose SQL the tests of each domain (tests/papers,
+    tests/ingest, tests/search, tests/community, tests/accounts, tests/library, ...) and the
+    CLI tests run on both backends; marked are the ones where the backend changes the outcome:
+    values a database cannot hold reaching it through a request, rate limits counted in the
+    catalog, processes sharing one catalog, the schema fuzz's boundary cases. Tests driven
+    through Chromium run on SQLite only. Tests that make no catalog run once, unless SQLite is not
+    among the backends (PostgreSQL alone)."""
     backend = _backend(item)
     if backend is None:
         return "sqlite" in catalogs.backends()
-    names = getattr(item, "fixturenames", ())
-    return backend == "sqlite" or "browser" not in names
+    if backend == "sqlite":
+        return True
+    if "browser" in getattr(item, "fixturenames", ()):
+        return False
+    channel = any(item.path.is_relative_to(folder) for folder in CHANNEL_TESTS)
+    return not channel or item.get_closest_marker("postgresql") is not None
 
 
 @pytest.hookimpl(tryfirst=True)

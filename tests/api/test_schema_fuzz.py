@@ -40,10 +40,9 @@ from tests.support.server import LiveServer, live_server
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 ARXIV_FEED = DATA / "fixtures" / "arxiv_api" / "query_transformer_cs.LG_2026-06-14.xml"
 MAX_EXAMPLES = 30
-# On PostgreSQL fewer random cases: what the backend changes (values a database cannot hold,
-# ids over its integer range) the coverage cases below reach on both backends with their
-# boundary values; the random ones mostly walk the same handlers again.
-MAX_EXAMPLES_POSTGRESQL = 10
+# The random cases run on SQLite only (tests/conftest.py `_runs`): what the backend changes
+# (values a database cannot hold, ids over its integer range) the coverage cases below reach
+# on both backends with their boundary values; the random ones walk the same handlers again.
 # Every check runs on every operation (`call_and_validate` runs all of schemathesis's checks
 # that apply to a case; those of its coverage phase, such as unsupported methods and their
 # `Allow`, run on the coverage cases below), and none is relaxed: the document promises
@@ -196,6 +195,7 @@ COVERAGE_RUNS = [
 ]
 
 
+@pytest.mark.postgresql
 def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
     served = {
         f"{op.method.upper()} {op.path}"
@@ -213,6 +213,7 @@ def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
     } <= served
 
 
+@pytest.mark.postgresql
 def test_document_says_which_operations_need_a_token(fuzzed_site: FuzzedSite) -> None:
     document = httpx.get(f"{fuzzed_site.server.url}/openapi.json").json()
     [scheme] = document["components"]["securitySchemes"].values()
@@ -253,7 +254,6 @@ def test_operation_answers_as_documented(
     mode: GenerationMode,
     api_schema: Any,
     fuzzed_site: FuzzedSite,
-    catalog_server: str | None,
 ) -> None:
     """Generated requests (valid ones, and with mode NEGATIVE ones that break the schema) get
     no 5xx, a documented status, and a body matching the documented schema; invalid input is
@@ -264,7 +264,7 @@ def test_operation_answers_as_documented(
 
     @given(case=_cases(operation, mode, fuzzed_site.paper_ids))
     @settings(
-        max_examples=MAX_EXAMPLES if catalog_server is None else MAX_EXAMPLES_POSTGRESQL,
+        max_examples=MAX_EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -280,6 +280,7 @@ def test_operation_answers_as_documented(
         pytest.skip("no parameter of this operation has a value its schema forbids")
 
 
+@pytest.mark.postgresql  # boundary values: ids over its integer range, NUL in text, ...
 @pytest.mark.parametrize(("label", "token"), COVERAGE_RUNS)
 def test_operation_answers_its_coverage_cases_as_documented(
     label: str, token: bool, api_schema: Any, fuzzed_site: FuzzedSite
@@ -303,6 +304,7 @@ def test_operation_answers_its_coverage_cases_as_documented(
     assert count > 0
 
 
+@pytest.mark.postgresql
 def test_fuzzed_catalog_holds_the_real_daily_lists(fuzzed_site: FuzzedSite) -> None:
     url = fuzzed_site.server.url
     daily = httpx.get(f"{url}/api/v1/daily", params={"date": "2026-06-12"}).json()

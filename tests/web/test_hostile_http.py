@@ -235,6 +235,7 @@ HOSTILE = [
 HOSTILE_IDS = [f"#{i}" for i in range(len(HOSTILE))]
 
 
+@pytest.mark.postgresql  # reaches the catalog with what a database may not hold
 @pytest.mark.parametrize("text", HOSTILE, ids=HOSTILE_IDS)
 def test_hostile_queries_never_give_a_server_error(site: Site, text: str) -> None:
     with site.client() as client:
@@ -258,6 +259,7 @@ def test_hostile_queries_never_give_a_server_error(site: Site, text: str) -> Non
             assert "<script>alert(1)" not in response.text
 
 
+@pytest.mark.postgresql  # reaches the catalog with what a database may not hold
 @pytest.mark.parametrize("text", HOSTILE, ids=HOSTILE_IDS)
 def test_hostile_ids_in_paths_are_not_found(site: Site, text: str) -> None:
     with site.client() as client:
@@ -282,6 +284,7 @@ def _quote_path(text: str) -> str:
     return quote(text, safe="")
 
 
+@pytest.mark.postgresql  # reaches the catalog with what a database may not hold
 @pytest.mark.parametrize(
     "target",
     [
@@ -301,6 +304,7 @@ def test_invalid_utf8_in_queries_and_paths_is_no_server_error(site: Site, target
     assert 200 <= status < 500
 
 
+@pytest.mark.postgresql  # reaches the catalog with what a database may not hold
 def test_catalog_is_intact_after_hostile_requests(site: Site) -> None:
     before = site.counts()
     with site.client() as client:
@@ -317,6 +321,7 @@ def test_catalog_is_intact_after_hostile_requests(site: Site) -> None:
     assert search["results"][0]["id"] == PAPER
 
 
+@pytest.mark.postgresql  # reaches the catalog with what a database may not hold
 @pytest.mark.parametrize(
     ("path", "fields"),
     [
@@ -348,6 +353,7 @@ def test_form_values_a_database_cannot_hold_are_refused(
         assert site.counts() == before
 
 
+@pytest.mark.postgresql  # reaches the catalog with what a database may not hold
 @pytest.mark.parametrize(
     "path",
     [
@@ -599,6 +605,7 @@ def test_form_post_from_a_foreign_origin_is_403(site: Site, origin: str) -> None
 # -- rate limits ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql  # the limits are counted in the catalog
 @pytest.mark.parametrize(("scale", "allowed"), [(1.0, 10), (0.3, 3)])
 def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int) -> None:
     """The 11th sign-in attempt from one address within 5 minutes is refused with 429 and a
@@ -652,6 +659,7 @@ def _wrong_sign_in(
     return client.post("/signin", data=form, headers=headers).status_code
 
 
+@pytest.mark.postgresql  # the limits are counted in the catalog
 def test_a_forged_x_forwarded_for_does_not_escape_the_limit(settings: Settings) -> None:
     """No proxy is trusted by default: a client that sends a new X-Forwarded-For with every
     attempt is still one client (the server runs with `paperfeed serve`'s options)."""
@@ -791,6 +799,7 @@ def test_a_trusted_proxy_names_the_client(settings: Settings) -> None:
     assert other == 400  # another client behind the same proxy has its own count
 
 
+@pytest.mark.postgresql  # the limits are counted in the catalog
 def test_wrong_passwords_from_many_clients_do_not_lock_the_owner_out(settings: Settings) -> None:
     """Guesses at one account from many addresses count against each address, and against the
     account only up to a much higher threshold: its owner still signs in from their own."""
@@ -808,6 +817,7 @@ def test_wrong_passwords_from_many_clients_do_not_lock_the_owner_out(settings: S
     assert owner.status_code == 303
 
 
+@pytest.mark.postgresql  # the limits are counted in the catalog
 def test_sign_ins_to_one_account_have_a_higher_limit_of_their_own(settings: Settings) -> None:
     """Scaled down (0.1: a client gets 1 attempt, an account 10 from everywhere together), the
     11th guess at one account from an 11th address is refused."""
@@ -825,6 +835,7 @@ def test_sign_ins_to_one_account_have_a_higher_limit_of_their_own(settings: Sett
     assert again == 429  # the client's own limit (1 attempt when scaled by 0.1)
 
 
+@pytest.mark.postgresql  # the limits are counted in the catalog
 def test_subscribe_counts_each_request_once(settings: Settings) -> None:
     """The limit is 10 subscriptions an hour per client (and per address): the 10th goes
     through, the 11th is refused."""

@@ -35,6 +35,7 @@ HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
 PASSWORD = "correct horse battery staple"
 PAPER = "2606.13392"  # "MiniMax Sparse Attention", on the list of 2026-06-12
 STARTUP_SECONDS = 60
+pytestmark = pytest.mark.postgresql  # how processes share a catalog is the backend's
 
 
 @dataclass

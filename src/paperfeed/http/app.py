@@ -1,6 +1,7 @@
 """The app factory: one ASGI app (pages, feeds, JSON API) built from settings, never at import
-time. `paperfeed serve`, the tests and the benchmarks all call `create_app`. It mounts the
-sibling routers of `web` and `api` and installs the one error mapping (http/errors.py)."""
+time. `paperfeed serve`, the tests and the benchmarks all call `create_app`. The sibling routers
+of `web` and `api` and the one error mapping (http/errors.py) are assembled once per process
+(`_routes`); each app puts its runtime, limits and headers in front of them."""
 
 from __future__ import annotations
 

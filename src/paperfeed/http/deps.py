@@ -40,8 +40,13 @@ from paperfeed.search.service import SearchService
 SESSION_COOKIE = "pf_session"
 
 
+# Where each request carries its app's runtime (the routes are one set per process, shared by
+# every app: http/app.py `_routes`).
+RUNTIME_KEY = "paperfeed.runtime"
+
+
 def get_runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+    rt: Runtime = request.scope[RUNTIME_KEY]
     return rt
 
 

@@ -19,17 +19,44 @@ from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
+    """A port nothing listens on now (for a server in another process: it binds the port
+    itself, so another test may take it in between; in-process servers use `reserve_port`)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+_reserved: dict[int, socket.socket] = {}
+_reserved_lock = threading.Lock()
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def reserve_port() -> int:
+    """A port bound now and held for the `LiveServer` made with it (to put the server's
+    address into its runtime's `base_url` first): no other test can take it in between."""
+    sock = _bound(0)
+    port = int(sock.getsockname()[1])
+    with _reserved_lock:
+        _reserved[port] = sock
+    return port
+
+
 class LiveServer:
     def __init__(self, runtime: Runtime, port: int | None = None) -> None:
-        """`port`: serve on this port (e.g. one picked with `free_port()` earlier, to put the
-        server's address into the runtime's `base_url`); default: a free one."""
+        """`port`: serve on this port (one from `reserve_port()`, to put the server's address
+        into the runtime's `base_url`); default: a free one. The socket is bound here and
+        handed to uvicorn, so no other server can take the port before this one listens."""
         self.runtime = runtime
-        self.port = port or free_port()
+        with _reserved_lock:
+            reserved = _reserved.pop(port, None) if port else None
+        self.sock = reserved or _bound(port or 0)
+        self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(runtime),
@@ -45,7 +72,7 @@ class LiveServer:
 
     def _run(self) -> None:
         try:
-            self.server.run()
+            self.server.run(sockets=[self.sock])
         except BaseException as exc:  # recorded for the failure report, then as before
             self.ended = f"raised {exc!r}"
             raise
@@ -74,6 +101,7 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.sock.close()
 
 
 @contextmanager

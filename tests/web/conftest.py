@@ -19,7 +19,7 @@ from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
 from tests.support.models import SessionModels
-from tests.support.server import LiveServer, free_port
+from tests.support.server import LiveServer, free_port, reserve_port
 from tests.web.support import CHROMIUM, HF_DAILY, Inbox, Site, SmtpServer, Watch, launched
 
 ROOT = Path(__file__).parents[2]
@@ -120,7 +120,7 @@ def serve(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Callab
     started = request.node.stash.setdefault(SITES, [])
 
     def start(*, clock: Clock = utcnow, **changes: Any) -> Site:
-        port = free_port()
+        port = reserve_port()
         update = {"base_url": f"http://127.0.0.1:{port}", **changes}
         runtime = Runtime(settings.model_copy(update=update), clock=clock)
         server = LiveServer(runtime, port)

@@ -22,7 +22,7 @@ from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
 from tests.support.cli import Cli
-from tests.support.server import LiveServer, free_port, live_server
+from tests.support.server import LiveServer, live_server, reserve_port
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 HOSTILE_ID = "2607.99991"
@@ -75,7 +75,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None) -
     env = {"PAPERFEED_HOME": str(home), "PAPERFEED_DATABASE_URL": url, "PAPERFEED_CONFIG": None}
     files = [*sorted(HF_DAILY.glob("*.json")), _hostile_daily_file(home.parent)]
     Cli(env)("import", "hf-daily", *files, "--no-progress")
-    port = free_port()
+    port = reserve_port()
     base_url = f"http://127.0.0.1:{port}"  # links in feeds point at this very server
     runtime = Runtime(Settings(home=home, database_url=url, base_url=base_url))
     try:

@@ -23,7 +23,7 @@ from tests.conftest import DATA
 from tests.support.accounts import PASSWORD, confirmed_user
 from tests.support.cli import Cli
 from tests.support.outbox import body_text, link_token, outbox
-from tests.support.server import csrf_token, free_port, live_server
+from tests.support.server import csrf_token, live_server, reserve_port
 
 HF_DAILY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
 PAPER = "2606.13392"  # "MiniMax Sparse Attention", on that list
@@ -50,7 +50,7 @@ class Site:
 def site(settings: Settings) -> Iterator[Site]:
     """The app over the test's catalog, with admin@example.org on PAPERFEED_ADMIN_EMAILS and
     its own address as the base URL of the links in its mails (written to the outbox)."""
-    port = free_port()
+    port = reserve_port()
     url = f"http://127.0.0.1:{port}"
     update = {"base_url": url, "admin_emails": [ADMIN], "rate_limit_scale": 100.0}
     runtime = Runtime(settings.model_copy(update=update))

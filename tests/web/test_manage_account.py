@@ -24,7 +24,7 @@ from paperfeed.db.schema import api_tokens, comments
 from paperfeed.runtime import Runtime
 from tests.support.accounts import confirmed_user
 from tests.support.outbox import body_text, link_token
-from tests.support.server import LiveServer, csrf_token, free_port
+from tests.support.server import LiveServer, csrf_token, reserve_port
 from tests.web.support import PASSWORD, Site, sign_in
 
 PAPER = "2607.27919"  # on the 2026-07-31 list
@@ -41,7 +41,7 @@ def timed_site(
     settings: Settings, seed_hf_daily_list: None, clock: FrozenClock, search_ready: None
 ) -> Iterator[Site]:
     """The app over one real Hugging Face daily list, on the test's clock."""
-    port = free_port()
+    port = reserve_port()
     update = {"base_url": f"http://127.0.0.1:{port}", "rate_limit_scale": 100.0}
     runtime = Runtime(settings.model_copy(update=update), clock=clock)
     server = LiveServer(runtime, port)

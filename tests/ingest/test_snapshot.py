@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -177,7 +176,6 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
     child = subprocess.Popen(
         command, env=_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
     if runtime.settings.is_sqlite:
         # Any connection open while the child switches the journal mode (even the polling
         # reader below) rightly keeps it in WAL, so poll only once the switch has happened,
@@ -190,11 +188,13 @@ def test_import_killed_mid_file_resumes_without_loss_or_duplicates(
             gone=ended(child, "the import ended before switching the journal mode"),
         )
     done = 0
-    while time.monotonic() < deadline and child.poll() is None:
+
+    def part_way() -> bool:
+        nonlocal done
         done = _records_done(runtime)
-        if done >= 1500:
-            break
-        time.sleep(0.05)
+        return done >= 1500 or child.poll() is not None
+
+    wait_until(part_way, within=60, what="the import did not get part-way")
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert 0 < done < total, "the import should have been killed part-way"

@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from paperfeed.mail.service import MailError, compose
 from paperfeed.runtime import Runtime
 from tests.support.cli import HEAD200, Cli
 from tests.support.server import free_port
+from tests.support.waiting import ended, wait_until
 
 REQUESTS = 40
 
@@ -60,16 +60,25 @@ def test_serve_with_two_workers_counts_and_logs_json(tmp_path: Path, data_dir: P
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
         answered = 0
-        while answered < REQUESTS:  # each on a new connection: the kernel spreads them
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+
+        def answer_all() -> bool:
+            nonlocal answered
             try:
-                assert httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-                answered += 1
+                while answered < REQUESTS:  # each on a new connection: the kernel spreads them
+                    assert httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+                    answered += 1
             except httpx.TransportError:
-                assert time.monotonic() < deadline, "paperfeed serve did not answer"
-                time.sleep(0.2)
+                return False
+            return True
+
+        wait_until(
+            answer_all,
+            within=90,
+            every=0.2,
+            what="paperfeed serve did not answer",
+            gone=ended(process),
+        )
         assert httpx.get(f"{base}/search", params={"q": "attention"}).status_code == 200
         assert httpx.get(f"{base}/papers/2401.99999").status_code == 404
         assert httpx.get(f"{base}/metrics").status_code == 404  # not on the public port

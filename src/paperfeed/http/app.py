@@ -72,7 +72,6 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
     # No routes of its own: every request goes on to the shared ones, whatever its path.
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.router.default = to_routes
-    app.state.runtime = runtime
     app.add_middleware(
         LimitsAndHeaders,
         max_body=runtime.settings.max_body_bytes,

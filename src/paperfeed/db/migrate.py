@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (with Mako and Pygments, ~0.1 s) is imported only to migrate: every process checks
+# the schema when it opens the catalog, with the two functions below, which read the same
+# revision numbers without it.
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key of schema upgrades (any fixed number; "pfschema" in ASCII).
 UPGRADE_LOCK = 0x7066736368656D61
@@ -27,20 +30,37 @@ class SchemaOutdated(RuntimeError):
 
 
 def _config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
-@functools.cache  # the scripts do not change while the process runs (reading them: ~20 ms)
+@functools.cache  # the scripts do not change while the process runs
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    """The newest migration. Each script in migrations/versions is named after its revision,
+    `NNNN_what.py`, and follows the one before (tests/test_migrations.py checks this against
+    Alembic's own reading of the scripts)."""
+    numbers = sorted(
+        path.name.split("_", 1)[0]
+        for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+    return numbers[-1] if numbers else None
 
 
 def current_revision(engine: sa.Engine) -> str | None:
+    """The catalog's migration (Alembic's `alembic_version` table); None for an empty one."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _revision_of(conn)
+
+
+def _revision_of(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str | None]:
@@ -50,9 +70,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str 
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
-        before = MigrationContext.configure(conn).get_current_revision()
+        from alembic import command
+
+        before = _revision_of(conn)
         command.upgrade(_config(conn), revision)
-        return before, MigrationContext.configure(conn).get_current_revision()
+        return before, _revision_of(conn)
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
@@ -60,6 +82,8 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+        from alembic import command
+
         command.downgrade(_config(conn), revision)
 
 

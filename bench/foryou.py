@@ -46,7 +46,9 @@ import sqlalchemy as sa
 from bench.common import cache_dir
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
+from paperfeed.progress import ProgressEvent
 from paperfeed.recommend.service import Recommender
+from paperfeed.search.indexer import Indexer
 from paperfeed.search.lexical import IndexDocument, LexicalIndex
 from paperfeed.search.store import IndexMeta, SearchStore
 from paperfeed.search.vectors import VectorIndex
@@ -106,6 +108,27 @@ def build_lexical(catalog: Catalog, root: Path) -> None:
         index.upsert(batch)
     index.commit()
     done.write_text(f"{time.perf_counter() - started:.0f} s\n")
+
+
+def build_terms(catalog: Catalog, root: Path) -> None:
+    """Each paper's terms stored beside the index, as `paperfeed index update` stores them for
+    an index written before the term store existed (`Indexer.update_terms`, resumable)."""
+    opened = store(root)
+    if opened.terms.filled_through() is None:
+        return
+    log("storing the terms of 1M papers (once; resumable) ...")
+    started = time.perf_counter()
+    last = [started]
+
+    def progress(event: ProgressEvent) -> None:
+        if time.perf_counter() - last[0] > 30 or event.done == event.total:
+            last[0] = time.perf_counter()
+            rate = event.done / max(last[0] - started, 1e-9)
+            log(f"  {event.done:,} of {event.total or 0:,} papers, {rate:,.0f} a second")
+
+    done = Indexer(catalog.reader, opened, None, progress=progress).update_terms()
+    took = time.perf_counter() - started
+    (root / "terms.done").write_text(f"{done} papers in {took:.0f} s\n")
 
 
 def build_vectors(ids: np.ndarray, root: Path, seed: int) -> None:
@@ -254,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ids = paper_ids(catalog)
     build_lexical(catalog, root)
     build_vectors(ids, root, args.seed)
+    build_terms(catalog, root)
     opened = store(root)  # (as the app's: one store, refreshed when the index changes)
     service = Recommender(lambda: opened, catalog)
     result: dict[str, Any] = {

@@ -5,6 +5,7 @@ when a vector or a paper's text changes (over the imported catalog of test_servi
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 
 import numpy as np
@@ -14,20 +15,38 @@ import sqlalchemy as sa
 from paperfeed.db.schema import papers
 from paperfeed.recommend import model
 from paperfeed.recommend.service import Recommender, Weights
-from paperfeed.recommend.words import Terms, WordPool, paper_terms
+from paperfeed.recommend.words import Terms, WordPool
 from paperfeed.runtime import Runtime
+from paperfeed.search.terms import pair_numbers, paper_terms, word_number
 from tests.recommend.test_service import _all, _vectors, ranked  # noqa: F401
 
-STOP = frozenset({"the", "of", "a"})
 
-
-def test_a_paper_s_terms_are_its_content_tokens_and_their_adjacent_pairs() -> None:
-    tokens = ["the", "dark", "matter", "of", "a", "galaxi", "2", "x", "dark", "matter"]
-    assert sorted(paper_terms(tokens, STOP)) == sorted(
-        [
-            *("dark", "matter", "galaxi", "dark", "matter"),
-            *("dark matter", "matter galaxi", "galaxi dark", "dark matter"),
-        ]
+def test_a_paper_s_terms_are_its_content_words_and_their_adjacent_pairs() -> None:
+    found = paper_terms("The dark matter", "of a galaxy: 2 x dark matter")
+    word = {w: word_number(w) for w in ("dark", "matter", "galaxi")}
+    pairs = [("dark", "matter"), ("matter", "galaxi"), ("galaxi", "dark")]
+    pair = {
+        p: int(
+            pair_numbers(np.asarray([word[p[0]]], np.uint64), np.asarray([word[p[1]]], np.uint64))[
+                0
+            ]
+        )
+        for p in pairs
+    }
+    expected = {word["dark"]: 2, word["matter"]: 2, word["galaxi"]: 1}
+    expected |= {pair[("dark", "matter")]: 2, pair[("matter", "galaxi")]: 1}
+    expected[pair[("galaxi", "dark")]] = 1
+    assert dict(zip(found.numbers.tolist(), found.counts.tolist(), strict=True)) == expected
+    assert found.numbers.tolist() == sorted(expected)
+    # Stable across processes and versions (the stored numbers mean this): BLAKE2b's first
+    # 8 bytes, and a pair is not its reverse.
+    assert word_number("dark") == int.from_bytes(
+        hashlib.blake2b(b"dark", digest_size=8).digest(), "little"
+    )
+    assert pair[("dark", "matter")] != int(
+        pair_numbers(
+            np.asarray([word["matter"]], np.uint64), np.asarray([word["dark"]], np.uint64)
+        )[0]
     )
 
 
@@ -150,3 +169,28 @@ def test_a_moved_list_ranks_as_a_fresh_one(ranked: Runtime) -> None:  # noqa: F8
     )
     assert [(r.paper_id, r.because) for r in again] == [(r.paper_id, r.because) for r in fresh]
     assert [r.score for r in again] == pytest.approx([r.score for r in fresh], abs=1e-5)
+
+
+def test_a_ranking_reads_each_paper_s_stored_terms_not_its_text(ranked: Runtime) -> None:  # noqa: F811
+    """The words come from the index's term store: with every text in the catalog replaced
+    behind the index's back, a new process ranks as before; an index without the store (as
+    older versions wrote it) falls back to the catalog's text."""
+    every = _all(ranked)
+    liked, candidates = every[:3], every[3:]
+
+    def order() -> list[int]:
+        words = Recommender(
+            lambda: ranked.search_store, ranked.catalog, weights=Weights(meaning=0, dislikes=0)
+        )
+        return [r.paper_id for r in words.rank(liked, [], candidates, limit=len(candidates))]
+
+    before = order()
+    assert before != candidates  # (the words tell the candidates apart)
+    with ranked.engine.begin() as conn:  # the same text everywhere, modified_at kept
+        conn.execute(papers.update().values(title="Nothing", abstract=""))
+    assert order() == before
+    terms = ranked.search_store.terms
+    terms.close()
+    for suffix in ("", "-wal", "-shm"):
+        terms.path.with_name(terms.path.name + suffix).unlink()
+    assert order() == candidates  # every candidate alike: ties by paper id

@@ -1,8 +1,8 @@
 """Recommender: ranks given candidate papers for one reader from the papers they liked and
 disliked, with the reason for each (the liked paper it is closest to). No HTTP, no storage of
-its own: the vectors are the search index's (`VectorIndex.rows`), the words the catalog's
-titles and abstracts, and the caller passes plain id lists (liked, disliked, candidates,
-papers to leave out).
+its own: the vectors are the search index's (`VectorIndex.rows`), the words its papers' terms
+(search/terms.py, stored when a paper is indexed), and the caller passes plain id lists
+(liked, disliked, candidates, papers to leave out).
 
 The model (recommend/model.py and words.py, chosen on `python -m bench recsys`,
 bench/README.md):
@@ -88,7 +88,7 @@ class Recommender:
         self._store = store  # the generation being served, asked at every call
         self.catalog = catalog
         self.weights = weights or Weights()
-        self.terms = TermCache(catalog)
+        self.terms = TermCache(catalog, lambda: store().terms)
         self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
         self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
             OrderedDict()

@@ -1,23 +1,25 @@
 """The words signal of "For you" and what it keeps between calls (recommend/service.py).
 
-Each paper is a bag of terms: the index terms of its title and abstract (analysed as the word
-index analyses them: lower case, English stems) without stopwords, one-letter terms and
-numbers, and the pairs of adjacent such terms (bigrams: "neural network", "dark matter"),
-each counted with a sublinear weight 1 + ln(count). A term's idf is taken over the papers
-being ranked (the candidates: `log((1 + n) / (1 + df)) + 1`), so a term counts by how well it
-tells the candidates apart. A paper's vector is its weights times idf, of length 1; the
-reader's profile is the sum of their liked papers' vectors, and a candidate scores the dot
-product of its vector times idf once more (rare shared terms count most) with the profile.
-Chosen on the dev set of `python -m bench recsys` (bench/README.md): unigrams and bigrams
-scored so beat the 64-term BM25 profile of words it replaces, and the tf-idf SVM of
-arxiv-sanity-lite, alone.
+Each paper is a bag of terms (search/terms.py, stored beside the index when the paper is
+indexed): its content words (stemmed) and the pairs of adjacent content words (bigrams:
+"neural network", "dark matter"), each counted with a sublinear weight 1 + ln(count). A
+term's idf is taken over the papers being ranked (the candidates: `log((1 + n) / (1 + df)) +
+1`), so a term counts by how well it tells the candidates apart. A paper's vector is its
+weights times idf, of length 1; the reader's profile is the sum of their liked papers'
+vectors, and a candidate scores the dot product of its vector times idf once more (rare shared
+terms count most) with the profile. Chosen on the dev set of `python -m bench recsys`
+(bench/README.md): unigrams and bigrams scored so beat the 64-term BM25 profile of words it
+replaces, and the tf-idf SVM of arxiv-sanity-lite, alone.
 
 Kept per process:
 
-- `TermCache`: each paper's terms as arrays of term numbers (a process-wide vocabulary) and
-  weights, up to `PAPERS_KEPT` papers (least recently used out). A paper changed in the
+- `TermCache`: each paper's terms as arrays of term numbers (a process-wide numbering of the
+  stored 64-bit ones) and weights, up to `PAPERS_KEPT` papers (least recently used out),
+  read from the index's term store; a paper without stored terms (an index written before
+  the store, not filled in yet) is read from the catalog and analysed. A paper changed in the
   catalog since it was read (`papers.modified_at`, an indexed query at most every
-  REFRESH_EVERY seconds) is read again.
+  REFRESH_EVERY seconds) is read again: from the store once the index has taken the change
+  in, from the catalog until then.
 - `WordPool`: for one list of candidates, their terms as one sparse matrix (CSR arrays) with
   the idf over them, and the liked papers' vectors against it; `ForYouService` passes the
   same candidates (the page's, read once a minute) for every reader, so it is made once."""
@@ -25,11 +27,10 @@ Kept per process:
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,22 +39,16 @@ import sqlalchemy as sa
 
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
-from paperfeed.search.lexical import STOP_TERMS, analyze_text
+from paperfeed.search.terms import PaperTerms, TermStore, microseconds, paper_terms
 
 PAPERS_KEPT = 100_000  # papers' terms kept per process (~1 KB each)
+CHANGES_KEPT = 100_000  # papers seen changed, remembered until the store has their new terms
 VOCABULARY_LIMIT = 2_000_000  # distinct terms (~100 bytes each) before the cache starts afresh
 LIKED_KEPT = 20_000  # liked papers' vectors kept per pool
 REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float32]
-
-
-def paper_terms(tokens: Sequence[str], stop: frozenset[str]) -> list[str]:
-    """A paper's terms, as often as they occur: its content tokens and each adjacent pair of
-    them."""
-    kept = [t for t in tokens if t not in stop and len(t) > 1 and not t.isdigit()]
-    return kept + [f"{a} {b}" for a, b in itertools.pairwise(kept)]
 
 
 @dataclass(frozen=True)
@@ -74,15 +69,20 @@ class TermCache:
     def __init__(
         self,
         catalog: Catalog,
+        stored: Callable[[], TermStore | None] = lambda: None,
         *,
         size: int = PAPERS_KEPT,
         every: float = REFRESH_EVERY,
     ) -> None:
         self.catalog = catalog
+        self.stored = stored  # the term store of the index being served
         self.size = size
         self.version = 0
         self._terms: OrderedDict[int, Terms] = OrderedDict()
-        self._vocabulary: dict[str, int] = {}
+        self._vocabulary: dict[int, int] = {}
+        # Papers seen changed in the catalog: their modified_at (microseconds) until the
+        # store holds terms made from it.
+        self._changed: OrderedDict[int, int] = OrderedDict()
         self.every = every
         self._looked: float | None = None
         self._mark: dt.datetime | None = None  # the newest change seen
@@ -113,7 +113,11 @@ class TermCache:
             dropped = False
             for pid, at in changed:
                 dropped |= self._terms.pop(pid, None) is not None
+                self._changed[pid] = microseconds(at)
+                self._changed.move_to_end(pid)
                 self._mark = max(self._mark, at)
+            while len(self._changed) > CHANGES_KEPT:
+                self._changed.popitem(last=False)
             if dropped:
                 self.version += 1
 
@@ -122,11 +126,7 @@ class TermCache:
         with self._lock:
             missing = [pid for pid in dict.fromkeys(paper_ids) if pid not in self._terms]
         if missing:
-            rows = self.catalog.get_many(missing, ("title", "abstract"))
-            made = {
-                pid: paper_terms(analyze_text(f"{r['title']}\n{r['abstract'] or ''}"), STOP_TERMS)
-                for pid, r in rows.items()
-            }
+            made = self._read(missing)
             with self._lock:
                 if len(self._vocabulary) > VOCABULARY_LIMIT:
                     self._vocabulary.clear()
@@ -147,14 +147,39 @@ class TermCache:
                 self._terms.popitem(last=False)
         return out
 
-    def _numbered(self, terms: list[str]) -> Terms:
+    def _read(self, paper_ids: list[int]) -> dict[int, PaperTerms]:
+        """The papers' terms from the store, or (none stored, or stored from an older text
+        than the catalog's) from the catalog, analysed."""
+        store = self.stored()
+        found = store.get(paper_ids) if store is not None else {}
+        made: dict[int, PaperTerms] = {}
+        with self._lock:
+            for pid, kept in found.items():
+                changed = self._changed.get(pid)
+                if changed is None or kept.modified_us >= changed:
+                    made[pid] = kept.terms
+                    if changed is not None:
+                        del self._changed[pid]
+        rest = [pid for pid in paper_ids if pid not in made]
+        if rest:
+            rows = self.catalog.get_many(rest, ("title", "abstract"))
+            made.update(
+                (pid, paper_terms(r["title"], r["abstract"] or "")) for pid, r in rows.items()
+            )
+        return made
+
+    def _numbered(self, terms: PaperTerms) -> Terms:
+        """The paper's terms in the process's numbering (ascending), weighted."""
         vocabulary = self._vocabulary
-        found = [vocabulary.get(t, -1) for t in terms]
+        keys = terms.numbers.tolist()
+        found = [vocabulary.get(k, -1) for k in keys]
         for n, number in enumerate(found):
             if number < 0:
-                found[n] = vocabulary.setdefault(terms[n], len(vocabulary))
-        ids, counts = np.unique(np.asarray(found, np.int64), return_counts=True)
-        return Terms(ids, (1.0 + np.log(counts)).astype(np.float32))
+                found[n] = vocabulary.setdefault(keys[n], len(vocabulary))
+        ids = np.asarray(found, np.int64)
+        order = np.argsort(ids)
+        weights = (1.0 + np.log(terms.counts[order].astype(np.float64))).astype(np.float32)
+        return Terms(ids[order], weights)
 
 
 @dataclass

@@ -51,7 +51,7 @@ def test_a_paper_s_terms_are_its_content_words_and_their_adjacent_pairs() -> Non
 
 
 def _terms(counts: dict[int, int]) -> Terms:
-    ids = np.asarray(sorted(counts), np.int64)
+    ids = np.asarray(sorted(counts), np.int32)
     weights = np.asarray([1 + math.log(counts[i]) for i in sorted(counts)], np.float32)
     return Terms(ids, weights)
 
@@ -60,8 +60,8 @@ def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
     candidates = [{1: 2, 2: 1}, {2: 1, 3: 3}, {4: 1}, {}]
     liked = [{1: 1, 3: 1, 9: 5}, {2: 2}]  # term 9: no candidate holds it
     pool = WordPool.of([_terms(c) for c in candidates])
-    vectors = [pool.vector(100 + n, _terms(c)) for n, c in enumerate(liked)]
-    found = pool.scores(vectors, np.arange(len(candidates)))
+    reader = pool.profile([_terms(c) for c in liked])
+    found = pool.scores(reader, np.arange(len(candidates)))
 
     n = len(candidates)
     df = {t: sum(t in c for c in candidates) for t in (1, 2, 3, 4)}
@@ -81,7 +81,7 @@ def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
     ]
     assert found.tolist() == pytest.approx(expected, rel=1e-5)
     assert found[2] == 0 and found[3] == 0  # nothing shared; no words at all
-    assert pool.scores(vectors, np.asarray([1, 0])).tolist() == pytest.approx(expected[1::-1])
+    assert pool.scores(reader, np.asarray([1, 0])).tolist() == pytest.approx(expected[1::-1])
 
 
 def test_centres_keep_each_paper_when_few_and_are_deterministic() -> None:

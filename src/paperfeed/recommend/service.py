@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend import model
-from paperfeed.recommend.words import TermCache, WordPool, liked_vectors
+from paperfeed.recommend.words import TermCache, WordPool
 from paperfeed.search.store import SearchStore
 from paperfeed.search.vectors import VectorIndex
 
@@ -165,7 +165,7 @@ class Recommender:
         if pool.words is None:
             pool.words = self._word_pool(pool.ids)
         words = pool.words
-        return words.scores(liked_vectors(words, self.terms, liked), rows)
+        return words.scores(words.profile(self.terms.get(liked)), rows)
 
     def _word_pool(self, ids: npt.NDArray[np.int64]) -> WordPool:
         """The words of these candidates, kept apart from their vectors (a vector added

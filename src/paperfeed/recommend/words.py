@@ -21,8 +21,9 @@ Kept per process:
   REFRESH_EVERY seconds) is read again: from the store once the index has taken the change
   in, from the catalog until then.
 - `WordPool`: for one list of candidates, their terms as one sparse matrix (CSR arrays) with
-  the idf over them, and the liked papers' vectors against it; `ForYouService` passes the
-  same candidates (the page's, read once a minute) for every reader, so it is made once."""
+  the idf over them; `ForYouService` passes the same candidates (the page's, read once a
+  minute) for every reader, so it is made once. A reader's profile against it is made at
+  each ranking (a few array operations over their liked papers' terms)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -43,23 +44,23 @@ from paperfeed.search.terms import PaperTerms, TermStore, microseconds, paper_te
 
 PAPERS_KEPT = 100_000  # papers' terms kept per process (~1 KB each)
 CHANGES_KEPT = 100_000  # papers seen changed, remembered until the store has their new terms
-VOCABULARY_LIMIT = 2_000_000  # distinct terms (~100 bytes each) before the cache starts afresh
-LIKED_KEPT = 20_000  # liked papers' vectors kept per pool
+VOCABULARY_LIMIT = 2_000_000  # distinct terms (~20 bytes each) before the cache starts afresh
 REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
 
 Ints = npt.NDArray[np.int64]
+Ids = npt.NDArray[np.int32]  # term numbers of the process (fewer than VOCABULARY_LIMIT)
 Floats = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
 class Terms:
-    """A paper's terms: term numbers (ascending) and sublinear weights 1 + ln(count)."""
+    """A paper's terms: term numbers (each once) and sublinear weights 1 + ln(count)."""
 
-    ids: Ints
+    ids: Ids
     weights: Floats
 
 
-EMPTY = Terms(np.zeros(0, np.int64), np.zeros(0, np.float32))
+EMPTY = Terms(np.zeros(0, np.int32), np.zeros(0, np.float32))
 
 
 class TermCache:
@@ -79,7 +80,7 @@ class TermCache:
         self.size = size
         self.version = 0
         self._terms: OrderedDict[int, Terms] = OrderedDict()
-        self._vocabulary: dict[int, int] = {}
+        self._vocabulary = Numbering()
         # Papers seen changed in the catalog: their modified_at (microseconds) until the
         # store holds terms made from it.
         self._changed: OrderedDict[int, int] = OrderedDict()
@@ -129,11 +130,10 @@ class TermCache:
             made = self._read(missing)
             with self._lock:
                 if len(self._vocabulary) > VOCABULARY_LIMIT:
-                    self._vocabulary.clear()
+                    self._vocabulary = Numbering()
                     self._terms.clear()
                     self.version += 1
-                for pid, terms in made.items():
-                    self._terms[pid] = self._numbered(terms)
+                self._terms.update(self._numbered(made))
         out: list[Terms] = []
         with self._lock:
             for pid in paper_ids:
@@ -168,18 +168,85 @@ class TermCache:
             )
         return made
 
-    def _numbered(self, terms: PaperTerms) -> Terms:
-        """The paper's terms in the process's numbering (ascending), weighted."""
-        vocabulary = self._vocabulary
-        keys = terms.numbers.tolist()
-        found = [vocabulary.get(k, -1) for k in keys]
-        for n, number in enumerate(found):
-            if number < 0:
-                found[n] = vocabulary.setdefault(keys[n], len(vocabulary))
-        ids = np.asarray(found, np.int64)
-        order = np.argsort(ids)
-        weights = (1.0 + np.log(terms.counts[order].astype(np.float64))).astype(np.float32)
-        return Terms(ids[order], weights)
+    def _numbered(self, made: dict[int, PaperTerms]) -> dict[int, Terms]:
+        """The papers' terms in the process's numbering, weighted."""
+        if not made:
+            return {}
+        every = [t.numbers for t in made.values()]
+        numbers = self._vocabulary.number(np.concatenate(every)).astype(np.int32)
+        counts = np.concatenate([t.counts for t in made.values()])
+        weights = (1.0 + np.log(counts, dtype=np.float64)).astype(np.float32)
+        ends = np.cumsum([len(part) for part in every]).tolist()
+        return {
+            pid: Terms(numbers[start:end], weights[start:end])
+            for pid, start, end in zip(made, [0, *ends], ends, strict=False)
+        }
+
+
+class Numbering:
+    """Consecutive numbers (0, 1, ...) for stored 64-bit term numbers, given as they come: a
+    hash table (open addressing, linear probing) in numpy arrays, so that the ~40,000 terms
+    of a reader's 250 liked papers are numbered in a few array operations. The stored numbers
+    are hashes already: their low bits choose the slot."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self._slots = np.full(capacity, -1, np.int32)  # the number held in each slot; -1: none
+        self._keys = np.zeros(capacity // 2, np.uint64)  # the stored number of each number
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def number(self, keys: npt.NDArray[np.uint64]) -> Ints:
+        """The numbers of these stored numbers (repeats allowed), new ones numbered."""
+        found = self._find(keys)
+        new = found < 0
+        if new.any():
+            fresh = np.sort(keys[new])
+            fresh = fresh[np.concatenate([[True], fresh[1:] != fresh[:-1]])]
+            if 2 * (self._size + len(fresh)) > len(self._slots):
+                self._grow(self._size + len(fresh))
+            self._place(fresh, np.arange(self._size, self._size + len(fresh)))
+            self._keys[self._size : self._size + len(fresh)] = fresh
+            self._size += len(fresh)
+            found[new] = self._find(keys[new])
+        return found
+
+    def _find(self, keys: npt.NDArray[np.uint64]) -> Ints:
+        mask = len(self._slots) - 1
+        at = (keys & np.uint64(mask)).astype(np.int64)
+        out = np.full(len(keys), -1, np.int64)
+        todo = np.arange(len(keys))
+        while len(todo):
+            held = self._slots[at]
+            filled = held >= 0
+            hit = filled & (self._keys[np.maximum(held, 0)] == keys[todo])
+            out[todo[hit]] = held[hit]
+            going = filled & ~hit  # another key in the slot: look at the next one
+            todo, at = todo[going], (at[going] + 1) & mask
+        return out
+
+    def _place(self, keys: npt.NDArray[np.uint64], numbers: Ints) -> None:
+        """Put keys (not held yet, without repeats) in free slots."""
+        mask = len(self._slots) - 1
+        at = (keys & np.uint64(mask)).astype(np.int64)
+        todo = np.arange(len(keys))
+        while len(todo):
+            free = self._slots[at] < 0
+            self._slots[at[free]] = numbers[todo[free]]  # (of several for one slot, one wins)
+            placed = np.zeros(len(todo), bool)
+            placed[free] = self._slots[at[free]] == numbers[todo[free]]
+            todo, at = todo[~placed], (at[~placed] + 1) & mask
+
+    def _grow(self, size: int) -> None:
+        capacity = len(self._slots)
+        while 2 * size > capacity:
+            capacity *= 2
+        keys = np.zeros(capacity // 2, np.uint64)
+        keys[: self._size] = self._keys[: self._size]
+        self._keys = keys
+        self._slots = np.full(capacity, -1, np.int32)
+        self._place(keys[: self._size], np.arange(self._size))
 
 
 @dataclass
@@ -189,10 +256,8 @@ class WordPool:
 
     idf: Floats  # by term number (0: no candidate holds the term)
     indptr: Ints  # CSR: candidate i's entries are [indptr[i], indptr[i + 1])
-    indices: Ints  # their term numbers
+    indices: Ints  # their term numbers (numpy gathers with int64 faster than with int32)
     data: Floats  # their values: the candidate's unit tf-idf vector times idf
-    liked: OrderedDict[int, tuple[Ints, Floats]] = field(default_factory=OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, terms: Sequence[Terms]) -> WordPool:
@@ -200,7 +265,7 @@ class WordPool:
         lengths = np.fromiter((len(t.ids) for t in terms), np.int64, n)
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        every = np.concatenate([t.ids for t in terms]) if n else np.zeros(0, np.int64)
+        every = (np.concatenate([t.ids for t in terms]) if n else np.zeros(0)).astype(np.int64)
         weights = np.concatenate([t.weights for t in terms]) if n else np.zeros(0, np.float32)
         df = np.bincount(every, minlength=int(every.max(initial=-1)) + 1)
         idf = np.where(df > 0, np.log((1.0 + n) / (1.0 + df)) + 1.0, 0.0).astype(np.float32)
@@ -211,48 +276,34 @@ class WordPool:
         data = (values / norms[rows] * idf[every]).astype(np.float32)
         return cls(idf, indptr, every, data)
 
-    def vector(self, paper_id: int, terms: Terms) -> tuple[Ints, Floats]:
-        """A liked paper's unit tf-idf vector over the candidates' terms (term numbers,
-        values); the terms no candidate holds are left out."""
-        with self.lock:
-            found = self.liked.get(paper_id)
-            if found is not None:
-                self.liked.move_to_end(paper_id)
-                return found
-        ids = terms.ids[terms.ids < len(self.idf)]
-        weights = terms.weights[: len(ids)]  # (ids ascending: the kept ones come first)
-        inside = self.idf[ids] > 0
-        cols = ids[inside]
-        values = weights[inside] * self.idf[cols]
-        norm = float(np.sqrt(np.dot(values, values)))
-        made = (cols, (values / norm if norm > 0 else values).astype(np.float32))
-        with self.lock:
-            self.liked[paper_id] = made
-            while len(self.liked) > LIKED_KEPT:
-                self.liked.popitem(last=False)
-        return made
+    def profile(self, liked: Sequence[Terms]) -> Floats:
+        """The sum of the liked papers' unit tf-idf vectors over the candidates' terms (by
+        term number; the terms no candidate holds are left out)."""
+        n = len(liked)
+        if not n:
+            return np.zeros(len(self.idf), np.float32)
+        ids = np.concatenate([t.ids for t in liked])
+        weights = np.concatenate([t.weights for t in liked])
+        paper = np.repeat(np.arange(n), [len(t.ids) for t in liked])
+        inside = ids < len(self.idf)
+        inside[inside] = self.idf[ids[inside]] > 0
+        ids, paper = ids[inside], paper[inside]
+        values = weights[inside] * self.idf[ids]
+        norms = np.sqrt(np.bincount(paper, values * values, minlength=n))
+        norms[norms == 0] = 1.0
+        units = (values / norms[paper]).astype(np.float32)
+        out: Floats = np.bincount(ids, units, minlength=len(self.idf)).astype(np.float32)
+        return out
 
-    def scores(self, liked: Sequence[tuple[Ints, Floats]], rows: Ints) -> Floats:
+    def scores(self, profile: Floats, rows: Ints) -> Floats:
         """The words score of the candidates at `rows` (positions in the pool) for a reader
-        whose liked papers' vectors are `liked`."""
+        whose liked papers' `profile` it is."""
         starts = self.indptr[:-1]
         if not len(self.data):
             return np.zeros(len(rows), np.float32)
-        profile = np.zeros(len(self.idf), np.float32)
-        for cols, values in liked:
-            profile[cols] += values
-        products = self.data * profile[self.indices]
+        products = np.take(profile, self.indices)
+        products *= self.data
         totals = np.add.reduceat(products, np.minimum(starts, len(products) - 1))
         totals[starts == self.indptr[1:]] = 0.0  # reduceat gives an empty row a value
         out: Floats = totals[rows].astype(np.float32, copy=False)
         return out
-
-
-def liked_vectors(
-    pool: WordPool, terms: TermCache, liked: Sequence[int]
-) -> list[tuple[Ints, Floats]]:
-    """The liked papers' vectors over the pool's terms."""
-    with pool.lock:
-        missing = [pid for pid in liked if pid not in pool.liked]
-    made = dict(zip(missing, terms.get(missing), strict=True)) if missing else {}
-    return [pool.vector(pid, made.get(pid, EMPTY)) for pid in liked]

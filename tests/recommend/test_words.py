@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from paperfeed.db.schema import papers
 from paperfeed.recommend import model
 from paperfeed.recommend.service import Recommender, Weights
-from paperfeed.recommend.words import Terms, WordPool
+from paperfeed.recommend.words import Columns, Terms, WordPool
 from paperfeed.runtime import Runtime
 from paperfeed.search.terms import pair_numbers, paper_terms, word_number
 from tests.recommend.test_service import _all, _vectors, ranked  # noqa: F401
@@ -51,7 +51,7 @@ def test_a_paper_s_terms_are_its_content_words_and_their_adjacent_pairs() -> Non
 
 
 def _terms(counts: dict[int, int]) -> Terms:
-    ids = np.asarray(sorted(counts), np.int32)
+    ids = np.asarray(sorted(counts), np.uint64)
     weights = np.asarray([1 + math.log(counts[i]) for i in sorted(counts)], np.float32)
     return Terms(ids, weights)
 
@@ -60,7 +60,7 @@ def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
     candidates = [{1: 2, 2: 1}, {2: 1, 3: 3}, {4: 1}, {}]
     liked = [{1: 1, 3: 1, 9: 5}, {2: 2}]  # term 9: no candidate holds it
     pool = WordPool.of([_terms(c) for c in candidates])
-    reader = pool.profile([_terms(c) for c in liked])
+    reader = pool.profile(pool.vectors([_terms(c) for c in liked]))
     found = pool.scores(reader, np.arange(len(candidates)))
 
     n = len(candidates)
@@ -82,6 +82,48 @@ def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
     assert found.tolist() == pytest.approx(expected, rel=1e-5)
     assert found[2] == 0 and found[3] == 0  # nothing shared; no words at all
     assert pool.scores(reader, np.asarray([1, 0])).tolist() == pytest.approx(expected[1::-1])
+
+
+def test_columns_number_term_numbers_as_they_come_and_find_them_again() -> None:
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 2**64 - 1, 5_000, dtype=np.uint64)
+    columns = Columns(capacity=8)  # grown many times on the way
+    first = columns.add(np.concatenate([keys[:10], keys[:10]]))  # repeats: one column each
+    assert first[:10].tolist() == first[10:].tolist() and sorted(first[:10]) == list(range(10))
+    every = columns.add(keys)
+    assert len(columns) == 5_000 and sorted(every.tolist()) == list(range(5_000))
+    assert every[:10].tolist() == first[:10].tolist()  # kept their columns
+    # Keys sharing their low bits (one slot) and a key of 0.
+    crowd = np.asarray([0, 1 << 40, 2 << 40, 3 << 40], np.uint64)
+    placed = columns.add(crowd)
+    assert placed.tolist() == list(range(5_000, 5_004))
+    assert columns.find(crowd).tolist() == placed.tolist()
+    assert columns.find(keys[::-1]).tolist() == every[::-1].tolist()
+    unknown = rng.integers(0, 2**64 - 1, 100, dtype=np.uint64)
+    assert (columns.find(unknown[~np.isin(unknown, keys)]) == -1).all()
+    copy = columns.copy()
+    copy.add(unknown)
+    assert len(columns) == 5_004 and (columns.find(unknown[~np.isin(unknown, keys)]) == -1).all()
+
+
+def test_a_moved_pool_scores_as_one_made_afresh() -> None:
+    rng = np.random.default_rng(9)
+    papers = [
+        {int(t): int(rng.integers(1, 4)) for t in rng.choice(60, rng.integers(0, 12), False)}
+        for _ in range(40)
+    ]
+    first = [_terms(c) for c in papers[:30]]
+    second = [_terms(c) for c in [*papers[25:40], *papers[5:12], {}]]
+    kept = np.asarray([*range(25, 30), *[-1] * 10, *range(5, 12), -1])
+    new = [second[i] for i in np.flatnonzero(kept < 0)]
+    moved = WordPool.of(first).moved(kept, new)
+    fresh = WordPool.of(second)
+    liked = [_terms(c) for c in ({1: 2, 7: 1, 55: 1}, {3: 1, 99: 2}, papers[0])]
+    rows = np.arange(len(second))
+    assert moved.scores(moved.profile(moved.vectors(liked)), rows).tolist() == pytest.approx(
+        fresh.scores(fresh.profile(fresh.vectors(liked)), rows).tolist(), abs=1e-6
+    )
+    assert moved.held == fresh.held
 
 
 def test_centres_keep_each_paper_when_few_and_are_deterministic() -> None:

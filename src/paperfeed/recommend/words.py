@@ -13,17 +13,19 @@ replaces, and the tf-idf SVM of arxiv-sanity-lite, alone.
 
 Kept per process:
 
-- `TermCache`: each paper's terms as arrays of term numbers (a process-wide numbering of the
-  stored 64-bit ones) and weights, up to `PAPERS_KEPT` papers (least recently used out),
-  read from the index's term store; a paper without stored terms (an index written before
-  the store, not filled in yet) is read from the catalog and analysed. A paper changed in the
-  catalog since it was read (`papers.modified_at`, an indexed query at most every
-  REFRESH_EVERY seconds) is read again: from the store once the index has taken the change
-  in, from the catalog until then.
+- `TermCache`: each paper's terms (their stored 64-bit numbers and weights), up to
+  `PAPERS_KEPT` papers (least recently used out), read from the index's term store; a paper
+  without stored terms (an index written before the store, not filled in yet) is read from
+  the catalog and analysed. A paper changed in the catalog since it was read
+  (`papers.modified_at`, an indexed query at most every REFRESH_EVERY seconds) is read again:
+  from the store once the index has taken the change in, from the catalog until then.
 - `WordPool`: for one list of candidates, their terms as one sparse matrix (CSR arrays) with
-  the idf over them; `ForYouService` passes the same candidates (the page's, read once a
-  minute) for every reader, so it is made once. A reader's profile against it is made at
-  each ranking (a few array operations over their liked papers' terms)."""
+  the idf over them, its columns the candidates' distinct terms (`Columns`, a hash table from
+  term number to column); `ForYouService` passes the same candidates (the page's, read once
+  a minute) for every reader, so it is made once, and the next minute's list is made from it
+  (`WordPool.moved`: the papers both hold keep their entries). A reader's profile against it
+  is the sum of their liked papers' vectors over its columns (terms no candidate holds fall
+  away), made for many papers in a few array operations and kept per pool."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -42,25 +44,35 @@ from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
 from paperfeed.search.terms import PaperTerms, TermStore, microseconds, paper_terms
 
-PAPERS_KEPT = 100_000  # papers' terms kept per process (~1 KB each)
+PAPERS_KEPT = 100_000  # papers' terms kept per process (~2 KB each)
 CHANGES_KEPT = 100_000  # papers seen changed, remembered until the store has their new terms
-VOCABULARY_LIMIT = 2_000_000  # distinct terms (~20 bytes each) before the cache starts afresh
 REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
+LIKED_KEPT = 20_000  # liked papers' vectors kept per pool (~1 KB each)
 
 Ints = npt.NDArray[np.int64]
-Ids = npt.NDArray[np.int32]  # term numbers of the process (fewer than VOCABULARY_LIMIT)
 Floats = npt.NDArray[np.float32]
+Numbers = npt.NDArray[np.uint64]
+Vector = tuple[npt.NDArray[np.int32], Floats]  # a paper's columns in a pool and their values
 
 
 @dataclass(frozen=True)
 class Terms:
-    """A paper's terms: term numbers (each once) and sublinear weights 1 + ln(count)."""
+    """A paper's terms: their numbers (search/terms.py; each once) and sublinear weights
+    1 + ln(count)."""
 
-    ids: Ids
+    numbers: Numbers
     weights: Floats
 
+    @classmethod
+    def of(cls, terms: PaperTerms) -> Terms:
+        return cls(terms.numbers, _SUBLINEAR[terms.counts])
 
-EMPTY = Terms(np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+# 1 + ln(count) for every count a PaperTerms can hold (a lookup costs less than a logarithm).
+_SUBLINEAR = np.concatenate([[0.0], 1.0 + np.log(np.arange(1, 65_536))]).astype(np.float32)
+
+
+EMPTY = Terms(np.zeros(0, np.uint64), np.zeros(0, np.float32))
 
 
 class TermCache:
@@ -80,7 +92,6 @@ class TermCache:
         self.size = size
         self.version = 0
         self._terms: OrderedDict[int, Terms] = OrderedDict()
-        self._vocabulary = Numbering()
         # Papers seen changed in the catalog: their modified_at (microseconds) until the
         # store holds terms made from it.
         self._changed: OrderedDict[int, int] = OrderedDict()
@@ -129,11 +140,7 @@ class TermCache:
         if missing:
             made = self._read(missing)
             with self._lock:
-                if len(self._vocabulary) > VOCABULARY_LIMIT:
-                    self._vocabulary = Numbering()
-                    self._terms.clear()
-                    self.version += 1
-                self._terms.update(self._numbered(made))
+                self._terms.update((pid, Terms.of(t)) for pid, t in made.items())
         out: list[Terms] = []
         with self._lock:
             for pid in paper_ids:
@@ -168,38 +175,29 @@ class TermCache:
             )
         return made
 
-    def _numbered(self, made: dict[int, PaperTerms]) -> dict[int, Terms]:
-        """The papers' terms in the process's numbering, weighted."""
-        if not made:
-            return {}
-        every = [t.numbers for t in made.values()]
-        numbers = self._vocabulary.number(np.concatenate(every)).astype(np.int32)
-        counts = np.concatenate([t.counts for t in made.values()])
-        weights = (1.0 + np.log(counts, dtype=np.float64)).astype(np.float32)
-        ends = np.cumsum([len(part) for part in every]).tolist()
-        return {
-            pid: Terms(numbers[start:end], weights[start:end])
-            for pid, start, end in zip(made, [0, *ends], ends, strict=False)
-        }
 
+class Columns:
+    """Columns (0, 1, ...) for term numbers, given as they come: a hash table (open
+    addressing, linear probing) in numpy arrays, so that the ~40,000 terms of a reader's 250
+    liked papers find their columns in a few array operations. Term numbers are hashes
+    already: their low bits choose the slot."""
 
-class Numbering:
-    """Consecutive numbers (0, 1, ...) for stored 64-bit term numbers, given as they come: a
-    hash table (open addressing, linear probing) in numpy arrays, so that the ~40,000 terms
-    of a reader's 250 liked papers are numbered in a few array operations. The stored numbers
-    are hashes already: their low bits choose the slot."""
-
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self._slots = np.full(capacity, -1, np.int32)  # the number held in each slot; -1: none
-        self._keys = np.zeros(capacity // 2, np.uint64)  # the stored number of each number
+    def __init__(self, capacity: int = 1 << 10) -> None:
+        self._slots = np.full(capacity, -1, np.int32)  # the column held in each slot; -1: none
+        self._keys = np.zeros(capacity // 2, np.uint64)  # the term number of each column
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
-    def number(self, keys: npt.NDArray[np.uint64]) -> Ints:
-        """The numbers of these stored numbers (repeats allowed), new ones numbered."""
-        found = self._find(keys)
+    def copy(self) -> Columns:
+        made = Columns.__new__(Columns)
+        made._slots, made._keys, made._size = self._slots.copy(), self._keys.copy(), self._size
+        return made
+
+    def add(self, keys: Numbers) -> Ints:
+        """The columns of these term numbers (repeats allowed), new ones given the next."""
+        found = self.find(keys)
         new = found < 0
         if new.any():
             fresh = np.sort(keys[new])
@@ -209,10 +207,11 @@ class Numbering:
             self._place(fresh, np.arange(self._size, self._size + len(fresh)))
             self._keys[self._size : self._size + len(fresh)] = fresh
             self._size += len(fresh)
-            found[new] = self._find(keys[new])
+            found[new] = self.find(keys[new])
         return found
 
-    def _find(self, keys: npt.NDArray[np.uint64]) -> Ints:
+    def find(self, keys: Numbers) -> Ints:
+        """The columns of these term numbers (-1: none)."""
         mask = len(self._slots) - 1
         at = (keys & np.uint64(mask)).astype(np.int64)
         out = np.full(len(keys), -1, np.int64)
@@ -222,20 +221,20 @@ class Numbering:
             filled = held >= 0
             hit = filled & (self._keys[np.maximum(held, 0)] == keys[todo])
             out[todo[hit]] = held[hit]
-            going = filled & ~hit  # another key in the slot: look at the next one
+            going = filled & ~hit  # another term in the slot: look at the next one
             todo, at = todo[going], (at[going] + 1) & mask
         return out
 
-    def _place(self, keys: npt.NDArray[np.uint64], numbers: Ints) -> None:
-        """Put keys (not held yet, without repeats) in free slots."""
+    def _place(self, keys: Numbers, columns: Ints) -> None:
+        """Put term numbers (not held yet, without repeats) in free slots."""
         mask = len(self._slots) - 1
         at = (keys & np.uint64(mask)).astype(np.int64)
         todo = np.arange(len(keys))
         while len(todo):
             free = self._slots[at] < 0
-            self._slots[at[free]] = numbers[todo[free]]  # (of several for one slot, one wins)
+            self._slots[at[free]] = columns[todo[free]]  # (of several for one slot, one wins)
             placed = np.zeros(len(todo), bool)
-            placed[free] = self._slots[at[free]] == numbers[todo[free]]
+            placed[free] = self._slots[at[free]] == columns[todo[free]]
             todo, at = todo[~placed], (at[~placed] + 1) & mask
 
     def _grow(self, size: int) -> None:
@@ -251,49 +250,112 @@ class Numbering:
 
 @dataclass
 class WordPool:
-    """One list of candidates' terms as a sparse matrix (see the module docstring); its
-    columns are the process-wide term numbers, so making one is a few array operations."""
+    """One list of candidates' terms as a sparse matrix (see the module docstring)."""
 
-    idf: Floats  # by term number (0: no candidate holds the term)
+    columns: Columns  # the candidates' terms (and, in a moved pool, its ancestors')
+    idf: Floats  # by column (0: no candidate holds the term)
     indptr: Ints  # CSR: candidate i's entries are [indptr[i], indptr[i + 1])
-    indices: Ints  # their term numbers (numpy gathers with int64 faster than with int32)
+    indices: Ints  # their columns
+    weights: Floats  # their sublinear weights
     data: Floats  # their values: the candidate's unit tf-idf vector times idf
+    liked: OrderedDict[int, Vector] = field(default_factory=OrderedDict)  # (liked_profile)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, terms: Sequence[Terms]) -> WordPool:
+        columns = Columns()
         n = len(terms)
-        lengths = np.fromiter((len(t.ids) for t in terms), np.int64, n)
+        numbers = np.concatenate([t.numbers for t in terms]) if n else np.zeros(0, np.uint64)
+        weights = np.concatenate([t.weights for t in terms]) if n else np.zeros(0, np.float32)
+        lengths = np.fromiter((len(t.numbers) for t in terms), np.int64, n)
+        return cls._made(columns, lengths, columns.add(numbers), weights)
+
+    def moved(self, kept: Ints, new: Sequence[Terms]) -> WordPool:
+        """The pool of another list: row i is this pool's row `kept[i]`, or where that is -1
+        the next of the `new` papers' terms. The papers both lists hold keep their entries;
+        the new ones' terms are added to a copy of the columns (those of papers gone stay,
+        held by no candidate: idf 0)."""
+        lengths = np.diff(self.indptr)
+        old = kept >= 0
+        sizes = np.zeros(len(kept), np.int64)
+        sizes[old] = lengths[kept[old]]
+        sizes[~old] = [len(t.numbers) for t in new]
+        # Where each row's entries come from: this pool's arrays, then the new papers' ones.
+        starts = np.zeros(len(kept), np.int64)
+        starts[old] = self.indptr[kept[old]]
+        starts[~old] = len(self.indices) + np.cumsum(sizes[~old]) - sizes[~old]
+        columns = self.columns.copy()
+        numbers = np.concatenate([t.numbers for t in new]) if new else np.zeros(0, np.uint64)
+        indices = np.concatenate([self.indices, columns.add(numbers)])
+        weights = np.concatenate([self.weights, *(t.weights for t in new)])
+        total = int(sizes.sum())
+        ends = np.cumsum(sizes)
+        at = np.arange(total) - np.repeat(ends - sizes - starts, sizes)
+        return WordPool._made(columns, sizes, indices[at], weights[at])
+
+    @property
+    def held(self) -> int:
+        """How many columns some candidate holds."""
+        return int(np.count_nonzero(self.idf))
+
+    @classmethod
+    def _made(cls, columns: Columns, lengths: Ints, indices: Ints, weights: Floats) -> WordPool:
+        n = len(lengths)
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        every = (np.concatenate([t.ids for t in terms]) if n else np.zeros(0)).astype(np.int64)
-        weights = np.concatenate([t.weights for t in terms]) if n else np.zeros(0, np.float32)
-        df = np.bincount(every, minlength=int(every.max(initial=-1)) + 1)
+        df = np.bincount(indices, minlength=len(columns))
         idf = np.where(df > 0, np.log((1.0 + n) / (1.0 + df)) + 1.0, 0.0).astype(np.float32)
-        values = weights * idf[every]
+        values = weights * idf[indices]
         rows = np.repeat(np.arange(n), lengths)
         norms = np.sqrt(np.bincount(rows, values * values, minlength=n)).astype(np.float32)
         norms[norms == 0] = 1.0
-        data = (values / norms[rows] * idf[every]).astype(np.float32)
-        return cls(idf, indptr, every, data)
+        data = (values / norms[rows] * idf[indices]).astype(np.float32)
+        return cls(columns, idf, indptr, indices, weights, data)
 
-    def profile(self, liked: Sequence[Terms]) -> Floats:
-        """The sum of the liked papers' unit tf-idf vectors over the candidates' terms (by
-        term number; the terms no candidate holds are left out)."""
+    def vectors(self, liked: Sequence[Terms]) -> list[Vector]:
+        """Liked papers' unit tf-idf vectors over the candidates' terms (columns, values; the
+        terms no candidate holds are left out), made in one pass over all of them."""
         n = len(liked)
         if not n:
-            return np.zeros(len(self.idf), np.float32)
-        ids = np.concatenate([t.ids for t in liked])
+            return []
+        found = self.columns.find(np.concatenate([t.numbers for t in liked]))
         weights = np.concatenate([t.weights for t in liked])
-        paper = np.repeat(np.arange(n), [len(t.ids) for t in liked])
-        inside = ids < len(self.idf)
-        inside[inside] = self.idf[ids[inside]] > 0
-        ids, paper = ids[inside], paper[inside]
-        values = weights[inside] * self.idf[ids]
+        lengths = np.fromiter((len(t.numbers) for t in liked), np.int64, n)
+        paper = np.repeat(np.arange(n), lengths)
+        inside = found >= 0
+        inside[inside] = self.idf[found[inside]] > 0
+        cols, paper = found[inside].astype(np.int32), paper[inside]
+        values = weights[inside] * self.idf[cols]
         norms = np.sqrt(np.bincount(paper, values * values, minlength=n))
         norms[norms == 0] = 1.0
         units = (values / norms[paper]).astype(np.float32)
-        out: Floats = np.bincount(ids, units, minlength=len(self.idf)).astype(np.float32)
+        ends = np.cumsum(np.bincount(paper, minlength=n)).tolist()
+        return [(cols[a:b], units[a:b]) for a, b in zip([0, *ends], ends, strict=False)]
+
+    def profile(self, vectors: Sequence[Vector]) -> Floats:
+        """The sum of (liked papers') vectors, by column."""
+        if not vectors:
+            return np.zeros(len(self.idf), np.float32)
+        cols = np.concatenate([c for c, _ in vectors])
+        values = np.concatenate([v for _, v in vectors])
+        out: Floats = np.bincount(cols, values, minlength=len(self.idf)).astype(np.float32)
         return out
+
+    def liked_profile(self, liked: Sequence[int], terms: TermCache) -> Floats:
+        """The profile of these liked papers, their vectors kept for the next call (the same
+        reader after an action, or another reader who liked the same papers)."""
+        with self.lock:
+            missing = [pid for pid in dict.fromkeys(liked) if pid not in self.liked]
+        made = dict(zip(missing, self.vectors(terms.get(missing)), strict=True))
+        with self.lock:
+            for pid in liked:
+                if pid in self.liked:
+                    made.setdefault(pid, self.liked[pid])
+                    self.liked.move_to_end(pid)
+            self.liked.update(made)
+            while len(self.liked) > LIKED_KEPT:
+                self.liked.popitem(last=False)
+        return self.profile([made[pid] for pid in liked])
 
     def scores(self, profile: Floats, rows: Ints) -> Floats:
         """The words score of the candidates at `rows` (positions in the pool) for a reader

@@ -46,6 +46,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _EPOCH = dt.datetime(1970, 1, 1)
+_NUMBERS, _COUNTS = np.dtype("<u8"), np.dtype("<u2")  # as stored (numpy's own on x86 and ARM)
 
 Numbers = npt.NDArray[np.uint64]
 Counts = npt.NDArray[np.uint16]
@@ -143,8 +144,7 @@ class TermStore:
                 ):
                     out[pid] = StoredTerms(
                         PaperTerms(
-                            np.frombuffer(numbers, "<u8").astype(np.uint64, copy=False),
-                            np.frombuffer(counts, "<u2").astype(np.uint16, copy=False),
+                            np.frombuffer(numbers, _NUMBERS), np.frombuffer(counts, _COUNTS)
                         ),
                         modified,
                     )
@@ -207,8 +207,8 @@ class TermStore:
             (
                 pid,
                 microseconds(at),
-                t.numbers.astype("<u8").tobytes(),
-                t.counts.astype("<u2").tobytes(),
+                t.numbers.astype(_NUMBERS).tobytes(),
+                t.counts.astype(_COUNTS).tobytes(),
             )
             for pid, at, t in rows
         ]

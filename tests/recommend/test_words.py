@@ -113,8 +113,8 @@ def test_a_moved_pool_scores_as_one_made_afresh() -> None:
         for _ in range(40)
     ]
     first = [_terms(c) for c in papers[:30]]
-    second = [_terms(c) for c in [*papers[25:40], *papers[5:12], {}]]
-    kept = np.asarray([*range(25, 30), *[-1] * 10, *range(5, 12), -1])
+    second = [_terms(c) for c in [*papers[25:40], *papers[5:12], {}, papers[2], papers[0]]]
+    kept = np.asarray([*range(25, 30), *[-1] * 10, *range(5, 12), -1, 2, 0])
     new = [second[i] for i in np.flatnonzero(kept < 0)]
     moved = WordPool.of(first).moved(kept, new)
     fresh = WordPool.of(second)

@@ -272,26 +272,41 @@ class WordPool:
 
     def moved(self, kept: Ints, new: Sequence[Terms]) -> WordPool:
         """The pool of another list: row i is this pool's row `kept[i]`, or where that is -1
-        the next of the `new` papers' terms. The papers both lists hold keep their entries;
+        the next of the `new` papers' terms. The papers both lists hold keep their entries
+        (copied a run of rows at a time: a list that moved holds long runs of the last one);
         the new ones' terms are added to a copy of the columns (those of papers gone stay,
         held by no candidate: idf 0)."""
-        lengths = np.diff(self.indptr)
-        old = kept >= 0
-        sizes = np.zeros(len(kept), np.int64)
-        sizes[old] = lengths[kept[old]]
-        sizes[~old] = [len(t.numbers) for t in new]
-        # Where each row's entries come from: this pool's arrays, then the new papers' ones.
-        starts = np.zeros(len(kept), np.int64)
-        starts[old] = self.indptr[kept[old]]
-        starts[~old] = len(self.indices) + np.cumsum(sizes[~old]) - sizes[~old]
         columns = self.columns.copy()
         numbers = np.concatenate([t.numbers for t in new]) if new else np.zeros(0, np.uint64)
-        indices = np.concatenate([self.indices, columns.add(numbers)])
-        weights = np.concatenate([self.weights, *(t.weights for t in new)])
-        total = int(sizes.sum())
-        ends = np.cumsum(sizes)
-        at = np.arange(total) - np.repeat(ends - sizes - starts, sizes)
-        return WordPool._made(columns, sizes, indices[at], weights[at])
+        new_indices = columns.add(numbers)
+        new_weights = np.concatenate([t.weights for t in new]) if new else np.zeros(0, np.float32)
+        new_ptr = np.zeros(len(new) + 1, np.int64)
+        np.cumsum([len(t.numbers) for t in new], out=new_ptr[1:])
+        old = kept >= 0
+        which = np.cumsum(~old) - 1  # of the new papers, for the rows that are new
+        going_on = np.zeros(len(kept), bool)  # the row continues the run before it
+        going_on[1:] = (old[1:] & old[:-1] & (kept[1:] == kept[:-1] + 1)) | (~old[1:] & ~old[:-1])
+        indices: list[Ints] = []
+        weights: list[Floats] = []
+        firsts = np.flatnonzero(~going_on).tolist()
+        for first, end in zip(firsts, [*firsts[1:], len(kept)], strict=True):
+            if old[first]:
+                a, b = self.indptr[kept[first]], self.indptr[kept[end - 1] + 1]
+                indices.append(self.indices[a:b])
+                weights.append(self.weights[a:b])
+            else:
+                a, b = new_ptr[which[first]], new_ptr[which[end - 1] + 1]
+                indices.append(new_indices[a:b])
+                weights.append(new_weights[a:b])
+        lengths = np.zeros(len(kept), np.int64)
+        lengths[old] = np.diff(self.indptr)[kept[old]]
+        lengths[~old] = np.diff(new_ptr)
+        return WordPool._made(
+            columns,
+            lengths,
+            np.concatenate(indices) if indices else np.zeros(0, np.int64),
+            np.concatenate(weights) if weights else np.zeros(0, np.float32),
+        )
 
     @property
     def held(self) -> int:
@@ -305,11 +320,12 @@ class WordPool:
         np.cumsum(lengths, out=indptr[1:])
         df = np.bincount(indices, minlength=len(columns))
         idf = np.where(df > 0, np.log((1.0 + n) / (1.0 + df)) + 1.0, 0.0).astype(np.float32)
-        values = weights * idf[indices]
-        rows = np.repeat(np.arange(n), lengths)
-        norms = np.sqrt(np.bincount(rows, values * values, minlength=n)).astype(np.float32)
+        weighted = np.take(idf, indices)
+        values = weights * weighted
+        norms = np.sqrt(_row_sums(values * values, indptr)).astype(np.float32)
         norms[norms == 0] = 1.0
-        data = (values / norms[rows] * idf[indices]).astype(np.float32)
+        data = (values / np.repeat(norms, lengths)).astype(np.float32, copy=False)
+        data *= weighted
         return cls(columns, idf, indptr, indices, weights, data)
 
     def vectors(self, liked: Sequence[Terms]) -> list[Vector]:
@@ -360,12 +376,17 @@ class WordPool:
     def scores(self, profile: Floats, rows: Ints) -> Floats:
         """The words score of the candidates at `rows` (positions in the pool) for a reader
         whose liked papers' `profile` it is."""
-        starts = self.indptr[:-1]
-        if not len(self.data):
-            return np.zeros(len(rows), np.float32)
         products = np.take(profile, self.indices)
         products *= self.data
-        totals = np.add.reduceat(products, np.minimum(starts, len(products) - 1))
-        totals[starts == self.indptr[1:]] = 0.0  # reduceat gives an empty row a value
-        out: Floats = totals[rows].astype(np.float32, copy=False)
+        out: Floats = _row_sums(products, self.indptr)[rows].astype(np.float32, copy=False)
         return out
+
+
+def _row_sums(values: Floats, indptr: Ints) -> Floats:
+    """The sum of each CSR row's values."""
+    starts = indptr[:-1]
+    if not len(values):
+        return np.zeros(len(starts), np.float32)
+    totals: Floats = np.add.reduceat(values, np.minimum(starts, len(values) - 1))
+    totals[starts == indptr[1:]] = 0.0  # reduceat gives an empty row a value
+    return totals

@@ -11,8 +11,9 @@ Inputs (built once, cached in ~/.cache/paperfeed-bench/):
   `python -m bench digest` (its daily lists of November 2026 included), which this bench
   writes its readers into (the original is never written);
 - the search index's part the recommender reads, from `python -m bench foryou-model`
-  (bench/foryou.py): the word index of the 1M papers and a table of one synthetic MiniLM-like
-  vector per paper. The app's index follower is replaced by that store (no 1M embedding).
+  (bench/foryou.py): the word index of the 1M papers, their terms, and a table of one
+  synthetic MiniLM-like vector per paper. The app's index follower is replaced by that store
+  (no 1M embedding).
 
 The page: the app (create_app over the runtime, the real routes, templates and middleware)
 driven in this process by Starlette's TestClient with the reader's session cookie; the server
@@ -53,7 +54,15 @@ import numpy as np
 
 from bench.common import cache_dir
 from bench.digest import LAST_DAY, free_port
-from bench.foryou import build_lexical, build_vectors, catalog_home, paper_ids, store, work_dir
+from bench.foryou import (
+    build_lexical,
+    build_terms,
+    build_vectors,
+    catalog_home,
+    paper_ids,
+    store,
+    work_dir,
+)
 from bench.run import base_env
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
@@ -328,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         ids = paper_ids(prepared.catalog)  # (the copy is migrated on first open)
         build_lexical(prepared.catalog, work_dir())
         build_vectors(ids, work_dir(), 1)
+        build_terms(prepared.catalog, work_dir())
     finally:
         prepared.close()
     pool = ids[:-30_000]  # rated papers: older than every window measured

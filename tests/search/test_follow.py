@@ -198,3 +198,26 @@ def test_the_serving_thread_follows_and_stops(nodes: tuple[Runtime, Runtime]) ->
         threading.Event().wait(0.05)
     b.index.stop()
     assert not thread.is_alive()
+
+
+def test_a_serving_process_fills_in_an_old_index_s_terms_a_few_at_each_poll(
+    nodes: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node B's index as an older version wrote it (no term store): its follower stores the
+    papers' terms TERMS_PER_POLL at a time, and a new paper's with its words."""
+    _a, b = nodes
+    store = b.search_store
+    ids = sorted(store.lexical.all_ids())
+    store.terms.close()
+    for suffix in ("", "-wal", "-shm"):
+        store.terms.path.with_name(store.terms.path.name + suffix).unlink(missing_ok=True)
+    monkeypatch.setattr(follow, "TERMS_PER_POLL", 2)
+    assert b.index.poll()
+    assert sorted(store.terms.get(ids)) == ids[:2] and b.index.stats.terms == 2
+    assert b.index.poll()
+    assert sorted(store.terms.get(ids)) == ids and store.terms.filled_through() is None
+    write_batch(b.engine, b.catalog_writer, [NEW])
+    b.index.poll()
+    new = b.catalog.ids_for_arxiv([SURFACE])[SURFACE]
+    assert list(store.terms.get([new])) == [new]
+    assert b.index.stats.terms == 3  # (the new paper's came with its words, not the fill-in)

@@ -5,11 +5,14 @@ import pytest
 import tantivy
 
 from paperfeed.config import Settings
+from paperfeed.db.schema import papers
 from paperfeed.ingest.runner import write_batch
 from paperfeed.papers.record import PaperRecord
+from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.store import SearchStore
+from paperfeed.search.terms import microseconds, paper_terms
 
 
 def _paper(n: int, title: str, abstract: str) -> PaperRecord:
@@ -133,3 +136,64 @@ def test_check_removes_duplicate_documents(small: Runtime) -> None:
     assert lexical.num_docs() == 3
     assert small.search.search("stale copy", mode="lexical").hits == []
     assert small.indexer().check().problems == []
+
+
+def _forget_terms(store: SearchStore) -> None:
+    """The index as an older version wrote it: no term store beside it."""
+    store.terms.close()
+    for suffix in ("", "-wal", "-shm"):
+        store.terms.path.with_name(store.terms.path.name + suffix).unlink(missing_ok=True)
+
+
+def test_indexing_a_paper_stores_its_terms(small: Runtime) -> None:
+    ids = sorted(small.search_store.lexical.all_ids())
+    texts = small.catalog.get_many(ids, ("title", "abstract", "modified_at"))
+    stored = small.search_store.terms.get(ids)
+    assert sorted(stored) == ids
+    for pid in ids:
+        expected = paper_terms(texts[pid]["title"], texts[pid]["abstract"])
+        assert stored[pid].terms.numbers.tolist() == expected.numbers.tolist()
+        assert stored[pid].terms.counts.tolist() == expected.counts.tolist()
+        assert stored[pid].modified_us == microseconds(texts[pid]["modified_at"])
+    assert small.search_store.terms.filled_through() is None  # every paper's
+    changed = _paper(2, "Sparse lexical retrieval, revised", "Term weighting again.")
+    changed.freshness = dt.datetime(2026, 11, 20)
+    write_batch(small.engine, small.catalog_writer, [changed])
+    small.indexer().update(embed=False)
+    pid = small.catalog.ids_for_arxiv(["2611.00002"])["2611.00002"]
+    again = small.search_store.terms.get([pid])[pid].terms
+    assert again.numbers.tolist() == paper_terms(changed.title, changed.abstract).numbers.tolist()
+    with small.engine.begin() as conn:  # deleted from the catalog: gone from the store too
+        conn.execute(papers.delete().where(papers.c.id == pid))
+    small.indexer().remove_deleted()
+    assert small.search_store.terms.get([pid]) == {}
+
+
+def test_an_index_written_before_the_term_store_gets_it_filled_in(small: Runtime) -> None:
+    ids = sorted(small.search_store.lexical.all_ids())
+    _forget_terms(small.search_store)
+    assert small.search_store.terms.get(ids) == {}
+    assert small.search_store.terms.filled_through() == 0
+    problems = small.indexer().check(repair=False).problems
+    assert any("terms" in p and "3 papers to look at" in p for p in problems), problems
+    events: list[ProgressEvent] = []
+    report = small.indexer(progress=events.append).check(repair=True)
+    assert report.terms == 3 and "terms of 3 papers stored" in report.line()
+    steps = [(e.done, e.total) for e in events if e.task == "terms for recommendations"]
+    assert steps[0] == (0, 3) and steps[-1] == (3, 3)
+    assert sorted(small.search_store.terms.get(ids)) == ids
+    assert small.search_store.terms.filled_through() is None
+    assert small.indexer().check(repair=False).problems == []
+    assert small.indexer().update(embed=False).terms == 0  # nothing left to do
+
+
+def test_the_terms_fill_in_resumes_where_it_stopped(small: Runtime) -> None:
+    ids = sorted(small.search_store.lexical.all_ids())
+    _forget_terms(small.search_store)
+    indexer = small.indexer()
+    assert indexer.update_terms(limit=2) == 2
+    assert small.search_store.terms.filled_through() == ids[1]
+    assert sorted(small.search_store.terms.get(ids)) == ids[:2]
+    assert indexer.update_terms(limit=2) == 1
+    assert indexer.update_terms() == 0  # (the end reached: complete)
+    assert small.search_store.terms.filled_through() is None

@@ -1,8 +1,8 @@
 """Recommender: ranks given candidate papers for one reader from the papers they liked and
 disliked, with the reason for each (the liked paper it is closest to). No HTTP, no storage of
-its own: the vectors are the search index's (`VectorIndex.rows`), the words the catalog's
-titles and abstracts, and the caller passes plain id lists (liked, disliked, candidates,
-papers to leave out).
+its own: the vectors are the search index's (`VectorIndex.rows`), the words its papers' terms
+(search/terms.py, stored when a paper is indexed), and the caller passes plain id lists
+(liked, disliked, candidates, papers to leave out).
 
 The model (recommend/model.py and words.py, chosen on `python -m bench recsys`,
 bench/README.md):
@@ -25,7 +25,8 @@ Deterministic: the same inputs give the same order (ties by paper id).
 Kept between calls (the same list of candidates for many readers: `ForYouService` passes the
 page's or the digest run's whole list and leaves each reader's seen papers out with
 `exclude`): the candidates' vectors in float32 and their words (`_Pool`, made again when the
-list, a vector or a paper's text changes), and each paper's words (`words.TermCache`)."""
+list, a vector or a paper's text changes, from the latest pool when the list moved), and each
+paper's words (`words.TermCache`)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ import numpy.typing as npt
 
 from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend import model
-from paperfeed.recommend.words import TermCache, WordPool, liked_vectors
+from paperfeed.recommend.words import TermCache, WordPool
 from paperfeed.search.store import SearchStore
 from paperfeed.search.vectors import VectorIndex
 
@@ -88,7 +89,7 @@ class Recommender:
         self._store = store  # the generation being served, asked at every call
         self.catalog = catalog
         self.weights = weights or Weights()
-        self.terms = TermCache(catalog)
+        self.terms = TermCache(catalog, lambda: store().terms)
         self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
         self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
             OrderedDict()
@@ -165,18 +166,25 @@ class Recommender:
         if pool.words is None:
             pool.words = self._word_pool(pool.ids)
         words = pool.words
-        return words.scores(liked_vectors(words, self.terms, liked), rows)
+        return words.scores(words.liked_profile(liked, self.terms), rows)
 
     def _word_pool(self, ids: npt.NDArray[np.int64]) -> WordPool:
         """The words of these candidates, kept apart from their vectors (a vector added
-        elsewhere changes the index's version, not the candidates' words)."""
-        key = (self.terms.version, len(ids), hash(ids.tobytes()))
+        elsewhere changes the index's version, not the candidates' words); made from the
+        latest pool when the two lists share most of their papers (the next minute's list)."""
+        version = self.terms.version
+        key = (version, len(ids), hash(ids.tobytes()))
         with self._lock:
             found = self._word_pools.get(key)
             if found is not None and np.array_equal(found[0], ids):
                 self._word_pools.move_to_end(key)
                 return found[1]
-        made = WordPool.of(self.terms.get(ids.tolist()))
+            before = next(
+                (kept for k, kept in reversed(self._word_pools.items()) if k[0] == version), None
+            )
+        made = _moved_words(before, ids, self.terms) if before is not None else None
+        if made is None:
+            made = WordPool.of(self.terms.get(ids.tolist()))
         with self._lock:
             self._word_pools[key] = (ids, made)
             while len(self._word_pools) > POOLS_KEPT:
@@ -229,6 +237,25 @@ def _reuse(
     rows[from_before] = before.vectors[sorter[at[held]]]
     rows[~from_before] = np.asarray(new_rows, np.float32)
     return ids, rows
+
+
+def _moved_words(
+    before: tuple[npt.NDArray[np.int64], WordPool], ids: npt.NDArray[np.int64], terms: TermCache
+) -> WordPool | None:
+    """The words of these candidates made from the pool of `before`'s when the two lists
+    share at least half of each (None otherwise, or when most of that pool's columns are terms
+    no candidate holds any more: a fresh pool is smaller)."""
+    before_ids, pool = before
+    if not len(before_ids) or len(pool.columns) > 2 * pool.held + 1000:
+        return None
+    sorter = np.argsort(before_ids, kind="stable")
+    at = np.minimum(np.searchsorted(before_ids, ids, sorter=sorter), len(sorter) - 1)
+    held = before_ids[sorter[at]] == ids
+    shared = int(held.sum())
+    if 2 * shared < len(ids) or 2 * shared < len(before_ids):
+        return None
+    kept = np.where(held, sorter[at], -1)
+    return pool.moved(kept, terms.get(ids[~held].tolist()))
 
 
 def _best(scores: model.Floats, ids: npt.NDArray[np.int64], limit: int) -> npt.NDArray[np.int64]:

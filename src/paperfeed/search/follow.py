@@ -15,7 +15,10 @@ directory's index up to date:
   rows, vectors from `paper_embeddings`. A serving process never embeds what it did not
   change itself: the node that imported or changed a paper embeds it and writes the vector
   into the catalog, and every other node reads it from there;
-* `paperfeed index update/build/check` (`update`, `rebuild`, `check`).
+* `paperfeed index update/build/check` (`update`, `rebuild`, `check`);
+* an index written before papers' terms were stored (search/terms.py) gets them filled in:
+  by `paperfeed index update` at once (with progress), by a serving process TERMS_PER_POLL
+  papers at each poll.
 
 One process at a time writes a data directory's index (`IndexWriterLock`, a file lock);
 other processes on the same directory only re-read what it wrote (`SearchStore.refreshed`)."""
@@ -50,6 +53,7 @@ INLINE_EMBED_SECONDS = 20
 POLL_SECONDS = 1.0  # how often a serving process asks the catalog for changes
 VECTOR_SECONDS = 5.0  # at most this often it reloads vectors (saving the graph is not free)
 DELETION_SECONDS = 300.0  # and this often it looks for papers deleted from the catalog
+TERMS_PER_POLL = 500  # papers' terms stored per poll while an old index is filled in (~0.2 s)
 _LOCK_FILE = "writer.lock"
 
 
@@ -103,6 +107,7 @@ class FollowStats:
     vectors: int = 0
     removed: int = 0
     embedded: int = 0  # by `after_catalog_change` only: the poller never embeds
+    terms: int = 0  # papers' terms stored while filling in an index written before them
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,12 @@ class IndexFollower:
                     indexer = Indexer(engine, store, None)  # words: no need for the model
                     self.stats.lexical += indexer.update_lexical(self._applied_papers)
                     self._recent = self._recent_count(engine, store)
+                    applied = True
+        if self.refresh().terms.filled_through() is not None:
+            with self.lock.hold(wait=False) as mine:
+                if mine:
+                    indexer = Indexer(engine, self.refresh(), None)
+                    self.stats.terms += indexer.update_terms(limit=TERMS_PER_POLL)
                     applied = True
         if self._vectors_due(engine, self.refresh()):
             with self.lock.hold(wait=False) as mine:

@@ -1,11 +1,12 @@
 """Keeps the search index following the catalog: incremental updates, full rebuilds into a
-new generation, embedding of new or changed papers, and a drift check with repair."""
+new generation, embedding of new or changed papers, each paper's terms for "For you"
+(search/terms.py: stored with the paper's words), and a drift check with repair."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from paperfeed.progress import Progress, ProgressEvent
 from paperfeed.search.embedder import Embedder, document_text
 from paperfeed.search.lexical import IndexDocument
 from paperfeed.search.store import SearchStore
+from paperfeed.search.terms import paper_terms
 
 # Re-read this much before a watermark: concurrent writers on PostgreSQL may commit rows whose
 # modified_at is slightly older than rows already seen. Re-indexing is idempotent.
@@ -32,13 +34,17 @@ class IndexReport:
     embedded: int = 0
     vectors: int = 0
     removed: int = 0
+    terms: int = 0  # papers whose terms were stored by the backfill (update_terms)
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (
+        line = (
             f"indexed {self.lexical:,} papers, embedded {self.embedded:,}, "
             f"{self.vectors:,} vectors updated, {self.removed:,} removed"
         )
+        if self.terms:
+            line += f"; terms of {self.terms:,} papers stored for recommendations"
+        return line
 
 
 def text_hash(text: str) -> str:
@@ -131,6 +137,7 @@ class Indexer:
             else:
                 fresh = rows
             indexed += self.store.lexical.upsert(_document(r) for r in fresh)
+            self._store_terms(fresh)
             done += len(rows)
             newest = rows[-1].modified_at.isoformat()
             self._report("lexical index", done, total)
@@ -138,11 +145,63 @@ class Indexer:
                 self._commit_lexical(newest)
         if indexed or newest != meta.lexical_watermark:
             self._commit_lexical(newest)
+        if since is None:  # the whole catalog: every paper's terms are stored
+            self.store.terms.put((), complete=True)
         if applied is not None and newest is not None:
             horizon = overlap_start(newest)
             for paper_id in [p for p, at in applied.items() if horizon and at < horizon]:
                 del applied[paper_id]
         return indexed
+
+    def _store_terms(self, rows: Sequence[Any]) -> None:
+        """The papers' terms (search/terms.py), stored as their words are indexed."""
+        if rows:
+            self.store.terms.put(
+                (r.id, r.modified_at, paper_terms(r.title, r.abstract or "")) for r in rows
+            )
+
+    def update_terms(self, *, limit: int | None = None) -> int:
+        """Store the terms of the papers indexed before the term store existed (an index
+        written by an older version), in order of id, resumable; at most `limit` papers
+        (None: all). The number stored; 0 once every paper's are."""
+        start = self.store.terms.filled_through()
+        if start is None:
+            return 0
+        total = None
+        if self.progress is not None:
+            with self.engine.connect() as conn:
+                total = int(
+                    conn.execute(sa.select(sa.func.count()).where(papers.c.id > start)).scalar_one()
+                )
+        stage = "terms for recommendations"
+        stored = seen = 0
+        self._report(stage, 0, total)
+        while limit is None or seen < limit:
+            page = _PAGE if limit is None else min(_PAGE, limit - seen)
+            query = (
+                sa.select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.modified_at)
+                .where(papers.c.id > start)
+                .order_by(papers.c.id)
+                .limit(page)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                self.store.terms.put((), complete=True)
+                break
+            held = self.store.terms.held(rows[0].id, rows[-1].id)
+            start = rows[-1].id
+            stored += self.store.terms.put(
+                (
+                    (r.id, r.modified_at, paper_terms(r.title, r.abstract or ""))
+                    for r in rows
+                    if r.id not in held  # (indexed since, from the same or a newer text)
+                ),
+                filled_through=start,
+            )
+            seen += len(rows)
+            self._report(stage, seen, total)
+        return stored
 
     def _commit_lexical(self, watermark: str | None) -> None:
         self.store.lexical.commit()
@@ -303,6 +362,7 @@ class Indexer:
 
     def update(self, *, embed: bool = True) -> IndexReport:
         report = IndexReport(lexical=self.update_lexical())
+        report.terms = self.update_terms()
         if embed and self.embedder is not None:
             report.embedded = self.update_embeddings()
             report.vectors = self.update_vectors()
@@ -322,6 +382,7 @@ class Indexer:
         if extra:
             self.store.lexical.delete(extra)
             self.store.lexical.commit()
+            self.store.terms.delete(extra)
             dim = self.store.meta.dim  # (the model need not be loaded for this)
             if dim is not None and self.store.has_vectors():
                 index = self.store.vectors(dim)
@@ -361,11 +422,23 @@ class Indexer:
                             papers.c.authors,
                             papers.c.categories,
                             papers.c.submitted_at,
+                            papers.c.modified_at,
                         ).where(papers.c.id.in_(chunk))
                     ).all()
                     self.store.lexical.upsert(_document(r) for r in rows)
+                    self._store_terms(rows)
             self.store.lexical.commit()
+            self.store.terms.delete(extra)
             report.lexical, report.removed = len(missing), len(extra)
+        through = self.store.terms.filled_through()
+        if through is not None and any(pid > through for pid in catalog_ids):
+            left = sum(pid > through for pid in catalog_ids)
+            report.problems.append(
+                f"the terms of papers indexed before they were stored (for recommendations): "
+                f"{left:,} papers to look at"
+            )
+            if repair:
+                report.terms = self.update_terms()
         if self.embedder is not None:
             report.problems.extend(self._check_embeddings(catalog_ids, repair, report))
         if repair:

@@ -1,6 +1,7 @@
-"""The on-disk search index of one catalog: a lexical index and a vector index in a
-generation directory, named by the CURRENT file. A rebuild writes a new generation and swaps
-CURRENT atomically, so readers never see a half-built index."""
+"""The on-disk search index of one catalog: a lexical index, a vector index and the papers'
+terms (search/terms.py) in a generation directory, named by the CURRENT file. A rebuild
+writes a new generation and swaps CURRENT atomically, so readers never see a half-built
+index."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from paperfeed.search import terms
 from paperfeed.search.lexical import SCHEMA_VERSION, LexicalIndex
 from paperfeed.search.vectors import VectorIndex
 
@@ -37,6 +39,7 @@ class SearchStore:
         self.generation = generation
         self.meta = meta
         self.lexical = LexicalIndex(self.directory / "lexical")
+        self.terms = terms.TermStore(self.directory / terms.FILE)  # papers' terms (For you)
         self._vectors: VectorIndex | None = None
 
     @property

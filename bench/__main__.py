@@ -4,9 +4,9 @@ bench/follow.py; `python -m bench floor`: see bench/search_floor.py; `python -m 
 see bench/categories.py; `python -m bench fusion`: see bench/search_fusion.py;
 `python -m bench devset`: see bench/search_devset.py; `python -m bench signals`: see
 bench/search_signals.py; `python -m bench passages`: see bench/search_passages.py;
-`python -m bench recsys`, `recsys-devset`, `foryou-model`: see
-bench/recsys.py, bench/recsys_devset.py, bench/foryou.py; `python -m bench foryou`: see
-bench/foryou_site.py; `python -m bench similar`: see
+`python -m bench recsys`, `recsys-devset`, `recsys-variants`, `foryou-model`: see
+bench/recsys.py, bench/recsys_devset.py, bench/recsys_variants.py, bench/foryou.py;
+`python -m bench foryou`: see bench/foryou_site.py; `python -m bench similar`: see
 bench/similar.py."""
 
 import sys
@@ -53,6 +53,10 @@ if sys.argv[1:2] == ["recsys"]:
     from bench.recsys import main as recsys_main
 
     raise SystemExit(recsys_main(sys.argv[2:]))
+if sys.argv[1:2] == ["recsys-variants"]:
+    from bench.recsys_variants import main as recsys_variants_main
+
+    raise SystemExit(recsys_variants_main(sys.argv[2:]))
 if sys.argv[1:2] == ["recsys-devset"]:
     from bench.recsys_devset import main as recsys_devset_main
 

@@ -41,7 +41,6 @@ from bench.common import cache_dir
 from bench.recsys import _cached_loader, tfidf_svm
 from paperfeed.config import Settings
 from paperfeed.recommend.evaluation import RecsysEvaluation, reader_metrics
-from paperfeed.recommend.words import paper_terms
 from paperfeed.search.lexical import STOP_TERMS, analyze_text
 
 Array = np.ndarray[Any, Any]
@@ -71,9 +70,17 @@ def _unit_rows(m: Matrix) -> Matrix:
     return sp.diags(1.0 / norms) @ m
 
 
+def paper_terms(tokens: list[str], stop: frozenset[str]) -> list[str]:
+    """A paper's terms as text, as often as they occur: its content words and each adjacent
+    pair of them (what search/terms.py numbers; kept as text here to vary it)."""
+    kept = [t for t in tokens if t not in stop and len(t) > 1 and not t.isdigit()]
+    return kept + [f"{a} {b}" for a, b in itertools.pairwise(kept)]
+
+
 def z(x: Array) -> Array:
-    spread = x.std()
-    return (x - x.mean()) / (spread if spread > 0 else 1.0)
+    spread = float(x.std())
+    out: Array = (x - x.mean()) / (spread if spread > 0 else 1.0)
+    return out
 
 
 def soft_max(sims: Array, sharpness: float, weights: Array | None = None) -> Array:
@@ -338,8 +345,9 @@ def categories_signal(primary: bool) -> Callable[[Data, Reader], Array]:
 
 def robust_z(x: Array) -> Array:
     middle = np.median(x)
-    spread = np.median(np.abs(x - middle))
-    return (x - middle) / (spread if spread > 0 else 1.0)
+    spread = float(np.median(np.abs(x - middle)))
+    out: Array = (x - middle) / (spread if spread > 0 else 1.0)
+    return out
 
 
 def fused_by_ranks(d: Data, r: Reader) -> Array:

@@ -139,7 +139,7 @@ def test_centres_keep_each_paper_when_few_and_are_deterministic() -> None:
     assert np.array_equal(many.vectors, again.vectors)
     # The smooth maximum over each paper as its own centre is the plain one.
     sims = rows[20:] @ rows[:5].T
-    assert model.soft_max_centres(sims, few.sizes, 20.0) == pytest.approx(
+    assert model.soft_max_centres(sims.T.copy(), few.sizes, 20.0) == pytest.approx(
         model.soft_max(sims, 20.0), abs=1e-5
     )
 

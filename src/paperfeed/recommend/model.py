@@ -114,10 +114,15 @@ def centres(papers: Floats, k: int, rounds: int = 3) -> Centres:
 
 def soft_max_centres(sims: Floats, sizes: Floats, sharpness: float) -> Floats:
     """`soft_max` of the similarities to a reader's papers, each paper taken as its centre:
-    log(sum(size * exp(sharpness * s)) / sum(size)) / sharpness over the centres (columns)."""
-    if sims.shape[1] == 0:
-        return np.zeros(len(sims), np.float32)
-    top = sims.max(axis=1, keepdims=True)
-    weighted = np.exp(sharpness * (sims - top)) @ (sizes / sizes.sum())
-    out: Floats = (top[:, 0] + np.log(weighted) / sharpness).astype(np.float32)
+    log(sum(size * exp(sharpness * s)) / sum(size)) / sharpness over the centres. `sims` has
+    a row per centre and a column per candidate (long rows: numpy reduces them in a few
+    vector operations, where a row per candidate cost ~9 ms more for 15,000)."""
+    if sims.shape[0] == 0:
+        return np.zeros(sims.shape[1], np.float32)
+    top = sims.max(axis=0)
+    powers = sims - top
+    powers *= np.float32(sharpness)
+    np.exp(powers, out=powers)
+    weighted = (sizes / sizes.sum()).astype(np.float32) @ powers
+    out: Floats = (top + np.log(weighted) / np.float32(sharpness)).astype(np.float32)
     return out

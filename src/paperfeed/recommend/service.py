@@ -135,15 +135,16 @@ class Recommender:
             _, disliked_rows = vectors.rows(sorted(set(disliked)))
             if len(disliked_rows):
                 against = model.centres(np.asarray(disliked_rows, np.float32), w.centres)
-        # One pass over the candidates' vectors for both (the pass is what costs).
-        sims = pool.vectors @ np.vstack([interests.vectors, against.vectors]).T
+        # One pass over the candidates' vectors for both (the pass is what costs), a row per
+        # centre: the smooth maxima then reduce whole rows, not 15,000 short ones.
+        sims = np.vstack([interests.vectors, against.vectors]) @ pool.vectors.T
         k = len(interests.vectors)
-        meaning = model.soft_max_centres(sims[:, :k], interests.sizes, w.sharpness)
+        meaning = model.soft_max_centres(sims[:k], interests.sizes, w.sharpness)
         signals = [(w.meaning, meaning[rows])]
         if w.words:
             signals.append((w.words, self.word_scores(pool, liked_ids.tolist(), rows)))
         if len(against.vectors):
-            dislikes = model.soft_max_centres(sims[:, k:], against.sizes, w.sharpness)
+            dislikes = model.soft_max_centres(sims[k:], against.sizes, w.sharpness)
             signals.append((-w.dislikes, dislikes[rows]))
         scores = model.blend(signals)
         ids = pool.ids[rows]

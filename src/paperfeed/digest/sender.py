@@ -695,7 +695,7 @@ class DigestSender:
         recipient: Recipient,
         sections: Sequence[MailSection] | None = None,
     ) -> RenderedDigest:
-        fragments = self._fragments.setdefault(edition.id, {}) if edition.id else None
+        fragments = self._fragments.setdefault(edition.id, Fragments()) if edition.id else None
         return render_digest(
             edition,
             cards,
@@ -705,12 +705,20 @@ class DigestSender:
             sections=sections,
         )
 
-    def sections(self, personal: Personal) -> list[MailSection]:
-        """A personal digest's sections as stored in its row, with the papers' cards now."""
+    def sections(
+        self, personal: Personal, cards: dict[int, PaperCard] | None = None
+    ) -> list[MailSection]:
+        """A personal digest's sections as stored in its row, with the papers' cards now
+        (`cards`: those of its batch, read at once just before it is sent)."""
         assert self.personal is not None
-        ids = personal.recommended + list(personal.trending)
-        cards = {c.paper_id: c for c in self.editions.card_service.cards(ids)}
+        if cards is None:
+            cards = self.batch_cards([personal])
         return self.personal.sections(personal, cards, self.base_url)
+
+    def batch_cards(self, personal: Sequence[Personal]) -> dict[int, PaperCard]:
+        """The cards of every paper these personal digests show, read in one query."""
+        ids = sorted({pid for p in personal for pid in (*p.recommended, *p.trending)})
+        return {c.paper_id: c for c in self.editions.card_service.cards(ids)} if ids else {}
 
     def compose(
         self,
@@ -897,6 +905,7 @@ class _Session:
         self.report = report
         self.lines = [_Line(sender.mailer) for _ in range(max(1, connections))]
         self._counting = threading.Lock()  # the report, updated from every line's thread
+        self.cards: dict[int, PaperCard] = {}  # the batch being sent: its personal papers' cards
 
     def close(self) -> None:
         for line in self.lines:
@@ -908,6 +917,8 @@ class _Session:
         moment at most one message per connection is between the server and its row."""
         if not self.lock.renew():
             raise _Stop("another sender took over the lease")
+        # The cards of the batch's personal digests, read now in one query (not one a message).
+        self.cards = self.sender.batch_cards([i.personal for i in batch if i.personal is not None])
         queue = iter(batch)
         taking = threading.Lock()
         stop = threading.Event()
@@ -950,7 +961,7 @@ class _Session:
         sender = self.sender
         recipient = Recipient(item.email, item.token, item.preferences)
         if item.personal is not None and sender.personal is not None:
-            sections = sender.sections(item.personal)
+            sections = sender.sections(item.personal, self.cards)
             return sender.compose(item.edition, [], recipient, item.message_id, sections)
         cards = item.cards or item.preferences.choose(sender.candidates_for(item.edition))
         if not cards:  # (a retry after the papers were hidden or preferences changed)

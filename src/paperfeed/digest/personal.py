@@ -86,11 +86,11 @@ class PersonalDigests:
         user_id: int,
         prefs: Preferences,
         edition: Edition,
-        trending: Sequence[PaperCard],
+        trending: Sequence[int],
         now: dt.datetime,
     ) -> Personal:
         """The sections for one subscriber with an account; `trending`: the edition's papers
-        their preferences chose (left out when they turned trending off)."""
+        their preferences chose, by id (left out when they turned trending off)."""
         limit = prefs.max_papers
         by_taste: list[tuple[int, Reason]] = []
         by_follows: list[tuple[int, Reason]] = []
@@ -103,7 +103,7 @@ class PersonalDigests:
                 taken = {pid for pid, _ in by_taste}
                 by_follows = [(p, r) for p, r in picked.by_follows if p not in taken][:limit]
         shown = {pid for pid, _ in by_taste} | {pid for pid, _ in by_follows}
-        chosen = [c.paper_id for c in trending if c.paper_id not in shown] if prefs.trending else []
+        chosen = [pid for pid in trending if pid not in shown] if prefs.trending else []
         return Personal(user_id, tuple(by_taste), tuple(by_follows), tuple(chosen))
 
     def _named(self, found: list[tuple[int, Reason]]) -> list[tuple[int, Reason]]:

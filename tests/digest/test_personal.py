@@ -204,8 +204,8 @@ def test_a_large_run_chooses_the_sections_in_other_processes(
     sender.processes, sender.parallel_min = 2, 1
     here: list[int] = []
     assert sender.personal is not None
-    choose = sender.personal.choose
-    sender.personal.choose = lambda *a, **k: here.append(1) or choose(*a, **k)  # type: ignore[method-assign]
+    choose = sender.personal.choose_many
+    sender.personal.choose_many = lambda *a, **k: here.append(1) or choose(*a, **k)  # type: ignore[method-assign]
     clock.advance(3600)
     report = _send(prt)
     assert (report.sent, report.skipped, report.failed) == (1, 0, 0)

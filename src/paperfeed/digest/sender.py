@@ -405,7 +405,7 @@ def _chooser_choose(
     edition: Edition, now: dt.datetime, asks: list[tuple[int, Preferences, list[int]]]
 ) -> list[Personal]:
     assert _CHOOSER is not None
-    return [_CHOOSER.choose(uid, prefs, edition, trending, now) for uid, prefs, trending in asks]
+    return _CHOOSER.choose_many(asks, edition, now)
 
 
 def _due_for_a_send(now: dt.datetime, *, retry_now: bool) -> sa.ColumnElement[bool]:
@@ -721,23 +721,29 @@ class DigestSender:
                 (row, prefs, prefs.choose(cards))
                 for row, prefs in zip(rows, preferences, strict=True)
             ]
-            if choosers is None:
-                done = [
-                    (row, prefs, p, self._personal(row.user_id, prefs, edition, p, now))
-                    for row, prefs, p in picked
-                ]
-                return rows, now, lambda: done
+            # Subscribers with an account get personal sections (when the sender makes them).
             asks = [
                 (row.user_id, prefs, [c.paper_id for c in p])
                 for row, prefs, p in picked
-                if row.user_id is not None
+                if row.user_id is not None and self.personal is not None
             ]
-            answers = choosers.choose(edition, now, asks)
+            if choosers is not None:
+                answers = choosers.choose(edition, now, asks)
+            else:
+                done = self.personal.choose_many(asks, edition, now) if self.personal else []
+                answers = lambda: done  # noqa: E731
 
             def joined() -> list[_Chosen]:
                 personal = iter(answers())
                 return [
-                    (row, prefs, p, next(personal) if row.user_id is not None else None)
+                    (
+                        row,
+                        prefs,
+                        p,
+                        next(personal)
+                        if row.user_id is not None and self.personal is not None
+                        else None,
+                    )
                     for row, prefs, p in picked
                 ]
 

@@ -96,6 +96,7 @@ LEASE_NAME = "digest-sender"
 # Readers with an account in an edition's run from which other processes choose their
 # personal sections (digest_processes; each process starts and reads the candidates once).
 PARALLEL_MIN = 1000
+CHOOSER_WAIT = 600  # seconds for a batch's sections (~200 readers: a few seconds) at most
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -368,8 +369,10 @@ class _Choosers:
     def __enter__(self) -> _Choosers:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
+        # (after a failure the processes are not waited for: one may be stuck; each ends
+        # when it finishes its batch, or with this process)
+        self.pool.shutdown(wait=error is None, cancel_futures=True)
 
     def choose(
         self, edition: Edition, now: dt.datetime, asks: list[tuple[int, Preferences, list[int]]]
@@ -381,7 +384,14 @@ class _Choosers:
             self.pool.submit(_chooser_choose, edition, now, asks[start : start + size])
             for start in range(0, len(asks), size)
         ]
-        return lambda: [personal for future in futures for personal in future.result()]
+
+        def answers() -> list[Personal]:
+            try:
+                return [p for future in futures for p in future.result(timeout=CHOOSER_WAIT)]
+            except TimeoutError as exc:  # the run stops; the next one resumes from here
+                raise _Stop(f"no personal sections in {CHOOSER_WAIT} s") from exc
+
+        return answers
 
 
 _CHOOSER: PersonalDigests | None = None  # in a chooser process: its own

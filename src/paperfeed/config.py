@@ -191,6 +191,13 @@ class Settings(BaseSettings):
         description="SMTP connections a digest run sends over at once, each carrying many "
         "messages.",
     )
+    digest_processes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Processes that choose the personal sections of a large digest run "
+        "(more than a thousand readers with an account), beside the one that sends.",
+    )
     for_you_days: int = Field(
         default=7,
         ge=1,

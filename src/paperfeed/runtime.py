@@ -306,7 +306,14 @@ class Runtime:
             self.mailer,
             clock=self.clock,
             personal=PersonalDigests(self.for_you, self.secret),
+            make_personal=self._personal_digests_elsewhere,
         )
+
+    def _personal_digests_elsewhere(self) -> PersonalDigests:
+        """A digest run's chooser process's own PersonalDigests (digest/sender.py: it uses
+        nothing this runtime opened before the fork)."""
+        own = Runtime(self.settings, clock=self.clock)
+        return PersonalDigests(own.for_you, own.secret)
 
     def index_in_background(self) -> None:
         """Index what this process changed in the catalog (e.g. a paper fetched for a

@@ -192,3 +192,31 @@ def test_a_retry_after_a_421_sends_the_same_personal_digest(
     assert sent["Message-ID"] == tried[0]["Message-ID"]
     assert body_text(sent) == body_text(tried[0])
     assert _send(prt).sent == 0  # and once only
+
+
+def test_a_large_run_chooses_the_sections_in_other_processes(
+    prt: Runtime, smtp: FaultySmtpServer, clock: FrozenClock
+) -> None:
+    """Past `parallel_min` readers the sections are chosen in forked processes, each with its
+    own runtime; the mail is the same, written and sent once by the sender."""
+    ada, author = _reader(prt)
+    sender = prt.digest_sender
+    sender.processes, sender.parallel_min = 2, 1
+    here: list[int] = []
+    assert sender.personal is not None
+    choose = sender.personal.choose_many
+    sender.personal.choose_many = lambda *a, **k: here.append(1) or choose(*a, **k)  # type: ignore[method-assign]
+    clock.advance(3600)
+    report = _send(prt)
+    assert (report.sent, report.skipped, report.failed) == (1, 0, 0)
+    assert here == []  # not chosen in this process
+    text = body_text(_mail(smtp, "ada@example.org"))
+    sections = _sections(text)
+    assert len(sections["FOR YOU"]) == 10 and len(set(sections["FOR YOU"][:5]) & AGENTS) >= 3
+    assert sections["NEW FROM WHAT YOU FOLLOW"] == [FOLLOWED_PAPER]
+    assert f"You follow {author}" in text
+    for token in RATE.findall(text):
+        link = rating_links.verify(prt.secret, token)
+        assert link is not None and link.user_id == ada.id
+    assert _send(prt).sent == 0  # once only
+    assert len(smtp.received) == 1

@@ -15,6 +15,7 @@ section. Each paper in these sections has "More like this" and "Not for me" link
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,11 +87,40 @@ class PersonalDigests:
         user_id: int,
         prefs: Preferences,
         edition: Edition,
-        trending: Sequence[PaperCard],
+        trending: Sequence[int],
         now: dt.datetime,
     ) -> Personal:
         """The sections for one subscriber with an account; `trending`: the edition's papers
-        their preferences chose (left out when they turned trending off)."""
+        their preferences chose, by id (left out when they turned trending off)."""
+        return self.choose_many([(user_id, prefs, trending)], edition, now)[0]
+
+    def choose_many(
+        self,
+        asks: Sequence[tuple[int, Preferences, Sequence[int]]],
+        edition: Edition,
+        now: dt.datetime,
+    ) -> list[Personal]:
+        """`choose` for several subscribers (user id, preferences, trending papers by id),
+        the liked papers their reasons name read at once."""
+        chosen = [
+            self._unnamed(uid, prefs, edition, trending, now) for uid, prefs, trending in asks
+        ]
+        self._read_titles([r.because for p in chosen for _, r in p.for_you if r.because])
+        return [
+            dataclasses.replace(
+                p, for_you=tuple((pid, name_reason(r, self._titles)) for pid, r in p.for_you)
+            )
+            for p in chosen
+        ]
+
+    def _unnamed(
+        self,
+        user_id: int,
+        prefs: Preferences,
+        edition: Edition,
+        trending: Sequence[int],
+        now: dt.datetime,
+    ) -> Personal:
         limit = prefs.max_papers
         by_taste: list[tuple[int, Reason]] = []
         by_follows: list[tuple[int, Reason]] = []
@@ -98,21 +128,20 @@ class PersonalDigests:
             since = now - dt.timedelta(days=DAYS.get(edition.kind, 7))
             picked = self.for_you.pick(user_id, now=now, since=since, limit=limit, cache=self.cache)
             if prefs.for_you:
-                by_taste = self._named(picked.by_taste)
+                by_taste = picked.by_taste
             if prefs.follows:
                 taken = {pid for pid, _ in by_taste}
                 by_follows = [(p, r) for p, r in picked.by_follows if p not in taken][:limit]
         shown = {pid for pid, _ in by_taste} | {pid for pid, _ in by_follows}
-        chosen = [c.paper_id for c in trending if c.paper_id not in shown] if prefs.trending else []
+        chosen = [pid for pid in trending if pid not in shown] if prefs.trending else []
         return Personal(user_id, tuple(by_taste), tuple(by_follows), tuple(chosen))
 
-    def _named(self, found: list[tuple[int, Reason]]) -> list[tuple[int, Reason]]:
-        """Liked papers' reasons with their titles (each liked paper read once a run)."""
-        missing = [r.because for _, r in found if r.because and r.because not in self._titles]
+    def _read_titles(self, liked: list[int]) -> None:
+        """Liked papers' cards, for their reasons' titles (each read once a run)."""
+        missing = sorted({pid for pid in liked if pid not in self._titles})
         if missing:
-            for card in self.for_you.cards.cards(sorted(set(missing))):
+            for card in self.for_you.cards.cards(missing):
                 self._titles[card.paper_id] = card
-        return [(pid, name_reason(reason, self._titles)) for pid, reason in found]
 
     def sections(
         self, personal: Personal, cards: dict[int, PaperCard], base_url: str

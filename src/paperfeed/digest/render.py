@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import secrets
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -188,7 +189,20 @@ def _short(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
+# A text that fits on one line, whose only whitespace is spaces between words, is wrapped as
+# itself after the indent (textwrap's answer, at a tenth of its cost: many lines are short).
+_NOT_A_SPACE = re.compile(r"[^\S ]")
+
+
 def _wrap(text: str, indent: str) -> str:
+    if (
+        text
+        and len(indent) + len(text) <= TEXT_WIDTH
+        and text[0] != " "
+        and text[-1] != " "
+        and _NOT_A_SPACE.search(text) is None
+    ):
+        return indent + text  # (textwrap's answer, a tenth of its cost: many short lines)
     return textwrap.fill(
         text,
         width=TEXT_WIDTH,
@@ -222,9 +236,23 @@ _SLOTS = ("subject", "preheader", "intro", "items", "why", "preferences", "unsub
 # in tests, never mix). Bounded: cleared when full.
 _PAGES: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
 _PAGES_MAX = 64
-# A run's ready papers of one edition and site, by paper id (text, HTML): the sender keeps one
-# such dict per edition for a run and passes it; without one each paper is made anew.
-Fragments = dict[int, tuple[str, str]]
+
+
+@dataclass
+class Fragments:
+    """A run's ready papers of one edition and site: the sender keeps one per edition for a
+    run and passes it; without one each paper is made anew. `plain`: a paper's text and HTML
+    by paper id; `rated`: a personal digest's paper by (paper id, whether it has a reason), as
+    pieces (even positions fixed text, odd ones "reason", "more" or "less": the reader's own)."""
+
+    plain: dict[int, tuple[str, str]] = field(default_factory=dict)
+    rated: dict[tuple[int, bool], tuple[list[str], list[str]]] = field(default_factory=dict)
+
+
+# What a personal digest's paper holds per reader goes into its ready text through marks
+# no catalog text can hold (a random word of this process), found by one split.
+_MARK = f"pf{secrets.token_hex(8)}"
+_MARKS = re.compile(f"{_MARK}(reason|more|less)")
 
 
 def _page(edition: Edition, links: DigestLinks) -> tuple[list[str], list[str]]:
@@ -315,11 +343,11 @@ def _values(item: DigestItem) -> dict[str, str]:
 
 def _paper(card: PaperCard, links: DigestLinks, fragments: Fragments | None) -> tuple[str, str]:
     """A paper's text (its lines indented by three spaces) and inlined HTML."""
-    found = fragments.get(card.paper_id) if fragments is not None else None
+    found = fragments.plain.get(card.paper_id) if fragments is not None else None
     if found is None:
         found = _made(digest_item(card, links))
         if fragments is not None:
-            fragments[card.paper_id] = found
+            fragments.plain[card.paper_id] = found
     return found
 
 
@@ -335,15 +363,53 @@ def _made(item: DigestItem) -> tuple[str, str]:
     return _PAPER_TEXT.render(item=item), html
 
 
-def _rated(paper: RatedPaper, links: DigestLinks) -> tuple[str, str]:
-    """A personal digest's paper: its reason and rating links are the reader's own."""
+def _rated(paper: RatedPaper, links: DigestLinks, fragments: Fragments | None) -> tuple[str, str]:
+    """A personal digest's paper: its reason and rating links are the reader's own, put into
+    the paper's ready pieces (made once a run)."""
+    reason = _reason(paper.reason)
+    key = (paper.card.paper_id, bool(reason))
+    found = fragments.rated.get(key) if fragments is not None else None
+    if found is None:
+        found = _rated_pieces(paper.card, links, bool(reason))
+        if fragments is not None:
+            fragments.rated[key] = found
+    text, html = found
+    values = {"more": paper.more_url, "less": paper.less_url}
+    # (the template wraps the reason at the row's indent, which the text's pieces hold)
+    text_values = values | {"reason": _wrap(reason, "   ")[3:]}
+    html_values = {name: str(escape(value)) for name, value in values.items()}
+    return _join(text, text_values), _join(html, html_values | {"reason": str(escape(reason))})
+
+
+@functools.lru_cache(maxsize=4096)
+def _reason(reason: str) -> str:
+    return _short(readable(collapse_whitespace(reason)), TITLE_CHARS + 40)
+
+
+def _rated_pieces(card: PaperCard, links: DigestLinks, reason: bool) -> tuple[list[str], list[str]]:
+    """A personal digest's paper, text and HTML, as pieces with the reader's slots left."""
     item = dataclasses.replace(
-        digest_item(paper.card, links),
-        reason=_short(readable(collapse_whitespace(paper.reason)), TITLE_CHARS + 40),
-        more_url=paper.more_url,
-        less_url=paper.less_url,
+        digest_item(card, links),
+        reason=f"{_MARK}reason" if reason else "",
+        more_url=f"{_MARK}more",
+        less_url=f"{_MARK}less",
     )
-    return _made(item)
+    text = [
+        f"pfslot{p}" if n % 2 else p
+        for n, p in enumerate(_MARKS.split(_PAPER_TEXT.render(item=item)))
+    ]
+    skeleton = _paper_skeleton(
+        bool(item.summary), bool(item.code_url), bool(item.stars_text), bool(item.categories), True
+    )
+    values = {name: str(escape(value)) for name, value in _values(item).items()}
+    html: list[str] = [""]
+    for n, piece in enumerate(skeleton):
+        name = piece[6:]
+        if n % 2 and name in ("reason", "more", "less"):
+            html += [name, ""]
+        else:
+            html[-1] += values[name] if n % 2 else piece
+    return text, ["pfslot" + p if n % 2 else p for n, p in enumerate(html)]
 
 
 def _section(heading: str) -> tuple[str, str]:
@@ -379,7 +445,7 @@ def render_digest(
         shown = [p.card for section in sections for p in section.papers]
         for section in sections:
             parts.append((*_section(section.heading), True))
-            parts.extend((*_rated(p, links), False) for p in section.papers)
+            parts.extend((*_rated(p, links, fragments), False) for p in section.papers)
     count = f"{len(shown)} paper{'' if len(shown) == 1 else 's'}"
     subject = f"{edition.title}: {count}"
     if shown and sections is not None:

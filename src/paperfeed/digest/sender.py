@@ -34,14 +34,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import secrets
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -91,6 +93,10 @@ CONNECTION_LOSSES = 3  # in a row on one connection: the run stops
 LEASE = dt.timedelta(minutes=2)  # SQLite: renewed while a run goes on
 ADVISORY_KEY = 0x70667467_64696773 & 0x7FFFFFFFFFFFFFFF  # "pftgdigs": PostgreSQL bigint
 LEASE_NAME = "digest-sender"
+# Readers with an account in an edition's run from which other processes choose their
+# personal sections (digest_processes; each process starts and reads the candidates once).
+PARALLEL_MIN = 1000
+CHOOSER_WAIT = 600  # seconds for a batch's sections (~200 readers: a few seconds) at most
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -339,6 +345,79 @@ class _Stop(Exception):
     """The mail server cannot be reached: the run ends here."""
 
 
+# An eligible subscriber of a batch: their row, preferences, the edition's papers these chose,
+# and their personal sections (None without an account).
+_Chosen = tuple[Any, Preferences, list[PaperCard], Personal | None]
+
+
+class _Choosers:
+    """Processes that choose personal sections (`PersonalDigests.choose`) for the sender:
+    forked from it, each makes its own PersonalDigests with `make` (its own database
+    connections and search store: nothing opened before the fork is used in a child). They
+    only read; the sender writes every delivery row itself, as with one process. Each batch
+    is split between them."""
+
+    def __init__(self, make: Callable[[], PersonalDigests], processes: int) -> None:
+        self.processes = processes
+        self.pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_chooser_start,
+            initargs=(make, os.getpid()),
+        )
+
+    def __enter__(self) -> _Choosers:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
+        # (after a failure the processes are not waited for: one may be stuck; each ends
+        # when it finishes its batch, or with this process)
+        self.pool.shutdown(wait=error is None, cancel_futures=True)
+
+    def choose(
+        self, edition: Edition, now: dt.datetime, asks: list[tuple[int, Preferences, list[int]]]
+    ) -> Callable[[], list[Personal]]:
+        """Hands `asks` (user id, preferences, the edition's papers they chose) to the
+        processes; the returned function waits for their sections, in the same order."""
+        size = max(1, -(-len(asks) // self.processes))
+        futures = [
+            self.pool.submit(_chooser_choose, edition, now, asks[start : start + size])
+            for start in range(0, len(asks), size)
+        ]
+
+        def answers() -> list[Personal]:
+            try:
+                return [p for future in futures for p in future.result(timeout=CHOOSER_WAIT)]
+            except TimeoutError as exc:  # the run stops; the next one resumes from here
+                raise _Stop(f"no personal sections in {CHOOSER_WAIT} s") from exc
+
+        return answers
+
+
+_CHOOSER: PersonalDigests | None = None  # in a chooser process: its own
+
+
+def _chooser_start(make: Callable[[], PersonalDigests], sender: int) -> None:
+    global _CHOOSER
+    threading.Thread(target=_exit_with, args=(sender,), daemon=True).start()
+    _CHOOSER = make()
+
+
+def _exit_with(sender: int) -> None:
+    """A chooser must not outlive its sender: killed (`kill -9`), the sender cannot shut its
+    pool down, and the choosers would wait for work forever."""
+    while os.getppid() == sender:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _chooser_choose(
+    edition: Edition, now: dt.datetime, asks: list[tuple[int, Preferences, list[int]]]
+) -> list[Personal]:
+    assert _CHOOSER is not None
+    return _CHOOSER.choose_many(asks, edition, now)
+
+
 def _due_for_a_send(now: dt.datetime, *, retry_now: bool) -> sa.ColumnElement[bool]:
     """Deliveries a run sends: pending ones, and transient failures whose backoff is over
     (all of them with `retry_now`, as `paperfeed digest send` by hand does)."""
@@ -376,10 +455,18 @@ class DigestSender:
         reader: sa.Engine | None = None,
         connections: int = CONNECTIONS,
         personal: PersonalDigests | None = None,
+        make_personal: Callable[[], PersonalDigests] | None = None,
+        processes: int = 1,
+        parallel_min: int = PARALLEL_MIN,
     ) -> None:
         self.engine = engine
         # Subscribers whose address is an account's confirmed email get personal sections.
         self.personal = personal
+        # A large run chooses them in `processes` other processes, each with its own
+        # PersonalDigests made by `make_personal` (in the child: see _Choosers).
+        self.make_personal = make_personal
+        self.processes = processes
+        self.parallel_min = parallel_min
         # Reads that take no write lock (on SQLite the writer engine begins IMMEDIATE).
         self.reader = reader or engine
         self.editions = editions
@@ -404,6 +491,7 @@ class DigestSender:
     def from_settings(
         cls, settings: Settings, engine: sa.Engine, editions: EditionService, mailer: Mailer,
         *, clock: Clock = utcnow, personal: PersonalDigests | None = None,
+        make_personal: Callable[[], PersonalDigests] | None = None,
     ) -> DigestSender:  # fmt: skip
         return cls(
             engine,
@@ -421,6 +509,8 @@ class DigestSender:
             reader=editions.reader,
             connections=settings.digest_smtp_connections,
             personal=personal,
+            make_personal=make_personal,
+            processes=settings.digest_processes,
         )
 
     # -- what is due ---------------------------------------------------------------------------
@@ -596,76 +686,152 @@ class DigestSender:
 
     def _new_deliveries(self, session: _Session, edition: Edition) -> None:
         report = session.report.edition(edition.kind, edition.period)
+        with self._choosers(edition) as choosers:
+            for rows, now, chosen_rows in self._chosen(edition, choosers):
+                values = []
+                chosen: dict[int, tuple[Preferences, list[PaperCard], Personal | None]] = {}
+                for row, prefs, picked, personal in chosen_rows:
+                    if personal.empty if personal is not None else not picked:
+                        report.skipped += 1  # nothing in this edition matches their preferences
+                        continue
+                    chosen[row.id] = (prefs, picked, personal)
+                    values.append(
+                        {
+                            "edition_id": edition.id,
+                            "subscription_id": row.id,
+                            "state": "pending",
+                            "message_id": self._message_id(edition, row.id),
+                            "created_at": now,
+                            "personal": personal.as_json() if personal is not None else None,
+                        }
+                    )
+                if values:
+                    self._write_and_send(session, edition, rows, now, values, chosen)
+
+    def _chosen(
+        self, edition: Edition, choosers: _Choosers | None
+    ) -> Iterator[tuple[list[Any], dt.datetime, list[_Chosen]]]:
+        """The eligible subscribers a batch at a time, each with their papers chosen. With
+        `choosers` (other processes choose the personal sections) the next batch is handed
+        to them before this one is given out, so they choose while this process sends."""
         cards = self.candidates_for(edition)
-        after = 0
-        while True:
+
+        def fetch(after: int) -> tuple[list[Any], dt.datetime, Callable[[], list[_Chosen]]] | None:
             with self.reader.connect() as conn:
-                rows = conn.execute(
-                    self.eligible_query(edition).where(subscriptions.c.id > after).limit(BATCH)
-                ).all()
-            if not rows:
-                return
-            after = rows[-1].id
-            values = []
-            chosen: dict[int, tuple[Preferences, list[PaperCard], Personal | None]] = {}
-            now = self.clock()
-            for row in rows:
-                prefs = prefs_module.from_row(row)
-                picked = prefs.choose(cards)
-                personal = self._personal(row.user_id, prefs, edition, picked, now)
-                if personal.empty if personal is not None else not picked:
-                    report.skipped += 1  # nothing in this edition matches their preferences
-                    continue
-                chosen[row.id] = (prefs, picked, personal)
-                values.append(
-                    {
-                        "edition_id": edition.id,
-                        "subscription_id": row.id,
-                        "state": "pending",
-                        "message_id": self._message_id(edition, row.id),
-                        "created_at": now,
-                        "personal": personal.as_json() if personal is not None else None,
-                    }
-                )
-            if not values:
-                continue
-            # Written before anything is sent: a run killed after this resumes with them.
-            # A personal digest's papers count as recommended from now on (recommend/foryou.py).
-            with self.engine.begin() as conn:
-                conn.execute(digest_deliveries.insert(), values)
-                for _, _, personal in chosen.values():
-                    if personal is not None:
-                        record_impressions(
-                            conn, personal.user_id, personal.recommended, "digest", now
-                        )
-                ids = dict(
+                rows = list(
                     conn.execute(
-                        sa.select(
-                            digest_deliveries.c.subscription_id, digest_deliveries.c.id
-                        ).where(
-                            digest_deliveries.c.edition_id == edition.id,
-                            digest_deliveries.c.subscription_id.in_(list(chosen)),
-                        )
+                        self.eligible_query(edition).where(subscriptions.c.id > after).limit(BATCH)
                     ).all()
                 )
-            by_id = {row.id: row for row in rows}
-            session.send_all(
-                [
-                    _Pending(
-                        delivery_id=ids[v["subscription_id"]],
-                        subscription_id=v["subscription_id"],
-                        email=by_id[v["subscription_id"]].email,
-                        token=by_id[v["subscription_id"]].token,
-                        message_id=v["message_id"],
-                        attempts=0,
-                        preferences=chosen[v["subscription_id"]][0],
-                        edition=edition,
-                        cards=chosen[v["subscription_id"]][1],
-                        personal=chosen[v["subscription_id"]][2],
+            if not rows:
+                return None
+            now = self.clock()
+            preferences = [prefs_module.from_row(row) for row in rows]
+            picked = [
+                (row, prefs, prefs.choose(cards))
+                for row, prefs in zip(rows, preferences, strict=True)
+            ]
+            # Subscribers with an account get personal sections (when the sender makes them).
+            asks = [
+                (row.user_id, prefs, [c.paper_id for c in p])
+                for row, prefs, p in picked
+                if row.user_id is not None and self.personal is not None
+            ]
+            if choosers is not None:
+                answers = choosers.choose(edition, now, asks)
+            else:
+                done = self.personal.choose_many(asks, edition, now) if self.personal else []
+                answers = lambda: done  # noqa: E731
+
+            def joined() -> list[_Chosen]:
+                personal = iter(answers())
+                return [
+                    (
+                        row,
+                        prefs,
+                        p,
+                        next(personal)
+                        if row.user_id is not None and self.personal is not None
+                        else None,
                     )
-                    for v in values
+                    for row, prefs, p in picked
                 ]
+
+            return rows, now, joined
+
+        current = fetch(0)
+        while current is not None:
+            rows, now, result = current
+            following = fetch(rows[-1].id) if choosers is not None else None
+            yield rows, now, result()
+            current = following if choosers is not None else fetch(rows[-1].id)
+
+    def _choosers(self, edition: Edition) -> AbstractContextManager[_Choosers | None]:
+        """Processes that choose the run's personal sections: only for a large run (the
+        processes start in ~a second and each reads the candidates once), where fork is
+        possible (not on Windows)."""
+        if (
+            self.personal is None
+            or self.make_personal is None
+            or self.processes < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
+            return nullcontext(None)
+        with self.reader.connect() as conn:
+            readers = conn.execute(
+                sa.select(sa.func.count()).select_from(
+                    self.eligible_query(edition)
+                    .where(users.c.id.is_not(None))
+                    .order_by(None)
+                    .subquery()
+                )
+            ).scalar_one()
+        if readers < self.parallel_min:
+            return nullcontext(None)
+        return _Choosers(self.make_personal, self.processes)
+
+    def _write_and_send(
+        self,
+        session: _Session,
+        edition: Edition,
+        rows: list[Any],
+        now: dt.datetime,
+        values: list[dict[str, Any]],
+        chosen: dict[int, tuple[Preferences, list[PaperCard], Personal | None]],
+    ) -> None:
+        # Written before anything is sent: a run killed after this resumes with them.
+        # A personal digest's papers count as recommended from now on (recommend/foryou.py).
+        with self.engine.begin() as conn:
+            conn.execute(digest_deliveries.insert(), values)
+            for _, _, personal in chosen.values():
+                if personal is not None:
+                    record_impressions(conn, personal.user_id, personal.recommended, "digest", now)
+            ids = dict(
+                conn.execute(
+                    sa.select(digest_deliveries.c.subscription_id, digest_deliveries.c.id).where(
+                        digest_deliveries.c.edition_id == edition.id,
+                        digest_deliveries.c.subscription_id.in_(list(chosen)),
+                    )
+                ).all()
             )
+        by_id = {row.id: row for row in rows}
+        session.send_all(
+            [
+                _Pending(
+                    delivery_id=ids[v["subscription_id"]],
+                    subscription_id=v["subscription_id"],
+                    email=by_id[v["subscription_id"]].email,
+                    token=by_id[v["subscription_id"]].token,
+                    message_id=v["message_id"],
+                    attempts=0,
+                    preferences=chosen[v["subscription_id"]][0],
+                    edition=edition,
+                    cards=chosen[v["subscription_id"]][1],
+                    personal=chosen[v["subscription_id"]][2],
+                )
+                for v in values
+            ]
+        )
 
     def _personal(
         self,
@@ -678,7 +844,7 @@ class DigestSender:
         """The personal sections of a subscriber with an account (None without one)."""
         if self.personal is None or user_id is None:
             return None
-        return self.personal.choose(user_id, prefs, edition, picked, now)
+        return self.personal.choose(user_id, prefs, edition, [c.paper_id for c in picked], now)
 
     def _message_id(self, edition: Edition, subscription_id: int) -> str:
         return (
@@ -695,7 +861,7 @@ class DigestSender:
         recipient: Recipient,
         sections: Sequence[MailSection] | None = None,
     ) -> RenderedDigest:
-        fragments = self._fragments.setdefault(edition.id, {}) if edition.id else None
+        fragments = self._fragments.setdefault(edition.id, Fragments()) if edition.id else None
         return render_digest(
             edition,
             cards,
@@ -705,12 +871,20 @@ class DigestSender:
             sections=sections,
         )
 
-    def sections(self, personal: Personal) -> list[MailSection]:
-        """A personal digest's sections as stored in its row, with the papers' cards now."""
+    def sections(
+        self, personal: Personal, cards: dict[int, PaperCard] | None = None
+    ) -> list[MailSection]:
+        """A personal digest's sections as stored in its row, with the papers' cards now
+        (`cards`: those of its batch, read at once just before it is sent)."""
         assert self.personal is not None
-        ids = personal.recommended + list(personal.trending)
-        cards = {c.paper_id: c for c in self.editions.card_service.cards(ids)}
+        if cards is None:
+            cards = self.batch_cards([personal])
         return self.personal.sections(personal, cards, self.base_url)
+
+    def batch_cards(self, personal: Sequence[Personal]) -> dict[int, PaperCard]:
+        """The cards of every paper these personal digests show, read in one query."""
+        ids = sorted({pid for p in personal for pid in (*p.recommended, *p.trending)})
+        return {c.paper_id: c for c in self.editions.card_service.cards(ids)} if ids else {}
 
     def compose(
         self,
@@ -897,6 +1071,7 @@ class _Session:
         self.report = report
         self.lines = [_Line(sender.mailer) for _ in range(max(1, connections))]
         self._counting = threading.Lock()  # the report, updated from every line's thread
+        self.cards: dict[int, PaperCard] = {}  # the batch being sent: its personal papers' cards
 
     def close(self) -> None:
         for line in self.lines:
@@ -908,6 +1083,8 @@ class _Session:
         moment at most one message per connection is between the server and its row."""
         if not self.lock.renew():
             raise _Stop("another sender took over the lease")
+        # The cards of the batch's personal digests, read now in one query (not one a message).
+        self.cards = self.sender.batch_cards([i.personal for i in batch if i.personal is not None])
         queue = iter(batch)
         taking = threading.Lock()
         stop = threading.Event()
@@ -950,7 +1127,7 @@ class _Session:
         sender = self.sender
         recipient = Recipient(item.email, item.token, item.preferences)
         if item.personal is not None and sender.personal is not None:
-            sections = sender.sections(item.personal)
+            sections = sender.sections(item.personal, self.cards)
             return sender.compose(item.edition, [], recipient, item.message_id, sections)
         cards = item.cards or item.preferences.choose(sender.candidates_for(item.edition))
         if not cards:  # (a retry after the papers were hidden or preferences changed)

@@ -202,7 +202,7 @@ def _wrap(text: str, indent: str) -> str:
         and text[-1] != " "
         and _NOT_A_SPACE.search(text) is None
     ):
-        return indent + text  # (textwrap's answer, a tenth of its cost: many short lines)
+        return indent + text
     return textwrap.fill(
         text,
         width=TEXT_WIDTH,

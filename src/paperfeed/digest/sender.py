@@ -39,7 +39,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -83,6 +82,7 @@ from paperfeed.mail.service import (
     alternative_message,
 )
 from paperfeed.recommend.foryou import record_impressions
+from paperfeed.workers import exit_with_parent
 
 log = logging.getLogger("paperfeed.digest")
 
@@ -399,16 +399,8 @@ _CHOOSER: PersonalDigests | None = None  # in a chooser process: its own
 
 def _chooser_start(make: Callable[[], PersonalDigests], sender: int) -> None:
     global _CHOOSER
-    threading.Thread(target=_exit_with, args=(sender,), daemon=True).start()
+    exit_with_parent(sender)  # a chooser must not outlive its sender
     _CHOOSER = make()
-
-
-def _exit_with(sender: int) -> None:
-    """A chooser must not outlive its sender: killed (`kill -9`), the sender cannot shut its
-    pool down, and the choosers would wait for work forever."""
-    while os.getppid() == sender:
-        time.sleep(0.5)
-    os._exit(1)
 
 
 def _chooser_choose(

@@ -12,8 +12,6 @@ import gc
 import itertools
 import multiprocessing
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +25,7 @@ from paperfeed.ingest import allocator, shared_slots, snapshot
 from paperfeed.ingest.runner import FileImport, Importer, save_checkpoint
 from paperfeed.papers.bulk_load import PreparedRows, insert_prepared
 from paperfeed.papers.catalog_writer import CatalogWriter, UpsertResult
+from paperfeed.workers import exit_with_parent
 
 # Files smaller than this take the generic path, parsed in the importer's own process
 # (starting workers costs about a second).
@@ -78,15 +77,7 @@ def _worker_init(importer: int, slots: shared_slots.Slots) -> None:
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
     shared_slots.inherit(slots)
     allocator.keep_freed_buffers()  # inherited when forked; spawned workers need it set
-    threading.Thread(target=_exit_with, args=(importer,), daemon=True).start()
-
-
-def _exit_with(importer: int) -> None:
-    """A parse worker must not outlive its importer: killed (`kill -9`), the importer cannot
-    shut its pool down, and the workers would wait for work forever."""
-    while os.getppid() == importer:
-        time.sleep(0.5)
-    os._exit(1)
+    exit_with_parent(importer)  # a parse worker must not outlive its importer
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

@@ -225,17 +225,15 @@ def _reuse(
 ) -> tuple[npt.NDArray[np.int64], model.Floats]:
     """The wanted papers with a vector and their rows, those `before` held copied from it
     (same version of the index: the same vectors) and the others read from the index."""
-    sorter = np.argsort(before.ids, kind="stable")
-    at = np.searchsorted(before.ids, wanted, sorter=sorter)
-    at[at == len(sorter)] = 0
-    held = before.ids[sorter[at]] == wanted if len(sorter) else np.zeros(len(wanted), bool)
+    where = _positions(before.ids, wanted)
+    held = where >= 0
     new_ids, new_rows = vectors.rows(wanted[~held].tolist())
     present = held.copy()
     present[np.flatnonzero(~held)[np.isin(wanted[~held], new_ids)]] = True
     ids = wanted[present]
     rows = np.empty((len(ids), before.vectors.shape[1]), np.float32)
     from_before = held[present]
-    rows[from_before] = before.vectors[sorter[at[held]]]
+    rows[from_before] = before.vectors[where[held]]
     rows[~from_before] = np.asarray(new_rows, np.float32)
     return ids, rows
 
@@ -249,14 +247,24 @@ def _moved_words(
     before_ids, pool = before
     if not len(before_ids) or len(pool.columns) > 2 * pool.held + 1000:
         return None
-    sorter = np.argsort(before_ids, kind="stable")
-    at = np.minimum(np.searchsorted(before_ids, ids, sorter=sorter), len(sorter) - 1)
-    held = before_ids[sorter[at]] == ids
+    kept = _positions(before_ids, ids)
+    held = kept >= 0
     shared = int(held.sum())
     if 2 * shared < len(ids) or 2 * shared < len(before_ids):
         return None
-    kept = np.where(held, sorter[at], -1)
     return pool.moved(kept, terms.get(ids[~held].tolist()))
+
+
+def _positions(
+    before: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Where each wanted paper id is in `before` (ids without repeats), -1 where it is not."""
+    if not len(before):
+        return np.full(len(wanted), -1, np.int64)
+    sorter = np.argsort(before, kind="stable")
+    at = np.minimum(np.searchsorted(before, wanted, sorter=sorter), len(before) - 1)
+    found: npt.NDArray[np.int64] = np.where(before[sorter[at]] == wanted, sorter[at], -1)
+    return found
 
 
 def _best(scores: model.Floats, ids: npt.NDArray[np.int64], limit: int) -> npt.NDArray[np.int64]:

@@ -162,6 +162,7 @@ def test_a_new_reader_picks_categories_follows_an_author_and_saves_a_found_paper
     page.locator("summary", has_text="Add to your taste").click()
     page.get_by_label("Find papers you like").fill("dark matter galaxies")
     page.get_by_role("button", name="Find papers").click()
+    expect(page.locator(".found li.paper").first).to_be_visible()  # (the results page loaded)
     found = listed(page, ".found li.paper")
     assert found
     first = card(page, found[0])

@@ -320,8 +320,8 @@ class Runtime:
         submission) off the request path: IndexFollower.after_catalog_change."""
         self.index.after_catalog_change()
 
-    def indexer(self, *, progress: Progress | None = None) -> Indexer:
-        return self.index.indexer(progress=progress)
+    def indexer(self, *, progress: Progress | None = None, terms: bool = True) -> Indexer:
+        return self.index.indexer(progress=progress, terms=terms)
 
     def close(self) -> None:
         if "index" in self.__dict__:

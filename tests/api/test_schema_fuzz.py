@@ -41,7 +41,7 @@ from tests.support.server import LiveServer, live_server
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 ARXIV_FEED = DATA / "fixtures" / "arxiv_api" / "query_transformer_cs.LG_2026-06-14.xml"
-MAX_EXAMPLES = 10  # per operation and mode, a new random sample each run
+MAX_EXAMPLES = 6  # per operation and mode, a new random sample each run
 # The random cases run on SQLite only (tests/conftest.py `_runs`): what the backend changes
 # (values a database cannot hold, ids over its integer range) the coverage cases below reach
 # on both backends with their boundary values; the random ones walk the same handlers again.

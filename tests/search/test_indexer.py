@@ -169,6 +169,15 @@ def test_indexing_a_paper_stores_its_terms(small: Runtime) -> None:
     assert small.search_store.terms.get([pid]) == {}
 
 
+def test_an_index_without_terms_stores_none(runtime: Runtime) -> None:
+    """`eval beir`'s throwaway index: words and vectors, no term store (nor a fill-in due)."""
+    write_batch(runtime.engine, runtime.catalog_writer, PAPERS)
+    report = runtime.indexer(terms=False).update()
+    assert report.lexical == len(PAPERS) and report.terms == 0
+    assert [h.arxiv_id for h in runtime.search.search("protein folding").hits][:1] == ["2611.00003"]
+    assert not runtime.search_store.terms.path.exists()
+
+
 def test_an_index_written_before_the_term_store_gets_it_filled_in(small: Runtime) -> None:
     ids = sorted(small.search_store.lexical.all_ids())
     _forget_terms(small.search_store)

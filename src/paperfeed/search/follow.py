@@ -195,9 +195,15 @@ class IndexFollower:
         return fresh
 
     def indexer(
-        self, store: SearchStore | None = None, *, progress: Progress | None = None
+        self,
+        store: SearchStore | None = None,
+        *,
+        progress: Progress | None = None,
+        terms: bool = True,
     ) -> Indexer:
-        return Indexer(self._engine(), store or self.store, self._embedder(), progress=progress)
+        return Indexer(
+            self._engine(), store or self.store, self._embedder(), progress=progress, terms=terms
+        )
 
     # -- commands ------------------------------------------------------------------------------
 

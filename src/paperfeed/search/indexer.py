@@ -74,11 +74,14 @@ class Indexer:
         embedder: Embedder | None,
         *,
         progress: Progress | None = None,
+        terms: bool = True,
     ) -> None:
         self.engine = engine
         self.store = store
         self.embedder = embedder
         self.progress = progress
+        # Each paper's terms for recommendations (off for a throwaway index: `eval beir`).
+        self.terms = terms
 
     def _report(self, stage: str, done: int, total: int | None) -> None:
         if self.progress is not None:
@@ -145,7 +148,7 @@ class Indexer:
                 self._commit_lexical(newest)
         if indexed or newest != meta.lexical_watermark:
             self._commit_lexical(newest)
-        if since is None:  # the whole catalog: every paper's terms are stored
+        if since is None and self.terms:  # the whole catalog: every paper's terms are stored
             self.store.terms.put((), complete=True)
         if applied is not None and newest is not None:
             horizon = overlap_start(newest)
@@ -155,7 +158,7 @@ class Indexer:
 
     def _store_terms(self, rows: Sequence[Any]) -> None:
         """The papers' terms (search/terms.py), stored as their words are indexed."""
-        if rows:
+        if rows and self.terms:
             self.store.terms.put(
                 (r.id, r.modified_at, paper_terms(r.title, r.abstract or "")) for r in rows
             )
@@ -164,7 +167,7 @@ class Indexer:
         """Store the terms of the papers indexed before the term store existed (an index
         written by an older version), in order of id, resumable; at most `limit` papers
         (None: all). The number stored; 0 once every paper's are."""
-        start = self.store.terms.filled_through()
+        start = self.store.terms.filled_through() if self.terms else None
         if start is None:
             return 0
         total = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +78,21 @@ def _fail_after(pages: int, endpoint: DayPagesEndpoint, failure: Response) -> An
     return route
 
 
-@pytest.fixture
-def reference(tmp_path: Path, endpoint: DayPagesEndpoint, url: str) -> Iterator[dict[str, str]]:
-    """The catalog an uninterrupted harvest of FIRST..LAST gives (in a catalog of its own)."""
-    runtime = Runtime(Settings(home=tmp_path / "reference", request_delay=0.0, http_retries=0))
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, str]:
+    """The catalog an uninterrupted harvest of FIRST..LAST gives (in a SQLite catalog of its
+    own, from a server of its own: made once for the module's tests on both backends)."""
+    server = FixtureServer()
+    server.route = DayPagesEndpoint(data_dir / "arxiv" / "oaipmh_oai_dc_2017Q1").route
+    server.start()
+    home = tmp_path_factory.mktemp("reference")
+    runtime = Runtime(Settings(home=home, request_delay=0.0, http_retries=0))
     try:
-        _harvest(runtime, url, [], from_date=FIRST, until=LAST)
-        yield _catalog(runtime)
+        _harvest(runtime, f"{server.url}/oai", [], from_date=FIRST, until=LAST)
+        return _catalog(runtime)
     finally:
         runtime.close()
+        server.stop()
 
 
 def test_harvesting_a_window_stores_every_record_of_its_days(

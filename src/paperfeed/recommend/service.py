@@ -26,7 +26,14 @@ Kept between calls (the same list of candidates for many readers: `ForYouService
 page's or the digest run's whole list and leaves each reader's seen papers out with
 `exclude`): the candidates' vectors in float32 and their words (`_Pool`, made again when the
 list, a vector or a paper's text changes, from the latest pool when the list moved), and each
-paper's words (`words.TermCache`)."""
+paper's words (`words.TermCache`).
+
+**Pools are made ahead of readers.** `prepare(candidates)` makes (or finds kept) a list's pool;
+a serving process calls it from the index follower's thread (`ForYouService.warm`) when it
+starts and whenever the page's list, the vectors or the kept words change, so no reader's
+request makes one. One pool is made at a time per process (`_building`): a ranking that needs
+a pool being made waits for it (and then finds it kept) rather than making it a second time.
+`builds` counts the pools made (vectors and words apart)."""
 
 from __future__ import annotations
 
@@ -95,11 +102,25 @@ class Recommender:
             OrderedDict()
         )
         self._lock = threading.Lock()
+        self._building = threading.Lock()  # one pool made at a time (see the module)
+        self.builds = 0  # pools made by this recommender (a list's vectors, its words)
 
     def ready(self) -> bool:
         """Whether there are paper vectors to rank with."""
         store = self._store()
         return store.meta.dim is not None and store.has_vectors()
+
+    def prepare(self, candidates: Sequence[int]) -> None:
+        """Make the pool of these candidates (their vectors and words) unless it is kept and
+        current, so that the next ranking of them makes none; cheap when nothing changed."""
+        store = self._store()
+        if not candidates or store.meta.dim is None or not store.has_vectors():
+            return
+        if self.weights.words:
+            self.terms.refresh()
+        pool = self._pool(store.vectors(store.meta.dim), candidates)
+        if self.weights.words:
+            self._words_of(pool)
 
     def rank(
         self,
@@ -164,10 +185,18 @@ class Recommender:
         self, pool: _Pool, liked: Sequence[int], rows: npt.NDArray[np.int64]
     ) -> model.Floats:
         """The words score of the pool's candidates at `rows` for the liked papers."""
-        if pool.words is None:
-            pool.words = self._word_pool(pool.ids)
-        words = pool.words
+        words = self._words_of(pool)
         return words.scores(words.liked_profile(liked, self.terms), rows)
+
+    def _words_of(self, pool: _Pool) -> WordPool:
+        """The pool's words, made on first use (one pool at a time: `_building`)."""
+        words = pool.words
+        if words is None:
+            with self._building:
+                words = pool.words
+                if words is None:
+                    words = pool.words = self._word_pool(pool.ids)
+        return words
 
     def _word_pool(self, ids: npt.NDArray[np.int64]) -> WordPool:
         """The words of these candidates, kept apart from their vectors (a vector added
@@ -186,6 +215,7 @@ class Recommender:
         made = _moved_words(before, ids, self.terms) if before is not None else None
         if made is None:
             made = WordPool.of(self.terms.get(ids.tolist()))
+        self.builds += 1
         with self._lock:
             self._word_pools[key] = (ids, made)
             while len(self._word_pools) > POOLS_KEPT:
@@ -202,22 +232,28 @@ class Recommender:
             if found is not None and np.array_equal(found.given, given):
                 self._pools.move_to_end(lookup)
                 return found
-        _, first = np.unique(given, return_index=True)
-        wanted = given[np.sort(first)]
-        with self._lock:
-            before = next(
-                (p for p in reversed(self._pools.values()) if p.version == vectors.version), None
-            )
-        if before is None:
-            ids, rows = vectors.rows(wanted.tolist())
-            pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32))
-        else:  # the rows of the papers the latest list held, the others from the index
-            pool = _Pool(vectors.version, given, *_reuse(before, wanted, vectors))
-        with self._lock:
-            self._pools[lookup] = pool
-            while len(self._pools) > POOLS_KEPT:
-                self._pools.popitem(last=False)
-        return pool
+        with self._building:  # (made meanwhile by another thread: kept now)
+            with self._lock:
+                found = self._pools.get(lookup)
+                if found is not None and np.array_equal(found.given, given):
+                    return found
+                before = next(
+                    (p for p in reversed(self._pools.values()) if p.version == vectors.version),
+                    None,
+                )
+            _, first = np.unique(given, return_index=True)
+            wanted = given[np.sort(first)]
+            if before is None:
+                ids, rows = vectors.rows(wanted.tolist())
+                pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32))
+            else:  # the rows of the papers the latest list held, the others from the index
+                pool = _Pool(vectors.version, given, *_reuse(before, wanted, vectors))
+            self.builds += 1
+            with self._lock:
+                self._pools[lookup] = pool
+                while len(self._pools) > POOLS_KEPT:
+                    self._pools.popitem(last=False)
+            return pool
 
 
 def _reuse(

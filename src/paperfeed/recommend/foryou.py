@@ -321,7 +321,9 @@ class ForYouService:
         words: `Recommender.prepare`) ahead of the readers, so that no request makes them.
         A serving process's index follower calls it after each poll (search/follow.py, wired
         in http/app.py): when the process starts, and again when the minute's list, the
-        vector index or the papers' words changed; otherwise it finds both kept (~1 ms)."""
+        vector index or the papers' words changed; otherwise it finds both kept (~1 ms). A
+        request that comes before it (the first seconds of a minute whose list moved, or a
+        poll that takes long) makes the pool itself, or waits for the one being made."""
         if not self.recommender.ready():
             return
         now = self.clock() if now is None else now

@@ -238,6 +238,7 @@ class Recommender:
             with self._lock:
                 found = self._pools.get(lookup)
                 if found is not None and np.array_equal(found.given, given):
+                    self._pools.move_to_end(lookup)
                     return found
                 before = next(
                     (p for p in reversed(self._pools.values()) if p.version == vectors.version),

@@ -7,15 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+from fastapi.testclient import TestClient
+
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.http.app import create_app
+from paperfeed.http.deps import SESSION_COOKIE
 from paperfeed.ingest.runner import write_batch
 from paperfeed.papers.record import PaperRecord
 from paperfeed.recommend.foryou import Reason, merge
 from paperfeed.runtime import Runtime
 from tests.recommend.conftest import AGENTS, MEMORY, NOW, like, new_user, pid
 from tests.support.cli import Cli
+from tests.support.waiting import wait_until
 
 
 def test_a_reader_who_likes_agent_memory_gets_agent_papers_first_with_reasons(
@@ -185,3 +189,23 @@ def test_one_pool_is_made_once_when_two_threads_need_it_at_once(rt: Runtime) -> 
     liked = [pid(rt, MEMORY[0])]
     assert rt.recommender.rank(liked, [], ids, limit=5)
     assert rt.recommender.builds == 2
+
+
+def test_a_serving_app_makes_the_pool_when_it_starts_not_in_the_first_request(
+    rt: Runtime,
+) -> None:
+    """The app's start (its lifespan) starts the index follower, whose first round makes the
+    page's pool; the reader's first `/for-you` then makes none."""
+    reader = new_user(rt, "first")
+    like(rt, reader, *MEMORY)
+    with TestClient(create_app(rt), base_url="http://127.0.0.1") as client:
+        wait_until(
+            lambda: rt.recommender.builds == 2,
+            within=60,
+            what=lambda: f"the pool not made at start ({rt.recommender.builds} made)",
+        )
+        client.cookies.set(SESSION_COOKIE, rt.accounts.start_session(reader))
+        page = client.get("/for-you")
+        assert page.status_code == 200
+        assert page.text.count('class="reason"') >= 5
+        assert rt.recommender.builds == 2

@@ -49,7 +49,9 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,16 +97,30 @@ def site_home() -> Path:
 
 
 class _Store:
-    """Stands for the app's index follower: the bench's store, nothing to follow."""
+    """Stands for the app's index follower: the bench's store, nothing to follow; its thread
+    runs the tasks the app gives it (`also`: For you's pool made ahead of the readers) once,
+    as the follower does after its first poll, and `join` waits for that."""
 
     def __init__(self, found: SearchStore) -> None:
         self.store = found
+        self._tasks: list[Callable[[], None]] = []
+        self._thread: threading.Thread | None = None
+
+    def also(self, task: Callable[[], None]) -> None:
+        if task not in self._tasks:
+            self._tasks.append(task)
 
     def start(self) -> None:
-        pass
+        if self._thread is None:
+            self._thread = threading.Thread(target=lambda: [t() for t in self._tasks])
+            self._thread.start()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
     def stop(self) -> None:
-        pass
+        self.join()
 
 
 def runtime(home: Path, days: int, clock: FrozenClock, **changes: Any) -> Runtime:
@@ -203,6 +219,12 @@ def bench_page(home: Path, pool: np.ndarray, days: int, loads: int, acts: int) -
     candidates = len(rt.for_you.candidates(since, NOW)[0])
     client = TestClient(create_app(rt), base_url="http://127.0.0.1")
     client.cookies.set(SESSION_COOKIE, rt.accounts.start_session(user))
+    started = time.perf_counter()
+    client.__enter__()  # the app starts serving (its lifespan starts the follower's thread)
+    index = rt.index
+    assert isinstance(index, _Store)
+    index.join()  # its work after starting: the candidates' pool (ForYouService.warm)
+    warmed = (time.perf_counter() - started) * 1000
 
     def load() -> tuple[float, float, str]:
         started = time.perf_counter()
@@ -212,6 +234,7 @@ def bench_page(home: Path, pool: np.ndarray, days: int, loads: int, acts: int) -
         server = float(answer.headers["server-timing"].split("dur=")[1])
         return server, wall, answer.text
 
+    built = rt.recommender.builds
     first, _, page = load()  # the first load of the day also records what it shows
     assert page.count('class="reason"') == 30, page.count('class="reason"')
     for _ in range(4):
@@ -235,12 +258,14 @@ def bench_page(home: Path, pool: np.ndarray, days: int, loads: int, acts: int) -
         server, _, page = load()
         assert f"/papers/{top[1]}/not-interested" not in page  # gone at once
         acted.append(server)
-    client.close()
+    client.__exit__(None, None, None)
     rt.close()
     return {
         "candidates": candidates,
         "days": days,
         "rated": 300,
+        "warmed_at_start_ms": round(warmed, 1),
+        "builds_in_requests": rt.recommender.builds - built,
         "first_load_ms": round(first, 1),
         "reload_ms": {
             "loads": loads,

@@ -5,13 +5,21 @@ What the page, the API, the CLI and the digest show comes from here."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+
+from fastapi.testclient import TestClient
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
+from paperfeed.http.app import create_app
+from paperfeed.http.deps import SESSION_COOKIE
+from paperfeed.ingest.runner import write_batch
+from paperfeed.papers.record import PaperRecord
 from paperfeed.recommend.foryou import Reason, merge
 from paperfeed.runtime import Runtime
-from tests.recommend.conftest import AGENTS, MEMORY, like, new_user, pid
+from tests.recommend.conftest import AGENTS, MEMORY, NOW, like, new_user, pid
 from tests.support.cli import Cli
+from tests.support.waiting import wait_until
 
 
 def test_a_reader_who_likes_agent_memory_gets_agent_papers_first_with_reasons(
@@ -115,3 +123,89 @@ def test_merge_takes_two_by_taste_then_one_by_follows_each_paper_once() -> None:
     ]  # fmt: skip
     assert merge(taste, follows, 3) == [(10, liked), (11, liked), (20, author)]
     assert merge([], follows, 2) == [(20, author), (11, author)]
+
+
+def test_the_candidates_pool_is_made_ahead_of_the_readers_by_the_index_follower(
+    rt: Runtime, clock: FrozenClock
+) -> None:
+    """A serving process makes the page's pool in the index follower's thread (after each
+    poll: `run_tasks`, as the app wires it), so a reader's request makes none; when the
+    minute's list moves (a new paper), the next round makes the new list's pool."""
+    create_app(rt)  # wires ForYouService.warm into the follower (nothing started here)
+    reader = new_user(rt, "warm")
+    like(rt, reader, *MEMORY)
+    assert rt.recommender.builds == 0
+    rt.index.run_tasks()  # the follower's round after a poll (the process has just started)
+    made = rt.recommender.builds
+    assert made == 2  # the list's vectors, its words
+    first = rt.for_you.recommend(reader, limit=5)
+    assert first.items and rt.recommender.builds == made  # the request made no pool
+    rt.index.run_tasks()  # nothing changed: nothing made
+    assert rt.recommender.builds == made
+    # A paper on agent memory comes in and is indexed (embedded: a vector, a new index
+    # version); the next minute's list holds it.
+    record = PaperRecord(
+        source="arxiv",
+        arxiv_id="2608.00001",
+        title="Long-term memory for LLM agents",
+        abstract="We give LLM agents a memory of their past sessions, stored as files.",
+        categories=["cs.AI"],
+        primary_category="cs.AI",
+        submitted_at=NOW + dt.timedelta(seconds=30),
+    )
+    write_batch(rt.engine, rt.catalog_writer, [record])
+    rt.index.after_import()
+    clock.advance(dt.timedelta(minutes=1))
+    rt.index.run_tasks()
+    assert rt.recommender.builds == made + 2
+    made = rt.recommender.builds
+    found = rt.for_you.recommend(reader, limit=30)
+    assert rt.recommender.builds == made
+    assert "2608.00001" in [item.card.arxiv_id for item in found.items]
+
+
+def test_one_pool_is_made_once_when_two_threads_need_it_at_once(rt: Runtime) -> None:
+    ids, _ = rt.for_you.candidates(NOW - dt.timedelta(days=7), NOW)
+    store = rt.search_store
+    assert store.meta.dim is not None
+    store.vectors(store.meta.dim)  # opened once (as the follower's first poll does)
+    start = threading.Barrier(3)
+    failed: list[BaseException] = []
+
+    def prepare() -> None:
+        start.wait()
+        try:
+            rt.recommender.prepare(ids)
+        except BaseException as exc:  # reported in the test's thread
+            failed.append(exc)
+
+    threads = [threading.Thread(target=prepare) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed
+    assert rt.recommender.builds == 2  # the vectors and the words, once each
+    liked = [pid(rt, MEMORY[0])]
+    assert rt.recommender.rank(liked, [], ids, limit=5)
+    assert rt.recommender.builds == 2
+
+
+def test_a_serving_app_makes_the_pool_when_it_starts_not_in_the_first_request(
+    rt: Runtime,
+) -> None:
+    """The app's start (its lifespan) starts the index follower, whose first round makes the
+    page's pool; the reader's first `/for-you` then makes none."""
+    reader = new_user(rt, "first")
+    like(rt, reader, *MEMORY)
+    with TestClient(create_app(rt), base_url="http://127.0.0.1") as client:
+        wait_until(
+            lambda: rt.recommender.builds == 2,
+            within=60,
+            what=lambda: f"the pool not made at start ({rt.recommender.builds} made)",
+        )
+        client.cookies.set(SESSION_COOKIE, rt.accounts.start_session(reader))
+        page = client.get("/for-you")
+        assert page.status_code == 200
+        assert page.text.count('class="reason"') >= 5
+        assert rt.recommender.builds == 2

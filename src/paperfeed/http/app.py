@@ -59,10 +59,14 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
         # anyio's worker threads. Its default of 40 lets a burst of CPU-bound requests starve
         # the event loop of the GIL (long tails); a few threads per process keep it responsive.
         anyio.to_thread.current_default_thread_limiter().total_tokens = runtime.settings.web_threads
+        runtime.index.start()  # following from the start: its work is done before requests
         yield
         runtime.close()
 
     routes = _routes()
+    # After each poll the index follower's thread makes For you's candidates' pool ahead of
+    # the readers (recommend/foryou.py ForYouService.warm).
+    runtime.index.also(runtime.for_you.warm)
 
     async def to_routes(scope: Scope, receive: Receive, send: Send) -> None:
         scope[RUNTIME_KEY] = runtime

@@ -316,6 +316,20 @@ class ForYouService:
             Recommended(card, reason) for card, _ in trend.papers if card.paper_id not in left_out
         ][:limit]
 
+    def warm(self, now: dt.datetime | None = None) -> None:
+        """The page's candidates of this minute read and their pool made (their vectors and
+        words: `Recommender.prepare`) ahead of the readers, so that no request makes them.
+        A serving process's index follower calls it after each poll (search/follow.py, wired
+        in http/app.py): when the process starts, and again when the minute's list, the
+        vector index or the papers' words changed; otherwise it finds both kept (~1 ms). A
+        request that comes before it (the first seconds of a minute whose list moved, or a
+        poll that takes long) makes the pool itself, or waits for the one being made."""
+        if not self.recommender.ready():
+            return
+        now = self.clock() if now is None else now
+        ids, _ = self.candidates(now - dt.timedelta(days=self.days), now)
+        self.recommender.prepare(ids)
+
     # -- what taste and follows choose (the page and the digest) --------------------------------
 
     def candidates(

@@ -18,7 +18,10 @@ directory's index up to date:
 * `paperfeed index update/build/check` (`update`, `rebuild`, `check`);
 * an index written before papers' terms were stored (search/terms.py) gets them filled in:
   by `paperfeed index update` at once (with progress), by a serving process TERMS_PER_POLL
-  papers at each poll.
+  papers at each poll;
+* after each poll the same thread runs the serving process's other background work given to
+  it with `also` (For you's candidates' pool made ahead of the readers: ForYouService.warm),
+  so that it follows the index it depends on, and no second scheduler is needed.
 
 One process at a time writes a data directory's index (`IndexWriterLock`, a file lock);
 other processes on the same directory only re-read what it wrote (`SearchStore.refreshed`)."""
@@ -164,6 +167,8 @@ class IndexFollower:
         self._deletions_at = 0.0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._tasks: list[Callable[[], None]] = []  # run after each poll (`also`)
+        self._failing_tasks: set[int] = set()
 
     # -- the local index -------------------------------------------------------------------------
 
@@ -299,6 +304,14 @@ class IndexFollower:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
 
+    def also(self, task: Callable[[], None]) -> None:
+        """Run `task` in the following thread after each poll (the same task once however
+        often given). It must be cheap when there is nothing to do; a failure is logged (once
+        until it succeeds again) and does not stop the others."""
+        with self._store_lock:
+            if task not in self._tasks:
+                self._tasks.append(task)
+
     def _run(self) -> None:
         failing = False
         while not self._stop.is_set():
@@ -309,7 +322,24 @@ class IndexFollower:
                 if not failing:  # once per outage, not every second
                     log.warning("following the catalog failed; retrying", exc_info=True)
                 failing = True
+            self.run_tasks()
             self._stop.wait(POLL_SECONDS)
+
+    def run_tasks(self) -> None:
+        """The tasks given with `also`, in order (what the following thread does after each
+        poll)."""
+        with self._store_lock:
+            tasks = list(self._tasks)
+        for n, task in enumerate(tasks):
+            if self._stop.is_set():
+                return
+            try:
+                task()
+                self._failing_tasks.discard(n)
+            except Exception:
+                if n not in self._failing_tasks:
+                    log.warning("a background task after following failed", exc_info=True)
+                self._failing_tasks.add(n)
 
     def poll(self) -> bool:
         """Apply what the catalog changed beyond this index, if anything; True when this

@@ -60,7 +60,7 @@ def test_weeks_and_months_show_their_days_and_skip_empty_periods(
     expect(page.get_by_role("link", name="← Previous")).to_have_count(0)
 
     # An empty month still finds its neighbours; a day view shows no range line.
-    page.goto(f"{site.url}/papers/month/2026-07".replace("07", "05"))
+    page.goto(f"{site.url}/papers/month/2026-05")
     expect(page.locator(".empty")).to_contain_text("No papers on this list yet")
     page.get_by_role("link", name="Next →").click()
     page.wait_for_url(f"{site.url}/papers/month/2026-06")

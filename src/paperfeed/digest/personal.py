@@ -26,7 +26,7 @@ from paperfeed.digest.editions import Edition
 from paperfeed.digest.preferences import Preferences
 from paperfeed.digest.render import MailSection, RatedPaper
 from paperfeed.recommend import rating_links
-from paperfeed.recommend.foryou import ForYouService, Reason, RunCache, name_reason
+from paperfeed.recommend.foryou import ForYouService, Picked, Reason, RunCache, name_reason
 
 DAYS = {"daily": 3, "weekly": 7}
 
@@ -100,10 +100,24 @@ class PersonalDigests:
         edition: Edition,
         now: dt.datetime,
     ) -> list[Personal]:
-        """`choose` for several subscribers (user id, preferences, trending papers by id),
-        the liked papers their reasons name read at once."""
+        """`choose` for several subscribers (user id, preferences, trending papers by id):
+        their signals, impressions and follows read in one query each for all of them
+        (`ForYouService.pick_many`, readers with the same number of papers together), the
+        liked papers their reasons name read at once."""
+        since = now - dt.timedelta(days=DAYS.get(edition.kind, 7))
+        by_limit: dict[int, list[int]] = {}
+        for uid, prefs, _ in asks:
+            if prefs.for_you or prefs.follows:
+                by_limit.setdefault(prefs.max_papers, []).append(uid)
+        picked: dict[tuple[int, int], Picked] = {}
+        for limit, user_ids in by_limit.items():
+            found = self.for_you.pick_many(
+                user_ids, now=now, since=since, limit=limit, cache=self.cache
+            )
+            picked.update(((limit, uid), p) for uid, p in zip(user_ids, found, strict=True))
         chosen = [
-            self._unnamed(uid, prefs, edition, trending, now) for uid, prefs, trending in asks
+            self._unnamed(uid, prefs, trending, picked.get((prefs.max_papers, uid)))
+            for uid, prefs, trending in asks
         ]
         self._read_titles([r.because for p in chosen for _, r in p.for_you if r.because])
         return [
@@ -117,16 +131,15 @@ class PersonalDigests:
         self,
         user_id: int,
         prefs: Preferences,
-        edition: Edition,
         trending: Sequence[int],
-        now: dt.datetime,
+        picked: Picked | None,
     ) -> Personal:
+        """One subscriber's sections from what taste and follows picked for them (None when
+        their preferences turned both off)."""
         limit = prefs.max_papers
         by_taste: list[tuple[int, Reason]] = []
         by_follows: list[tuple[int, Reason]] = []
-        if prefs.for_you or prefs.follows:
-            since = now - dt.timedelta(days=DAYS.get(edition.kind, 7))
-            picked = self.for_you.pick(user_id, now=now, since=since, limit=limit, cache=self.cache)
+        if picked is not None:
             if prefs.for_you:
                 by_taste = picked.by_taste
             if prefs.follows:

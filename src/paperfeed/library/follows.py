@@ -141,13 +141,24 @@ class FollowService:
 
     def follows(self, user: User) -> list[Follow]:
         """The reader's follows, oldest first."""
+        return self.follows_of([user.id])[user.id]
+
+    def follows_of(self, user_ids: Sequence[int]) -> dict[int, list[Follow]]:
+        """Several readers' follows (by user id), each reader's oldest first, in one query
+        (a digest run's batch of readers)."""
+        wanted = sorted(set(user_ids))
+        out: dict[int, list[Follow]] = {uid: [] for uid in wanted}
+        if not wanted:
+            return out
         query = (
             sa.select(follows)
-            .where(follows.c.user_id == user.id)
-            .order_by(follows.c.created_at, follows.c.id)
+            .where(follows.c.user_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(follows.c.user_id, follows.c.created_at, follows.c.id)
         )
         with self.reader.connect() as conn:
-            return [_follow(row) for row in conn.execute(query).mappings()]
+            for row in conn.execute(query, {"ids": wanted}).mappings():
+                out[row["user_id"]].append(_follow(row))
+        return out
 
     def get(self, user: User, follow_id: int) -> Follow:
         """One of the reader's follows; NotFound for anyone else's."""

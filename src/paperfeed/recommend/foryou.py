@@ -40,7 +40,7 @@ from paperfeed.community.cards import CardService, PaperCard
 from paperfeed.community.signals import TrendingService
 from paperfeed.db.schema import daily_papers, papers, recommendation_impressions
 from paperfeed.library.follows import Follow, FollowService
-from paperfeed.library.signals import ReaderSignals, reader_signals
+from paperfeed.library.signals import ReaderSignals, readers_signals
 from paperfeed.papers.ids import public_id
 from paperfeed.recommend.service import Recommender
 from paperfeed.search.service import SearchService
@@ -385,20 +385,46 @@ class ForYouService:
         """The reader's papers by taste and by follows among the candidates, each list best
         first (at most `limit` each). Papers recorded as recommended are left out, except
         those shown on the page since `page_day` (today's list stays as it was)."""
+        return self.pick_many(
+            [user_id], now=now, since=since, limit=limit, page_day=page_day, cache=cache
+        )[0]
+
+    def pick_many(
+        self,
+        user_ids: Sequence[int],
+        *,
+        now: dt.datetime,
+        since: dt.datetime,
+        limit: int,
+        page_day: dt.datetime | None = None,
+        cache: RunCache | None = None,
+    ) -> list[Picked]:
+        """`pick` for several readers (a digest run's batch), in their order: their signals,
+        impressions and follows read in one query each for all of them, and their liked
+        papers' words read at once, rather than a few queries per reader."""
+        wanted = list(dict.fromkeys(user_ids))
+        shown: dict[int, set[int]] = {uid: set() for uid in wanted}
+        kept: dict[int, set[int]] = {uid: set() for uid in wanted}
         with self.reader.connect() as conn:
-            signals = reader_signals(conn, user_id)
-            shown: set[int] = set()
-            kept: set[int] = set()
-            for pid, source, at in conn.execute(
-                sa.select(
-                    recommendation_impressions.c.paper_id,
-                    recommendation_impressions.c.source,
-                    recommendation_impressions.c.shown_at,
-                ).where(recommendation_impressions.c.user_id == user_id)
-            ):
-                shown.add(pid)
-                if page_day is not None and source == "page" and at >= page_day:
-                    kept.add(pid)
+            signals = readers_signals(conn, wanted)
+            if wanted:
+                for uid, pid, source, at in conn.execute(
+                    sa.select(
+                        recommendation_impressions.c.user_id,
+                        recommendation_impressions.c.paper_id,
+                        recommendation_impressions.c.source,
+                        recommendation_impressions.c.shown_at,
+                    ).where(
+                        recommendation_impressions.c.user_id.in_(
+                            sa.bindparam("ids", expanding=True)
+                        )
+                    ),
+                    {"ids": wanted},
+                ):
+                    shown[uid].add(pid)
+                    if page_day is not None and source == "page" and at >= page_day:
+                        kept[uid].add(pid)
+        follows = self.follow_service.follows_of(wanted)
         if cache is not None:
             if cache.hidden is None:
                 cache.hidden = self.cards.hidden_ids()
@@ -406,9 +432,39 @@ class ForYouService:
         else:
             hidden = self.cards.hidden_ids()
         ids, inside = self.candidates(since, now, cache)
-        excluded = signals.seen | (shown - kept) | hidden
+        liked = {pid for uid in wanted for pid in signals[uid].liked}
+        if len(wanted) > 1 and liked and self.recommender.weights.words:
+            # Their words in one read of the term store (each ranking finds them kept).
+            self.recommender.terms.get(sorted(liked))
+        return [
+            self._picked(
+                uid,
+                signals[uid],
+                shown[uid],
+                signals[uid].seen | (shown[uid] - kept[uid]) | hidden,
+                follows[uid],
+                ids,
+                inside,
+                limit,
+                cache,
+            )
+            for uid in user_ids
+        ]
+
+    def _picked(
+        self,
+        user_id: int,
+        signals: ReaderSignals,
+        shown: set[int],
+        excluded: set[int] | frozenset[int],
+        follows: list[Follow],
+        ids: list[int],
+        inside: frozenset[int],
+        limit: int,
+        cache: RunCache | None,
+    ) -> Picked:
+        """One reader's papers by taste and by follows, from what `pick_many` read."""
         by_taste = self._by_taste(user_id, signals, ids, excluded, limit) if signals.liked else []
-        follows = self._follows(user_id)
         by_follows: list[tuple[int, Reason]] = []
         taken: set[int] = set()
         for follow in follows:
@@ -418,7 +474,7 @@ class ForYouService:
                     taken.add(pid)
                     by_follows.append((pid, reason))
         by_follows = _round_robin(by_follows)[:limit]
-        return Picked(by_taste, by_follows, signals, follows, shown)
+        return Picked(by_taste, by_follows, signals, follows, set(shown))
 
     def _by_taste(
         self,
@@ -457,9 +513,6 @@ class ForYouService:
                 self._ranked.popitem(last=False)
         return ranked
 
-    def _follows(self, user_id: int) -> list[Follow]:
-        return self.follow_service.follows(_Reader(user_id))  # type: ignore[arg-type]
-
     def _follow_papers(self, follow: Follow, cache: RunCache | None) -> list[int]:
         key = (follow.kind, follow.value, tuple(sorted(follow.filters.items())))
         if cache is not None and key in cache.follow_papers:
@@ -471,13 +524,6 @@ class ForYouService:
         if cache is not None:
             cache.follow_papers[key] = found
         return found
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """What FollowService.follows reads of a user: the id."""
-
-    id: int
 
 
 def _round_robin(found: list[tuple[int, Reason]]) -> list[tuple[int, Reason]]:

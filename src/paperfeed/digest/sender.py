@@ -81,7 +81,7 @@ from paperfeed.mail.service import (
     RawMessage,
     alternative_message,
 )
-from paperfeed.recommend.foryou import record_impressions
+from paperfeed.recommend.foryou import record_impressions_of
 from paperfeed.workers import exit_with_parent
 
 log = logging.getLogger("paperfeed.digest")
@@ -795,9 +795,12 @@ class DigestSender:
         # A personal digest's papers count as recommended from now on (recommend/foryou.py).
         with self.engine.begin() as conn:
             conn.execute(digest_deliveries.insert(), values)
-            for _, _, personal in chosen.values():
-                if personal is not None:
-                    record_impressions(conn, personal.user_id, personal.recommended, "digest", now)
+            record_impressions_of(
+                conn,
+                [(p.user_id, p.recommended) for _, _, p in chosen.values() if p is not None],
+                "digest",
+                now,
+            )
             ids = dict(
                 conn.execute(
                     sa.select(digest_deliveries.c.subscription_id, digest_deliveries.c.id).where(

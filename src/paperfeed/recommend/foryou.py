@@ -204,9 +204,20 @@ def record_impressions(
 ) -> None:
     """Records papers as recommended to the reader (a paper already recorded keeps its first
     record), in the caller's transaction."""
+    record_impressions_of(conn, [(user_id, paper_ids)], source, now)
+
+
+def record_impressions_of(
+    conn: sa.Connection,
+    shown: Iterable[tuple[int, Iterable[int]]],
+    source: Source,
+    now: dt.datetime,
+) -> None:
+    """`record_impressions` for several readers (user id, paper ids) in one statement (a
+    digest batch's rows)."""
     rows = [
-        {"user_id": user_id, "paper_id": pid, "source": source, "shown_at": now}
-        for pid in dict.fromkeys(paper_ids)
+        {"user_id": uid, "paper_id": pid, "source": source, "shown_at": now}
+        for uid, pid in dict.fromkeys((uid, pid) for uid, ids in shown for pid in ids)
     ]
     if not rows:
         return

@@ -444,7 +444,12 @@ class ForYouService:
             hidden = self.cards.hidden_ids()
         ids, inside = self.candidates(since, now, cache)
         liked = {pid for uid in wanted for pid in signals[uid].liked}
-        if len(wanted) > 1 and liked and self.recommender.weights.words:
+        if (
+            len(wanted) > 1
+            and liked
+            and self.recommender.weights.words
+            and self.recommender.ready()
+        ):
             # Their words in one read of the term store (each ranking finds them kept).
             self.recommender.terms.get(sorted(liked))
         return [

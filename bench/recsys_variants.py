@@ -466,6 +466,8 @@ VARIANTS: dict[str, Score] = {
     "shipped + 0.5 primary category": _plus(shipped, 0.5, categories_signal(primary=True)),
     "shipped + 0.25 primary category": _plus(shipped, 0.25, categories_signal(primary=True)),
     "shipped + 0.25 categories": _plus(shipped, 0.25, categories_signal(primary=False)),
+    "shipped + 0.5 categories": _plus(shipped, 0.5, categories_signal(primary=False)),
+    "shipped + 1 primary category": _plus(shipped, 1.0, categories_signal(primary=True)),
     "robust z (median, MAD)": lambda d, r: robust_z(meaning(d, r)) + robust_z(words(d, r)),
     "reciprocal rank fusion (k 60)": fused_by_ranks,
     "weighted by each signal's top-10 z": confidence_weighted,

@@ -3,11 +3,14 @@ imported and embedded with the real model (MiniLM)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from paperfeed.db.schema import papers
+from paperfeed.recommend.categories import CategoryTable
 from paperfeed.recommend.service import Recommender, Weights
 from paperfeed.runtime import Runtime
 from tests.support.cli import Cli
@@ -188,3 +191,36 @@ def test_papers_without_categories_count_for_nothing(ranked: Runtime) -> None:
     assert sorted(order) == sorted(candidates)
     assert order[: len(hep) - 2] == hep[2:]
     assert len(with_signal.rank(liked, [], candidates, limit=1000)) == len(candidates)
+
+
+def test_the_category_table_follows_the_catalogs_changes(ranked: Runtime) -> None:
+    every = _all(ranked)
+    category = _categories(ranked)
+    table = CategoryTable(ranked.catalog, every=10.0)
+    table.refresh(now=0.0)
+    ids = np.asarray(every, np.int64)
+    codes = table.primary(ids)
+    names = {code: name for name, code in table.codes.items()}
+    assert [names[int(c)] for c in codes] == [category[pid] for pid in every]
+    outside = np.asarray([-1, 0, max(every) + 1, 10**9], np.int64)
+    assert table.primary(outside).tolist() == [-1, -1, -1, -1]
+    # A paper moved to another category, one that lost its categories: seen at the next look.
+    moved, emptied = every[0], every[1]
+    later = dt.datetime(2100, 1, 1)
+    with ranked.engine.begin() as conn:
+        conn.execute(
+            sa.update(papers)
+            .where(papers.c.id == moved)
+            .values(primary_category="cs.DL", categories=["cs.DL"], modified_at=later)
+        )
+        conn.execute(
+            sa.update(papers)
+            .where(papers.c.id == emptied)
+            .values(primary_category=None, categories=[], modified_at=later)
+        )
+    table.refresh(now=5.0)  # (within 10 s of the last look: not looked)
+    assert table.primary(ids[:2]).tolist() == codes[:2].tolist()
+    table.refresh(now=11.0)
+    found = table.primary(ids[:3])
+    assert found[0] == table.codes["cs.DL"]
+    assert found[1] == -1 and found[2] == codes[2]

@@ -7,7 +7,6 @@ measured on the dev sets of `python -m bench recsys` (bench/README.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,32 +128,13 @@ def soft_max_centres(sims: Floats, sizes: Floats, sharpness: float) -> Floats:
     return out
 
 
-@dataclass(frozen=True)
-class Categories:
-    """Papers' arXiv categories (primary first) as integer codes: `primary[i]` is the code of
-    paper i's primary category, -1 for a paper without categories; `codes` numbers each
-    category name."""
-
-    codes: dict[str, int]
-    primary: npt.NDArray[np.int64]
-
-    @classmethod
-    def of(cls, lists: Sequence[Sequence[str]]) -> Categories:
-        codes: dict[str, int] = {}
-        primary = np.fromiter(
-            (codes.setdefault(c[0], len(codes)) if c else -1 for c in lists), np.int64, len(lists)
-        )
-        return cls(codes, primary)
-
-
-def shared_categories(candidates: Categories, liked: Sequence[Sequence[str]]) -> Floats:
-    """For each candidate, how many of the liked papers (their categories, primary first) have
-    its primary category as theirs: a reader's field. A paper without categories counts for
-    nothing (a candidate without any scores 0)."""
-    counts = np.zeros(len(candidates.codes) + 1, np.float32)  # the last: no category
-    for categories in liked:
-        code = candidates.codes.get(categories[0], -1) if categories else -1
-        if code >= 0:
-            counts[code] += 1
-    out: Floats = counts[candidates.primary]
+def shared_categories(
+    candidates: npt.NDArray[np.int32], liked: npt.NDArray[np.int32], categories: int
+) -> Floats:
+    """For each candidate (its primary category's code, one of `categories`; -1: none), how
+    many of the liked papers (their primary categories' codes) have it as theirs: a reader's
+    field. A paper without categories counts for nothing (such a candidate scores 0)."""
+    counts = np.zeros(categories + 1, np.float32)  # the last: no category (-1)
+    counts[:categories] = np.bincount(liked[liked >= 0], minlength=categories)[:categories]
+    out: Floats = counts[candidates]
     return out

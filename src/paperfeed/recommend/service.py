@@ -29,8 +29,8 @@ Kept between calls (the same list of candidates for many readers: `ForYouService
 page's or the digest run's whole list and leaves each reader's seen papers out with
 `exclude`): the candidates' vectors in float32, their categories and their words (`_Pool`,
 made again when the list, a vector or a paper changes, from the latest pool when the list
-moved), and each paper's words (`words.TermCache`). The liked papers' categories are read from
-the catalog at each ranking (one query).
+moved), and each paper's words (`words.TermCache`) and primary category
+(`categories.CategoryTable`, the whole catalog's: read once, then following its changes).
 
 **Pools are made ahead of readers.** `prepare(candidates)` makes (or finds kept) a list's pool;
 a serving process calls it from the index follower's thread (`ForYouService.warm`) when it
@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend import model
+from paperfeed.recommend.categories import CategoryTable
 from paperfeed.recommend.words import TermCache, WordPool
 from paperfeed.search.store import SearchStore
 from paperfeed.search.vectors import VectorIndex
@@ -89,7 +90,7 @@ class _Pool:
     given: npt.NDArray[np.int64]
     ids: npt.NDArray[np.int64]
     columns: model.Floats  # (dimensions, candidates), C order
-    categories: model.Categories  # of `ids` (none: every paper without)
+    categories: npt.NDArray[np.int32]  # of `ids`: their primary categories' codes
     words: WordPool | None = None
 
 
@@ -105,6 +106,7 @@ class Recommender:
         self.catalog = catalog
         self.weights = weights or Weights()
         self.terms = TermCache(catalog, lambda: store().terms)
+        self.categories = CategoryTable(catalog)
         self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
         self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
             OrderedDict()
@@ -173,9 +175,12 @@ class Recommender:
         if w.words:
             signals.append((w.words, self.word_scores(pool, liked_ids.tolist(), rows)))
         if w.categories:
-            liked_categories = self.categories_of(sorted(set(liked)))
-            shared = model.shared_categories(pool.categories, liked_categories)
-            signals.append((w.categories, shared[rows]))
+            self.categories.refresh()
+            liked_codes = self.categories.primary(np.fromiter(set(liked), np.int64))
+            shared = model.shared_categories(
+                pool.categories[rows], liked_codes, len(self.categories.codes)
+            )
+            signals.append((w.categories, shared))
         if len(against.vectors):
             dislikes = model.soft_max_centres(sims[k:], against.sizes, w.sharpness)
             signals.append((-w.dislikes, dislikes[rows]))
@@ -234,22 +239,12 @@ class Recommender:
                 self._word_pools.popitem(last=False)
         return made
 
-    def _categories(self, ids: npt.NDArray[np.int64]) -> model.Categories:
-        """The papers' categories from the catalog (none read when they weigh nothing)."""
+    def _categories(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        """The papers' primary categories' codes (none read when they weigh nothing)."""
         if not self.weights.categories:
-            return model.Categories.of([[]] * len(ids))
-        return model.Categories.of(self.categories_of(ids.tolist()))
-
-    def categories_of(self, paper_ids: Sequence[int]) -> list[list[str]]:
-        """Each paper's arXiv categories, primary first ([] for a paper without, or not in
-        the catalog)."""
-        found = self.catalog.get_many(paper_ids, ["primary_category", "categories"])
-        out: list[list[str]] = []
-        for pid in paper_ids:
-            row = found.get(pid) or {}
-            primary, others = row.get("primary_category"), row.get("categories") or []
-            out.append([primary, *(c for c in others if c != primary)] if primary else others)
-        return out
+            return np.full(len(ids), -1, np.int32)
+        self.categories.refresh()
+        return self.categories.primary(ids)
 
     def _pool(self, vectors: VectorIndex, candidates: Sequence[int]) -> _Pool:
         """The kept pool of these candidates, made when the list, a vector (the index's

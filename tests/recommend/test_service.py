@@ -224,3 +224,13 @@ def test_the_category_table_follows_the_catalogs_changes(ranked: Runtime) -> Non
     found = table.primary(ids[:3])
     assert found[0] == table.codes["cs.DL"]
     assert found[1] == -1 and found[2] == codes[2]
+    # A new paper (a catalog's new id, past the table's end) seen at a forced look.
+    newest = max(every) + 5000
+    with ranked.engine.begin() as conn:
+        row = dict(conn.execute(sa.select(papers).where(papers.c.id == every[2])).mappings().one())
+        row.update(id=newest, arxiv_id="2101.99999", modified_at=later + dt.timedelta(days=1))
+        conn.execute(papers.insert().values(**row))
+    table.refresh(now=12.0)  # (within 10 s)
+    assert table.primary(np.asarray([newest], np.int64)).tolist() == [-1]
+    table.refresh(now=12.0, force=True)
+    assert table.primary(np.asarray([newest], np.int64)).tolist() == [codes[2]]

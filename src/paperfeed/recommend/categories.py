@@ -41,12 +41,13 @@ class CategoryTable:
         self._looked: float | None = None
         self._lock = threading.Lock()
 
-    def refresh(self, now: float | None = None) -> None:
+    def refresh(self, now: float | None = None, *, force: bool = False) -> None:
         """Read the table (the first time) or the papers changed since the last look (at most
-        one look every `every` seconds of `now`, time.monotonic() by default)."""
+        one look every `every` seconds of `now`, time.monotonic() by default, unless
+        `force`d)."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            if self._looked is not None and now - self._looked < self.every:
+            if not force and self._looked is not None and now - self._looked < self.every:
                 return
             self._looked = now
             with self.catalog.reader.connect() as conn:

@@ -240,10 +240,11 @@ class Recommender:
         return made
 
     def _categories(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
-        """The papers' primary categories' codes (none read when they weigh nothing)."""
+        """The papers' primary categories' codes (none read when they weigh nothing), the
+        catalog's changes looked at first (a pool made for a changed paper holds its new one)."""
         if not self.weights.categories:
             return np.full(len(ids), -1, np.int32)
-        self.categories.refresh()
+        self.categories.refresh(force=True)
         return self.categories.primary(ids)
 
     def _pool(self, vectors: VectorIndex, candidates: Sequence[int]) -> _Pool:

@@ -51,7 +51,7 @@ from bench.common import cache_dir
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
 from paperfeed.progress import ProgressEvent
-from paperfeed.recommend.service import Recommender
+from paperfeed.recommend.service import Recommender, Weights
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.lexical import IndexDocument, LexicalIndex
 from paperfeed.search.store import IndexMeta, SearchStore
@@ -287,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-digests", action="store_true")
+    parser.add_argument(
+        "--no-categories", action="store_true", help="the model without its categories signal"
+    )
     args = parser.parse_args(argv)
 
     root = work_dir()
@@ -296,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     build_vectors(ids, root, args.seed)
     build_terms(catalog, root)
     opened = store(root)  # (as the app's: one store, refreshed when the index changes)
-    service = Recommender(lambda: opened, catalog)
+    weights = Weights(categories=0.0) if args.no_categories else Weights()
+    service = Recommender(lambda: opened, catalog, weights=weights)
     result: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "load": os.getloadavg(),

@@ -14,9 +14,9 @@ authors standing in for readers.
 - Readers whose (liked, relevant) lists are the same as another's (co-authors of all the
   same papers) are kept once; then at most `--users` readers are drawn (seeded).
 
-`papers.jsonl` holds the candidates and the liked papers, with `categories` and `submitted`
-as well (ignored by `paperfeed eval recsys`; `bench/recsys.py` uses the categories for its
-popularity baseline). Deterministic for the same data and options."""
+`papers.jsonl` holds the candidates and the liked papers, with `categories` (primary first:
+the recommender's categories signal, and bench/recsys.py's popularity baseline) and
+`submitted` (ignored by `paperfeed eval recsys`). Deterministic for the same data and options."""
 
 from __future__ import annotations
 

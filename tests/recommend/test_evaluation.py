@@ -20,15 +20,20 @@ def _write(folder: Path, papers: list[dict[str, object]], users: list[dict[str, 
     return folder
 
 
-def _small_folder(data_dir: Path, target: Path) -> Path:
-    """The 200 real papers (three with their abstract left out); four readers, each liking
-    three papers of one primary category and looking for the others of it among the rest."""
+def _small_folder(data_dir: Path, target: Path, *, categories: bool = False) -> Path:
+    """The 200 real papers (three with their abstract left out; with `categories`, their
+    arXiv categories but for every tenth paper's); four readers, each liking three papers of
+    one primary category and looking for the others of it among the rest."""
     with gzip.open(data_dir / HEAD200, "rt") as lines:
         records = [json.loads(line) for line in lines]
     papers: list[dict[str, object]] = [
         {"id": r["id"], "title": r["title"], "abstract": "" if n % 67 == 5 else r["abstract"]}
         for n, r in enumerate(records)
     ]
+    if categories:
+        for n, (paper, r) in enumerate(zip(papers, records, strict=True)):
+            if n % 10:
+                paper["categories"] = r["categories"].split()
     users: list[dict[str, object]] = []
     for category in ("astro-ph", "hep-ph", "cond-mat.mtrl-sci", "hep-th"):
         own = [r["id"] for r in records if r["categories"].split()[0] == category]
@@ -60,6 +65,25 @@ def test_eval_recsys_scores_the_recommender_on_a_folder(data_dir: Path, tmp_path
     assert metrics["auc"] > 0.75 and metrics["ndcg@10"] > 0.3
     table = cli("eval", "recsys", folder, "--no-progress").stdout
     assert "nDCG@10" in table and f"{metrics['ndcg@10']:.4f}" in table
+
+
+def test_eval_recsys_uses_the_papers_categories_where_the_folder_gives_them(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The readers look for papers of their liked papers' primary category: with the
+    categories in the folder (a tenth of the papers without), the ranking finds more of them."""
+    cli = _cli(tmp_path)
+    bare = _small_folder(data_dir, tmp_path / "bare")
+    given = _small_folder(data_dir, tmp_path / "given", categories=True)
+    without = json.loads(cli("eval", "recsys", bare, "--json", "--no-progress").stdout)
+    with_them = json.loads(cli("eval", "recsys", given, "--json", "--no-progress").stdout)
+    assert with_them["users"] == without["users"] == 4
+    assert with_them["auc"] > without["auc"]
+    assert with_them["ndcg@10"] >= without["ndcg@10"]
+    papers = read_papers(given)
+    assert papers["0704.0002"].categories == ("math.CO", "cs.CG")
+    assert papers["0704.0001"].categories == ()  # (the first of every ten: none given)
+    assert read_papers(bare)["0704.0002"].categories == ()
 
 
 def test_a_reader_with_only_dislikes_is_ranked_in_the_given_order(
@@ -104,6 +128,16 @@ def test_eval_recsys_reports_what_is_wrong_with_a_folder(tmp_path: Path) -> None
         ('{"id": "a", "title": "A"}\n{"id": "a", "title": "B"}\n', "", "'a' appears twice"),
         ("[1, 2]\n", "", "papers.jsonl:1: not a JSON object"),
         ("", "", "holds no papers"),
+        (
+            '{"id": "a", "title": "A", "categories": "cs.LG"}\n',
+            "",
+            "papers.jsonl:1: field 'categories' must be a list of category names",
+        ),
+        (
+            '{"id": "a", "title": "A", "categories": ["cs.LG", 3]}\n',
+            "",
+            "papers.jsonl:1: field 'categories' must be a list of category names",
+        ),
         (
             '{"id": "a", "title": "A"}\n',
             '{"user": "u", "liked": "a", "candidates": ["a"], "relevant": ["a"]}\n',

@@ -176,7 +176,9 @@ def test_a_changed_text_is_read_again(ranked: Runtime) -> None:  # noqa: F811
     every = _all(ranked)
     liked, candidates = every[:2], every[2:]
     words = Recommender(
-        lambda: ranked.search_store, ranked.catalog, weights=Weights(meaning=0.0, dislikes=0.0)
+        lambda: ranked.search_store,
+        ranked.catalog,
+        weights=Weights(meaning=0.0, dislikes=0.0, categories=0.0),
     )
     words.terms.every = 0.0  # look at the catalog's changes on every call
     before = [r.paper_id for r in words.rank(liked, [], candidates, limit=len(candidates))]
@@ -222,7 +224,9 @@ def test_a_ranking_reads_each_paper_s_stored_terms_not_its_text(ranked: Runtime)
 
     def order() -> list[int]:
         words = Recommender(
-            lambda: ranked.search_store, ranked.catalog, weights=Weights(meaning=0, dislikes=0)
+            lambda: ranked.search_store,
+            ranked.catalog,
+            weights=Weights(meaning=0, dislikes=0, categories=0),
         )
         return [r.paper_id for r in words.rank(liked, [], candidates, limit=len(candidates))]
 

@@ -246,8 +246,9 @@ def eval_similar(runtime: Runtime, directory: Path, as_json: bool, progress: boo
 @pass_runtime
 def eval_recsys(runtime: Runtime, directory: Path, as_json: bool, progress: bool | None) -> None:
     """nDCG@10, Recall@50, AUC and MRR of the "For you" recommender, averaged over the
-    readers of a folder: papers.jsonl (id, title, abstract) and users.jsonl (user, and lists
-    of paper ids liked, disliked, candidates, relevant). Each reader's candidates are ranked
+    readers of a folder: papers.jsonl (id, title, abstract, and optionally categories: a list,
+    primary first) and users.jsonl (user, and lists of paper ids liked, disliked, candidates,
+    relevant). Each reader's candidates are ranked
     from their liked and disliked papers alone, in a temporary catalog."""
     from paperfeed.recommend.evaluation import RecsysError, evaluate_recsys
 

@@ -1,9 +1,10 @@
 """`paperfeed eval recsys DIR`: the recommender measured on a folder of readers, through the
 same Recommender `/for-you` calls, over a temporary catalog loaded from the folder.
 
-The folder holds `papers.jsonl` (one object a line: `id`, `title`, `abstract`; other keys are
-ignored) and `users.jsonl` (one object a line: `user`, and lists of paper ids `liked`,
-`disliked`, `candidates`, `relevant`). Each reader's `liked` and `disliked` go to the
+The folder holds `papers.jsonl` (one object a line: `id`, `title`, `abstract`, and optionally
+`categories`, the paper's arXiv categories, primary first; other keys are ignored) and
+`users.jsonl` (one object a line: `user`, and lists of paper ids `liked`, `disliked`,
+`candidates`, `relevant`). Each reader's `liked` and `disliked` go to the
 recommender, which ranks their `candidates`; `relevant` says which candidates count. Reported,
 averaged over readers: nDCG@10, Recall@50, AUC (relevant candidates against the others) and
 MRR (over the whole ranking)."""
@@ -52,6 +53,7 @@ class Paper:
     id: str
     title: str
     abstract: str
+    categories: tuple[str, ...] = ()
 
 
 def _lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -83,11 +85,16 @@ def read_papers(directory: Path) -> dict[str, Paper]:
             raise RecsysError(f"{where}: paper id {pid!r} appears twice")
         title = _text(where, row, "title", required=True)
         abstract = _text(where, row, "abstract", required=False)  # may be empty
+        categories = row.get("categories") or []
+        if not isinstance(categories, list) or not all(
+            isinstance(c, str) and c.strip() for c in categories
+        ):
+            raise RecsysError(f"{where}: field 'categories' must be a list of category names")
         try:
-            PaperRecord(source="recsys-eval", title=title, abstract=abstract)
+            PaperRecord(source="recsys-eval", title=title, abstract=abstract, categories=categories)
         except ValueError as exc:  # over the catalog's caps
             raise RecsysError(f"{where}: {exc}") from None
-        found[pid] = Paper(pid, title, abstract)
+        found[pid] = Paper(pid, title, abstract, tuple(c.strip() for c in categories))
     if not found:
         raise RecsysError(f"{path} holds no papers")
     return found
@@ -196,7 +203,8 @@ class RecsysEvaluation:
     def _load(self) -> dict[str, int]:
         """Every paper of the folder as a catalog paper; returns folder id -> paper id."""
         papers = ((p.id, p.title, p.abstract) for p in self.papers.values())
-        doc_of = load_documents(self.runtime, papers, source="recsys-eval")
+        categories = {p.id: p.categories for p in self.papers.values() if p.categories}
+        doc_of = load_documents(self.runtime, papers, source="recsys-eval", categories=categories)
         return {doc: pid for pid, doc in doc_of.items()}
 
     @property

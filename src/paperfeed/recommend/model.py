@@ -126,3 +126,15 @@ def soft_max_centres(sims: Floats, sizes: Floats, sharpness: float) -> Floats:
     weighted = (sizes / sizes.sum()).astype(np.float32) @ powers
     out: Floats = (top + np.log(weighted) / np.float32(sharpness)).astype(np.float32)
     return out
+
+
+def shared_categories(
+    candidates: npt.NDArray[np.int32], liked: npt.NDArray[np.int32], categories: int
+) -> Floats:
+    """For each candidate (its primary category's code, one of `categories`; -1: none), how
+    many of the liked papers (their primary categories' codes) have it as theirs: a reader's
+    field. A paper without categories counts for nothing (such a candidate scores 0)."""
+    counts = np.zeros(categories + 1, np.float32)  # the last: no category (-1)
+    counts[:categories] = np.bincount(liked[liked >= 0], minlength=categories)[:categories]
+    out: Floats = counts[candidates]
+    return out

@@ -14,6 +14,9 @@ bench/README.md):
   compared with 32 vectors rather than hundreds;
 - **words**: the dot product of the candidate's tf-idf vector of words and word pairs with
   the sum of the liked papers' (recommend/words.py);
+- **categories**: how many of the liked papers have the candidate's primary arXiv category
+  as theirs (`model.shared_categories`: a reader's field; papers without categories count for
+  nothing);
 - **dislikes**: minus the smooth maximum of the similarities to the disliked papers (their
   centres likewise).
 
@@ -24,9 +27,10 @@ Deterministic: the same inputs give the same order (ties by paper id).
 
 Kept between calls (the same list of candidates for many readers: `ForYouService` passes the
 page's or the digest run's whole list and leaves each reader's seen papers out with
-`exclude`): the candidates' vectors in float32 and their words (`_Pool`, made again when the
-list, a vector or a paper's text changes, from the latest pool when the list moved), and each
-paper's words (`words.TermCache`).
+`exclude`): the candidates' vectors in float32, their categories and their words (`_Pool`,
+made again when the list, a vector or a paper changes, from the latest pool when the list
+moved), and each paper's words (`words.TermCache`) and primary category
+(`categories.CategoryTable`, the whole catalog's: read once, then following its changes).
 
 **Pools are made ahead of readers.** `prepare(candidates)` makes (or finds kept) a list's pool;
 a serving process calls it from the index follower's thread (`ForYouService.warm`) when it
@@ -47,6 +51,7 @@ import numpy.typing as npt
 
 from paperfeed.papers.catalog import Catalog
 from paperfeed.recommend import model
+from paperfeed.recommend.categories import CategoryTable
 from paperfeed.recommend.words import TermCache, WordPool
 from paperfeed.search.store import SearchStore
 from paperfeed.search.vectors import VectorIndex
@@ -62,6 +67,7 @@ class Weights:
     meaning: float = 1.0
     words: float = 1.0
     dislikes: float = 0.5
+    categories: float = 0.5
     centres: int = 32  # of interest, at most (liked papers; disliked ones likewise)
 
 
@@ -84,6 +90,7 @@ class _Pool:
     given: npt.NDArray[np.int64]
     ids: npt.NDArray[np.int64]
     columns: model.Floats  # (dimensions, candidates), C order
+    categories: npt.NDArray[np.int32]  # of `ids`: their primary categories' codes
     words: WordPool | None = None
 
 
@@ -99,6 +106,7 @@ class Recommender:
         self.catalog = catalog
         self.weights = weights or Weights()
         self.terms = TermCache(catalog, lambda: store().terms)
+        self.categories = CategoryTable(catalog)
         self._pools: OrderedDict[tuple[int, ...], _Pool] = OrderedDict()
         self._word_pools: OrderedDict[tuple[int, ...], tuple[npt.NDArray[np.int64], WordPool]] = (
             OrderedDict()
@@ -166,6 +174,13 @@ class Recommender:
         signals = [(w.meaning, meaning[rows])]
         if w.words:
             signals.append((w.words, self.word_scores(pool, liked_ids.tolist(), rows)))
+        if w.categories:
+            self.categories.refresh()
+            liked_codes = self.categories.primary(np.fromiter(set(liked), np.int64))
+            shared = model.shared_categories(
+                pool.categories[rows], liked_codes, len(self.categories.codes)
+            )
+            signals.append((w.categories, shared))
         if len(against.vectors):
             dislikes = model.soft_max_centres(sims[k:], against.sizes, w.sharpness)
             signals.append((-w.dislikes, dislikes[rows]))
@@ -224,6 +239,14 @@ class Recommender:
                 self._word_pools.popitem(last=False)
         return made
 
+    def _categories(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        """The papers' primary categories' codes (none read when they weigh nothing), the
+        catalog's changes looked at first (a pool made for a changed paper holds its new one)."""
+        if not self.weights.categories:
+            return np.full(len(ids), -1, np.int32)
+        self.categories.refresh(force=True)
+        return self.categories.primary(ids)
+
     def _pool(self, vectors: VectorIndex, candidates: Sequence[int]) -> _Pool:
         """The kept pool of these candidates, made when the list, a vector (the index's
         version) or a kept paper's words changed."""
@@ -248,9 +271,10 @@ class Recommender:
             wanted = given[np.sort(first)]
             if before is None:
                 ids, rows = vectors.rows(wanted.tolist())
-                pool = _Pool(vectors.version, given, ids, np.asarray(rows, np.float32).T.copy())
+                columns = np.asarray(rows, np.float32).T.copy()
             else:  # the rows of the papers the latest list held, the others from the index
-                pool = _Pool(vectors.version, given, *_reuse(before, wanted, vectors))
+                ids, columns = _reuse(before, wanted, vectors)
+            pool = _Pool(vectors.version, given, ids, columns, self._categories(ids))
             self.builds += 1
             with self._lock:
                 self._pools[lookup] = pool

@@ -164,9 +164,14 @@ def _load_corpus(runtime: Runtime, path: Path) -> dict[int, str]:
 
 
 def load_documents(
-    runtime: Runtime, docs: Iterable[tuple[str, str, str]], *, source: str = "beir"
+    runtime: Runtime,
+    docs: Iterable[tuple[str, str, str]],
+    *,
+    source: str = "beir",
+    categories: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[int, str]:
-    """Insert each (id, title, abstract) as its own paper, in order; returns paper id -> id."""
+    """Insert each (id, title, abstract) as its own paper, in order, with its arXiv
+    `categories` (by id, primary first) where given; returns paper id -> id."""
     doc_of: dict[int, str] = {}
     batch: list[tuple[str, PaperRecord]] = []
 
@@ -177,7 +182,15 @@ def load_documents(
         batch.clear()
 
     for doc, title, text in docs:
-        batch.append((doc, PaperRecord(source=source, title=title, abstract=text)))
+        cats = list((categories or {}).get(doc, ()))
+        record = PaperRecord(
+            source=source,
+            title=title,
+            abstract=text,
+            primary_category=cats[0] if cats else None,
+            categories=cats,
+        )
+        batch.append((doc, record))
         if len(batch) >= 2000:
             flush()
     if batch:

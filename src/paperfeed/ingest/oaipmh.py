@@ -339,7 +339,8 @@ class _Reader:
         self.ended = False  # the last chunk is the file's end
         self.lines_before = 0  # line breaks before the window
         self.seen = 0  # record start tags read so far
-        self.starts: deque[tuple[int, int]] = deque()  # (ordinal, offset) in the window
+        # (ordinal, offset, name) of the record start tags in the window
+        self.starts: deque[tuple[int, int, bytes]] = deque()
         self.prefix = b""  # what the parser reads before the file's bytes from `at`
         self.at = 0  # the file's offset the parser reads next
         self.upcoming = 0  # index in `starts` of the first start tag from `at` on
@@ -364,7 +365,7 @@ class _Reader:
             offset = self.window_at + match.start()
             if offset > last:
                 self.seen += 1
-                self.starts.append((self.seen, offset))
+                self.starts.append((self.seen, offset, match[1]))
         while self.starts and self.starts[0][1] < self.window_at:
             self.starts.popleft()
             self.upcoming = max(0, self.upcoming - 1)
@@ -391,35 +392,36 @@ class _Reader:
         while upcoming < len(starts) and starts[upcoming][1] < self.at:
             upcoming += 1
         self.upcoming = upcoming
-        following = starts[upcoming][1] - self.window_at if upcoming < len(starts) else None
+        following, name = -1, b""  # the next record start tag in the window (-1: none)
+        if upcoming < len(starts):
+            _, following, name = starts[upcoming]
+            following -= self.window_at
         if self.closing is not None and following != start:  # a record's content
-            cut = end if following is None else min(end, following)
-            closing = self._end_tag(start)
-            if closing is not None and closing[0] < cut:
-                if closing[1] <= end or closing[0] == start:
-                    cut, self.closing = closing[1], None
+            cut = end if following < 0 else min(end, following)
+            tag = self._end_tag(start, self.closing)
+            if tag is not None and tag[0] < cut:
+                if tag[1] <= end or tag[0] == start:
+                    cut, self.closing = tag[1], None
                 else:
-                    cut = closing[0]  # the end tag whole in the next piece
+                    cut = tag[0]  # the end tag whole in the next piece
         else:  # up to the next tag's end
             tag_end = window.find(b">", start)
             cut = end if tag_end < 0 else tag_end + 1
-            tag = None if following is None else _RECORD_START.match(window, following)
-            if tag is not None and following is not None and following < cut:
-                self.closing = b"</" + tag[1]
+            if 0 <= following < cut:  # a record's start tag
+                self.closing = b"</" + name
             else:
                 cut = min(cut, end)
         self.at = self.window_at + cut
         return window[start:cut]
 
-    def _end_tag(self, start: int) -> tuple[int, int] | None:
-        """Where the end tag of the record being read starts and ends in the window."""
-        assert self.closing is not None
-        at = self.window.find(self.closing, start)
+    def _end_tag(self, start: int, closing: bytes) -> tuple[int, int] | None:
+        """Where the end tag `closing` (`</record`) starts and ends in the window."""
+        at = self.window.find(closing, start)
         while at >= 0:
-            match = _TAG_END.match(self.window, at + len(self.closing))
+            match = _TAG_END.match(self.window, at + len(closing))
             if match:
                 return at, match.end()
-            at = self.window.find(self.closing, at + 1)
+            at = self.window.find(closing, at + 1)
         return None
 
     def resume_at(self, ordinal: int, envelope: bytes) -> bool:
@@ -430,7 +432,7 @@ class _Reader:
             self.at = self.window_at + len(self.window)  # passed over
             if not self._pull():
                 return False
-        offset = next((at for n, at in self.starts if n == ordinal), None)
+        offset = next((at for n, at, _ in self.starts if n == ordinal), None)
         if offset is None:
             return False
         start = offset - self.window_at

@@ -380,49 +380,47 @@ class _Reader:
             size = len(self.prefix) if size < 0 else size
             data, self.prefix = self.prefix[:size], self.prefix[size:]
             return data
-        while len(self.window) - (self.at - self.window_at) <= _OVERLAP and self._pull():
-            pass
-        window, start = self.window, self.at - self.window_at
+        at = self.at
+        while not self.ended and self.window_at + len(self.window) - at <= _OVERLAP:
+            self._pull()
+        window, window_at = self.window, self.window_at
+        start = at - window_at
         end = len(window) if self.ended else len(window) - _OVERLAP
-        if size >= 0:
-            end = min(end, start + size)
+        if 0 <= size < end - start:
+            end = start + size
         if start >= end:
             return b""
-        starts, upcoming = self.starts, self.upcoming
-        while upcoming < len(starts) and starts[upcoming][1] < self.at:
-            upcoming += 1
-        self.upcoming = upcoming
+        starts = self.starts
+        while self.upcoming < len(starts) and starts[self.upcoming][1] < at:
+            self.upcoming += 1
         following, name = -1, b""  # the next record start tag in the window (-1: none)
-        if upcoming < len(starts):
-            _, following, name = starts[upcoming]
-            following -= self.window_at
-        if self.closing is not None and following != start:  # a record's content
-            cut = end if following < 0 else min(end, following)
-            tag = self._end_tag(start, self.closing)
-            if tag is not None and tag[0] < cut:
-                if tag[1] <= end or tag[0] == start:
-                    cut, self.closing = tag[1], None
+        if self.upcoming < len(starts):
+            _, following, name = starts[self.upcoming]
+            following -= window_at
+        closing = self.closing
+        if closing is not None and following != start:  # a record's content, its end tag
+            cut = end if following < 0 or following > end else following
+            limit = cut + len(closing) - 1  # an end tag that starts before `cut`
+            tag = window.find(closing, start, limit)
+            while tag >= 0:
+                match = _TAG_END.match(window, tag + len(closing))
+                if match is None:  # another name (`</records>`)
+                    tag = window.find(closing, tag + 1, limit)
+                    continue
+                if match.end() <= end or tag == start:
+                    cut, self.closing = match.end(), None
                 else:
-                    cut = tag[0]  # the end tag whole in the next piece
+                    cut = tag  # the end tag whole in the next piece
+                break
         else:  # up to the next tag's end
             tag_end = window.find(b">", start)
             cut = end if tag_end < 0 else tag_end + 1
             if 0 <= following < cut:  # a record's start tag
                 self.closing = b"</" + name
-            else:
-                cut = min(cut, end)
-        self.at = self.window_at + cut
+            elif end < cut:
+                cut = end
+        self.at = window_at + cut
         return window[start:cut]
-
-    def _end_tag(self, start: int, closing: bytes) -> tuple[int, int] | None:
-        """Where the end tag `closing` (`</record`) starts and ends in the window."""
-        at = self.window.find(closing, start)
-        while at >= 0:
-            match = _TAG_END.match(self.window, at + len(closing))
-            if match:
-                return at, match.end()
-            at = self.window.find(closing, at + 1)
-        return None
 
     def resume_at(self, ordinal: int, envelope: bytes) -> bool:
         """Have the parser read `envelope`, then the file from the start tag of its record

@@ -565,6 +565,66 @@ def test_several_structural_errors_each_lose_only_their_record(data_dir: Path) -
     assert len(_papers(items)) == 686
 
 
+def test_xml_broken_between_two_records_loses_neither(data_dir: Path) -> None:
+    """A stray `<` after a record's end tag is found only with the next record's start tag:
+    reading goes on at that record, which is kept."""
+    body = _page_689(data_dir)
+    tenth_end = [m.end() for m in re.finditer(rb"</record>", body)][9]
+
+    items = _items(body[:tenth_end] + b"<" + body[tenth_end:], "page.xml")
+
+    (rejection,) = [i for i in items if isinstance(i, Rejection)]
+    assert rejection.location == "page.xml record 11"
+    assert "read on at record 11" in rejection.reason and not rejection.unread
+    assert _papers(items) == _papers(_items(body, "page.xml"))
+
+
+def test_an_undeclared_entity_rejects_its_record_and_says_where(data_dir: Path) -> None:
+    """lxml lets an undeclared entity (`&nbsp;`) pass when entities are not resolved: the
+    parser stops there without an error (and fed on, starts a new document)."""
+    body = _page_689(data_dir)
+    start = [m.start() for m in re.finditer(rb"<record>", body)][344]
+    title = body.index(b"<dc:title>", start) + len(b"<dc:title>")
+    broken = body[:title] + b"&nbsp;" + body[title:]
+
+    items = _items(broken, "page.xml")
+
+    (rejection,) = [i for i in items if isinstance(i, Rejection)]
+    assert rejection.location == "page.xml record 345"
+    line = broken.count(b"\n", 0, title) + 1
+    assert f"the XML breaks at line {line}: Entity 'nbsp' not defined" in rejection.reason
+    assert "read on at record 346" in rejection.reason
+    assert len(_papers(items)) == 688
+
+
+def _with_authors(body: bytes, record: int, count: int) -> bytes:
+    """Record `record` (1-based) with `count` more <dc:creator>s (a large collaboration)."""
+    start = [m.start() for m in re.finditer(rb"<record>", body)][record - 1]
+    at = body.index(b"<dc:creator>", start)
+    names = b"".join(b"<dc:creator>Collaborator, A. %d</dc:creator>" % n for n in range(count))
+    return body[:at] + names + body[at:]
+
+
+def test_records_larger_than_a_chunk_are_read_and_one_broken_past_a_chunk_is_lost_alone(
+    data_dir: Path,
+) -> None:
+    body = _with_authors(_with_authors(_page_689(data_dir), 4, 3000), 5, 3000)
+    fifth = [m.start() for m in re.finditer(rb"<record>", body)][4]
+    end = body.index(b"</metadata>", fifth)
+    assert end - fifth > 2 * (1 << 16)  # past the reader's chunks
+    broken = body[:end] + b"</head>" + body[end + len(b"</metadata>") :]
+
+    items = _items(broken, "page.xml")
+
+    (rejection,) = [i for i in items if isinstance(i, Rejection)]
+    assert rejection.location == "page.xml record 5"
+    assert "read on at record 6" in rejection.reason
+    papers = _papers(items)
+    assert len(papers) == 688
+    fourth = [i for i in _items(body, "page.xml") if isinstance(i, PaperRecord)][3]
+    assert len(fourth.authors) > 3000 and papers[fourth.arxiv_id or ""] == fourth
+
+
 def test_skip_counts_a_broken_record_as_an_item(data_dir: Path) -> None:
     body = _break_identifier(_page_689(data_dir), 345)
     everything = _items(body, "page.xml")

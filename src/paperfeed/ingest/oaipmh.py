@@ -313,33 +313,48 @@ def _release(element: etree._Element) -> None:
 
 
 # A record's start tag, as text (any namespace prefix): where reading can start again.
-_RECORD_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?record[\s>/]")
+_RECORD_START = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?record)[\s>/]")
+_TAG_END = re.compile(rb"\s*>")  # what ends an end tag after its name
 _CHUNK = 1 << 16
-_OVERLAP = 64  # bytes before a chunk scanned again: a start tag cut by the chunk's end
+_OVERLAP = 64  # bytes before a chunk scanned again, and at its end fed only with the next
 
 
 class _Reader:
     """The response's bytes as the XML parser reads them, counting the record start tags that
     pass by and keeping the last two chunks read, so that after XML that cannot be parsed on
     (`<identifier>oops</head>`), reading can start again at a later record: behind the
-    envelope's start tags, from that record's start tag on. Memory stays bounded."""
+    envelope's start tags, from that record's start tag on. Memory stays bounded.
+
+    The parser is given the bytes in pieces: outside records a tag at a time (a record's start
+    tag ends its piece), in a record its content up to its end tag. When a piece cannot be
+    parsed on, lxml 6.2 drops the events the parser made from it before the error, where 6.1
+    delivered them; cut so, those can only be events inside a broken record, and both versions
+    tell the reader alike whether a record had started and how many had ended."""
 
     def __init__(self, source: BinaryIO) -> None:
         self.source = source
         self.window = b""  # the last chunks read: the file's bytes from `window_at`
         self.window_at = 0
         self.last_chunk = 0  # length of the last chunk (the end of the window)
+        self.ended = False  # the last chunk is the file's end
         self.lines_before = 0  # line breaks before the window
         self.seen = 0  # record start tags read so far
-        self.starts: deque[tuple[int, int]] = deque()  # (ordinal, offset) in the window
-        self.pending = b""  # what the parser reads next
+        # (ordinal, offset, name) of the record start tags in the window
+        self.starts: deque[tuple[int, int, bytes]] = deque()
+        self.prefix = b""  # what the parser reads before the file's bytes from `at`
+        self.at = 0  # the file's offset the parser reads next
+        self.upcoming = 0  # index in `starts` of the first start tag from `at` on
+        self.closing: bytes | None = None  # `</record` when `at` is in a record
+        self.parser: Any = None  # the iterparse reading (lxml-stubs have no type for it)
 
     def _pull(self) -> bool:
         """Read the next chunk into the window; False at the end of the file."""
         data = self.source.read(_CHUNK)
         if not data:
+            self.ended = True
             return False
-        dropped = len(self.window) - self.last_chunk
+        # The chunk before the last is dropped, but not what the parser has still to read.
+        dropped = min(len(self.window) - self.last_chunk, self.at - self.window_at)
         self.lines_before += self.window.count(b"\n", 0, dropped)
         self.window = self.window[dropped:] + data
         self.window_at += dropped
@@ -350,38 +365,96 @@ class _Reader:
             offset = self.window_at + match.start()
             if offset > last:
                 self.seen += 1
-                self.starts.append((self.seen, offset))
+                self.starts.append((self.seen, offset, match[1]))
         while self.starts and self.starts[0][1] < self.window_at:
             self.starts.popleft()
+            self.upcoming = max(0, self.upcoming - 1)
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if not self.pending and self._pull():
-            self.pending = self.window[-self.last_chunk :]
-        size = len(self.pending) if size < 0 else size
-        data, self.pending = self.pending[:size], self.pending[size:]
-        return data
+        """The parser's next piece (see the class), at most `size` bytes unless a record's
+        start or end tag would be cut."""
+        if self.parser is not None and len(self.parser.error_log):
+            _raise_passed_error(self.parser.error_log)
+        if self.prefix:
+            size = len(self.prefix) if size < 0 else size
+            data, self.prefix = self.prefix[:size], self.prefix[size:]
+            return data
+        at = self.at
+        while not self.ended and self.window_at + len(self.window) - at <= _OVERLAP:
+            self._pull()
+        window, window_at = self.window, self.window_at
+        start = at - window_at
+        end = len(window) if self.ended else len(window) - _OVERLAP
+        if 0 <= size < end - start:
+            end = start + size
+        if start >= end:
+            return b""
+        starts = self.starts
+        while self.upcoming < len(starts) and starts[self.upcoming][1] < at:
+            self.upcoming += 1
+        following, name = -1, b""  # the next record start tag in the window (-1: none)
+        if self.upcoming < len(starts):
+            _, following, name = starts[self.upcoming]
+            following -= window_at
+        closing = self.closing
+        if closing is not None and following != start:  # a record's content, its end tag
+            cut = end if following < 0 or following > end else following
+            limit = cut + len(closing) - 1  # an end tag that starts before `cut`
+            tag = window.find(closing, start, limit)
+            while tag >= 0:
+                match = _TAG_END.match(window, tag + len(closing))
+                if match is None:  # another name (`</records>`)
+                    tag = window.find(closing, tag + 1, limit)
+                    continue
+                if match.end() <= end or tag == start:
+                    cut, self.closing = match.end(), None
+                else:
+                    cut = tag  # the end tag whole in the next piece
+                break
+        else:  # up to the next tag's end
+            tag_end = window.find(b">", start)
+            cut = end if tag_end < 0 else tag_end + 1
+            if 0 <= following < cut:  # a record's start tag
+                self.closing = b"</" + name
+            elif end < cut:
+                cut = end
+        self.at = window_at + cut
+        return window[start:cut]
 
     def resume_at(self, ordinal: int, envelope: bytes) -> bool:
         """Have the parser read `envelope`, then the file from the start tag of its record
         `ordinal` (1-based) on, on the line it is on in the file (the parser's line numbers
         are the file's); False when there is no such record."""
         while self.seen < ordinal:
+            self.at = self.window_at + len(self.window)  # passed over
             if not self._pull():
                 return False
-        offset = next((at for n, at in self.starts if n == ordinal), None)
+        offset = next((at for n, at, _ in self.starts if n == ordinal), None)
         if offset is None:
             return False
         start = offset - self.window_at
         lines = self.lines_before + self.window.count(b"\n", 0, start)
-        self.pending = envelope + b"\n" * lines + self.window[start:]
+        self.prefix = envelope + b"\n" * lines
+        self.at, self.upcoming, self.closing = offset, 0, None
         return True
 
     def count_all(self) -> int:
         """Record start tags in the whole file (the rest is read for it)."""
-        while self._pull():
-            pass
-        return self.seen
+        while True:
+            self.at = self.window_at + len(self.window)
+            if not self._pull():
+                return self.seen
+
+
+def _raise_passed_error(log: Any) -> None:
+    """Raise the first fatal error in a parser's log. lxml lets one pass when entities are
+    not resolved (an undeclared entity, `&nbsp;`): the parser stops there without an error,
+    and fed on, starts a new document."""
+    for error in log.filter_from_fatals():
+        message = f"{error.message}, line {error.line}, column {error.column}"
+        # lxml-stubs give it no (message, code, line, column, filename) signature
+        raise etree.XMLSyntaxError(message, error.type, error.line, error.column, None)  # type: ignore[call-arg]
 
 
 def _envelope(record: etree._Element) -> bytes:
@@ -414,6 +487,7 @@ def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Ite
         events = etree.iterparse(
             reader, events=("start", "end"), resolve_entities=False, no_network=True
         )
+        reader.parser = events
         try:
             for event, element in events:
                 if not started:

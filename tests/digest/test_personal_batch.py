@@ -20,6 +20,7 @@ from paperfeed.digest.preferences import Preferences
 from paperfeed.runtime import Runtime
 from tests.digest.conftest import DAY
 from tests.digest.test_personal import AGENTS, FOLLOWED_PAPER, LIKED
+from tests.recommend.conftest import pid
 from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
 
@@ -39,31 +40,27 @@ def prt(minilm: Settings, clock: FrozenClock) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _id(rt: Runtime, arxiv_id: str) -> int:
-    return rt.catalog.ids_for_arxiv([arxiv_id])[arxiv_id]
-
-
 def _readers(rt: Runtime) -> list[tuple[User, Preferences]]:
     """Six readers, each with other signals and preferences."""
     agents = sorted(AGENTS)
-    author = rt.cards.card(_id(rt, FOLLOWED_PAPER)).authors[0]
+    author = rt.cards.card(pid(rt, FOLLOWED_PAPER)).authors[0]
     users = {
         name: confirmed_user(rt.accounts, f"{name}@example.org", name)
         for name in ("ada", "bob", "cy", "dee", "eve", "fay")
     }
     ada, bob, cy, _, eve, fay = users.values()
     for arxiv_id in LIKED:
-        rt.discussion.upvote(ada, _id(rt, arxiv_id))
-        rt.discussion.upvote(eve, _id(rt, arxiv_id))
+        rt.discussion.upvote(ada, pid(rt, arxiv_id))
+        rt.discussion.upvote(eve, pid(rt, arxiv_id))
     rt.follows.follow(ada, "author", author)
     reading = rt.library.named(bob, "Reading list").id
     for arxiv_id in agents[:2]:
-        rt.library.save(bob, reading, _id(rt, arxiv_id))
-    rt.library.mark(bob, _id(rt, agents[2]), "dismissed")
-    rt.library.mark(bob, _id(rt, agents[3]), "read")
-    rt.discussion.upvote(cy, _id(rt, agents[4]))
+        rt.library.save(bob, reading, pid(rt, arxiv_id))
+    rt.library.mark(bob, pid(rt, agents[2]), "dismissed")
+    rt.library.mark(bob, pid(rt, agents[3]), "read")
+    rt.discussion.upvote(cy, pid(rt, agents[4]))
     rt.follows.follow(cy, "search", "agents")
-    rt.discussion.upvote(fay, _id(rt, LIKED[0]))
+    rt.discussion.upvote(fay, pid(rt, LIKED[0]))
     rt.follows.follow(fay, "author", author)
     # Eve's page showed papers today: recorded, so her digest leaves them out.
     assert rt.for_you.recommend(eve, limit=4).items
@@ -105,11 +102,11 @@ def test_a_batch_chooses_what_each_reader_gets_alone(
     ada, bob, cy, dee, eve, fay = batch
     names = {r.label for p in batch for _, r in p.for_you}
     assert len(ada.for_you) == 10 and ada.follows == (
-        (_id(prt, FOLLOWED_PAPER), ada.follows[0][1]),
+        (pid(prt, FOLLOWED_PAPER), ada.follows[0][1]),
     )
     assert names and "" not in names  # the liked papers' titles
     assert len(bob.for_you) == 5
-    left_out = {_id(prt, a) for a in sorted(AGENTS)[:4]}
+    left_out = {pid(prt, a) for a in sorted(AGENTS)[:4]}
     assert not {pid for pid, _ in bob.for_you} & left_out
     assert cy.for_you == () and cy.follows and cy.trending
     assert dee.for_you == dee.follows == () and dee.trending

@@ -31,7 +31,7 @@ from paperfeed.runtime import Runtime
 from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import Cli
-from tests.support.server import LiveServer, csrf_token, free_port, live_server
+from tests.support.server import LiveServer, csrf_token, free_port, http_client, live_server
 from tests.support.waiting import wait_until
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
@@ -45,7 +45,7 @@ class Site:
     server: LiveServer
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.server.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+        return http_client(self.server.url, timeout=30, **kwargs)
 
     def counts(self) -> dict[str, int]:
         with self.runtime.engine.connect() as conn:
@@ -472,7 +472,7 @@ def test_secure_cookies_setting_marks_the_session_cookie_secure(site: Site) -> N
     try:
         with (
             live_server(runtime) as server,
-            httpx.Client(base_url=server.url, timeout=60) as client,
+            http_client(server.url, timeout=60) as client,
         ):
             # A Secure cookie does not come back over plain HTTP, so the token is sent as a
             # cookie header by hand.
@@ -523,7 +523,7 @@ def test_form_post_from_the_configured_base_url_is_accepted(site: Site) -> None:
     try:
         with (
             live_server(runtime) as server,
-            httpx.Client(base_url=server.url, timeout=60) as client,
+            http_client(server.url, timeout=60) as client,
         ):
             token = csrf_token(client)
             form = {"email": "reader@example.org", "password": PASSWORD, "csrf_token": token}
@@ -617,7 +617,7 @@ def test_sign_in_is_rate_limited(settings: Settings, scale: float, allowed: int)
     confirmed_user(runtime.accounts, "victim@example.org", "victim", PASSWORD)
     with (
         live_server(runtime) as server,
-        httpx.Client(base_url=server.url, timeout=60) as client,
+        http_client(server.url, timeout=60) as client,
         contextlib.closing(runtime),
     ):
         token = csrf_token(client)
@@ -665,7 +665,7 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_limit(settings: Settings) 
     attempt is still one client (the server runs with `paperfeed serve`'s options)."""
     with (
         limited_site(settings) as (_, server),
-        httpx.Client(base_url=server.url, timeout=60) as client,
+        http_client(server.url, timeout=60) as client,
     ):
         token = csrf_token(client)
         answers = [
@@ -788,7 +788,7 @@ def test_a_trusted_proxy_names_the_client(settings: Settings) -> None:
     address the proxy adds to X-Forwarded-For, the last one it did not add itself."""
     with (
         limited_site(settings, trusted_proxies=["127.0.0.1"]) as (_, server),
-        httpx.Client(base_url=server.url, timeout=60) as client,
+        http_client(server.url, timeout=60) as client,
     ):
         token = csrf_token(client)
         # A client's own (forged) entries come first; the proxy appends the address it saw.
@@ -805,7 +805,7 @@ def test_wrong_passwords_from_many_clients_do_not_lock_the_owner_out(settings: S
     account only up to a much higher threshold: its owner still signs in from their own."""
     with (
         limited_site(settings, trusted_proxies=["127.0.0.1"]) as (_, server),
-        httpx.Client(base_url=server.url, timeout=60) as client,
+        http_client(server.url, timeout=60) as client,
     ):
         token = csrf_token(client)
         guesses = [
@@ -824,7 +824,7 @@ def test_sign_ins_to_one_account_have_a_higher_limit_of_their_own(settings: Sett
     assert SIGN_IN_ACCOUNT.count >= 10 * SIGN_IN.count and SIGN_IN_ACCOUNT.per == SIGN_IN.per
     with (
         limited_site(settings, trusted_proxies=["127.0.0.1"], rate_limit_scale=0.1) as (_, srv),
-        httpx.Client(base_url=srv.url) as client,
+        http_client(srv.url) as client,
     ):
         token = csrf_token(client)
         guesses = [
@@ -843,7 +843,7 @@ def test_subscribe_counts_each_request_once(settings: Settings) -> None:
     # Each subscription mails a confirmation link: more than httpx's 5 s on a loaded machine.
     with (
         limited_site(settings) as (_, server),
-        httpx.Client(base_url=server.url, timeout=60) as client,
+        http_client(server.url, timeout=60) as client,
     ):
         token = csrf_token(client, "/")
         answers = [

@@ -1,18 +1,24 @@
-"""`paperfeed serve` as a user runs it: a fresh data directory, offline, an empty catalog."""
+"""`paperfeed serve` as a user runs it: a fresh data directory, offline; on an empty catalog,
+and with two server processes over an imported one (the Prometheus metrics of both added up
+on a port of their own, JSON logs)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.server import free_port
+from tests.support.cli import HEAD200, Cli
+from tests.support.server import free_port, http_client
 from tests.support.waiting import ended, wait_until
 
 
@@ -29,31 +35,30 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
     env.pop("PAPERFEED_DATABASE_URL", None)
     if database_url:
         env["PAPERFEED_DATABASE_URL"] = database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _start(port, env)
     try:
+        with http_client(f"http://127.0.0.1:{port}", timeout=5) as client:
 
-        def answer() -> httpx.Response | None:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-            except httpx.TransportError:
-                return None
+            def answer() -> httpx.Response | None:
+                try:
+                    return client.get("/")
+                except httpx.TransportError:
+                    return None
 
-        response = wait_until(
-            answer, within=60, every=0.2, what="paperfeed serve did not answer", gone=ended(process)
-        )
-        assert response.status_code == 200
-        assert "No papers on this list yet" in response.text
-        # The page is for whoever reads it (the commands are in the terminal, below).
-        assert "an administrator can also import" in response.text
-        assert "paperfeed import" not in response.text
-        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)
-        assert docs.json()["info"]["title"] == "paperfeed"
+            response = wait_until(
+                answer,
+                within=60,
+                every=0.2,
+                what="paperfeed serve did not answer",
+                gone=ended(process),
+            )
+            assert response.status_code == 200
+            assert "No papers on this list yet" in response.text
+            # The page is for whoever reads it (the commands are in the terminal, below).
+            assert "an administrator can also import" in response.text
+            assert "paperfeed import" not in response.text
+            docs = client.get("/openapi.json")
+            assert docs.json()["info"]["title"] == "paperfeed"
         sign_ins = _sign_ins_with_a_new_forwarded_address_each(port, 21)
     finally:
         process.terminate()
@@ -72,7 +77,7 @@ def test_serve_starts_on_an_empty_catalog_and_says_how_to_import(
 
 
 def _sign_ins_with_a_new_forwarded_address_each(port: int, attempts: int) -> list[int]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with http_client(f"http://127.0.0.1:{port}", timeout=10) as client:
         page = client.get("/signin").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token is not None
@@ -125,14 +130,7 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def _start(tmp_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "PAPERFEED_HOME": str(tmp_path / "home"),
-        "PAPERFEED_CONFIG": str(tmp_path / "none.toml"),
-        "PAPERFEED_EMBEDDER": "none",
-    }
-    env.pop("PAPERFEED_DATABASE_URL", None)
+def _start(port: int, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), *args],
         env=env,
@@ -142,13 +140,48 @@ def _start(tmp_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
     )
 
 
+REQUESTS = 40  # /healthz, each on a new connection
+BURST = 16  # keep-alive connections opened at once
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_workers_each_listen_and_share_a_burst_of_connections(tmp_path: Path) -> None:
-    """With --workers 2, 16 keep-alive connections opened at once are spread over both
-    processes (one shared socket let the first process to wake accept them all), and a second
-    server on the same port is refused with a clear message."""
-    port = free_port()
-    server = _start(tmp_path, port, "--workers", "2")
+def test_two_workers_listen_apart_add_up_their_metrics_and_log_json(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """`paperfeed serve --workers 2`, in one run (starting two server processes takes
+    seconds):
+    - each process listens on its own socket: 16 keep-alive connections opened at once are
+      spread over both (one shared socket let the first process to wake accept them all);
+    - with PAPERFEED_METRICS_PORT the metrics port (and not the public one) adds up the counts
+      of both processes; search stages are counted, imports and the index lag read from the
+      catalog;
+    - with PAPERFEED_LOG_FORMAT=json every line it prints is a JSON object, with one access
+      line per request;
+    - a second server on the same port is refused with a clear message;
+    - its processes end with it."""
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "PAPERFEED_HOME": str(home),
+        "PAPERFEED_CONFIG": str(tmp_path / "none.toml"),
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_LOG_FORMAT": "json",
+    }
+    env.pop("PAPERFEED_DATABASE_URL", None)
+    Cli({"PAPERFEED_HOME": str(home), "PAPERFEED_CONFIG": None, "PAPERFEED_EMBEDDER": "none"})(
+        "import", "snapshot", data_dir / HEAD200, "--no-progress", "--no-index"
+    )
+    port, metrics_port = free_port(), free_port()
+    server = _start(port, {**env, "PAPERFEED_METRICS_PORT": str(metrics_port)}, "--workers", "2")
+    base = f"http://127.0.0.1:{port}"
     try:
 
         def listening() -> list[int]:  # both processes listening (each on its own socket)
@@ -167,7 +200,7 @@ def test_workers_each_listen_and_share_a_burst_of_connections(tmp_path: Path) ->
             what="two server processes did not start listening",
             gone=ended(server),
         )
-        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(BURST)]
         try:
             for conn in connections:
                 conn.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
@@ -177,15 +210,61 @@ def test_workers_each_listen_and_share_a_burst_of_connections(tmp_path: Path) ->
             held = {
                 pid: sum(states.get(inode) == "01" for inode in _inodes(pid)) for pid in workers
             }
-            assert sum(held.values()) == 16 and all(held.values()), held
+            assert sum(held.values()) == BURST and all(held.values()), held
         finally:
             for conn in connections:
                 conn.close()
-        second = _start(tmp_path, port, "--workers", "2")
-        output, _ = second.communicate(timeout=60)
+        # Each request on a new connection (no keep-alive): the kernel spreads them.
+        with http_client(base, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            for _ in range(REQUESTS):
+                assert c.get("/healthz").status_code == 200
+            assert c.get("/search", params={"q": "attention"}).status_code == 200
+            assert c.get("/papers/2401.99999").status_code == 404
+            assert c.get("/metrics").status_code == 404  # not on the public port
+            scrape = c.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        # A second server on the port (without metrics: its own port would be taken first).
+        second = _start(port, env, "--workers", "2")
+        refused, _ = second.communicate(timeout=60)
         assert second.returncode != 0
-        assert f"cannot listen on 127.0.0.1:{port}" in output
+        assert f"cannot listen on 127.0.0.1:{port}" in refused
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=60)
     assert all(not Path(f"/proc/{pid}").exists() for pid in workers), output
+    assert scrape.status_code == 200, output
+    samples = _samples(scrape.text)
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, frozenset(labels.items()))]
+
+    requests = "paperfeed_http_requests_total"
+    assert value(requests, route="/healthz", method="GET", status="200") == REQUESTS
+    assert value(requests, route="/", method="GET", status="200") == BURST  # both processes'
+    assert value(requests, route="/search", method="GET", status="200") == 1
+    assert (
+        value("paperfeed_http_request_duration_seconds_count", route="/search", method="GET") == 1
+    )
+    # A 404 of a route is counted under its template, not under the path asked for.
+    assert value(requests, route="/papers/{public_id:path}", method="GET", status="404") == 1
+    assert value("paperfeed_search_stage_duration_seconds_count", stage="total") == 1
+    assert value("paperfeed_search_stage_duration_seconds_count", stage="lexical") == 1
+    assert value("paperfeed_catalog_up") == 1
+    assert value("paperfeed_catalog_papers") == 200
+    assert value("paperfeed_import_files", state="finished") == 1
+    assert value("paperfeed_import_records", state="finished") == 200
+    assert ("paperfeed_index_behind_papers", frozenset()) in samples
+
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert any(e["message"].startswith("paperfeed: metrics on http://127.0.0.1") for e in entries)
+    access = [e for e in entries if e["logger"] == "paperfeed.access"]
+    assert Counter((e["method"], e["path"], e["status"]) for e in access) == {
+        ("GET", "/", 200): BURST,
+        ("GET", "/healthz", 200): REQUESTS,
+        ("GET", "/search", 200): 1,
+        ("GET", "/papers/2401.99999", 404): 1,
+        ("GET", "/metrics", 404): 1,
+    }
+    for entry in access:
+        assert entry["client"] == "127.0.0.1" and entry["level"] == "info"
+        assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] >= 0
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])

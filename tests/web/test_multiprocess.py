@@ -28,7 +28,7 @@ from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.outbox import link_token, outbox
-from tests.support.server import csrf_token, free_port
+from tests.support.server import csrf_token, free_port, http_client, http_transport
 from tests.support.waiting import wait_until
 
 HF_DAY = DATA / "fixtures" / "hf_papers" / "daily_papers_2026-06-12.json"
@@ -46,7 +46,7 @@ class Node:
     log: Path
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+        return http_client(self.url, **{"timeout": 30, **kwargs})
 
 
 @dataclass
@@ -85,9 +85,11 @@ def _start(name: str, env: dict[str, str], folder: Path) -> Node:
 
 
 def _wait_until_answering(node: Node) -> None:
+    client = node.client(timeout=5)
+
     def answering() -> bool:
         try:
-            return httpx.get(f"{node.url}/api/v1/trending", timeout=5).status_code == 200
+            return client.get("/api/v1/trending").status_code == 200
         except httpx.TransportError:
             return False
 
@@ -97,13 +99,14 @@ def _wait_until_answering(node: Node) -> None:
             + (node.log.read_text(errors="replace")[-3000:])
         )
 
-    wait_until(
-        answering,
-        within=STARTUP_SECONDS,
-        every=0.1,
-        what=log,
-        gone=lambda: None if node.process.poll() is None else log(),
-    )
+    with client:
+        wait_until(
+            answering,
+            within=STARTUP_SECONDS,
+            every=0.1,
+            what=log,
+            gone=lambda: None if node.process.poll() is None else log(),
+        )
 
 
 def _stop(node: Node) -> None:
@@ -245,11 +248,8 @@ def test_concurrent_upvotes_through_both_processes_all_count(cluster: Cluster) -
         before = a.get(f"/api/v1/papers/{paper}").json()["upvotes"]
 
     def vote(index: int) -> int:
-        node = nodes[index % 2]
-        response = httpx.post(
-            f"{node.url}/api/v1/papers/{paper}/upvote", headers=voters[index], timeout=60
-        )
-        return response.status_code
+        with nodes[index % 2].client(timeout=60) as client:
+            return client.post(f"/api/v1/papers/{paper}/upvote", headers=voters[index]).status_code
 
     with ThreadPoolExecutor(max_workers=len(voters)) as pool:
         statuses = list(pool.map(vote, range(len(voters))))
@@ -307,7 +307,7 @@ def _sign_in_burst(
 ) -> list[httpx.Response]:
     """Wrong sign-ins from `address`, alternating between the processes; the i-th with the
     X-Forwarded-For header `forwarded_for[i]` if given."""
-    transport = {"transport": httpx.HTTPTransport(local_address=address)}
+    transport = {"transport": http_transport(local_address=address)}
     with cluster.a.client(**transport) as a, cluster.b.client(**transport) as b:
         clients = [a, b]
         tokens = [csrf_token(a), csrf_token(b)]

@@ -138,7 +138,13 @@ def cluster(
     cli = Cli({**settings, "PAPERFEED_DATABASE_URL": url})
     cli("import", "snapshot", DATA / HEAD200, "--no-progress", "--no-index")
     cli("import", "hf-daily", HF_DAY, "--no-progress")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    # No PAPERFEED_ setting of this process leaks in, except the suite's cheap password hashes
+    # (tests/conftest.py): at the default cost each wrong sign-in here hashed for ~40 ms.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PAPERFEED_") or k.startswith("PAPERFEED_PASSWORD_HASH_")
+    }
     env.update(settings)
     runtime = Runtime(Settings(home=home, database_url=url, embedder="none"))
     nodes: list[Node] = []

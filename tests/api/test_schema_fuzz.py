@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -37,7 +36,7 @@ from tests.conftest import DATA, scratch_database
 from tests.support.accounts import confirmed_user
 from tests.support.cli import HEAD200, Cli
 from tests.support.http import FixtureServer, Response
-from tests.support.server import LiveServer, live_server
+from tests.support.server import LiveServer, http_client, live_server
 
 HF_DAILY = DATA / "fixtures" / "hf_papers"
 ARXIV_FEED = DATA / "fixtures" / "arxiv_api" / "query_transformer_cs.LG_2026-06-14.xml"
@@ -217,7 +216,8 @@ def test_document_lists_exactly_the_api_routes(api_schema: Any) -> None:
 
 @pytest.mark.postgresql
 def test_document_says_which_operations_need_a_token(fuzzed_site: FuzzedSite) -> None:
-    document = httpx.get(f"{fuzzed_site.server.url}/openapi.json").json()
+    with http_client(fuzzed_site.server.url) as client:
+        document = client.get("/openapi.json").json()
     [scheme] = document["components"]["securitySchemes"].values()
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     secured = {
@@ -319,7 +319,7 @@ def test_operation_answers_its_coverage_cases_as_documented(
 
 @pytest.mark.postgresql
 def test_fuzzed_catalog_holds_the_real_daily_lists(fuzzed_site: FuzzedSite) -> None:
-    url = fuzzed_site.server.url
-    daily = httpx.get(f"{url}/api/v1/daily", params={"date": "2026-06-12"}).json()
-    assert len(daily["papers"]) == 30
-    assert httpx.get(f"{url}/api/v1/papers/0704.0001").json()["id"] == "0704.0001"
+    with http_client(fuzzed_site.server.url) as client:
+        daily = client.get("/api/v1/daily", params={"date": "2026-06-12"}).json()
+        assert len(daily["papers"]) == 30
+        assert client.get("/api/v1/papers/0704.0001").json()["id"] == "0704.0001"

@@ -1,6 +1,6 @@
 """The access log: one line per request with time, client, method, path, status and duration;
 secrets in paths and query strings are not written. (JSON lines, PAPERFEED_LOG_FORMAT=json,
-from a real `paperfeed serve`: tests/ops/test_metrics.py.)"""
+from a real `paperfeed serve`: tests/test_serve.py.)"""
 
 from __future__ import annotations
 

@@ -162,6 +162,12 @@ def seed_hf_daily_lists(data_dir: Path) -> None:
 
 
 @pytest.fixture
+def seed_snapshot_head200(data_dir: Path) -> None:
+    """The test's catalog starts with the 200 records of the Kaggle snapshot head imported and
+    indexed for search (`paperfeed import snapshot`, as the `imported` fixture promises)."""
+
+
+@pytest.fixture
 def seed_hf_daily_list(data_dir: Path) -> None:
     """The test's catalog starts with one real HF daily list imported (the 30 papers of
     2026-07-31; not indexed)."""

@@ -38,8 +38,8 @@ _scratch_allowed = True
 _DATA = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[3] / "shared")) / "data"
 _HF_PAPERS = _DATA / "fixtures" / "hf_papers"
 
-# What each seed imports, as a user would (with `--no-index` nothing is indexed; without it the
-# seed's data directory holds the search index the import made, copied with it).
+# What each seed imports, as a user would: `paperfeed import`, which indexes what it imported
+# for search; the seed's data directory holds that index and is copied with it.
 SEEDS: dict[str, Callable[[Cli], object]] = {
     # The three real HF daily-papers responses: 63 papers on 2026-06-12, 07-31 and 08-03.
     "seed_hf_daily_lists": lambda cli: cli(
@@ -49,7 +49,6 @@ SEEDS: dict[str, Callable[[Cli], object]] = {
         _HF_PAPERS / "daily_papers_2026-07-31.json",
         _HF_PAPERS / "daily_papers_2026-08-03_3-entries_pretty.json",
         "--no-progress",
-        "--no-index",
     ),
     # The 200 records of the Kaggle snapshot head, indexed for search as a plain import does
     # (the `imported` fixture; ~75 tests started by importing and indexing them).
@@ -62,7 +61,6 @@ SEEDS: dict[str, Callable[[Cli], object]] = {
         "hf-daily",
         _HF_PAPERS / "daily_papers_2026-07-31.json",
         "--no-progress",
-        "--no-index",
     ),
 }
 

@@ -7,11 +7,12 @@ the whole window across days instead of within one day."""
 
 from __future__ import annotations
 
-import gzip
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isal import igzip
 from lxml import etree
 
 from tests.support.http import Response
@@ -94,8 +95,10 @@ class DayPagesEndpoint:
         return Response(_RESPONSE_DATE.sub(date, body, count=1))
 
 
+@functools.lru_cache(maxsize=16)
 def page_body(path: Path) -> bytes:
-    return gzip.decompress(path.read_bytes())
+    """A saved page, inflated (kept for the next request of it: the pages are read-only)."""
+    return igzip.decompress(path.read_bytes())
 
 
 def _in_set(record: etree._Element, set_spec: str) -> bool:
@@ -117,11 +120,21 @@ def record_ids(
     endpoint: DayPagesEndpoint, first_page: int, last_page: int, set_spec: str = ""
 ) -> set[str]:
     """arXiv ids of the records on pages first..last (inclusive), read straight from XML."""
+    pages = [path for _, path in endpoint.pages[first_page : last_page + 1]]
+    return page_ids(pages, set_spec)
+
+
+def page_ids(pages: list[Path], set_spec: str = "") -> set[str]:
+    """arXiv ids of the records (not marked deleted) of the saved pages `pages`, read
+    straight from their XML, without the importer's parser (of those in `set_spec`)."""
     ids: set[str] = set()
-    for _, path in endpoint.pages[first_page : last_page + 1]:
+    for path in pages:
         for record in etree.fromstring(page_body(path)).iter(f"{OAI}record"):
+            header = record.find(f"{OAI}header")
+            if header is None or header.get("status") == "deleted":
+                continue
             if not set_spec or _in_set(record, set_spec):
-                identifier = record.findtext(f"{OAI}header/{OAI}identifier") or ""
+                identifier = header.findtext(f"{OAI}identifier") or ""
                 ids.add(identifier.removeprefix("oai:arXiv.org:"))
     return ids
 

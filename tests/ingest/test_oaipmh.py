@@ -438,11 +438,11 @@ def test_importing_the_first_days_of_the_2017_quarter_gives_every_paper_once_and
     data_dir: Path, runtime: Runtime, cli_env: dict[str, str]
 ) -> None:
     """The quarter's first 12 pages (2017-01-01 to 01-11, 5,401 records) on each backend:
-    many files, no paper twice (the quarter lists each paper once). The
-    whole quarter's 51,693 records take ten times as long through the same statements and
-    merge path; `python -m bench` imports it (bench/README.md), and the test suite's time
-    stays in bounds. The papers expected are the pages' identifiers, read straight from
-    their XML (not by the parser under test)."""
+    many files, no paper twice (the quarter lists each paper once). The whole quarter's
+    51,693 records take ten times as long through the same statements and merge path;
+    `python -m bench` imports it (bench/README.md), and the test suite's time stays in
+    bounds. The papers expected are the pages' identifiers, read straight from their XML
+    (not by the parser under test)."""
     quarter = _quarter(data_dir)
     assert len(quarter) == 108
     quarter = quarter[:12]

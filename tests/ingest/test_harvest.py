@@ -21,8 +21,8 @@ from paperfeed.runtime import Runtime
 from tests.support.http import FixtureServer, Response
 from tests.support.oai_server import DayPagesEndpoint, ids_between, oai_error
 
-# Four days of the quarter: 5 real pages (the 4th day has two), 2,182 records.
-FIRST, LAST = "2017-01-01", "2017-01-04"
+# Five days of the quarter, Thursday to Monday: 5 real pages, 1,365 records (11 at the weekend).
+FIRST, LAST = "2017-01-05", "2017-01-09"
 
 
 @pytest.fixture
@@ -255,10 +255,11 @@ def test_dropped_connections_and_broken_pages_are_retried(
         return response
 
     http_server.route = flaky
-    # Two pages (426 records): the first request dropped, the second page cut off.
-    summary = _harvest(runtime, url, waits, from_date=FIRST, until="2017-01-02")
+    # The weekend's two pages (11 records): the first request dropped, the second page cut off.
+    first_day, last_day = "2017-01-07", "2017-01-08"
+    summary = _harvest(runtime, url, waits, from_date=first_day, until=last_day)
 
-    assert summary.new == len(ids_between(endpoint, FIRST, "2017-01-02"))
+    assert summary.new == len(ids_between(endpoint, first_day, last_day))
     assert summary.rejected == 0  # the broken page was fetched again, not half-imported
     assert waits == [5.0, 5.0]
 
@@ -289,10 +290,11 @@ def test_503_with_retry_after_waits_as_asked(
     http_server.route = route
     now = dt.datetime(2017, 1, 1, 12, 0, tzinfo=dt.UTC)
 
-    summary = _harvest(runtime, url, waits, from_date=FIRST, until=FIRST, clock=lambda: now)
+    day = "2017-01-01"  # (44 records)
+    summary = _harvest(runtime, url, waits, from_date=day, until=day, clock=lambda: now)
 
     assert waits == [expected_wait]
-    assert summary.new == len(ids_between(endpoint, FIRST, FIRST))
+    assert summary.new == len(ids_between(endpoint, day, day))
 
 
 def test_a_server_that_stays_busy_exhausts_the_retries(
@@ -382,15 +384,15 @@ def test_harvesting_categories_harvests_the_set_of_each(
         runtime,
         ["hep-th", "gr-qc"],
         metadata_prefix="oai_dc",
-        from_date=FIRST,
+        from_date="2017-01-01",
         until="2017-01-05",
         endpoint=url,
         sleep=waits.append,
         log=io.StringIO(),
     )
 
-    expected = ids_between(endpoint, FIRST, "2017-01-05", "physics:hep-th")
-    expected |= ids_between(endpoint, FIRST, "2017-01-05", "physics:gr-qc")
+    expected = ids_between(endpoint, "2017-01-01", "2017-01-05", "physics:hep-th")
+    expected |= ids_between(endpoint, "2017-01-01", "2017-01-05", "physics:gr-qc")
     assert expected and summary.new == len(expected)
     assert set(_catalog(runtime)) == expected
     first_requests = [p["set"][0] for _, p in http_server.requests if "set" in p]

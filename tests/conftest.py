@@ -158,13 +158,19 @@ def database_url(
 @pytest.fixture
 def seed_hf_daily_lists(data_dir: Path) -> None:
     """The test's catalog starts with the three real HF daily-papers responses imported (63
-    papers listed on 2026-06-12, 2026-07-31 and 2026-08-03; not indexed)."""
+    papers listed on 2026-06-12, 2026-07-31 and 2026-08-03), indexed for search by the import."""
+
+
+@pytest.fixture
+def seed_snapshot_head200(data_dir: Path) -> None:
+    """The test's catalog starts with the 200 records of the Kaggle snapshot head imported and
+    indexed for search (`paperfeed import snapshot`, as the `imported` fixture promises)."""
 
 
 @pytest.fixture
 def seed_hf_daily_list(data_dir: Path) -> None:
     """The test's catalog starts with one real HF daily list imported (the 30 papers of
-    2026-07-31; not indexed)."""
+    2026-07-31), indexed for search by the import."""
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,8 +21,8 @@ from paperfeed.runtime import Runtime
 from tests.support.http import FixtureServer, Response
 from tests.support.oai_server import DayPagesEndpoint, ids_between, oai_error
 
-# Four days of the quarter: 5 real pages (the 4th day has two), 2,182 records.
-FIRST, LAST = "2017-01-01", "2017-01-04"
+# Five days of the quarter, Thursday to Monday: 5 real pages, 1,365 records (11 at the weekend).
+FIRST, LAST = "2017-01-05", "2017-01-09"
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[
         server.stop()
 
 
-def test_harvesting_a_window_stores_every_record_of_its_days(
+def test_harvesting_a_window_stores_every_record_of_its_days_with_category_codes(
     runtime: Runtime,
     endpoint: DayPagesEndpoint,
     url: str,
@@ -134,25 +134,20 @@ def test_harvesting_a_window_stores_every_record_of_its_days(
     assert {e.task for e in events} == {"all"} and {e.unit for e in events} == {"rec"}
     assert events[-1].done == summary.records
 
-
-def test_oai_dc_subject_names_arrive_as_category_codes(
-    runtime: Runtime, url: str, waits: list[float]
-) -> None:
-    _harvest(runtime, url, waits, from_date=FIRST, until="2017-01-03")
-
+    # oai_dc's subject names arrive as category codes (checked on the same harvest).
     with runtime.engine.connect() as conn:
         rows = conn.execute(sa.select(papers.c.primary_category, papers.c.categories)).all()
     assert rows
     for primary, categories in rows:
-        assert primary == categories[0]
-        assert all(c in CATEGORY_NAMES for c in categories), categories
+        assert primary == categories[0], "the primary category is the first"
+        assert all(c in CATEGORY_NAMES for c in categories), f"not codes: {categories}"
     with runtime.engine.connect() as conn:
         learning = conn.execute(
             sa.select(sa.func.count())
             .select_from(papers)
             .where(papers.c.primary_category == "cs.LG")
         ).scalar_one()
-    assert learning > 0  # "Computer Science - Learning", the 2017 name of cs.LG
+    assert learning > 0, '"Computer Science - Learning", the 2017 name of cs.LG, became no code'
 
 
 def test_a_second_run_fetches_only_the_days_since_the_last_one(
@@ -162,22 +157,25 @@ def test_a_second_run_fetches_only_the_days_since_the_last_one(
     http_server: FixtureServer,
     waits: list[float],
 ) -> None:
-    endpoint.today = LAST
-    first = _harvest(runtime, url, waits, from_date=FIRST)
-    assert first.new == len(ids_between(endpoint, FIRST, LAST))
-    assert _state(runtime)["completed_until"] == LAST  # the day of the response: "today"
+    # Thursday and Friday (936 records), then the weekend and Monday (429).
+    first_day, last_day, today = "2017-01-05", "2017-01-06", "2017-01-09"
+    endpoint.today = last_day
+    first = _harvest(runtime, url, waits, from_date=first_day)
+    assert first.new == len(ids_between(endpoint, first_day, last_day))
+    assert _state(runtime)["completed_until"] == last_day  # the day of the response: "today"
 
-    endpoint.today = "2017-01-06"
+    endpoint.today = today
     http_server.requests.clear()
     second = _harvest(runtime, url, waits)
 
-    assert http_server.requests[0][1]["from"] == [LAST]
+    assert http_server.requests[0][1]["from"] == [last_day]
     assert "until" not in http_server.requests[0][1]
-    assert second.new == len(ids_between(endpoint, "2017-01-05", "2017-01-06"))
+    assert second.new == len(ids_between(endpoint, "2017-01-07", today))
     # OAI dates are inclusive: the last day is read again and changes nothing.
-    assert (second.unchanged, second.updated) == (len(ids_between(endpoint, LAST, LAST)), 0)
-    assert set(_catalog(runtime)) == ids_between(endpoint, FIRST, "2017-01-06")
-    assert _state(runtime)["completed_until"] == "2017-01-06"
+    unchanged = len(ids_between(endpoint, last_day, last_day))
+    assert (second.unchanged, second.updated) == (unchanged, 0)
+    assert set(_catalog(runtime)) == ids_between(endpoint, first_day, today)
+    assert _state(runtime)["completed_until"] == today
 
 
 def test_a_harvest_cut_off_by_server_errors_resumes_from_its_token_to_the_same_catalog(
@@ -257,9 +255,11 @@ def test_dropped_connections_and_broken_pages_are_retried(
         return response
 
     http_server.route = flaky
-    summary = _harvest(runtime, url, waits, from_date=FIRST, until="2017-01-03")
+    # The weekend's two pages (11 records): the first request dropped, the second page cut off.
+    first_day, last_day = "2017-01-07", "2017-01-08"
+    summary = _harvest(runtime, url, waits, from_date=first_day, until=last_day)
 
-    assert summary.new == len(ids_between(endpoint, FIRST, "2017-01-03"))
+    assert summary.new == len(ids_between(endpoint, first_day, last_day))
     assert summary.rejected == 0  # the broken page was fetched again, not half-imported
     assert waits == [5.0, 5.0]
 
@@ -290,10 +290,11 @@ def test_503_with_retry_after_waits_as_asked(
     http_server.route = route
     now = dt.datetime(2017, 1, 1, 12, 0, tzinfo=dt.UTC)
 
-    summary = _harvest(runtime, url, waits, from_date=FIRST, until=FIRST, clock=lambda: now)
+    day = "2017-01-01"  # (44 records)
+    summary = _harvest(runtime, url, waits, from_date=day, until=day, clock=lambda: now)
 
     assert waits == [expected_wait]
-    assert summary.new == len(ids_between(endpoint, FIRST, FIRST))
+    assert summary.new == len(ids_between(endpoint, day, day))
 
 
 def test_a_server_that_stays_busy_exhausts_the_retries(
@@ -321,14 +322,16 @@ def test_requests_are_spaced_by_the_polite_delay(
     http_server: FixtureServer,
     waits: list[float],
 ) -> None:
+    # Friday to Sunday: three pages (459 records).
+    first_day, last_day = "2017-01-06", "2017-01-08"
     polite = Runtime(settings.model_copy(update={"request_delay": 3.0}))
     try:
-        _harvest(polite, url, waits, from_date=FIRST, until=LAST)
+        _harvest(polite, url, waits, from_date=first_day, until=last_day)
     finally:
         polite.close()
 
     assert waits == [3.0] * (len(http_server.requests) - 1)
-    assert len(waits) == _window_pages(endpoint, FIRST, LAST) - 1
+    assert len(waits) == _window_pages(endpoint, first_day, last_day) - 1 == 2
 
 
 def test_an_empty_window_completes_without_records(
@@ -381,15 +384,15 @@ def test_harvesting_categories_harvests_the_set_of_each(
         runtime,
         ["hep-th", "gr-qc"],
         metadata_prefix="oai_dc",
-        from_date=FIRST,
+        from_date="2017-01-01",
         until="2017-01-05",
         endpoint=url,
         sleep=waits.append,
         log=io.StringIO(),
     )
 
-    expected = ids_between(endpoint, FIRST, "2017-01-05", "physics:hep-th")
-    expected |= ids_between(endpoint, FIRST, "2017-01-05", "physics:gr-qc")
+    expected = ids_between(endpoint, "2017-01-01", "2017-01-05", "physics:hep-th")
+    expected |= ids_between(endpoint, "2017-01-01", "2017-01-05", "physics:gr-qc")
     assert expected and summary.new == len(expected)
     assert set(_catalog(runtime)) == expected
     first_requests = [p["set"][0] for _, p in http_server.requests if "set" in p]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,7 @@ from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.runtime import Runtime
 from tests.support.accounts import confirmed_user
-from tests.support.cli import Cli
 
-HF_DAILY = "fixtures/hf_papers/daily_papers_2026-07-31.json"
 NOW = dt.datetime(2026, 8, 1, 9, 0)  # the morning after the list
 # Two papers on memory for LLM agents; the list has more on agents and memory.
 MEMORY = ("2607.27958", "2607.26637")  # Σ-Mem; Filesystem-Based Memory for LLM Agents
@@ -42,9 +39,9 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def rt(
-    cli: Cli, data_dir: Path, settings: Settings, clock: FrozenClock, session_models: object
+    seed_hf_daily_list: None, settings: Settings, clock: FrozenClock, session_models: object
 ) -> Iterator[Runtime]:
-    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress")
+    """The real daily list of 2026-07-31, imported and indexed (the seed: once per process)."""
     runtime = Runtime(settings, clock=clock)
     assert runtime.recommender.ready()
     yield runtime

@@ -75,7 +75,7 @@ def test_an_import_leaves_a_long_embedding_backlog_to_index_update(
     assert "not embedded yet" not in out and "embedded 200" in out
 
 
-def _small_beir(data_dir: Path, target: Path, queries: int = 12, docs: int = 400) -> Path:
+def _small_beir(data_dir: Path, target: Path, queries: int = 12, docs: int = 200) -> Path:
     scifact = data_dir / "beir" / "scifact"
     lines = (scifact / "qrels" / "test.tsv").read_text().splitlines()
     qrels = [line.split("\t") for line in lines[1:]]

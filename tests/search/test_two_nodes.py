@@ -21,6 +21,7 @@ from click.testing import Result
 from paperfeed.db.schema import paper_embeddings, papers
 from tests.conftest import DATA, scratch_database
 from tests.support.cli import HEAD200, Cli
+from tests.support.models import SessionModels
 from tests.web.test_multiprocess import Node, _start, _stop, _wait_until_answering
 
 PAPER = "0704.0001"  # "Calculation of prompt diphoton production cross sections ..."
@@ -38,7 +39,9 @@ class TwoNodes:
 
 @pytest.fixture(scope="module")
 def two_nodes(
-    tmp_path_factory: pytest.TempPathFactory, catalog_server: str | None
+    tmp_path_factory: pytest.TempPathFactory,
+    catalog_server: str | None,
+    session_models: SessionModels,
 ) -> Iterator[TwoNodes]:
     if catalog_server is None:
         pytest.skip("two machines share a PostgreSQL catalog (on PostgreSQL only)")
@@ -57,6 +60,10 @@ def two_nodes(
         "PAPERFEED_EMBEDDER": "minilm",  # the real model: vectors must travel through the catalog
     }
     homes = {name: {**common, "PAPERFEED_HOME": str(folder / name)} for name in ("a", "b")}
+    for (
+        name
+    ) in homes:  # each node's data directory holds the prepared model (tests/support/models.py)
+        session_models.load("minilm", folder / name / "models")
     nodes: list[Node] = []
     try:
         nodes = [_start(name, {**base, **env}, folder) for name, env in homes.items()]

@@ -38,7 +38,8 @@ _scratch_allowed = True
 _DATA = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).parents[3] / "shared")) / "data"
 _HF_PAPERS = _DATA / "fixtures" / "hf_papers"
 
-# What each seed imports, as a user would (`paperfeed import ... --no-index`: nothing indexed).
+# What each seed imports, as a user would: `paperfeed import`, which indexes what it imported
+# for search; the seed's data directory holds that index and is copied with it.
 SEEDS: dict[str, Callable[[Cli], object]] = {
     # The three real HF daily-papers responses: 63 papers on 2026-06-12, 07-31 and 08-03.
     "seed_hf_daily_lists": lambda cli: cli(
@@ -48,7 +49,11 @@ SEEDS: dict[str, Callable[[Cli], object]] = {
         _HF_PAPERS / "daily_papers_2026-07-31.json",
         _HF_PAPERS / "daily_papers_2026-08-03_3-entries_pretty.json",
         "--no-progress",
-        "--no-index",
+    ),
+    # The 200 records of the Kaggle snapshot head, indexed for search as a plain import does
+    # (the `imported` fixture; ~75 tests started by importing and indexing them).
+    "seed_snapshot_head200": lambda cli: cli(
+        "import", "snapshot", _DATA / "arxiv" / "kaggle_snapshot_head200.jsonl.gz", "--no-progress"
     ),
     # One real HF daily list: the 30 papers of 2026-07-31.
     "seed_hf_daily_list": lambda cli: cli(
@@ -56,7 +61,6 @@ SEEDS: dict[str, Callable[[Cli], object]] = {
         "hf-daily",
         _HF_PAPERS / "daily_papers_2026-07-31.json",
         "--no-progress",
-        "--no-index",
     ),
 }
 

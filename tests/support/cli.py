@@ -47,7 +47,8 @@ def cli(cli_env: dict[str, str | None]) -> Cli:
 
 
 @pytest.fixture
-def imported(cli: Cli, data_dir: Path) -> Cli:
-    """A catalog holding the 200 records of the Kaggle snapshot head."""
-    cli("import", "snapshot", data_dir / HEAD200, "--no-progress")
+def imported(cli: Cli, seed_snapshot_head200: None) -> Cli:
+    """A catalog holding the 200 records of the Kaggle snapshot head, imported and indexed
+    with `paperfeed import snapshot` (once per test process: the test starts from a copy of
+    that data directory and catalog, the `seed_snapshot_head200` seed)."""
     return cli

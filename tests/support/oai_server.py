@@ -7,11 +7,12 @@ the whole window across days instead of within one day."""
 
 from __future__ import annotations
 
-import gzip
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isal import igzip
 from lxml import etree
 
 from tests.support.http import Response
@@ -94,36 +95,47 @@ class DayPagesEndpoint:
         return Response(_RESPONSE_DATE.sub(date, body, count=1))
 
 
+@functools.lru_cache(maxsize=16)
 def page_body(path: Path) -> bytes:
-    return gzip.decompress(path.read_bytes())
+    """A saved page, inflated (kept for the next request of it: the pages are read-only)."""
+    return igzip.decompress(path.read_bytes())
 
 
-def _in_set(record: etree._Element, set_spec: str) -> bool:
-    specs = [s.text or "" for s in record.iter(f"{OAI}setSpec")]
+_RECORD = re.compile(rb"<record>.*?</record>", re.DOTALL)
+_SET_SPEC = re.compile(rb"<setSpec>([^<]*)</setSpec>")
+
+
+def _in_set(specs: list[str], set_spec: str) -> bool:
     return any(s == set_spec or s.startswith(set_spec + ":") for s in specs)
 
 
 def _only_set(body: bytes, set_spec: str) -> bytes:
-    root = etree.fromstring(body)
-    for record in list(root.iter(f"{OAI}record")):
-        if not _in_set(record, set_spec):
-            parent = record.getparent()
-            assert parent is not None
-            parent.remove(record)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    """The page with only the records in `set_spec` (each kept byte for byte)."""
+
+    def kept(record: re.Match[bytes]) -> bytes:
+        specs = [spec.decode() for spec in _SET_SPEC.findall(record[0])]
+        return record[0] if _in_set(specs, set_spec) else b""
+
+    return _RECORD.sub(kept, body)
 
 
 def record_ids(
     endpoint: DayPagesEndpoint, first_page: int, last_page: int, set_spec: str = ""
 ) -> set[str]:
     """arXiv ids of the records on pages first..last (inclusive), read straight from XML."""
-    ids: set[str] = set()
-    for _, path in endpoint.pages[first_page : last_page + 1]:
-        for record in etree.fromstring(page_body(path)).iter(f"{OAI}record"):
-            if not set_spec or _in_set(record, set_spec):
-                identifier = record.findtext(f"{OAI}header/{OAI}identifier") or ""
-                ids.add(identifier.removeprefix("oai:arXiv.org:"))
-    return ids
+    pages = [path for _, path in endpoint.pages[first_page : last_page + 1]]
+    return page_ids(pages, set_spec)
+
+
+def page_ids(pages: list[Path], set_spec: str = "") -> set[str]:
+    """arXiv ids of the records (not marked deleted) of the saved pages `pages`, read
+    straight from their XML, without the importer's parser (of those in `set_spec`)."""
+    return {
+        arxiv_id
+        for path in pages
+        for arxiv_id, specs in _page_records(path)
+        if not set_spec or _in_set(specs, set_spec)
+    }
 
 
 def ids_between(
@@ -131,3 +143,15 @@ def ids_between(
 ) -> set[str]:
     window = [i for i, (day, _) in enumerate(endpoint.pages) if first_day <= day <= last_day]
     return record_ids(endpoint, window[0], window[-1], set_spec) if window else set()
+
+
+@functools.lru_cache(maxsize=128)
+def _page_records(path: Path) -> list[tuple[str, list[str]]]:
+    """(arXiv id, set specs) of each record of a saved page not marked deleted."""
+    records = []
+    for header in etree.fromstring(page_body(path)).iter(f"{OAI}header"):
+        if header.get("status") != "deleted":
+            identifier = header.findtext(f"{OAI}identifier") or ""
+            specs = [s.text or "" for s in header.iter(f"{OAI}setSpec")]
+            records.append((identifier.removeprefix("oai:arXiv.org:"), specs))
+    return records

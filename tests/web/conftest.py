@@ -137,8 +137,7 @@ def serve(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Callab
 @pytest.fixture
 def site(serve: Callable[..., Site], seed_hf_daily_list: None, search_ready: None) -> Site:
     """The app over a catalog holding one real Hugging Face daily list (30 papers of
-    2026-07-31), imported with the CLI as a user would, once per test process (not indexed for
-    search; paper pages still load the embedding model for their similar papers)."""
+    2026-07-31), imported and indexed with the CLI as a user would, once per test process."""
     return serve()
 
 

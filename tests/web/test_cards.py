@@ -76,11 +76,12 @@ def start(serve: Callable[..., Site], clock: FrozenClock) -> Callable[..., Site]
 
 
 @pytest.fixture
-def catalog(cli: Cli, data_dir: Path, tmp_path: Path, search_ready: None) -> Cli:
-    """Three real Hugging Face daily lists and the two OAI-PMH records with the formulas,
-    imported (and indexed for search) with the CLI as a user would."""
-    for name in HF_FILES:
-        cli("import", "hf-daily", data_dir / HF / name, "--no-progress")
+def catalog(
+    cli: Cli, data_dir: Path, tmp_path: Path, search_ready: None, seed_hf_daily_lists: None
+) -> Cli:
+    """The three real Hugging Face daily lists of HF_FILES (the seed, imported once per test
+    process) and the two OAI-PMH records with the formulas, imported (and indexed for search)
+    with the CLI as a user would."""
     cli("import", "oai-pmh", math_records(data_dir, tmp_path), "--no-progress")
     return cli
 

@@ -158,8 +158,12 @@ def test_the_count_says_how_many_results_the_pages_reach(
     expect(page.locator("main .empty")).to_contain_text(f"There is no page {past}")
 
 
-def test_notices_and_refused_parameters_read_as_sentences(page: Page, site: Site) -> None:
+def test_notices_and_refused_parameters_read_as_sentences(
+    page: Page, serve: Callable[..., Site], cli: Cli, data_dir: Path, search_ready: None
+) -> None:
     # Papers imported, not yet embedded or indexed: the notice tells what happens, no command.
+    cli("import", "hf-daily", data_dir / HF_DAILY, "--no-progress", "--no-index")
+    site = serve()
     page.goto(f"{site.url}/search?q=memory")
     notices = page.locator("main .notice").all_inner_texts()
     assert any("not ready yet" in text for text in notices), notices

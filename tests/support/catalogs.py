@@ -183,7 +183,15 @@ def seed_home(home: Path, seed: str | None = None) -> None:
     the database `scratch_database(seed=...)` gives)."""
     server = base_url()
     if seed is not None:
-        shutil.copytree(_seeded_home(server, seed), home, dirs_exist_ok=True)
+        # Not the prepared model (`models/`, ~23 MB): a copy per test would fill the scratch
+        # space (tmpfs, in memory) by gigabytes; the test's runtime links it in when it loads
+        # the model, as any data directory gets it (tests/support/models.py).
+        shutil.copytree(
+            _seeded_home(server, seed),
+            home,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("models"),
+        )
     elif server is None:
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(sqlite_template(), home / "catalog.sqlite3")

@@ -180,7 +180,7 @@ def test_a_changed_text_is_read_again(ranked: Runtime) -> None:  # noqa: F811
         ranked.catalog,
         weights=Weights(meaning=0.0, dislikes=0.0, categories=0.0),
     )
-    words.terms.every = 0.0  # look at the catalog's changes on every call
+    words.terms.changes.every = 0.0  # look at the catalog's changes on every call
     before = [r.paper_id for r in words.rank(liked, [], candidates, limit=len(candidates))]
     last = before[-1]
     text = ranked.catalog.get_many([liked[0]], ("title", "abstract"))[liked[0]]

@@ -8,15 +8,13 @@ anywhere in the catalog, and reading 250 of them (their primary category, or the
 takes microseconds. It is read once (a scan of the primary category's index: 4-7 s at a
 million papers at load 8-9, in the thread that makes the candidates' pool,
 `Recommender.prepare`) and then follows the catalog's changes: at most every `every` seconds,
-the papers whose `modified_at` is past the newest one seen (as `words.TermCache` does), new
-papers among them. 4 bytes a paper (4 MB at a million). A paper without categories, or not in
-the catalog, has the code -1."""
+the papers whose `modified_at` is past the newest one seen (`changes.ChangeMark`, as
+`words.TermCache` does), new papers among them. 4 bytes a paper (4 MB at a million). A paper
+without categories, or not in the catalog, has the code -1."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +24,7 @@ import sqlalchemy as sa
 
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
-from paperfeed.recommend.words import REFRESH_EVERY
+from paperfeed.recommend.changes import REFRESH_EVERY, ChangeMark
 
 Codes = npt.NDArray[np.int32]
 
@@ -34,25 +32,21 @@ Codes = npt.NDArray[np.int32]
 class CategoryTable:
     def __init__(self, catalog: Catalog, *, every: float = REFRESH_EVERY) -> None:
         self.catalog = catalog
-        self.every = every
         self.codes: dict[str, int] = {}  # category -> code
         self._table: Codes = np.full(0, -1, np.int32)  # paper id -> code
-        self._mark: dt.datetime | None = None  # the newest change seen
-        self._looked: float | None = None
+        self.changes = ChangeMark(every)
         self._lock = threading.Lock()
 
     def refresh(self, now: float | None = None, *, force: bool = False) -> None:
         """Read the table (the first time) or the papers changed since the last look (at most
         one look every `every` seconds of `now`, time.monotonic() by default, unless
         `force`d)."""
-        now = time.monotonic() if now is None else now
         with self._lock:
-            if not force and self._looked is not None and now - self._looked < self.every:
+            if not self.changes.due(now, force=force):
                 return
-            self._looked = now
             with self.catalog.reader.connect() as conn:
-                if self._mark is None:  # (the mark first: a change meanwhile is read again)
-                    newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
+                changed = self.changes.changed(conn, papers.c.id, papers.c.primary_category)
+                if changed is None:  # the first look: the whole table
                     # Through the driver's cursor: a million rows in half the time.
                     query = sa.select(papers.c.id, papers.c.primary_category)
                     cursor = conn.connection.cursor()
@@ -61,16 +55,8 @@ class CategoryTable:
                         self._set(cursor.fetchall())
                     finally:
                         cursor.close()
-                    self._mark = newest or dt.datetime.min
                     return
-                changed = conn.execute(
-                    sa.select(papers.c.id, papers.c.primary_category, papers.c.modified_at).where(
-                        papers.c.modified_at > self._mark
-                    )
-                ).all()
-            if changed:
-                self._set((pid, category) for pid, category, _ in changed)
-                self._mark = max(self._mark, *(at for _, _, at in changed))
+            self._set(changed)
 
     def _set(self, rows: Iterable[Any]) -> None:
         """Each (paper id, primary category or None) into the table."""

@@ -29,9 +29,7 @@ Kept per process:
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,15 +37,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
 
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
+from paperfeed.recommend.changes import REFRESH_EVERY, ChangeMark
 from paperfeed.search.terms import PaperTerms, TermStore, microseconds, paper_terms
 
 PAPERS_KEPT = 100_000  # papers' terms kept per process (~2 KB each)
 CHANGES_KEPT = 100_000  # papers seen changed, remembered until the store has their new terms
-REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
 LIKED_KEPT = 20_000  # liked papers' vectors kept per pool (~1 KB each)
 
 Ints = npt.NDArray[np.int64]
@@ -110,39 +107,24 @@ class TermCache:
         # Papers seen changed in the catalog: their modified_at (microseconds) until the
         # store holds terms made from it.
         self._changed: OrderedDict[int, int] = OrderedDict()
-        self.every = every
-        self._looked: float | None = None
-        self._mark: dt.datetime | None = None  # the newest change seen
+        self.changes = ChangeMark(every)
+        self._looking = threading.Lock()  # one look at the catalog's changes at a time
         self._lock = threading.Lock()
 
     def refresh(self, now: float | None = None) -> None:
         """Drop the kept papers changed in the catalog since the last look (at most one look
-        every `every` seconds of `now`, time.monotonic() by default): those whose
-        `modified_at` is past the newest one seen. (A change committed late with an older
-        stamp, as concurrent writers on PostgreSQL may, is not seen: the paper's words stay
-        as read until it leaves the cache.)"""
-        now = time.monotonic() if now is None else now
-        if self._looked is not None and now - self._looked < self.every:
-            return
-        self._looked = now
-        with self.catalog.reader.connect() as conn:
-            if self._mark is None:
-                newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
-                with self._lock:
-                    self._mark = newest or dt.datetime.min
+        every `every` seconds of `now`, time.monotonic() by default; `changes.ChangeMark`)."""
+        with self._looking:
+            if not self.changes.due(now):
                 return
-            changed = conn.execute(
-                sa.select(papers.c.id, papers.c.modified_at).where(
-                    papers.c.modified_at > self._mark
-                )
-            ).all()
+            with self.catalog.reader.connect() as conn:
+                changed = self.changes.changed(conn, papers.c.id)
         with self._lock:
             dropped = False
-            for pid, at in changed:
+            for pid, at in changed or ():
                 dropped |= self._terms.pop(pid, None) is not None
                 self._changed[pid] = microseconds(at)
                 self._changed.move_to_end(pid)
-                self._mark = max(self._mark, at)
             while len(self._changed) > CHANGES_KEPT:
                 self._changed.popitem(last=False)
             if dropped:

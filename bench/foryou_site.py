@@ -5,6 +5,7 @@ readers with 50 rated papers each.
     python -m bench foryou                        # the page, and 10,000 digest readers
     python -m bench foryou --readers 1000         # fewer digest readers
     python -m bench foryou --skip-digests
+    python -m bench foryou --skip-page --outbox   # digests to the outbox, not an SMTP server
 
 Inputs (built once, cached in ~/.cache/paperfeed-bench/):
 - the catalog: a copy (foryou-site-1000000/home) of the 1,000,000-paper SQLite catalog of
@@ -28,11 +29,12 @@ change: ranked again), each reload's server time.
 Digests: `--readers` accounts with 50 rated papers each (20 upvoted, 25 saved, 5 "not
 interested"), each subscribed (daily, 10 papers) with its account's address; then one
 `DigestSender.send` of the daily edition of 2026-11-27 in this process against a counting SMTP
-server in a process of its own (bench/digest.py's sink), with `--processes` (2) chooser
+server in a process of its own on the same cores (bench/digest.py's sink; with `--outbox`,
+into an outbox folder instead, the embedded default's mailer), with `--processes` (2) chooser
 processes when the run is large enough (digest/sender.py: 1,000 readers). Reported: the
-whole run, its CPU (this process, and the chooser processes'), and the part this process
-spent choosing the personal sections (`PersonalDigests.choose_many`, a batch at a time; with
-choosers: none)."""
+whole run, its CPU (this process, the chooser processes' and the SMTP server's), and the part
+this process spent choosing the personal sections (`PersonalDigests.choose_many`, a batch at
+a time; with choosers: none)."""
 
 from __future__ import annotations
 
@@ -283,29 +285,38 @@ def bench_page(home: Path, pool: np.ndarray, days: int, loads: int, acts: int) -
     }
 
 
-def bench_digests(home: Path, pool: np.ndarray, readers: int, processes: int) -> dict[str, Any]:
+def bench_digests(
+    home: Path, pool: np.ndarray, readers: int, processes: int, outbox: bool = False
+) -> dict[str, Any]:
+    """The digest run; `outbox`: mailed to the outbox folder (the embedded default's mailer)
+    instead of the counting SMTP server in a process of its own on the same cores."""
     catalog = home / "catalog.sqlite3"
     log(f"adding {readers:,} readers ...")
     add_readers(catalog, readers, (20, 25, 5), pool, seed=11)
-    port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "bench", "digest", "--sink", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=base_env(),
-    )
-    assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
     clock = FrozenClock(NOW)
+    sink: subprocess.Popen[str] | None = None
+    folder = home / "bench-outbox"
+    shutil.rmtree(folder, ignore_errors=True)
+    if outbox:
+        mailer: dict[str, Any] = {"smtp_host": None, "outbox_dir": folder}
+    else:
+        port = free_port()
+        sink = subprocess.Popen(
+            [sys.executable, "-m", "bench", "digest", "--sink", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=base_env(),
+        )
+        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+        mailer = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
     rt = runtime(
         home,
         7,
         clock,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
         base_url="https://papers.example.org",
         mail_from="paperfeed <digest@papers.example.org>",
         digest_processes=processes,
+        **mailer,
     )
 
     def personal_elsewhere() -> PersonalDigests:  # a chooser process's own, over the bench's store
@@ -331,8 +342,12 @@ def bench_digests(home: Path, pool: np.ndarray, readers: int, processes: int) ->
         times_after = os.times()  # (the chooser processes ended: counted as children)
     finally:
         PersonalDigests.choose_many = original  # type: ignore[method-assign]
-        sink.send_signal(signal.SIGTERM)
-        count = sink.communicate(timeout=60)[0].strip().splitlines()[-1].split()[0]
+        if sink is not None:
+            sink.send_signal(signal.SIGTERM)
+            count, sink_cpu = sink.communicate(timeout=60)[0].strip().splitlines()[-1].split()
+        else:
+            count, sink_cpu = str(sum(1 for _ in folder.glob("*.eml"))), "0"
+            shutil.rmtree(folder, ignore_errors=True)
     wall = time.perf_counter() - started
     rt.close()
     cpu = (times_after.user - times_before.user) + (times_after.system - times_before.system)
@@ -351,6 +366,8 @@ def bench_digests(home: Path, pool: np.ndarray, readers: int, processes: int) ->
         "processes": processes,
         "cpu_s": round(cpu, 1),
         "chooser_processes_cpu_s": round(children, 1),
+        "mailed_to": "outbox" if outbox else "SMTP server",
+        "smtp_server_cpu_s": round(float(sink_cpu), 1),  # the counting sink, on the same cores
         # (in this process only: chosen in others when the run was large enough), a batch's
         # time spread evenly over its readers
         "personal_sections_s": round(sum(chosen), 1),
@@ -372,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readers", type=int, default=10_000)
     parser.add_argument(
         "--processes", type=int, default=2, help="the sender's digest_processes (1: one process)"
+    )
+    parser.add_argument(
+        "--outbox",
+        action="store_true",
+        help="digests mailed to an outbox folder (the embedded default), not an SMTP server",
     )
     parser.add_argument("--skip-page", action="store_true")
     parser.add_argument("--skip-digests", action="store_true")
@@ -398,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         result["page"] = bench_page(home, pool, args.days, args.loads, args.acts)
         log(f"page: {result['page']}")
     if not args.skip_digests:
-        result["digests"] = bench_digests(home, pool, args.readers, args.processes)
+        result["digests"] = bench_digests(home, pool, args.readers, args.processes, args.outbox)
         log(f"digests: {result['digests']}")
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = {

@@ -344,6 +344,46 @@ def categories_signal(primary: bool) -> Callable[[Data, Reader], Array]:
     return signal
 
 
+def categories_weighted(mode: str) -> Callable[[Data, Reader], Array]:
+    """The primary-category signal in other forms: `any`: liked papers holding the
+    candidate's primary category among any of theirs (cross-lists count); `rare`: the count
+    times the category's idf over the candidates (a count in a small field says more)."""
+
+    def signal(d: Data, r: Reader) -> Array:
+        cats = d.categories
+        firsts = [(cats[i] or [""])[0] for i in r.candidates]
+        if mode == "any":
+            count = Counter(c for i in r.liked for c in set(cats[i]))
+            return np.array([count[c] if c else 0 for c in firsts], float)
+        count = Counter(c for i in r.liked for c in cats[i][:1])
+        sizes = Counter(firsts)
+        n = len(firsts)
+        return np.array(
+            [count[c] * (np.log((1 + n) / (1 + sizes[c])) + 1) if c else 0.0 for c in firsts]
+        )
+
+    return signal
+
+
+def words_profile_power(power: float) -> Callable[[Data, Reader], Array]:
+    """Words with the profile's weights saturated: (sum of the liked papers' vectors)^power
+    (a term in every liked paper counts less than linearly)."""
+
+    def signal(d: Data, r: Reader) -> Array:
+        w = d.week(r)
+        held = profile(d, r)
+        saturated = np.where(held > 0, np.maximum(held, 1e-12) ** power, 0.0)
+        out: Array = w.unit @ (saturated * w.idf)
+        return out
+
+    return signal
+
+
+def shipped_categories(d: Data, r: Reader) -> Array:
+    """The model as shipped since the sixth round: meaning, words, 0.5 primary category."""
+    return shipped(d, r) + 0.5 * z(categories_signal(primary=True)(d, r))
+
+
 def robust_z(x: Array) -> Array:
     middle = np.median(x)
     spread = float(np.median(np.abs(x - middle)))
@@ -469,6 +509,43 @@ VARIANTS: dict[str, Score] = {
     "shipped + 0.25 categories": _plus(shipped, 0.25, categories_signal(primary=False)),
     "shipped + 0.5 categories": _plus(shipped, 0.5, categories_signal(primary=False)),
     "shipped + 1 primary category": _plus(shipped, 1.0, categories_signal(primary=True)),
+    "with categories (shipped now)": shipped_categories,
+    "with categories, any of the liked papers' categories": lambda d, r: (
+        shipped(d, r) + 0.5 * z(categories_weighted("any")(d, r))
+    ),
+    "with categories, the count times the category's idf": lambda d, r: (
+        shipped(d, r) + 0.5 * z(categories_weighted("rare")(d, r))
+    ),
+    "with categories, profile^0.5": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.5)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "with categories, profile^0.75": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.75)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "with categories, profile^0.25": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.25)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "with categories, profile as 0/1": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.0)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "with categories, profile^0.5, the count times the category's idf": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.5)(d, r))
+        + 0.5 * z(categories_weighted("rare")(d, r))
+    ),
+    "with categories, idf over the whole folder": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_weighted(catalog_idf=True)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
     "robust z (median, MAD)": lambda d, r: robust_z(meaning(d, r)) + robust_z(words(d, r)),
     "reciprocal rank fusion (k 60)": fused_by_ranks,
     "weighted by each signal's top-10 z": confidence_weighted,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from paperfeed.db.schema import papers
 from paperfeed.recommend import model
 from paperfeed.recommend.service import Recommender, Weights
-from paperfeed.recommend.words import Columns, Terms, WordPool
+from paperfeed.recommend.words import PROFILE_POWER, Columns, Terms, WordPool
 from paperfeed.runtime import Runtime
 from paperfeed.search.terms import pair_numbers, paper_terms, word_number
 from tests.recommend.test_service import _all, _vectors, ranked  # noqa: F401
@@ -58,7 +58,8 @@ def _terms(counts: dict[int, int]) -> Terms:
 
 def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
     candidates = [{1: 2, 2: 1}, {2: 1, 3: 3}, {4: 1}, {}]
-    liked = [{1: 1, 3: 1, 9: 5}, {2: 2}]  # term 9: no candidate holds it
+    # term 9: no candidate holds it; term 1: in both liked papers (their sum saturated)
+    liked = [{1: 1, 3: 1, 9: 5}, {2: 2, 1: 1}]
     pool = WordPool.of([_terms(c) for c in candidates])
     reader = pool.profile(pool.vectors([_terms(c) for c in liked]))
     found = pool.scores(reader, np.arange(len(candidates)))
@@ -77,7 +78,8 @@ def test_word_scores_are_the_tf_idf_dot_products_computed_by_hand() -> None:
         for t, v in unit(counts).items():
             profile[t] = profile.get(t, 0.0) + v
     expected = [
-        sum(v * idf[t] * profile.get(t, 0.0) for t, v in unit(c).items()) for c in candidates
+        sum(v * idf[t] * profile.get(t, 0.0) ** PROFILE_POWER for t, v in unit(c).items())
+        for c in candidates
     ]
     assert found.tolist() == pytest.approx(expected, rel=1e-5)
     assert found[2] == 0 and found[3] == 0  # nothing shared; no words at all

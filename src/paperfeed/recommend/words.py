@@ -6,8 +6,10 @@ indexed): its content words (stemmed) and the pairs of adjacent content words (b
 term's idf is taken over the papers being ranked (the candidates: `log((1 + n) / (1 + df)) +
 1`), so a term counts by how well it tells the candidates apart. A paper's vector is its
 weights times idf, of length 1; the reader's profile is the sum of their liked papers'
-vectors, and a candidate scores the dot product of its vector times idf once more (rare shared
-terms count most) with the profile. Chosen on the dev set of `python -m bench recsys`
+vectors, each term's sum saturated (to the power PROFILE_POWER: a term in all of twenty liked
+papers weighs ~9.5 times one in a single paper, not 20), and a candidate scores the dot
+product of its vector times idf once more (rare shared terms count most) with the profile.
+Chosen on the dev set of `python -m bench recsys`
 (bench/README.md): unigrams and bigrams scored so beat the 64-term BM25 profile of words it
 replaces, and the tf-idf SVM of arxiv-sanity-lite, alone.
 
@@ -46,6 +48,7 @@ from paperfeed.search.terms import PaperTerms, TermStore, microseconds, paper_te
 PAPERS_KEPT = 100_000  # papers' terms kept per process (~2 KB each)
 CHANGES_KEPT = 100_000  # papers seen changed, remembered until the store has their new terms
 LIKED_KEPT = 20_000  # liked papers' vectors kept per pool (~1 KB each)
+PROFILE_POWER = 0.75  # the profile's saturation (bench/README.md, "For you", seventh round)
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float32]
@@ -356,12 +359,14 @@ class WordPool:
         return [(cols[a:b], units[a:b]) for a, b in zip([0, *ends], ends, strict=False)]
 
     def profile(self, vectors: Sequence[Vector]) -> Floats:
-        """The sum of (liked papers') vectors, by column."""
+        """The sum of (liked papers') vectors, by column, saturated: each sum to the power
+        PROFILE_POWER (a term in every liked paper counts less than that many times one)."""
         if not vectors:
             return np.zeros(len(self.idf), np.float32)
         cols = np.concatenate([c for c, _ in vectors])
         values = np.concatenate([v for _, v in vectors])
         out: Floats = np.bincount(cols, values, minlength=len(self.idf)).astype(np.float32)
+        out[cols] = out[cols] ** np.float32(PROFILE_POWER)  # (the columns held, not them all)
         return out
 
     def liked_profile(self, liked: Sequence[int], terms: TermCache) -> Floats:

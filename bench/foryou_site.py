@@ -295,6 +295,7 @@ def bench_digests(
     add_readers(catalog, readers, (20, 25, 5), pool, seed=11)
     clock = FrozenClock(NOW)
     sink: subprocess.Popen[str] | None = None
+    mail_kb: float | None = None  # a mail's median size (in the outbox)
     folder = home / "bench-outbox"
     shutil.rmtree(folder, ignore_errors=True)
     if outbox:
@@ -346,7 +347,9 @@ def bench_digests(
             sink.send_signal(signal.SIGTERM)
             count, sink_cpu = sink.communicate(timeout=60)[0].strip().splitlines()[-1].split()
         else:
-            count, sink_cpu = str(sum(1 for _ in folder.glob("*.eml"))), "0"
+            sizes = sorted(f.stat().st_size for f in folder.glob("*.eml"))
+            count, sink_cpu = str(len(sizes)), "0"
+            mail_kb = round(statistics.median(sizes) / 1024, 1) if sizes else None
             shutil.rmtree(folder, ignore_errors=True)
     wall = time.perf_counter() - started
     rt.close()
@@ -367,6 +370,7 @@ def bench_digests(
         "cpu_s": round(cpu, 1),
         "chooser_processes_cpu_s": round(children, 1),
         "mailed_to": "outbox" if outbox else "SMTP server",
+        "mail_kb_median": mail_kb,
         "smtp_server_cpu_s": round(float(sink_cpu), 1),  # the counting sink, on the same cores
         # (in this process only: chosen in others when the run was large enough), a batch's
         # time spread evenly over its readers

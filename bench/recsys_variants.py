@@ -379,6 +379,25 @@ def words_profile_power(power: float) -> Callable[[Data, Reader], Array]:
     return signal
 
 
+def _mean_unit(vectors: Array) -> Array:
+    centre = vectors.mean(axis=0)
+    return centre / max(float(np.linalg.norm(centre)), 1e-12)
+
+
+def words_catalog_saturated(d: Data, r: Reader) -> Array:
+    """The saturated profile (0.75) with idf over the whole folder on both sides."""
+    w = d.week(r)
+    n = d.counts.shape[0]
+    idf = (np.log((1 + n) / (1 + d.df_catalog)) + 1)[w.cols]
+    x = w.counts @ sp.diags(idf)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    held = profile(d, r, idf)
+    saturated = np.where(held > 0, np.maximum(held, 1e-12) ** 0.75, 0.0)
+    out: Array = (x @ (saturated * idf)) / norms
+    return out
+
+
 def shipped_categories(d: Data, r: Reader) -> Array:
     """The model as shipped since the sixth round: meaning, words, 0.5 primary category."""
     return shipped(d, r) + 0.5 * z(categories_signal(primary=True)(d, r))
@@ -540,6 +559,32 @@ VARIANTS: dict[str, Score] = {
         z(meaning(d, r))
         + z(words_profile_power(0.5)(d, r))
         + 0.5 * z(categories_weighted("rare")(d, r))
+    ),
+    "now + words x1.5": lambda d, r: (
+        z(meaning(d, r))
+        + 1.5 * z(words_profile_power(0.75)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "now, meaning sharpness 10": lambda d, r: (
+        z(meaning(d, r, 10.0))
+        + z(words_profile_power(0.75)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "now, category counts^0.5": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.75)(d, r))
+        + 0.5 * z(np.sqrt(categories_signal(primary=True)(d, r)))
+    ),
+    "now, idf over the whole folder": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_catalog_saturated(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    ),
+    "now + 0.5 mean cosine": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_profile_power(0.75)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+        + 0.5 * z(d.week(r).vectors @ _mean_unit(d.vectors[r.liked]))
     ),
     "with categories, idf over the whole folder": lambda d, r: (
         z(meaning(d, r))

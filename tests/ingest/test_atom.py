@@ -192,7 +192,59 @@ def test_a_truncated_response_keeps_the_entries_before_the_break(
     summary = import_file(runtime, write(tmp_path, data[:cut]), log)
 
     assert (summary.new, summary.rejected) == (2, 1)
-    assert "after entry 2: XML breaks off" in log.getvalue()
+    assert "feed.xml entry 3: the XML breaks off at line " in log.getvalue()
+    assert "nothing after it could be read" in log.getvalue()
+
+
+@pytest.mark.parametrize("broken", [1, 2, 3])
+def test_an_undeclared_entity_rejects_its_entry_with_its_line_and_the_rest_is_read(
+    broken: int,
+) -> None:
+    """An undeclared entity (`&nbsp;`, HTML's, not XML's) passes lxml silently when entities
+    are not resolved: the parser just stops. It used to lose the entries after it (or the
+    whole file, "line 0"); now only its own entry is rejected, with the line it is on."""
+    titles = [f"Title {n}" for n in (1, 2, 3)]
+    titles[broken - 1] = "Broken&nbsp;title"
+    data = feed(*(entry(f"2301.0000{n}", t) for n, t in enumerate(titles, 1)))
+    line = data[: data.index(b"&nbsp;")].count(b"\n") + 1
+
+    items = list(atom.parse(io.BytesIO(data), "page.xml"))
+
+    assert [i.arxiv_id for i in items if isinstance(i, PaperRecord)] == [
+        f"2301.0000{n}" for n in (1, 2, 3) if n != broken
+    ]
+    (rejection,) = [i for i in items if isinstance(i, Rejection)]
+    assert rejection.location == f"page.xml entry {broken}"
+    # (the last entry: no entry after it to read on at)
+    breaks = "breaks off" if broken == 3 else "breaks"
+    assert f"the XML {breaks} at line {line}: Entity 'nbsp' not defined" in rejection.reason
+    assert items.index(rejection) == broken - 1  # in file order
+    # Resuming after any number of items gives the rest, the rejection counted as an item.
+    for skip in range(4):
+        assert list(atom.parse(io.BytesIO(data), "page.xml", skip=skip)) == items[skip:]
+
+
+def test_an_unclosed_tag_in_an_entry_loses_only_that_entry(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    data = feed(
+        entry("2301.00001", "First"),
+        entry("2301.00002", "Second <b>bold"),
+        entry("2301.00003", "Third"),
+    )
+    log = io.StringIO()
+    summary = import_file(runtime, write(tmp_path, data), log)
+
+    assert (summary.new, summary.rejected) == (2, 1)
+    assert runtime.catalog.get("2301.00003") is not None
+    assert "feed.xml entry 2: the XML breaks at line " in log.getvalue()
+    assert "read on at entry 3" in log.getvalue()
+
+
+def test_an_empty_file_says_so() -> None:
+    for data in (b"", b"  \n"):
+        with pytest.raises(FormatError, match="empty file, not an arXiv API response"):
+            list(atom.parse(io.BytesIO(data), "f.xml"))
 
 
 def test_resuming_skips_the_entries_already_imported(data_dir: Path) -> None:

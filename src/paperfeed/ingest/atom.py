@@ -14,7 +14,9 @@ from typing import BinaryIO
 import httpx
 from lxml import etree
 
-from paperfeed.ingest.base import FormatError, Item, Rejection, clip
+from paperfeed.ingest.base import FormatError, Item, Rejection
+from paperfeed.ingest.xmlstream import ItemReader, release
+from paperfeed.ingest.xmlstream import envelope as xml_envelope
 from paperfeed.papers.authors import from_display_name
 from paperfeed.papers.categories import is_category_code
 from paperfeed.papers.dates import parse_iso
@@ -134,39 +136,83 @@ def _raise_if_error(entry: etree._Element, name: str) -> None:
 
 
 def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
-    """Yield one item per <entry>, streaming. Fails fast if the root is not an Atom feed and
-    raises ArxivApiError for arXiv's error feed."""
-    events = etree.iterparse(
-        stream, events=("start", "end"), resolve_entities=False, no_network=True
-    )
-    index = 0
-    try:
-        _, root = next(events)
-        if root.tag != _FEED:
-            raise FormatError(
-                f"{name}: not an arXiv API response (expected an Atom <feed>, found <{root.tag}>)"
-            )
-        for event, element in events:
-            if event != "end" or element.tag != _ENTRY:
-                continue
-            index += 1
-            _raise_if_error(element, name)
-            if index > skip:
-                try:
-                    yield record_from_entry(element)
-                except ValueError as exc:
-                    yield Rejection(f"{name} entry {index} (line {element.sourceline})", str(exc))
-            element.clear()
-            root.remove(element)  # keeps memory flat on responses of thousands of entries
-    except StopIteration:
-        raise FormatError(f"{name}: empty file, not an arXiv API response") from None
-    except etree.XMLSyntaxError as exc:
-        if index == 0:
-            raise FormatError(f"{name}: not an arXiv API response (not XML: {exc})") from None
-        # A truncated download: keep the entries before the break, and say where it broke.
-        yield Rejection(
-            f"{name} after entry {index}", f"XML breaks off: {clip(str(exc))}", unread=True
+    """Yield one item per <entry>, streaming, after the first `skip`. Fails fast if the root
+    is not an Atom feed and raises ArxivApiError for arXiv's error feed. XML that cannot be
+    parsed on (an undeclared entity such as `&nbsp;`, a tag left open, a cut-off download)
+    rejects the entry it is in, with its line, and reading starts again at the next entry
+    (ingest/xmlstream.py); where there is none, the rejection says so (and is `unread`)."""
+    reader = ItemReader(stream, "entry")
+    number = 0  # entries read, or broken: what a rejection's location counts
+    counted = 0  # items, as `skip` counts them
+    started = False
+    envelope: bytes | None = None  # of the first entry, put before a part read again
+    resumed = 0  # the entry the part being parsed started at (0: the file's start)
+    while True:
+        in_entry = False
+        events = etree.iterparse(
+            reader, events=("start", "end"), resolve_entities=False, no_network=True
         )
+        reader.parser = events
+        try:
+            for event, element in events:
+                if not started:
+                    started = True
+                    if element.tag != _FEED:
+                        raise FormatError(
+                            f"{name}: not an arXiv API response (expected an Atom <feed>, "
+                            f"found <{element.tag}>)"
+                        )
+                    continue
+                if element.tag != _ENTRY:
+                    continue
+                if event == "start":
+                    in_entry = True
+                    if envelope is None:
+                        envelope = xml_envelope(element)
+                    continue
+                in_entry = False
+                number += 1
+                counted += 1
+                _raise_if_error(element, name)
+                if counted > skip:
+                    try:
+                        yield record_from_entry(element)
+                    except ValueError as exc:
+                        location = f"{name} entry {number} (line {element.sourceline})"
+                        yield Rejection(location, str(exc))
+                release(element)  # keeps memory flat on responses of thousands of entries
+            break
+        except etree.XMLSyntaxError as exc:
+            if not started:
+                if reader.ended and not reader.window.strip():
+                    break  # (said below)
+                raise FormatError(f"{name}: not an arXiv API response (not XML: {exc})") from None
+            where = f"line {exc.lineno}: {exc.msg}"
+            # The entry it broke in is lost; the next one is where reading may start again
+            # (and never where it started before: each part starts further on).
+            target = max(number + (2 if in_entry else 1), resumed + 1)
+            resumes = envelope is not None and reader.resume_at(target, envelope)
+            counted += 1
+            location = f"{name} entry {number + 1}"
+            if not resumes:
+                left = reader.count_all() - number - in_entry
+                lost = (
+                    f"{left:,} entries after it could not be read"
+                    if left
+                    else "nothing after it could be read"
+                )
+                if counted > skip:
+                    yield Rejection(location, f"the XML breaks off at {where}; {lost}", unread=True)
+                break
+            skipped = target - number - 2
+            note = f" ({skipped:,} entries skipped)" if skipped > 0 else ""
+            if counted > skip:
+                yield Rejection(
+                    location, f"the XML breaks at {where}; read on at entry {target}{note}"
+                )
+            number, resumed = target - 1, target
+    if not started:
+        raise FormatError(f"{name}: empty file, not an arXiv API response")
 
 
 Sleep = Callable[[float], None]

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
-from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
 from paperfeed.ingest.base import FormatError, Item, Rejection, clip
+from paperfeed.ingest.xmlstream import ItemReader, release
+from paperfeed.ingest.xmlstream import envelope as xml_envelope
 from paperfeed.papers.authors import (
     Author,
     from_last_first,
@@ -303,180 +302,12 @@ def _record_item(record: etree._Element, location: str) -> Item:
         return Rejection(location, f"{header.identifier or 'record'}: {exc}")
 
 
-def _release(element: etree._Element) -> None:
-    """Free a record that has been read, and the (already freed) records before it."""
-    element.clear()
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
-
-
-# A record's start tag, as text (any namespace prefix): where reading can start again.
-_RECORD_START = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?record)[\s>/]")
-_TAG_END = re.compile(rb"\s*>")  # what ends an end tag after its name
-_CHUNK = 1 << 16
-_OVERLAP = 64  # bytes before a chunk scanned again, and at its end fed only with the next
-
-
-class _Reader:
-    """The response's bytes as the XML parser reads them, counting the record start tags that
-    pass by and keeping the last two chunks read, so that after XML that cannot be parsed on
-    (`<identifier>oops</head>`), reading can start again at a later record: behind the
-    envelope's start tags, from that record's start tag on. Memory stays bounded.
-
-    The parser is given the bytes in pieces: outside records a tag at a time (a record's start
-    tag ends its piece), in a record its content up to its end tag. When a piece cannot be
-    parsed on, lxml 6.2 drops the events the parser made from it before the error, where 6.1
-    delivered them; cut so, those can only be events inside a broken record, and both versions
-    tell the reader alike whether a record had started and how many had ended."""
-
-    def __init__(self, source: BinaryIO) -> None:
-        self.source = source
-        self.window = b""  # the last chunks read: the file's bytes from `window_at`
-        self.window_at = 0
-        self.last_chunk = 0  # length of the last chunk (the end of the window)
-        self.ended = False  # the last chunk is the file's end
-        self.lines_before = 0  # line breaks before the window
-        self.seen = 0  # record start tags read so far
-        # (ordinal, offset, name) of the record start tags in the window
-        self.starts: deque[tuple[int, int, bytes]] = deque()
-        self.prefix = b""  # what the parser reads before the file's bytes from `at`
-        self.at = 0  # the file's offset the parser reads next
-        self.upcoming = 0  # index in `starts` of the first start tag from `at` on
-        self.closing: bytes | None = None  # `</record` when `at` is in a record
-        self.parser: Any = None  # the iterparse reading (lxml-stubs have no type for it)
-
-    def _pull(self) -> bool:
-        """Read the next chunk into the window; False at the end of the file."""
-        data = self.source.read(_CHUNK)
-        if not data:
-            self.ended = True
-            return False
-        # The chunk before the last is dropped, but not what the parser has still to read.
-        dropped = min(len(self.window) - self.last_chunk, self.at - self.window_at)
-        self.lines_before += self.window.count(b"\n", 0, dropped)
-        self.window = self.window[dropped:] + data
-        self.window_at += dropped
-        self.last_chunk = len(data)
-        last = self.starts[-1][1] if self.starts else -1
-        scan = max(0, len(self.window) - len(data) - _OVERLAP)
-        for match in _RECORD_START.finditer(self.window, scan):
-            offset = self.window_at + match.start()
-            if offset > last:
-                self.seen += 1
-                self.starts.append((self.seen, offset, match[1]))
-        while self.starts and self.starts[0][1] < self.window_at:
-            self.starts.popleft()
-            self.upcoming = max(0, self.upcoming - 1)
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        """The parser's next piece (see the class), at most `size` bytes unless a record's
-        start or end tag would be cut."""
-        if self.parser is not None and len(self.parser.error_log):
-            _raise_passed_error(self.parser.error_log)
-        if self.prefix:
-            size = len(self.prefix) if size < 0 else size
-            data, self.prefix = self.prefix[:size], self.prefix[size:]
-            return data
-        at = self.at
-        while not self.ended and self.window_at + len(self.window) - at <= _OVERLAP:
-            self._pull()
-        window, window_at = self.window, self.window_at
-        start = at - window_at
-        end = len(window) if self.ended else len(window) - _OVERLAP
-        if 0 <= size < end - start:
-            end = start + size
-        if start >= end:
-            return b""
-        starts = self.starts
-        while self.upcoming < len(starts) and starts[self.upcoming][1] < at:
-            self.upcoming += 1
-        following, name = -1, b""  # the next record start tag in the window (-1: none)
-        if self.upcoming < len(starts):
-            _, following, name = starts[self.upcoming]
-            following -= window_at
-        closing = self.closing
-        if closing is not None and following != start:  # a record's content, its end tag
-            cut = end if following < 0 or following > end else following
-            limit = cut + len(closing) - 1  # an end tag that starts before `cut`
-            tag = window.find(closing, start, limit)
-            while tag >= 0:
-                match = _TAG_END.match(window, tag + len(closing))
-                if match is None:  # another name (`</records>`)
-                    tag = window.find(closing, tag + 1, limit)
-                    continue
-                if match.end() <= end or tag == start:
-                    cut, self.closing = match.end(), None
-                else:
-                    cut = tag  # the end tag whole in the next piece
-                break
-        else:  # up to the next tag's end
-            tag_end = window.find(b">", start)
-            cut = end if tag_end < 0 else tag_end + 1
-            if 0 <= following < cut:  # a record's start tag
-                self.closing = b"</" + name
-            elif end < cut:
-                cut = end
-        self.at = window_at + cut
-        return window[start:cut]
-
-    def resume_at(self, ordinal: int, envelope: bytes) -> bool:
-        """Have the parser read `envelope`, then the file from the start tag of its record
-        `ordinal` (1-based) on, on the line it is on in the file (the parser's line numbers
-        are the file's); False when there is no such record."""
-        while self.seen < ordinal:
-            self.at = self.window_at + len(self.window)  # passed over
-            if not self._pull():
-                return False
-        offset = next((at for n, at, _ in self.starts if n == ordinal), None)
-        if offset is None:
-            return False
-        start = offset - self.window_at
-        lines = self.lines_before + self.window.count(b"\n", 0, start)
-        self.prefix = envelope + b"\n" * lines
-        self.at, self.upcoming, self.closing = offset, 0, None
-        return True
-
-    def count_all(self) -> int:
-        """Record start tags in the whole file (the rest is read for it)."""
-        while True:
-            self.at = self.window_at + len(self.window)
-            if not self._pull():
-                return self.seen
-
-
-def _raise_passed_error(log: Any) -> None:
-    """Raise the first fatal error in a parser's log. lxml lets one pass when entities are
-    not resolved (an undeclared entity, `&nbsp;`): the parser stops there without an error,
-    and fed on, starts a new document."""
-    for error in log.filter_from_fatals():
-        message = f"{error.message}, line {error.line}, column {error.column}"
-        # lxml-stubs give it no (message, code, line, column, filename) signature
-        raise etree.XMLSyntaxError(message, error.type, error.line, error.column, None)  # type: ignore[call-arg]
-
-
-def _envelope(record: etree._Element) -> bytes:
-    """The start tags of a record's ancestors (OAI-PMH, ListRecords), namespaces declared."""
-    tags = []
-    for element in reversed(list(record.iterancestors())):
-        local = etree.QName(element).localname
-        name = f"{element.prefix}:{local}" if element.prefix else local
-        declarations = "".join(
-            f" xmlns:{prefix}={quoteattr(uri)}" if prefix else f" xmlns={quoteattr(uri)}"
-            for prefix, uri in element.nsmap.items()
-        )
-        tags.append(f"<{name}{declarations}>")
-    return "".join(tags).encode()
-
-
 def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Iterator[Item]:
     """Yield one item per record that is not deleted, after the first `skip` of them; fill
     `page` with the envelope (token, dates). Deleted records yield nothing. XML that cannot
     be parsed on rejects the record it is in, and reading starts again at the next record;
     where there is none to start at, the rejection says so (and is `unread`)."""
-    reader = _Reader(source)
+    reader = ItemReader(source, "record")
     number = 0  # records read, deleted ones included: what a rejection's location counts
     counted = 0  # items, as `skip` counts them
     started = False
@@ -503,7 +334,7 @@ def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Ite
                     if tag == _RECORD:
                         in_record = True
                         if envelope is None:
-                            envelope = _envelope(element)
+                            envelope = xml_envelope(element)
                     continue
                 if tag == _RECORD:
                     in_record = False
@@ -515,7 +346,7 @@ def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Ite
                         counted += 1
                         if counted > skip:
                             yield _record_item(element, f"{name} record {number}")
-                    _release(element)
+                    release(element)
                 elif tag == _TOKEN:
                     page.resumption_token = (element.text or "").strip() or None
                     size = element.get("completeListSize")

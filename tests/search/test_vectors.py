@@ -220,3 +220,36 @@ def test_a_search_with_its_own_beam_searches_a_second_view_of_the_mapped_graph(
     changed = VectorIndex(tmp_path / "w.usearch", 384)
     changed.upsert([1, 2], _clustered(rng, centres, 2))
     assert changed._with_beam(16) is changed.index  # in memory, not mapped
+
+
+def test_threads_opening_a_store_s_vector_index_at_once_share_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two rankings starting together (a process's first two requests) must not each open an
+    index of their own: what is kept per index version (For you's pools) was made twice. The
+    first opening is held until a second one starts or 0.3 s have passed: with the store's
+    lock, none does."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paperfeed.search import store as store_module
+    from paperfeed.search.store import IndexMeta, SearchStore
+
+    opened: list[VectorIndex] = []
+    second = threading.Event()
+
+    class Counted(VectorIndex):
+        def __init__(self, path: Path, dim: int) -> None:
+            opened.append(self)
+            if len(opened) == 1:
+                second.wait(timeout=0.3)
+            else:
+                second.set()
+            super().__init__(path, dim)
+
+    monkeypatch.setattr(store_module, "VectorIndex", Counted)
+    store = SearchStore(tmp_path, "gen", IndexMeta(generation="gen", dim=4))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda _: store.vectors(4), range(4)))
+    assert len(opened) == 1
+    assert all(index is opened[0] for index in found)

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,20 +42,28 @@ class SearchStore:
         self.lexical = LexicalIndex(self.directory / "lexical")
         self.terms = terms.TermStore(self.directory / terms.FILE)  # papers' terms (For you)
         self._vectors: VectorIndex | None = None
+        self._opening = threading.Lock()  # one VectorIndex per store, however many threads ask
 
     @property
     def directory(self) -> Path:
         return self.root / self.generation
 
     def vectors(self, dim: int) -> VectorIndex:
-        if self._vectors is None or self._vectors.ndim != dim:
-            self._vectors = VectorIndex(self._vectors_path, dim)
-        return self._vectors
+        """The vector index, opened on first use: one object for every thread (two opened at
+        once had versions of their own, so what was kept per version was made twice)."""
+        found = self._vectors
+        if found is not None and found.ndim == dim:
+            return found
+        with self._opening:
+            if self._vectors is None or self._vectors.ndim != dim:
+                self._vectors = VectorIndex(self._vectors_path, dim)
+            return self._vectors
 
     def delete_vectors(self) -> None:
         """Drop the vector index (its model changed): every paper is loaded again."""
-        VectorIndex.delete_files(self._vectors_path)
-        self._vectors = None
+        with self._opening:
+            VectorIndex.delete_files(self._vectors_path)
+            self._vectors = None
 
     def has_vectors(self) -> bool:
         return self._vectors_path.exists()

@@ -15,7 +15,7 @@ import httpx
 from lxml import etree
 
 from paperfeed.ingest.base import FormatError, Item, Rejection
-from paperfeed.ingest.xmlstream import ItemReader, release
+from paperfeed.ingest.xmlstream import ItemReader, read_on, release
 from paperfeed.ingest.xmlstream import envelope as xml_envelope
 from paperfeed.papers.authors import from_display_name
 from paperfeed.papers.categories import is_category_code
@@ -187,30 +187,22 @@ def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
                 if reader.ended and not reader.window.strip():
                     break  # (said below)
                 raise FormatError(f"{name}: not an arXiv API response (not XML: {exc})") from None
-            where = f"line {exc.lineno}: {exc.msg}"
-            # The entry it broke in is lost; the next one is where reading may start again
-            # (and never where it started before: each part starts further on).
-            target = max(number + (2 if in_entry else 1), resumed + 1)
-            resumes = envelope is not None and reader.resume_at(target, envelope)
+            broke = read_on(
+                reader,
+                exc,
+                location=f"{name} entry {number + 1}",
+                nouns=("entry", "entries"),
+                number=number,
+                in_item=in_entry,
+                resumed=resumed,
+                envelope=envelope,
+            )
             counted += 1
-            location = f"{name} entry {number + 1}"
-            if not resumes:
-                left = reader.count_all() - number - in_entry
-                lost = (
-                    f"{left:,} entries after it could not be read"
-                    if left
-                    else "nothing after it could be read"
-                )
-                if counted > skip:
-                    yield Rejection(location, f"the XML breaks off at {where}; {lost}", unread=True)
-                break
-            skipped = target - number - 2
-            note = f" ({skipped:,} entries skipped)" if skipped > 0 else ""
             if counted > skip:
-                yield Rejection(
-                    location, f"the XML breaks at {where}; read on at entry {target}{note}"
-                )
-            number, resumed = target - 1, target
+                yield broke.rejection
+            if broke.resumes_at is None:
+                break
+            number, resumed = broke.resumes_at - 1, broke.resumes_at
     if not started:
         raise FormatError(f"{name}: empty file, not an arXiv API response")
 

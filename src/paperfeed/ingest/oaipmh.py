@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 from lxml import etree
 
 from paperfeed.ingest.base import FormatError, Item, Rejection, clip
-from paperfeed.ingest.xmlstream import ItemReader, release
+from paperfeed.ingest.xmlstream import ItemReader, read_on, release
 from paperfeed.ingest.xmlstream import envelope as xml_envelope
 from paperfeed.papers.authors import (
     Author,
@@ -361,31 +361,23 @@ def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Ite
         except etree.XMLSyntaxError as exc:
             if not started:
                 raise FormatError(f"{name}: not OAI-PMH XML ({exc})") from None
-            where = f"line {exc.lineno}: {exc.msg}"
-            page.broken = page.broken or f"the XML breaks off at {where}"
-            # The record it broke in is lost; the next one is where reading may start again
-            # (and never where it started before: each part starts further on).
-            target = max(number + (2 if in_record else 1), resumed + 1)
-            resumes = envelope is not None and reader.resume_at(target, envelope)
+            broke = read_on(
+                reader,
+                exc,
+                location=f"{name} record {number + 1}",
+                nouns=("record", "records"),
+                number=number,
+                in_item=in_record,
+                resumed=resumed,
+                envelope=envelope,
+            )
+            page.broken = page.broken or f"the XML breaks off at {broke.where}"
             counted += 1
-            location = f"{name} record {number + 1}"
-            if not resumes:
-                left = reader.count_all() - number - in_record
-                lost = (
-                    f"{left:,} records after it could not be read"
-                    if left
-                    else "nothing after it could be read"
-                )
-                if counted > skip:
-                    yield Rejection(location, f"the XML breaks off at {where}; {lost}", unread=True)
-                break
-            skipped = target - number - 2
-            note = f" ({skipped:,} records skipped)" if skipped > 0 else ""
             if counted > skip:
-                yield Rejection(
-                    location, f"the XML breaks at {where}; read on at record {target}{note}"
-                )
-            number, resumed = target - 1, target
+                yield broke.rejection
+            if broke.resumes_at is None:
+                break
+            number, resumed = broke.resumes_at - 1, broke.resumes_at
     if not started:
         raise FormatError(f"{name}: empty file, not an OAI-PMH response")
 

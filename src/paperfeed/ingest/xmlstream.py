@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
+
+from paperfeed.ingest.base import Rejection
 
 
 def release(element: etree._Element) -> None:
@@ -182,3 +185,48 @@ def envelope(item: etree._Element) -> bytes:
         )
         tags.append(f"<{name}{declarations}>")
     return "".join(tags).encode()
+
+
+@dataclass(frozen=True)
+class Break:
+    """What XML that cannot be parsed on (at item `number + 1`) costs: the rejection of the
+    item it broke in (`unread` when nothing after it can be read), and the item reading
+    starts again at (None: none)."""
+
+    where: str  # "line N: message"
+    rejection: Rejection
+    resumes_at: int | None
+
+
+def read_on(
+    reader: ItemReader,
+    error: etree.XMLSyntaxError,
+    *,
+    location: str,
+    nouns: tuple[str, str],
+    number: int,
+    in_item: bool,
+    resumed: int,
+    envelope: bytes | None,
+) -> Break:
+    """After `error`, with `number` items read, `in_item` when it broke inside one, the part
+    being parsed started at item `resumed`: have the reader start again at the next item
+    (behind `envelope`), and say so. The item it broke in is lost; reading never starts where
+    it started before (each part starts further on). `nouns`: the items' name, singular and
+    plural (`("entry", "entries")`), as the messages count them."""
+    noun, plural = nouns
+    where = f"line {error.lineno}: {error.msg}"
+    target = max(number + (2 if in_item else 1), resumed + 1)
+    if envelope is None or not reader.resume_at(target, envelope):
+        left = reader.count_all() - number - in_item
+        lost = (
+            f"{left:,} {plural} after it could not be read"
+            if left
+            else "nothing after it could be read"
+        )
+        reason = f"the XML breaks off at {where}; {lost}"
+        return Break(where, Rejection(location, reason, unread=True), None)
+    skipped = target - number - 2
+    note = f" ({skipped:,} {plural} skipped)" if skipped > 0 else ""
+    reason = f"the XML breaks at {where}; read on at {noun} {target}{note}"
+    return Break(where, Rejection(location, reason), target)

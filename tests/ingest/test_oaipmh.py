@@ -361,7 +361,8 @@ def test_truncated_xml_keeps_the_records_before_the_break_and_reports_it(data_di
     ("content", "message"),
     [
         (b'{"id": "0704.0001", "title": "JSON lines"}\n', "not OAI-PMH XML"),
-        (b"", "not OAI-PMH XML"),
+        (b"", "empty file, not an OAI-PMH response"),
+        (b" \n", "empty file, not an OAI-PMH response"),
         (b"<html><body>Service Unavailable</body></html>", "not an OAI-PMH response"),
     ],
 )

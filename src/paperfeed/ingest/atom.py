@@ -14,9 +14,8 @@ from typing import BinaryIO
 import httpx
 from lxml import etree
 
+from paperfeed.ingest import xmlstream
 from paperfeed.ingest.base import FormatError, Item, Rejection
-from paperfeed.ingest.xmlstream import ItemReader, read_on, release
-from paperfeed.ingest.xmlstream import envelope as xml_envelope
 from paperfeed.papers.authors import from_display_name
 from paperfeed.papers.categories import is_category_code
 from paperfeed.papers.dates import parse_iso
@@ -135,76 +134,41 @@ def _raise_if_error(entry: etree._Element, name: str) -> None:
         raise ArxivApiError(f"{name}: the arXiv API returned an error: {message}")
 
 
-def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
+def parse(source: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:
     """Yield one item per <entry>, streaming, after the first `skip`. Fails fast if the root
     is not an Atom feed and raises ArxivApiError for arXiv's error feed. XML that cannot be
     parsed on (an undeclared entity such as `&nbsp;`, a tag left open, a cut-off download)
     rejects the entry it is in, with its line, and reading starts again at the next entry
     (ingest/xmlstream.py); where there is none, the rejection says so (and is `unread`)."""
-    reader = ItemReader(stream, "entry")
-    number = 0  # entries read, or broken: what a rejection's location counts
-    counted = 0  # items, as `skip` counts them
-    started = False
-    envelope: bytes | None = None  # of the first entry, put before a part read again
-    resumed = 0  # the entry the part being parsed started at (0: the file's start)
-    while True:
-        in_entry = False
-        events = etree.iterparse(
-            reader, events=("start", "end"), resolve_entities=False, no_network=True
-        )
-        reader.parser = events
-        try:
-            for event, element in events:
-                if not started:
-                    started = True
-                    if element.tag != _FEED:
-                        raise FormatError(
-                            f"{name}: not an arXiv API response (expected an Atom <feed>, "
-                            f"found <{element.tag}>)"
-                        )
-                    continue
-                if element.tag != _ENTRY:
-                    continue
-                if event == "start":
-                    in_entry = True
-                    if envelope is None:
-                        envelope = xml_envelope(element)
-                    continue
-                in_entry = False
-                number += 1
-                counted += 1
-                _raise_if_error(element, name)
-                if counted > skip:
-                    try:
-                        yield record_from_entry(element)
-                    except ValueError as exc:
-                        location = f"{name} entry {number} (line {element.sourceline})"
-                        yield Rejection(location, str(exc))
-                release(element)  # keeps memory flat on responses of thousands of entries
-            break
-        except etree.XMLSyntaxError as exc:
-            if not started:
-                if reader.ended and not reader.window.strip():
-                    break  # (said below)
-                raise FormatError(f"{name}: not an arXiv API response (not XML: {exc})") from None
-            broke = read_on(
-                reader,
-                exc,
-                location=f"{name} entry {number + 1}",
-                nouns=("entry", "entries"),
-                number=number,
-                in_item=in_entry,
-                resumed=resumed,
-                envelope=envelope,
-            )
+    counted = 0  # items, as `skip` counts them: every entry, and every break
+    for found in xmlstream.stream(
+        source,
+        root=_FEED,
+        item=_ENTRY,
+        nouns=("entry", "entries"),
+        name=name,
+        wrong_root=lambda tag: FormatError(
+            f"{name}: not an arXiv API response (expected an Atom <feed>, found <{tag}>)"
+        ),
+        not_xml=lambda exc: FormatError(f"{name}: not an arXiv API response (not XML: {exc})"),
+        empty=lambda: FormatError(f"{name}: empty file, not an arXiv API response"),
+    ):
+        if isinstance(found, xmlstream.Break):
             counted += 1
             if counted > skip:
-                yield broke.rejection
-            if broke.resumes_at is None:
-                break
-            number, resumed = broke.resumes_at - 1, broke.resumes_at
-    if not started:
-        raise FormatError(f"{name}: empty file, not an arXiv API response")
+                yield found.rejection
+            continue
+        if not found.number:
+            continue
+        counted += 1
+        element = found.element
+        _raise_if_error(element, name)
+        if counted > skip:
+            try:
+                yield record_from_entry(element)
+            except ValueError as exc:
+                location = f"{name} entry {found.number} (line {element.sourceline})"
+                yield Rejection(location, str(exc))
 
 
 Sleep = Callable[[float], None]

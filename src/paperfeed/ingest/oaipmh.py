@@ -15,9 +15,8 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
+from paperfeed.ingest import xmlstream
 from paperfeed.ingest.base import FormatError, Item, Rejection, clip
-from paperfeed.ingest.xmlstream import ItemReader, read_on, release
-from paperfeed.ingest.xmlstream import envelope as xml_envelope
 from paperfeed.papers.authors import (
     Author,
     from_last_first,
@@ -307,79 +306,45 @@ def _read(source: BinaryIO, name: str, page: ResponsePage, skip: int = 0) -> Ite
     `page` with the envelope (token, dates). Deleted records yield nothing. XML that cannot
     be parsed on rejects the record it is in, and reading starts again at the next record;
     where there is none to start at, the rejection says so (and is `unread`)."""
-    reader = ItemReader(source, "record")
-    number = 0  # records read, deleted ones included: what a rejection's location counts
-    counted = 0  # items, as `skip` counts them
-    started = False
-    envelope: bytes | None = None  # of the first record, put before a part read again
-    resumed = 0  # the record the part being parsed started at (0: the file's start)
-    while True:
-        in_record = False
-        events = etree.iterparse(
-            reader, events=("start", "end"), resolve_entities=False, no_network=True
-        )
-        reader.parser = events
-        try:
-            for event, element in events:
-                if not started:
-                    started = True
-                    if element.tag != _ROOT:
-                        raise FormatError(
-                            f"{name}: not an OAI-PMH response (root element <{element.tag}>, "
-                            f"expected <OAI-PMH> in {OAI_NS})"
-                        )
-                    continue
-                tag = element.tag
-                if event == "start":
-                    if tag == _RECORD:
-                        in_record = True
-                        if envelope is None:
-                            envelope = xml_envelope(element)
-                    continue
-                if tag == _RECORD:
-                    in_record = False
-                    number += 1
-                    stamp = element.findtext(f"{_HEADER}/{_OAI}datestamp")
-                    if stamp and (page.newest_datestamp is None or stamp > page.newest_datestamp):
-                        page.newest_datestamp = stamp.strip()
-                    if not _is_deleted(element):
-                        counted += 1
-                        if counted > skip:
-                            yield _record_item(element, f"{name} record {number}")
-                    release(element)
-                elif tag == _TOKEN:
-                    page.resumption_token = (element.text or "").strip() or None
-                    size = element.get("completeListSize")
-                    page.complete_list_size = int(size) if size and size.isdigit() else None
-                elif tag == _RESPONSE_DATE:
-                    page.response_date = (element.text or "").strip() or None
-                elif tag == _ERROR:
-                    code = element.get("code") or "unknown"
-                    if code != _NO_RECORDS:
-                        raise OAIError(name, code, clip(element.text or ""))
-            break
-        except etree.XMLSyntaxError as exc:
-            if not started:
-                raise FormatError(f"{name}: not OAI-PMH XML ({exc})") from None
-            broke = read_on(
-                reader,
-                exc,
-                location=f"{name} record {number + 1}",
-                nouns=("record", "records"),
-                number=number,
-                in_item=in_record,
-                resumed=resumed,
-                envelope=envelope,
-            )
-            page.broken = page.broken or f"the XML breaks off at {broke.where}"
+    counted = 0  # items, as `skip` counts them: records not deleted, and breaks
+    for found in xmlstream.stream(
+        source,
+        root=_ROOT,
+        item=_RECORD,
+        nouns=("record", "records"),
+        name=name,
+        wrong_root=lambda tag: FormatError(
+            f"{name}: not an OAI-PMH response (root element <{tag}>, "
+            f"expected <OAI-PMH> in {OAI_NS})"
+        ),
+        not_xml=lambda exc: FormatError(f"{name}: not OAI-PMH XML ({exc})"),
+        empty=lambda: FormatError(f"{name}: empty file, not an OAI-PMH response"),
+    ):
+        if isinstance(found, xmlstream.Break):
+            page.broken = page.broken or f"the XML breaks off at {found.where}"
             counted += 1
             if counted > skip:
-                yield broke.rejection
-            if broke.resumes_at is None:
-                break
-            number, resumed = broke.resumes_at - 1, broke.resumes_at
-    if not started:
-        raise FormatError(f"{name}: empty file, not an OAI-PMH response")
+                yield found.rejection
+            continue
+        element, tag = found.element, found.element.tag
+        if found.number:  # a record
+            stamp = element.findtext(f"{_HEADER}/{_OAI}datestamp")
+            if stamp and (page.newest_datestamp is None or stamp > page.newest_datestamp):
+                page.newest_datestamp = stamp.strip()
+            if not _is_deleted(element):
+                counted += 1
+                if counted > skip:
+                    yield _record_item(element, f"{name} record {found.number}")
+        elif tag == _TOKEN:
+            page.resumption_token = (element.text or "").strip() or None
+            size = element.get("completeListSize")
+            page.complete_list_size = int(size) if size and size.isdigit() else None
+        elif tag == _RESPONSE_DATE:
+            page.response_date = (element.text or "").strip() or None
+        elif tag == _ERROR:
+            code = element.get("code") or "unknown"
+            if code != _NO_RECORDS:
+                raise OAIError(name, code, clip(element.text or ""))
 
 
 def parse(stream: BinaryIO, name: str, skip: int = 0) -> Iterator[Item]:

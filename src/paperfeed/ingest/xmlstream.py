@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from xml.sax.saxutils import quoteattr
@@ -172,7 +173,7 @@ def raise_passed_error(log: Any) -> None:
         raise etree.XMLSyntaxError(message, error.type, error.line, error.column, None)  # type: ignore[call-arg]
 
 
-def envelope(item: etree._Element) -> bytes:
+def envelope_of(item: etree._Element) -> bytes:
     """The start tags of an item's ancestors (OAI-PMH, ListRecords; an Atom feed), namespaces
     declared."""
     tags = []
@@ -230,3 +231,84 @@ def read_on(
     note = f" ({skipped:,} {plural} skipped)" if skipped > 0 else ""
     reason = f"the XML breaks at {where}; read on at {noun} {target}{note}"
     return Break(where, Rejection(location, reason), target)
+
+
+@dataclass(frozen=True)
+class Found:
+    """An element read to its end: an item (`number`: its place among the file's items,
+    1-based, broken ones counted), or an element outside the items (`number` 0)."""
+
+    number: int
+    element: etree._Element
+
+
+def stream(
+    source: BinaryIO,
+    *,
+    root: str,
+    item: str,
+    nouns: tuple[str, str],
+    name: str,
+    wrong_root: Callable[[str], Exception],
+    not_xml: Callable[[etree.XMLSyntaxError], Exception],
+    empty: Callable[[], Exception],
+) -> Iterator[Found | Break]:
+    """The items (`item`: their qualified tag) of the document whose root is `root`, each
+    when it has been read (and freed when the caller asks for the next), the other elements
+    outside them likewise, and a `Break` where XML could not be parsed on: reading then
+    starts again at the next item (`read_on`). Raises `wrong_root(tag)` for another root,
+    `not_xml(error)` for a file that breaks before its root and `empty()` for a blank one.
+    `name`: the file's, in rejections; `nouns`: the items' name, singular and plural."""
+    reader = ItemReader(source, etree.QName(item).localname)
+    number = 0  # items read (broken ones included)
+    started = False
+    envelope: bytes | None = None  # of the first item, put before a part read again
+    resumed = 0  # the item the part being parsed started at (0: the file's start)
+    while True:
+        in_item = False
+        events = etree.iterparse(
+            reader, events=("start", "end"), resolve_entities=False, no_network=True
+        )
+        reader.parser = events
+        try:
+            for event, element in events:
+                if not started:
+                    started = True
+                    if element.tag != root:
+                        raise wrong_root(element.tag)
+                    continue
+                if event == "start":
+                    if element.tag == item:
+                        in_item = True
+                        if envelope is None:
+                            envelope = envelope_of(element)
+                    continue
+                if element.tag == item:
+                    in_item = False
+                    number += 1
+                    yield Found(number, element)
+                    release(element)  # memory stays flat on files of thousands of items
+                elif not in_item:
+                    yield Found(0, element)
+            break
+        except etree.XMLSyntaxError as exc:
+            if not started:
+                if reader.ended and not reader.window.strip():
+                    break
+                raise not_xml(exc) from None
+            broke = read_on(
+                reader,
+                exc,
+                location=f"{name} {nouns[0]} {number + 1}",
+                nouns=nouns,
+                number=number,
+                in_item=in_item,
+                resumed=resumed,
+                envelope=envelope,
+            )
+            yield broke
+            if broke.resumes_at is None:
+                break
+            number, resumed = broke.resumes_at - 1, broke.resumes_at
+    if not started:
+        raise empty()

@@ -260,10 +260,8 @@ def sink(port: int) -> None:
     print(Counting.count, times.user + times.system, flush=True)
 
 
-def bench_send(home: Path, subscribers: int, seed: int) -> dict[str, Any]:
-    catalog = home / "catalog.sqlite3"
-    reset_digests(catalog)
-    seed_subscribers(catalog, subscribers, seed)
+def start_sink() -> tuple[int, subprocess.Popen[str]]:
+    """The counting SMTP server (`sink`) in a process of its own, ready: its port and process."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench", "digest", "--sink", str(port)],
@@ -271,8 +269,22 @@ def bench_send(home: Path, subscribers: int, seed: int) -> dict[str, Any]:
         text=True,
         env=base_env(),
     )
-    assert server.stdout is not None
-    assert server.stdout.readline().strip() == "ready"
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    return port, server
+
+
+def stop_sink(server: subprocess.Popen[str]) -> tuple[int, float]:
+    """Stops the sink: the messages it received, and its CPU seconds."""
+    server.send_signal(signal.SIGTERM)
+    count, cpu = server.communicate(timeout=60)[0].strip().splitlines()[-1].split()
+    return int(count), float(cpu)
+
+
+def bench_send(home: Path, subscribers: int, seed: int) -> dict[str, Any]:
+    catalog = home / "catalog.sqlite3"
+    reset_digests(catalog)
+    seed_subscribers(catalog, subscribers, seed)
+    port, server = start_sink()
     env = base_env() | {
         "PAPERFEED_HOME": str(home),
         "PAPERFEED_EMBEDDER": "none",
@@ -289,9 +301,8 @@ def bench_send(home: Path, subscribers: int, seed: int) -> dict[str, Any]:
             env,
         )  # fmt: skip
     finally:
-        server.send_signal(signal.SIGTERM)
-        count, sink_cpu = server.communicate(timeout=60)[0].strip().splitlines()[-1].split()
-    received = int(count)
+        count, sink_cpu = stop_sink(server)
+    received = count
     report = json.loads(stdout)
     return {
         "subscribers": subscribers,

@@ -46,7 +46,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -60,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import cache_dir
-from bench.digest import LAST_DAY, free_port
+from bench.digest import LAST_DAY, start_sink, stop_sink
 from bench.foryou import (
     build_lexical,
     build_terms,
@@ -70,7 +69,6 @@ from bench.foryou import (
     store,
     work_dir,
 )
-from bench.run import base_env
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.digest.personal import PersonalDigests
@@ -301,14 +299,7 @@ def bench_digests(
     if outbox:
         mailer: dict[str, Any] = {"smtp_host": None, "outbox_dir": folder}
     else:
-        port = free_port()
-        sink = subprocess.Popen(
-            [sys.executable, "-m", "bench", "digest", "--sink", str(port)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=base_env(),
-        )
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+        port, sink = start_sink()
         mailer = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
     rt = runtime(
         home,
@@ -344,11 +335,10 @@ def bench_digests(
     finally:
         PersonalDigests.choose_many = original  # type: ignore[method-assign]
         if sink is not None:
-            sink.send_signal(signal.SIGTERM)
-            count, sink_cpu = sink.communicate(timeout=60)[0].strip().splitlines()[-1].split()
+            count, sink_cpu = stop_sink(sink)
         else:
             sizes = sorted(f.stat().st_size for f in folder.glob("*.eml"))
-            count, sink_cpu = str(len(sizes)), "0"
+            count, sink_cpu = len(sizes), 0.0
             mail_kb = round(statistics.median(sizes) / 1024, 1) if sizes else None
             shutil.rmtree(folder, ignore_errors=True)
     wall = time.perf_counter() - started
@@ -364,14 +354,14 @@ def bench_digests(
         "sent": report.sent,
         "skipped": report.skipped,
         "failed": report.failed,
-        "received": int(count),
+        "received": count,
         "wall_s": round(wall, 1),
         "processes": processes,
         "cpu_s": round(cpu, 1),
         "chooser_processes_cpu_s": round(children, 1),
         "mailed_to": "outbox" if outbox else "SMTP server",
         "mail_kb_median": mail_kb,
-        "smtp_server_cpu_s": round(float(sink_cpu), 1),  # the counting sink, on the same cores
+        "smtp_server_cpu_s": round(sink_cpu, 1),  # the counting sink, on the same cores
         # (in this process only: chosen in others when the run was large enough), a batch's
         # time spread evenly over its readers
         "personal_sections_s": round(sum(chosen), 1),

@@ -380,8 +380,9 @@ def words_profile_power(power: float) -> Callable[[Data, Reader], Array]:
 
 
 def _mean_unit(vectors: Array) -> Array:
-    centre = vectors.mean(axis=0)
-    return centre / max(float(np.linalg.norm(centre)), 1e-12)
+    centre: Array = vectors.mean(axis=0)
+    out: Array = centre / max(float(np.linalg.norm(centre)), 1e-12)
+    return out
 
 
 def words_catalog_saturated(d: Data, r: Reader) -> Array:

@@ -252,3 +252,25 @@ def test_exact_word_scores_are_what_a_plain_word_search_gives(indexed: Runtime, 
     want = dict(plain)
     assert got == {pid: want[pid] for pid in subset if pid in want}
     assert lexical.scores(parsed, []) == {}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["sparsity certifying decompositions", "quantum field theory", '"dark matter" halo', "graph"],
+)
+def test_papers_holding_every_word_are_the_same_found_either_way(
+    indexed: Runtime, query: str
+) -> None:
+    """`holding_every_word` reads the papers holding every word whole when they are few, else
+    asks for the given papers by id: both ways give the same set."""
+    words = indexed.search_store.lexical
+    parsed = parse_query(query)
+    unfloored = indexed.search.search(query, floor=False, limit=200)
+    given = [h.paper_id for h in unfloored.hits]
+    assert given
+    whole = words.holding_every_word(parsed, given)  # (the tests' catalog: few papers)
+    by_id = words.holding_every_word(parsed, given, few=0)
+    assert whole == by_id
+    assert whole <= set(given)
+    every, _ = words.search(parsed, limit=10_000, every_word=True)
+    assert whole == {pid for pid, _ in every} & set(given)

@@ -369,16 +369,37 @@ class LexicalIndex:
         searcher = self.index.searcher()
         return {t: int(searcher.doc_freq("text", t)) for t in terms}, int(searcher.num_docs)
 
-    def holding_every_word(self, query: ParsedQuery, paper_ids: Sequence[int]) -> set[int]:
+    def holding_every_word(
+        self, query: ParsedQuery, paper_ids: Sequence[int], *, few: int | None = None
+    ) -> set[int]:
         """The given papers whose title and abstract hold every content word of the query (and
-        its phrases)."""
+        its phrases).
+
+        Two ways, the cheaper first: the papers holding every word, read whole when they are
+        few (most queries: a few hundred at a million papers), then those of them given; else
+        the given papers as a disjunction of their ids, each an index lookup (~7 us: ~9 ms
+        for hybrid search's ~1,300 candidates at a million papers, where reading 20,000
+        papers' ids costs about as much). A term set of the ids was slower still (~17 ms).
+        `few`: how many papers holding every word are read whole at most (by default 16 per
+        given paper, at least 1,000)."""
         every = self._text_query(query, every_word=True)
         if every is None or not paper_ids:
             return set()
         searcher = self.index.searcher()
-        candidates = tantivy.Query.term_set_query(self.schema, "paper_id", list(paper_ids))
+        if few is None:
+            few = max(1_000, 16 * len(paper_ids))
+        holding = tantivy.Query.const_score_query(every, 0.0)  # (scores would cost, not count)
+        hits = searcher.search(holding, limit=few + 1, count=False).hits
+        if len(hits) <= few:
+            return _ids(searcher, [a for _, a in hits]).intersection(paper_ids)
+        given = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))
+                for pid in dict.fromkeys(paper_ids)
+            ]
+        )
         tq = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, candidates), (tantivy.Occur.Must, every)]
+            [(tantivy.Occur.Must, given), (tantivy.Occur.Must, holding)]
         )
         hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
         return _ids(searcher, [a for _, a in hits])

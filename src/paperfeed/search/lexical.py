@@ -380,6 +380,9 @@ class LexicalIndex:
         the given papers as a disjunction of their ids, each an index lookup (~7 us: ~9 ms
         for hybrid search's ~1,300 candidates at a million papers, where reading 20,000
         papers' ids costs about as much). A term set of the ids was slower still (~17 ms).
+        They are few for sure when the rarest of the words is (no more papers hold them all),
+        and likely when the words' shares of the papers, multiplied, say so (words of a topic go
+        together more often: then more are found than `few`, and the ids are asked for after).
         `few`: how many papers holding every word are read whole at most (by default 16 per
         given paper, at least 1,000)."""
         every = self._text_query(query, every_word=True)
@@ -388,10 +391,17 @@ class LexicalIndex:
         searcher = self.index.searcher()
         if few is None:
             few = max(1_000, 16 * len(paper_ids))
+        words = [*self.content_terms(query), *(w for p in query.phrases for w in self.analyze(p))]
+        shares = [int(searcher.doc_freq("text", w)) for w in dict.fromkeys(words)]
+        papers = max(1, int(searcher.num_docs))
         holding = tantivy.Query.const_score_query(every, 0.0)  # (scores would cost, not count)
-        hits = searcher.search(holding, limit=few + 1, count=False).hits
-        if len(hits) <= few:
+        if shares and min(shares) <= few:
+            hits = searcher.search(holding, limit=max(1, min(shares)), count=False).hits
             return _ids(searcher, [a for _, a in hits]).intersection(paper_ids)
+        if shares and papers * math.prod(n / papers for n in shares) <= few / 2:
+            hits = searcher.search(holding, limit=few + 1, count=False).hits
+            if len(hits) <= few:
+                return _ids(searcher, [a for _, a in hits]).intersection(paper_ids)
         given = tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))

@@ -274,3 +274,21 @@ def test_papers_holding_every_word_are_the_same_found_either_way(
     assert whole <= set(given)
     every, _ = words.search(parsed, limit=10_000, every_word=True)
     assert whole == {pid for pid, _ in every} & set(given)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense"])
+@pytest.mark.parametrize(
+    "query",
+    ["pairs of photons produced at hadron colliders", "sparsity certifying decompositions"],
+)
+def test_the_count_is_what_the_date_order_lists(indexed: Runtime, query: str, mode: str) -> None:
+    """The relevant set's count adds the papers holding every word and those in it by meaning
+    only (no query for the latter's ids): it must be exactly what the date order lists."""
+    found = indexed.search.search(query, mode=mode, limit=5_000)  # type: ignore[arg-type]
+    listed = indexed.search.search(query, mode=mode, sort="date", limit=5_000)  # type: ignore[arg-type]
+    assert found.total == listed.total == len(listed.hits)
+    assert {h.paper_id for h in found.hits} == {h.paper_id for h in listed.hits}
+    if mode == "hybrid":  # some are in it by meaning, not holding every word
+        ids = [h.paper_id for h in found.hits]
+        holding = indexed.search_store.lexical.holding_every_word(parse_query(query), ids)
+        assert len(holding) < len(ids)

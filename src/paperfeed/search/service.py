@@ -124,8 +124,15 @@ class Relevant:
         return inside.intersection(papers)
 
     def count(self, lexical: LexicalIndex, query: ParsedQuery) -> int:
+        """How many papers the set holds: those holding every word that pass the filters, and
+        the papers in it by meaning. The two never share a paper (`also` holds none that
+        holds every word, and only candidates that passed the filters), so they are added:
+        no query for the ids of `also` (~3 ms at a million papers)."""
         assert self.also is not None
-        return lexical.relevant_by_date(query, self.also, limit=1, every_word=self.every_word)[1]
+        holding = 0
+        if self.every_word:
+            holding = lexical.relevant_by_date(query, (), limit=1, every_word=True)[1]
+        return holding + len(set(self.also))
 
     def by_date(
         self, lexical: LexicalIndex, query: ParsedQuery, depth: int

@@ -288,6 +288,16 @@ def test_the_count_is_what_the_date_order_lists(indexed: Runtime, query: str, mo
     listed = indexed.search.search(query, mode=mode, sort="date", limit=5_000)  # type: ignore[arg-type]
     assert found.total == listed.total == len(listed.hits)
     assert {h.paper_id for h in found.hits} == {h.paper_id for h in listed.hits}
+    # With a filter (the papers found by meaning passed it too: counted once, as listed).
+    kept = indexed.search.search(query, mode=mode, limit=5_000, categories=["hep-ph"])  # type: ignore[arg-type]
+    kept_by_date = indexed.search.search(
+        query,
+        mode=mode,  # type: ignore[arg-type]
+        sort="date",
+        limit=5_000,
+        categories=["hep-ph"],
+    )
+    assert kept.total == kept_by_date.total == len(kept_by_date.hits) <= found.total
     if mode == "hybrid":  # some are in it by meaning, not holding every word
         ids = [h.paper_id for h in found.hits]
         holding = indexed.search_store.lexical.holding_every_word(parse_query(query), ids)

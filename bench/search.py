@@ -248,7 +248,16 @@ def render(results: dict[str, Any]) -> str:
         headers = ["papers", "vectors", "mode", "queries", "p50", "p95", "p99", "CPU p50"]
         out.append(table([*headers, "x lexical"], rows, left=3))
         out.append("")
-        parts = ["embed_query", "tantivy", "ann", "restrict", "fusion", "fetch+snippets"]
+        parts = [
+            "embed_query",
+            "tantivy",
+            "ann",
+            "restrict",
+            "fusion",
+            "every word",
+            "count",
+            "fetch+snippets",
+        ]
         rows = []
         for label, s in serves.items():
             b = s["breakdown"]

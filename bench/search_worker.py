@@ -208,8 +208,12 @@ def instrumented(runtime: Runtime, embedder: Embedder, timers: Timers) -> Iterat
     lexical = svc.store.lexical
     index = svc.store.vectors(embedder.dim)
     saved = (lexical.search, lexical.restrict, embedder.embed_query, index.search, svc._hits)
+    saved_set = (lexical.holding_every_word, lexical.relevant_by_date)
     lexical.search = timers.wrap("tantivy", lexical.search)  # type: ignore[method-assign]
     lexical.restrict = timers.wrap("restrict", lexical.restrict)  # type: ignore[method-assign]
+    # The relevant set: which candidates hold every word, and the set's count (or date order).
+    lexical.holding_every_word = timers.wrap("every word", lexical.holding_every_word)  # type: ignore[method-assign]
+    lexical.relevant_by_date = timers.wrap("count", lexical.relevant_by_date)  # type: ignore[method-assign]
     embedder.embed_query = timers.wrap("embed_query", embedder.embed_query)  # type: ignore[method-assign]
     index.search = timers.wrap("ann", index.search)  # type: ignore[method-assign]
     svc._hits = timers.wrap("fetch+snippets", svc._hits)  # type: ignore[method-assign]
@@ -218,6 +222,7 @@ def instrumented(runtime: Runtime, embedder: Embedder, timers: Timers) -> Iterat
         yield
     finally:
         lexical.search, lexical.restrict, embedder.embed_query, index.search, svc._hits = saved  # type: ignore[method-assign]
+        lexical.holding_every_word, lexical.relevant_by_date = saved_set  # type: ignore[method-assign]
         setattr(service_module, "dbsf_blend", dbsf_blend)  # noqa: B010
 
 

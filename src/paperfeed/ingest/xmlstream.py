@@ -1,8 +1,8 @@
 """Streaming XML responses made of repeated items (OAI-PMH `<record>`s, Atom `<entry>`s) that
-read on after a broken item: `ItemReader` feeds lxml's iterparse the file in pieces and can
-start the parser again at a later item, behind the envelope's start tags (`envelope`), so one
-broken item loses only itself. Used by ingest/oaipmh.py and ingest/atom.py. Memory stays
-bounded however large the file."""
+read on after a broken item. `stream` is the one entry point (ingest/oaipmh.py and
+ingest/atom.py): `_ItemReader` feeds lxml's iterparse the file in pieces and can start the
+parser again at a later item, behind the envelope's start tags (`_envelope_of`), so one
+broken item loses only itself. Memory stays bounded however large the file."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from lxml import etree
 from paperfeed.ingest.base import Rejection
 
 
-def release(element: etree._Element) -> None:
+def _release(element: etree._Element) -> None:
     """Free an item that has been read, and the (already freed) items before it."""
     element.clear()
     parent = element.getparent()
@@ -32,7 +32,7 @@ _CHUNK = 1 << 16
 _OVERLAP = 64  # bytes before a chunk scanned again, and at its end fed only with the next
 
 
-class ItemReader:
+class _ItemReader:
     """The response's bytes as the XML parser reads them, counting the item start tags that
     pass by and keeping the last two chunks read, so that after XML that cannot be parsed on
     (`<identifier>oops</head>`), reading can start again at a later item: behind the
@@ -91,7 +91,7 @@ class ItemReader:
         """The parser's next piece (see the class), at most `size` bytes unless an item's
         start or end tag would be cut."""
         if self.parser is not None and len(self.parser.error_log):
-            raise_passed_error(self.parser.error_log)
+            _raise_passed_error(self.parser.error_log)
         if self.prefix:
             size = len(self.prefix) if size < 0 else size
             data, self.prefix = self.prefix[:size], self.prefix[size:]
@@ -163,7 +163,7 @@ class ItemReader:
                 return self.seen
 
 
-def raise_passed_error(log: Any) -> None:
+def _raise_passed_error(log: Any) -> None:
     """Raise the first fatal error in a parser's log. lxml lets one pass when entities are
     not resolved (an undeclared entity, `&nbsp;`): the parser stops there without an error,
     and fed on, starts a new document."""
@@ -173,7 +173,7 @@ def raise_passed_error(log: Any) -> None:
         raise etree.XMLSyntaxError(message, error.type, error.line, error.column, None)  # type: ignore[call-arg]
 
 
-def envelope_of(item: etree._Element) -> bytes:
+def _envelope_of(item: etree._Element) -> bytes:
     """The start tags of an item's ancestors (OAI-PMH, ListRecords; an Atom feed), namespaces
     declared."""
     tags = []
@@ -199,8 +199,8 @@ class Break:
     resumes_at: int | None
 
 
-def read_on(
-    reader: ItemReader,
+def _read_on(
+    reader: _ItemReader,
     error: etree.XMLSyntaxError,
     *,
     location: str,
@@ -256,10 +256,10 @@ def stream(
     """The items (`item`: their qualified tag) of the document whose root is `root`, each
     when it has been read (and freed when the caller asks for the next), the other elements
     outside them likewise, and a `Break` where XML could not be parsed on: reading then
-    starts again at the next item (`read_on`). Raises `wrong_root(tag)` for another root,
+    starts again at the next item (`_read_on`). Raises `wrong_root(tag)` for another root,
     `not_xml(error)` for a file that breaks before its root and `empty()` for a blank one.
     `name`: the file's, in rejections; `nouns`: the items' name, singular and plural."""
-    reader = ItemReader(source, etree.QName(item).localname)
+    reader = _ItemReader(source, etree.QName(item).localname)
     number = 0  # items read (broken ones included)
     started = False
     envelope: bytes | None = None  # of the first item, put before a part read again
@@ -281,13 +281,13 @@ def stream(
                     if element.tag == item:
                         in_item = True
                         if envelope is None:
-                            envelope = envelope_of(element)
+                            envelope = _envelope_of(element)
                     continue
                 if element.tag == item:
                     in_item = False
                     number += 1
                     yield Found(number, element)
-                    release(element)  # memory stays flat on files of thousands of items
+                    _release(element)  # memory stays flat on files of thousands of items
                 elif not in_item:
                     yield Found(0, element)
             break
@@ -296,7 +296,7 @@ def stream(
                 if reader.ended and not reader.window.strip():
                     break
                 raise not_xml(exc) from None
-            broke = read_on(
+            broke = _read_on(
                 reader,
                 exc,
                 location=f"{name} {nouns[0]} {number + 1}",

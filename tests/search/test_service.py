@@ -302,3 +302,26 @@ def test_the_count_is_what_the_date_order_lists(indexed: Runtime, query: str, mo
         ids = [h.paper_id for h in found.hits]
         holding = indexed.search_store.lexical.holding_every_word(parse_query(query), ids)
         assert len(holding) < len(ids)
+
+
+@pytest.mark.parametrize(
+    ("query", "categories"),
+    [
+        ("pairs of photons produced at hadron colliders", []),
+        ("pairs of photons produced at hadron colliders", ["hep-ph"]),
+        ("sparsity certifying decompositions", []),
+    ],
+)
+def test_the_relevant_set_is_the_same_when_too_many_hold_every_word(
+    indexed: Runtime, query: str, categories: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hybrid search reads the papers holding every word beside the query's embedding when
+    they are few, and counts them as read when there is no filter. When they are too many
+    (here: said to be, as at a million papers for common words) the candidates are asked for
+    by id and the papers counted by a query: the same set, ranked and counted alike."""
+    few = indexed.search.search(query, limit=200, categories=categories)
+    lexical = indexed.search_store.lexical
+    monkeypatch.setattr(lexical, "every_word_papers", lambda query, *, few: None)
+    many = indexed.search.search(query, limit=200, categories=categories)
+    assert few.total == many.total > 0
+    assert [h.paper_id for h in few.hits] == [h.paper_id for h in many.hits]

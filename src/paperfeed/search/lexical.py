@@ -376,41 +376,61 @@ class LexicalIndex:
         its phrases).
 
         Two ways, the cheaper first: the papers holding every word, read whole when they are
-        few (most queries: a few hundred at a million papers), then those of them given; else
-        the given papers as a disjunction of their ids, each an index lookup (~7 us: ~9 ms
-        for hybrid search's ~1,300 candidates at a million papers, where reading 20,000
-        papers' ids costs about as much). A term set of the ids was slower still (~17 ms).
-        They are few for sure when the rarest of the words is (no more papers hold them all),
-        and likely when the words' shares of the papers, multiplied, say so (words of a topic go
-        together more often: then more are found than `few`, and the ids are asked for after).
-        `few`: how many papers holding every word are read whole at most (by default 16 per
-        given paper, at least 1,000)."""
-        every = self._text_query(query, every_word=True)
-        if every is None or not paper_ids:
+        few (`every_word_papers`), then those of them given; else the given papers as a
+        disjunction of their ids, each an index lookup (~7 us: ~9 ms for hybrid search's
+        ~1,300 candidates at a million papers, where reading 20,000 papers' ids costs about as
+        much). A term set of the ids was slower still (~17 ms). `few`: how many papers holding
+        every word are read whole at most (by default 16 per given paper, at least 1,000)."""
+        if not paper_ids:
             return set()
-        searcher = self.index.searcher()
         if few is None:
             few = max(1_000, 16 * len(paper_ids))
+        every = self.every_word_papers(query, few=few)
+        if every is not None:
+            return every.intersection(paper_ids)
+        return self.holding_every_word_by_id(query, paper_ids)
+
+    def every_word_papers(self, query: ParsedQuery, *, few: int) -> set[int] | None:
+        """Every paper (filters aside) whose title and abstract hold every content word of the
+        query and its phrases, read whole when they are at most `few`; None when there are
+        more, or likely more (ask `holding_every_word_by_id` for the papers wanted then).
+        They are few for sure when the rarest of the words is (no more papers hold them all),
+        and likely when the words' shares of the papers, multiplied, say so (words of a topic
+        go together more often: then more are found than `few`, and None is returned).
+        Without a word, none."""
+        every = self._text_query(query, every_word=True)
+        if every is None:
+            return set()
+        searcher = self.index.searcher()
         words = [*self.content_terms(query), *(w for p in query.phrases for w in self.analyze(p))]
         shares = [int(searcher.doc_freq("text", w)) for w in dict.fromkeys(words)]
         papers = max(1, int(searcher.num_docs))
         holding = tantivy.Query.const_score_query(every, 0.0)  # (scores would cost, not count)
         if shares and min(shares) <= few:
             hits = searcher.search(holding, limit=max(1, min(shares)), count=False).hits
-            return _ids(searcher, [a for _, a in hits]).intersection(paper_ids)
+            return _ids(searcher, [a for _, a in hits])
         if shares and papers * math.prod(n / papers for n in shares) <= few / 2:
             hits = searcher.search(holding, limit=few + 1, count=False).hits
             if len(hits) <= few:
-                return _ids(searcher, [a for _, a in hits]).intersection(paper_ids)
+                return _ids(searcher, [a for _, a in hits])
+        return None
+
+    def holding_every_word_by_id(self, query: ParsedQuery, paper_ids: Sequence[int]) -> set[int]:
+        """`holding_every_word` asked by the papers' ids (for many papers holding every word)."""
+        every = self._text_query(query, every_word=True)
+        if every is None or not paper_ids:
+            return set()
         given = tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))
                 for pid in dict.fromkeys(paper_ids)
             ]
         )
+        holding = tantivy.Query.const_score_query(every, 0.0)
         tq = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, given), (tantivy.Occur.Must, holding)]
         )
+        searcher = self.index.searcher()
         hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
         return _ids(searcher, [a for _, a in hits])
 

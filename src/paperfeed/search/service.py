@@ -20,7 +20,7 @@ from paperfeed.search.lexical import STOPWORDS, LexicalIndex
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.search.snippets import Snippet, make_snippet
 from paperfeed.search.store import SearchStore
-from paperfeed.search.vectors import Vectors
+from paperfeed.search.vectors import VectorIndex, Vectors
 
 Sort = Literal["relevance", "date"]
 MAX_LIMIT = 200
@@ -123,17 +123,6 @@ class Relevant:
             inside |= lexical.holding_every_word(query, papers)
         return inside.intersection(papers)
 
-    def count(self, lexical: LexicalIndex, query: ParsedQuery) -> int:
-        """How many papers the set holds: those holding every word that pass the filters, and
-        the papers in it by meaning. The two never share a paper (`also` holds none that
-        holds every word, and only candidates that passed the filters), so they are added:
-        no query for the ids of `also` (~3 ms at a million papers)."""
-        assert self.also is not None
-        holding = 0
-        if self.every_word:
-            holding = lexical.relevant_by_date(query, (), limit=1, every_word=True)[1]
-        return holding + len(set(self.also))
-
     def by_date(
         self, lexical: LexicalIndex, query: ParsedQuery, depth: int
     ) -> list[tuple[int, float]]:
@@ -144,6 +133,18 @@ class Relevant:
             return [(pid, scores.get(pid, 0.0)) for pid, _ in ranked]
         ids, _ = lexical.relevant_by_date(query, self.also, limit=depth, every_word=self.every_word)
         return [(pid, scores.get(pid, 0.0)) for pid in ids]
+
+
+@dataclass
+class _Candidates:
+    """A search's fused candidates (`SearchService._fused`)."""
+
+    ranked: list[tuple[int, float]]  # best first
+    total: int  # papers holding any of the words (or the meaning candidates, without words)
+    cosine: dict[int, float]  # each candidate's cosine to the query
+    by_words: set[int]  # the candidates found by words
+    every: set[int] | None  # every paper holding every word, when few (None: not read)
+    every_count: int  # papers holding every word that pass the filters (when asked for)
 
 
 @dataclass(frozen=True)
@@ -341,28 +342,37 @@ class SearchService:
                     "no paper holds all of these words: showing papers with some of them"
                 )
             return Relevant(words, count, also=None, every_word=False, reach=count)
-        ranked, count, cosine, by_words = self._fused(query, mode, embedder, matched, results)
+        found = self._fused(query, mode, embedder, matched, results, every_word=floor)
+        ranked, count = found.ranked, found.total
         if not floor:
             return Relevant(ranked, count, also=None, every_word=False)
         ids = [pid for pid, _ in ranked]
         with results.stage("lexical"):
-            holding = lexical.holding_every_word(query, ids) if mode != "dense" else set()
+            holding: set[int] = set()
+            if mode != "dense":
+                holding = (
+                    found.every.intersection(ids)
+                    if found.every is not None
+                    else lexical.holding_every_word_by_id(query, ids)
+                )
             also = [
                 pid
                 for pid in ids
                 if pid not in holding
-                and cosine.get(pid, -1.0)
-                >= (SOME_WORDS_FLOOR if pid in by_words else MEANING_FLOOR)
+                and found.cosine.get(pid, -1.0)
+                >= (SOME_WORDS_FLOOR if pid in found.by_words else MEANING_FLOOR)
             ]
             keep = holding.union(also)
-            relevant = Relevant(
-                [(pid, s) for pid, s in ranked if pid in keep],
-                0,
-                also=also,
-                every_word=mode != "dense",
-            )
-            relevant.total = relevant.count(lexical, query)
-        return relevant
+        # The set's size: the papers holding every word that pass the filters, and those in
+        # it by meaning. The two never share a paper (`also` holds none that holds every
+        # word, and only candidates that passed the filters), so they are added: no query
+        # for the ids of `also` (~3 ms at a million papers).
+        return Relevant(
+            [(pid, s) for pid, s in ranked if pid in keep],
+            found.every_count + len(set(also)),
+            also=also,
+            every_word=mode != "dense",
+        )
 
     def _fused(
         self,
@@ -371,20 +381,30 @@ class SearchService:
         embedder: Embedder,
         matched: dict[int, str],
         results: SearchResults,
-    ) -> tuple[list[tuple[int, float]], int, dict[int, float], set[int]]:
+        *,
+        every_word: bool,
+    ) -> _Candidates:
         """The candidates (the top words matches and the nearest papers by meaning) ranked by
         fused scores, the number of papers holding any word, each candidate's cosine, and the
-        candidates found by words."""
+        candidates found by words; with `every_word` (and words) also the papers holding
+        every word when few, and how many pass the filters."""
         lexical: list[tuple[int, float]] = []
         total = 0
-        if mode != "dense":
+        every: set[int] | None = None
+        every_count = 0
+        if mode == "dense":
+            vector, index, found = self._nearest(query, embedder, results)
+        else:
+            # The query's vector and its nearest papers in a helper thread while this one
+            # runs the word search and reads the papers holding every word (all release the
+            # GIL): on two cores the two legs overlap instead of adding up. The helper's task
+            # waits for nothing.
+            meaning = _helpers().submit(self._nearest, query, embedder, results)
             with results.stage("lexical"):
                 lexical, total = self.store.lexical.search(query, limit=self.candidates)
-        with results.stage("embed"):
-            vector = embedder.embed_query(query.text)
-        with results.stage("vectors"):
-            index = self.store.vectors(embedder.dim)
-            found = index.search(vector, self.dense_candidates)
+                if every_word:
+                    every, every_count = self._every_word(query)
+            vector, index, found = meaning.result()
         with results.stage("lexical"):
             allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))
         dense = [(pid, score) for pid, score in found if pid in allowed]
@@ -399,14 +419,36 @@ class SearchService:
                 extra = index.similarities(vector, lexical_ids)
             for pid, score in zip(extra[0].tolist(), extra[1].tolist(), strict=True):
                 cosine.setdefault(pid, score)
-        if not dense:
-            return lexical, total, cosine, by_words
+        ranked = lexical
         if not lexical:
-            return dense, len(dense), cosine, by_words
-        weight = embedder.fusion_weight if self.dense_weight is None else self.dense_weight
-        with results.stage("fusion"):
-            blended = dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra)
-        return blended, total, cosine, by_words
+            ranked, total = dense, len(dense)
+        elif dense:
+            weight = embedder.fusion_weight if self.dense_weight is None else self.dense_weight
+            with results.stage("fusion"):
+                ranked = dbsf_blend(lexical, dense, dense_weight=weight, dense_extra=extra)
+        return _Candidates(ranked, total, cosine, by_words, every, every_count)
+
+    def _every_word(self, query: ParsedQuery) -> tuple[set[int] | None, int]:
+        """The papers holding every content word of the query when few enough to read whole
+        (None otherwise; at most 16 for each of the most candidates a search fuses), and how
+        many hold them and pass the filters: without filters that is how many were read,
+        else one counting query."""
+        lexical = self.store.lexical
+        every = lexical.every_word_papers(query, few=16 * (self.candidates + self.dense_candidates))
+        if every is not None and not lexical.filter_clauses(query):
+            return every, len(every)
+        return every, lexical.relevant_by_date(query, (), limit=1, every_word=True)[1]
+
+    def _nearest(
+        self, query: ParsedQuery, embedder: Embedder, results: SearchResults
+    ) -> tuple[Vectors, VectorIndex, list[tuple[int, float]]]:
+        """The query's vector, the vector index, and the query's nearest papers by meaning."""
+        with results.stage("embed"):
+            vector = embedder.embed_query(query.text)
+        with results.stage("vectors"):
+            index = self.store.vectors(embedder.dim)
+            found = index.search(vector, self.dense_candidates)
+        return vector, index, found
 
     def _hits(
         self, page: list[int], query: ParsedQuery, scores: dict[int, float], matched: dict[int, str]
@@ -527,7 +569,7 @@ def _helpers() -> ThreadPoolExecutor:
     global _helper_pool
     with _helper_lock:
         if _helper_pool is None or _helper_pool[0] != os.getpid():
-            _helper_pool = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="similar"))
+            _helper_pool = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="search-helper"))
         return _helper_pool[1]
 
 

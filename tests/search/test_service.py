@@ -252,6 +252,9 @@ def test_exact_word_scores_are_what_a_plain_word_search_gives(indexed: Runtime, 
     want = dict(plain)
     assert got == {pid: want[pid] for pid in subset if pid in want}
     assert lexical.scores(parsed, []) == {}
+    # The top without a count (as hybrid search takes its word candidates) is the same list.
+    for depth in (1, 10, 1000):
+        assert lexical.top(parsed, limit=depth) == plain[:depth]
 
 
 @pytest.mark.parametrize(

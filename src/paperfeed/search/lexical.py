@@ -336,6 +336,15 @@ class LexicalIndex:
             getattr(result, "count", 0) or 0
         )  # missing from tantivy's stub
 
+    def top(self, query: ParsedQuery, *, limit: int) -> list[tuple[int, float]]:
+        """(paper_id, BM25 score) best first, as `search` ranks them, without counting the
+        papers that match: tantivy then skips the blocks of papers that cannot enter the
+        top (block-max WAND), which counting every match forbids."""
+        searcher = self.index.searcher()
+        hits = searcher.search(self.build_query(query), limit=max(1, limit), count=False).hits
+        ids = _ids_list(searcher, [address for _, address in hits])
+        return list(zip(ids, (float(score) for score, _ in hits), strict=True))
+
     def scores(self, query: ParsedQuery, paper_ids: Sequence[int]) -> dict[int, float]:
         """The exact BM25 score `search` gives each of the given papers for this query (those
         holding none of its words, or failing its filters, are absent). The candidate set is a

@@ -140,7 +140,9 @@ class _Candidates:
     """A search's fused candidates (`SearchService._fused`)."""
 
     ranked: list[tuple[int, float]]  # best first
-    total: int  # papers holding any of the words (or the meaning candidates, without words)
+    # Papers holding any of the words (or the meaning candidates, without words); not
+    # counted (0) where the relevant set is counted instead (`every_word`).
+    total: int
     cosine: dict[int, float]  # each candidate's cosine to the query
     by_words: set[int]  # the candidates found by words
     every: set[int] | None  # every paper holding every word, when few (None: not read)
@@ -386,8 +388,8 @@ class SearchService:
     ) -> _Candidates:
         """The candidates (the top words matches and the nearest papers by meaning) ranked by
         fused scores, the number of papers holding any word, each candidate's cosine, and the
-        candidates found by words; with `every_word` (and words) also the papers holding
-        every word when few, and how many pass the filters."""
+        candidates found by words; with `every_word` (and words) instead of that number the
+        papers holding every word when few, and how many pass the filters."""
         lexical: list[tuple[int, float]] = []
         total = 0
         every: set[int] | None = None
@@ -401,9 +403,11 @@ class SearchService:
             # waits for nothing.
             meaning = _helpers().submit(self._nearest, query, embedder, results)
             with results.stage("lexical"):
-                lexical, total = self.store.lexical.search(query, limit=self.candidates)
-                if every_word:
+                if every_word:  # the set is counted by its own rule: no need to count these
+                    lexical = self.store.lexical.top(query, limit=self.candidates)
                     every, every_count = self._every_word(query)
+                else:
+                    lexical, total = self.store.lexical.search(query, limit=self.candidates)
             vector, index, found = meaning.result()
         with results.stage("lexical"):
             allowed = set(self.store.lexical.restrict(query, [pid for pid, _ in found]))

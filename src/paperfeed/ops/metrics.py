@@ -48,7 +48,9 @@ REQUEST_SECONDS = Histogram(
 )
 SEARCH_SECONDS = Histogram(
     "paperfeed_search_stage_duration_seconds",
-    "Time a search spent per stage (queue, lexical, embed, vectors, fusion, fetch; total).",
+    "Time a search spent per stage (queue, lexical, embed, vectors, fusion, fetch; total). "
+    "Hybrid search embeds the query and searches the vectors beside the word search, so "
+    "stages may overlap.",
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )

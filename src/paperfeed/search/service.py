@@ -80,7 +80,8 @@ class SearchResults:
     took_ms: float = 0.0
     # Seconds spent per stage: `queue` (waiting for a search slot), `lexical` (BM25),
     # `embed` (the query's vector), `vectors` (nearest neighbours and exact scores), `fusion`,
-    # `fetch` (papers and snippets); a stage a search did not run is absent.
+    # `fetch` (papers and snippets); a stage a search did not run is absent. A hybrid search
+    # runs `embed` and the first of `vectors` beside `lexical` (another thread): they overlap.
     stages: dict[str, float] = field(default_factory=dict)
 
     @contextlib.contextmanager

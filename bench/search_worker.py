@@ -226,6 +226,7 @@ def instrumented(runtime: Runtime, embedder: Embedder, timers: Timers) -> Iterat
     svc = runtime.search
     lexical = svc.store.lexical
     index = svc.store.vectors(embedder.dim)
+    saved_top = lexical.top
     saved = (lexical.search, lexical.restrict, embedder.embed_query, index.search, svc._hits)
     saved_set = (
         lexical.holding_every_word,
@@ -234,6 +235,7 @@ def instrumented(runtime: Runtime, embedder: Embedder, timers: Timers) -> Iterat
         lexical.relevant_by_date,
     )
     lexical.search = timers.wrap("tantivy", lexical.search)  # type: ignore[method-assign]
+    lexical.top = timers.wrap("tantivy", lexical.top)  # type: ignore[method-assign]
     lexical.restrict = timers.wrap("restrict", lexical.restrict)  # type: ignore[method-assign]
     # The relevant set: which candidates hold every word, and the set's count (or date order).
     lexical.holding_every_word = timers.wrap("every word", lexical.holding_every_word)  # type: ignore[method-assign]
@@ -248,6 +250,7 @@ def instrumented(runtime: Runtime, embedder: Embedder, timers: Timers) -> Iterat
         yield
     finally:
         lexical.search, lexical.restrict, embedder.embed_query, index.search, svc._hits = saved  # type: ignore[method-assign]
+        lexical.top = saved_top  # type: ignore[method-assign]
         (
             lexical.holding_every_word,  # type: ignore[method-assign]
             lexical.every_word_papers,  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ import tantivy
 from paperfeed.config import Settings
 from paperfeed.db.schema import papers
 from paperfeed.ingest.runner import write_batch
+from paperfeed.papers.catalog_writer import CatalogWriter
 from paperfeed.papers.record import PaperRecord
 from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
@@ -206,3 +207,26 @@ def test_the_terms_fill_in_resumes_where_it_stopped(small: Runtime) -> None:
     assert indexer.update_terms(limit=2) == 1
     assert indexer.update_terms() == 0  # (the end reached: complete)
     assert small.search_store.terms.filled_through() is None
+
+
+def test_the_watermark_never_moves_back_while_the_overlap_is_read_again(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update reads again the papers changed shortly before the watermark (concurrent
+    writers may commit them late). Committing part-way through that re-read must not move the
+    watermark back to them: a process stopped then would start further back every time (after
+    a bulk import, a fresh server re-read the whole catalog)."""
+    start = dt.datetime(2026, 11, 1, 12, 0)
+    for n in range(1, 61):  # a bulk import: 60 papers a second apart, within the overlap
+        writer = CatalogWriter(lambda n=n: start + dt.timedelta(seconds=n))
+        write_batch(runtime.engine, writer, [_paper(n, f"Paper {n} on retrieval", f"Text {n}.")])
+    runtime.indexer().update(embed=False)
+    store = runtime.search_store
+    full = store.meta.lexical_watermark
+    assert full is not None
+    monkeypatch.setattr("paperfeed.search.indexer._PAGE", 1)  # a commit every 25 papers
+    seen: list[str | None] = []
+    indexer = runtime.indexer(progress=lambda event: seen.append(store.meta.lexical_watermark))
+    indexer.update_lexical()  # every paper is within the overlap: all read again
+    assert len(seen) > 25 and set(seen) == {full}
+    assert store.meta.lexical_watermark == full

@@ -55,6 +55,13 @@ def overlap_start(watermark: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(watermark) - _OVERLAP if watermark else None
 
 
+def _later(watermark: str | None, stamp: str) -> str:
+    """The later of a watermark and a row's time (ISO timestamps)."""
+    if watermark is None:
+        return stamp
+    return max(watermark, stamp, key=dt.datetime.fromisoformat)
+
+
 def _document(row: Any) -> IndexDocument:
     return IndexDocument(
         paper_id=row.id,
@@ -142,7 +149,10 @@ class Indexer:
             indexed += self.store.lexical.upsert(_document(r) for r in fresh)
             self._store_terms(fresh)
             done += len(rows)
-            newest = rows[-1].modified_at.isoformat()
+            # Never back: re-reading the overlap before the watermark (papers indexed before)
+            # must not move it there, or a process stopped then would start further back.
+            stamp = rows[-1].modified_at.isoformat()
+            newest = _later(newest, stamp)
             self._report("lexical index", done, total)
             if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
                 self._commit_lexical(newest)
@@ -340,8 +350,7 @@ class Indexer:
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=_PAGE).execute(query)
             for chunk in result.partitions(_PAGE):
-                stamp = max(row.updated_at for row in chunk).isoformat()
-                newest = max(newest or stamp, stamp)
+                newest = _later(newest, max(row.updated_at for row in chunk).isoformat())
                 if applied is not None:
                     chunk = [r for r in chunk if applied.get(r.paper_id) != r.updated_at]
                     applied.update((r.paper_id, r.updated_at) for r in chunk)

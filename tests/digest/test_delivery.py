@@ -24,6 +24,7 @@ from paperfeed.runtime import Runtime
 from tests.digest.conftest import DAY, FaultySmtpServer, Gate, start_sender, subscribe
 from tests.mail.conftest import body_text
 from tests.support.cli import Cli
+from tests.support.waiting import wait_until
 
 
 def deliveries(runtime: Runtime) -> list[dict[str, object]]:
@@ -247,6 +248,8 @@ def test_a_421_on_one_connection_leaves_the_other_sending(
         if n == 5:
             in_flight.set()
             answered.wait(60)  # accepted after the other connection was closed
+        if n == 6:  # held until the next one is in: one line alone could send all the rest
+            wait_until(lambda: smtp.datas >= 7, within=60, what="a message on the other line")
         return None
 
     smtp.on_data = close_one

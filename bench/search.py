@@ -263,12 +263,7 @@ def render(results: dict[str, Any]) -> str:
         rows = []
         for label, s in serves.items():
             b = s["breakdown"]
-            cells = [
-                f"{b[p]['p50']:.1f} / {b[p]['p95']:.1f}"
-                if p in b
-                else _part_of_one_thread(b, p.removesuffix(" (beside)"))
-                for p in parts
-            ]
+            cells = [f"{b[p]['p50']:.1f} / {b[p]['p95']:.1f}" if p in b else "-" for p in parts]
             other = f"{b['other']['p50']:.1f}" if "other" in b else "-"
             rows.append([label, *cells, other, f"{s['breakdown_total_p50']:.1f}"])
         out.append("Hybrid breakdown, ms p50 / p95 (second pass over the same queries):")
@@ -435,9 +430,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0
-
-
-def _part_of_one_thread(breakdown: dict[str, Any], name: str) -> str:
-    """A part as measured before it ran beside the others (runs saved by earlier code)."""
-    found = breakdown.get(name)
-    return f"{found['p50']:.1f} / {found['p95']:.1f}" if found else "-"

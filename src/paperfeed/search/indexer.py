@@ -151,8 +151,7 @@ class Indexer:
             done += len(rows)
             # Never back: re-reading the overlap before the watermark (papers indexed before)
             # must not move it there, or a process stopped then would start further back.
-            stamp = rows[-1].modified_at.isoformat()
-            newest = _later(newest, stamp)
+            newest = _later(newest, rows[-1].modified_at.isoformat())
             self._report("lexical index", done, total)
             if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
                 self._commit_lexical(newest)

@@ -128,6 +128,14 @@ def _ids_list(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -
     return [int(v) for v in searcher.fast_field_values("paper_id", addresses) if v is not None]
 
 
+def _scored(
+    searcher: tantivy.Searcher, hits: list[tuple[Any, tantivy.DocAddress]]
+) -> list[tuple[int, float]]:
+    """Search hits as (paper_id, score), in their order."""
+    ids = _ids_list(searcher, [address for _, address in hits])
+    return list(zip(ids, (float(score) for score, _ in hits), strict=True))
+
+
 def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> set[int]:
     return set(_ids_list(searcher, addresses))
 
@@ -342,8 +350,7 @@ class LexicalIndex:
         top (block-max WAND), which counting every match forbids."""
         searcher = self.index.searcher()
         hits = searcher.search(self.build_query(query), limit=max(1, limit), count=False).hits
-        ids = _ids_list(searcher, [address for _, address in hits])
-        return list(zip(ids, (float(score) for score, _ in hits), strict=True))
+        return _scored(searcher, hits)
 
     def scores(self, query: ParsedQuery, paper_ids: Sequence[int]) -> dict[int, float]:
         """The exact BM25 score `search` gives each of the given papers for this query (those
@@ -357,12 +364,7 @@ class LexicalIndex:
     def _scores_of(self, scored: tantivy.Query, paper_ids: Sequence[int]) -> dict[int, float]:
         """The score `scored` gives each of the given papers it matches (see `scores`)."""
         searcher = self.index.searcher()
-        candidates = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))
-                for pid in dict.fromkeys(paper_ids)
-            ]
-        )
+        candidates = self._any_of(paper_ids)
         tq = tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Must, scored),
@@ -370,8 +372,17 @@ class LexicalIndex:
             ]
         )
         hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
-        ids = _ids_list(searcher, [address for _, address in hits])
-        return dict(zip(ids, (float(score) for score, _ in hits), strict=True))
+        return dict(_scored(searcher, hits))
+
+    def _any_of(self, paper_ids: Sequence[int]) -> tantivy.Query:
+        """The given papers as a disjunction of their id terms (each an index lookup: faster
+        than a term set for a few hundred papers, bench/README.md)."""
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))
+                for pid in dict.fromkeys(paper_ids)
+            ]
+        )
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many papers hold each index term (of `analyze`), and how many papers there are."""
@@ -429,15 +440,9 @@ class LexicalIndex:
         every = self._text_query(query, every_word=True)
         if every is None or not paper_ids:
             return set()
-        given = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "paper_id", pid))
-                for pid in dict.fromkeys(paper_ids)
-            ]
-        )
         holding = tantivy.Query.const_score_query(every, 0.0)
         tq = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, given), (tantivy.Occur.Must, holding)]
+            [(tantivy.Occur.Must, self._any_of(paper_ids)), (tantivy.Occur.Must, holding)]
         )
         searcher = self.index.searcher()
         hits = searcher.search(tq, limit=len(paper_ids), count=False).hits
@@ -573,10 +578,8 @@ class LexicalIndex:
                 [(tantivy.Occur.Must, self._like_query(rare)), (tantivy.Occur.MustNot, excluded)]
             )
             hits = searcher.search(query, limit=limit, count=False).hits
-        ids = _ids_list(searcher, [address for _, address in hits])
         skip = set(exclude)
-        found = zip(ids, (float(score) for score, _ in hits), strict=True)
-        best = [(pid, score) for pid, score in found if pid not in skip][:limit]
+        best = [(pid, score) for pid, score in _scored(searcher, hits) if pid not in skip][:limit]
         if common and best:
             more = self.like_scores(common, [pid for pid, _ in best])
             best = [(pid, score + more.get(pid, 0.0)) for pid, score in best]

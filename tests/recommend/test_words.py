@@ -19,6 +19,7 @@ from paperfeed.recommend.words import PROFILE_POWER, Columns, Terms, WordPool
 from paperfeed.runtime import Runtime
 from paperfeed.search.terms import pair_numbers, paper_terms, word_number
 from tests.recommend.test_service import _all, _vectors, ranked  # noqa: F401
+from tests.support.index import forget_terms
 
 
 def test_a_paper_s_terms_are_its_content_words_and_their_adjacent_pairs() -> None:
@@ -237,8 +238,5 @@ def test_a_ranking_reads_each_paper_s_stored_terms_not_its_text(ranked: Runtime)
     with ranked.engine.begin() as conn:  # the same text everywhere, modified_at kept
         conn.execute(papers.update().values(title="Nothing", abstract=""))
     assert order() == before
-    terms = ranked.search_store.terms
-    terms.close()
-    for suffix in ("", "-wal", "-shm"):  # (the last connection's close may remove -wal/-shm)
-        terms.path.with_name(terms.path.name + suffix).unlink(missing_ok=True)
+    forget_terms(ranked.search_store.terms)
     assert order() == candidates  # every candidate alike: ties by paper id

@@ -21,6 +21,7 @@ from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
 from paperfeed.search import follow
 from paperfeed.search.follow import IndexWriterLock
+from tests.support.index import as_an_older_version_left_it
 
 SURFACE = "2612.00004"
 
@@ -203,14 +204,11 @@ def test_the_serving_thread_follows_and_stops(nodes: tuple[Runtime, Runtime]) ->
 def test_a_serving_process_fills_in_an_old_index_s_terms_a_few_at_each_poll(
     nodes: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Node B's index as an older version wrote it (no term store): its follower stores the
-    papers' terms TERMS_PER_POLL at a time, and a new paper's with its words."""
+    """Node B's index as an older version wrote it (no term store) an hour ago: its follower
+    stores the papers' terms TERMS_PER_POLL at a time, and a new paper's with its words."""
     _a, b = nodes
+    ids = as_an_older_version_left_it(b, age=dt.timedelta(hours=1))
     store = b.search_store
-    ids = sorted(store.lexical.all_ids())
-    store.terms.close()
-    for suffix in ("", "-wal", "-shm"):
-        store.terms.path.with_name(store.terms.path.name + suffix).unlink(missing_ok=True)
     monkeypatch.setattr(follow, "TERMS_PER_POLL", 2)
     assert b.index.poll()
     assert sorted(store.terms.get(ids)) == ids[:2] and b.index.stats.terms == 2
@@ -221,3 +219,20 @@ def test_a_serving_process_fills_in_an_old_index_s_terms_a_few_at_each_poll(
     new = b.catalog.ids_for_arxiv([SURFACE])[SURFACE]
     assert list(store.terms.get([new])) == [new]
     assert b.index.stats.terms == 3  # (the new paper's came with its words, not the fill-in)
+
+
+def test_papers_an_older_version_indexed_within_the_overlap_get_their_terms_with_their_words(
+    nodes: tuple[Runtime, Runtime],
+) -> None:
+    """Papers within the overlap before the watermark are left to the word index's re-read
+    (one committed late may not be indexed yet): a new process indexes those without terms
+    again, and stores their terms as it does."""
+    _a, b = nodes
+    ids = as_an_older_version_left_it(b, age=dt.timedelta(minutes=1))
+    store = b.search_store
+    assert b.index.indexer().update_terms() == 0
+    before = b.index.stats.lexical
+    assert b.index.poll()
+    assert b.index.stats.lexical - before == 3 and b.index.stats.terms == 0
+    assert sorted(store.terms.get(ids)) == ids
+    assert _ids(b, "proteins") == ["2612.00003"]

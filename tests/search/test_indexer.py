@@ -14,6 +14,7 @@ from paperfeed.runtime import Runtime
 from paperfeed.search.indexer import Indexer
 from paperfeed.search.store import SearchStore
 from paperfeed.search.terms import microseconds, paper_terms
+from tests.support.index import as_an_older_version_left_it
 
 
 def _paper(n: int, title: str, abstract: str) -> PaperRecord:
@@ -139,13 +140,6 @@ def test_check_removes_duplicate_documents(small: Runtime) -> None:
     assert small.indexer().check().problems == []
 
 
-def _forget_terms(store: SearchStore) -> None:
-    """The index as an older version wrote it: no term store beside it."""
-    store.terms.close()
-    for suffix in ("", "-wal", "-shm"):
-        store.terms.path.with_name(store.terms.path.name + suffix).unlink(missing_ok=True)
-
-
 def test_indexing_a_paper_stores_its_terms(small: Runtime) -> None:
     ids = sorted(small.search_store.lexical.all_ids())
     texts = small.catalog.get_many(ids, ("title", "abstract", "modified_at"))
@@ -181,7 +175,7 @@ def test_an_index_without_terms_stores_none(runtime: Runtime) -> None:
 
 def test_an_index_written_before_the_term_store_gets_it_filled_in(small: Runtime) -> None:
     ids = sorted(small.search_store.lexical.all_ids())
-    _forget_terms(small.search_store)
+    as_an_older_version_left_it(small, age=dt.timedelta(hours=1))
     assert small.search_store.terms.get(ids) == {}
     assert small.search_store.terms.filled_through() == 0
     problems = small.indexer().check(repair=False).problems
@@ -199,7 +193,7 @@ def test_an_index_written_before_the_term_store_gets_it_filled_in(small: Runtime
 
 def test_the_terms_fill_in_resumes_where_it_stopped(small: Runtime) -> None:
     ids = sorted(small.search_store.lexical.all_ids())
-    _forget_terms(small.search_store)
+    as_an_older_version_left_it(small, age=dt.timedelta(hours=1))
     indexer = small.indexer()
     assert indexer.update_terms(limit=2) == 2
     assert small.search_store.terms.filled_through() == ids[1]
@@ -230,3 +224,82 @@ def test_the_watermark_never_moves_back_while_the_overlap_is_read_again(
     indexer.update_lexical()  # every paper is within the overlap: all read again
     assert len(seen) > 25 and set(seen) == {full}
     assert store.meta.lexical_watermark == full
+
+
+def _bulk(runtime: Runtime, count: int) -> dt.datetime:
+    """`count` papers written a second apart (as a bulk import does: all within the overlap
+    before the watermark); the time of the last."""
+    start = dt.datetime(2026, 11, 1, 12, 0)
+    for n in range(1, count + 1):
+        writer = CatalogWriter(lambda n=n: start + dt.timedelta(seconds=n))
+        write_batch(runtime.engine, writer, [_paper(n, f"Paper {n} on retrieval", f"Text {n}.")])
+    return start + dt.timedelta(seconds=count)
+
+
+def test_a_new_process_does_not_index_again_what_the_index_holds(runtime: Runtime) -> None:
+    """After a bulk import every paper is within the overlap before the watermark, which each
+    update reads again. A new process (nothing applied in memory) skips the papers the index
+    holds at their catalog time: it indexed the whole import again at every start."""
+    last = _bulk(runtime, 40)
+    assert runtime.indexer().update(embed=False).lexical == 40
+    store = runtime.search_store
+    watermark, documents = store.meta.lexical_watermark, store.lexical.num_docs()
+    assert runtime.indexer().update_lexical() == 0  # a new process
+    assert store.meta.lexical_watermark == watermark and store.lexical.num_docs() == documents
+    changed = _paper(7, "Paper 7 on retrieval, revised", "A new abstract on ranking.")
+    changed.freshness = dt.datetime(2026, 11, 20)
+    writer = CatalogWriter(lambda: last - dt.timedelta(seconds=1))  # committed late
+    write_batch(runtime.engine, writer, [changed])
+    assert runtime.indexer().update_lexical() == 1
+    assert [h.arxiv_id for h in runtime.search.search("new abstract on ranking").hits] == [
+        "2611.00007"
+    ]
+    assert store.lexical.num_docs() == documents
+    # Without a term store (a throwaway index) there is nothing to ask: all read again.
+    assert runtime.indexer(terms=False).update_lexical() == 40
+
+
+def test_terms_are_committed_only_after_the_words(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paper's terms held mean the word index holds it: when the word index's commit fails
+    (a process killed there), the terms of the papers it did not commit are dropped too, and
+    the next update indexes them."""
+    _bulk(runtime, 5)
+    store = runtime.search_store
+    real_commit = type(store.lexical).commit
+
+    def failing(self: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(store.lexical), "commit", failing)
+    with pytest.raises(OSError, match="disk full"):
+        runtime.indexer().update(embed=False)
+    with runtime.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(papers.select().with_only_columns(papers.c.id))]
+    assert store.terms.versions(ids) == {}
+    monkeypatch.setattr(type(store.lexical), "commit", real_commit)
+    assert runtime.indexer().update_lexical() == 5
+    assert sorted(store.terms.versions(ids)) == sorted(ids)
+    assert len(runtime.search.search("retrieval").hits) == 5
+
+
+def test_a_new_process_does_not_load_again_the_vectors_the_index_holds(small: Runtime) -> None:
+    """The vectors' overlap is read again too: a new process loads only the embeddings that
+    differ from what the vector index holds (not a re-stamped one of the same text)."""
+    store = small.search_store
+    assert small.indexer().update_vectors() == 0  # a new process, everything within the overlap
+    pid = small.catalog.ids_for_arxiv(["2611.00002"])["2611.00002"]
+    with small.engine.begin() as conn:  # the same text, a newer row: the vector is re-stamped
+        conn.execute(
+            papers.update().where(papers.c.id == pid).values(modified_at=dt.datetime(2026, 12, 1))
+        )
+    indexer = small.indexer()
+    assert indexer.update_embeddings() == 0 and indexer.update_vectors() == 0
+    changed = _paper(2, "Sparse lexical retrieval, revised", "Field weighting for ranking.")
+    changed.freshness = dt.datetime(2026, 11, 20)
+    write_batch(small.engine, small.catalog_writer, [changed])
+    indexer = small.indexer()
+    assert indexer.update_embeddings() == 1 and indexer.update_vectors() == 1
+    before = store.vectors(384).get(pid)
+    assert before is not None and small.indexer().update_vectors() == 0

@@ -19,7 +19,7 @@ from paperfeed.progress import Progress, ProgressEvent
 from paperfeed.search.embedder import Embedder, document_text
 from paperfeed.search.lexical import IndexDocument
 from paperfeed.search.store import SearchStore
-from paperfeed.search.terms import paper_terms
+from paperfeed.search.terms import microseconds, paper_terms
 
 # Re-read this much before a watermark: concurrent writers on PostgreSQL may commit rows whose
 # modified_at is slightly older than rows already seen. Re-indexing is idempotent.
@@ -62,6 +62,17 @@ def _later(watermark: str | None, stamp: str) -> str:
     return max(watermark, stamp, key=dt.datetime.fromisoformat)
 
 
+_DOCUMENT_COLUMNS = (
+    papers.c.id,
+    papers.c.title,
+    papers.c.abstract,
+    papers.c.authors,
+    papers.c.categories,
+    papers.c.submitted_at,
+    papers.c.modified_at,
+)
+
+
 def _document(row: Any) -> IndexDocument:
     return IndexDocument(
         paper_id=row.id,
@@ -97,18 +108,14 @@ class Indexer:
     # -- lexical -----------------------------------------------------------------------------
 
     def _changed_papers(self, since: dt.datetime | None) -> Iterator[list[Any]]:
-        columns = [
-            papers.c.id,
-            papers.c.title,
-            papers.c.abstract,
-            papers.c.authors,
-            papers.c.categories,
-            papers.c.submitted_at,
-            papers.c.modified_at,
-        ]
+        """Pages of (id, modified_at) of the papers changed since `since`, oldest first."""
         last: tuple[dt.datetime, int] | None = None
         while True:  # keyset pagination: bounded memory on any catalog size
-            query = sa.select(*columns).order_by(papers.c.modified_at, papers.c.id).limit(_PAGE)
+            query = (
+                sa.select(papers.c.id, papers.c.modified_at)
+                .order_by(papers.c.modified_at, papers.c.id)
+                .limit(_PAGE)
+            )
             if last is not None:
                 query = query.where(sa.tuple_(papers.c.modified_at, papers.c.id) > last)
             elif since is not None:
@@ -120,6 +127,15 @@ class Indexer:
             yield rows
             last = (rows[-1].modified_at, rows[-1].id)
 
+    def _documents(self, paper_ids: Sequence[int]) -> list[Any]:
+        """The catalog rows of those papers that exist, with what the word index holds."""
+        if not paper_ids:
+            return []
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(sa.select(*_DOCUMENT_COLUMNS).where(papers.c.id.in_(paper_ids)))
+            )
+
     def _count_changed(self, since: dt.datetime | None) -> int:
         query = sa.select(sa.func.count()).select_from(papers)
         if since is not None:
@@ -127,36 +143,54 @@ class Indexer:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def _not_held(self, page: Sequence[Any], applied: dict[int, dt.datetime] | None) -> list[Any]:
+        """The rows the word index does not hold at their catalog time: neither indexed by
+        this process within the overlap (`applied`) nor committed with their terms (the term
+        store commits a paper's terms only after the word index has committed it)."""
+        rows = list(page)
+        if applied is not None:
+            rows = [r for r in rows if applied.get(r.id) != r.modified_at]
+        if rows and self.terms:
+            held = self.store.terms.versions([r.id for r in rows])
+            rows = [r for r in rows if held.get(r.id) != microseconds(r.modified_at)]
+        return rows
+
     def update_lexical(self, applied: dict[int, dt.datetime] | None = None) -> int:
         """Index papers changed since the lexical watermark; the number indexed.
 
+        The papers changed in the overlap before the watermark are read again (late commits),
+        but only those the index does not hold at their catalog time are indexed: a process
+        that starts again after a bulk import does not index its last minutes again.
         `applied` (kept by a process that updates often, see `paperfeed.search.follow`): the
-        `modified_at` of each paper this process indexed within the overlap before the
-        watermark. Rows it already holds are skipped, so polling every second does not index
-        the last minutes' papers again and again; it is pruned to the overlap."""
+        `modified_at` of each paper this process indexed within the overlap, so that polling
+        every second skips them without asking the term store (or with terms off); it is
+        pruned to the overlap."""
         meta = self.store.meta
         since = overlap_start(meta.lexical_watermark)
         total = self._count_changed(since) if self.progress is not None else None
         done = indexed = 0
         newest = meta.lexical_watermark
         self._report("lexical index", 0, total)
-        for rows in self._changed_papers(since):
-            if applied is not None:
-                fresh = [r for r in rows if applied.get(r.id) != r.modified_at]
-                applied.update((r.id, r.modified_at) for r in fresh)
-            else:
-                fresh = rows
-            indexed += self.store.lexical.upsert(_document(r) for r in fresh)
-            self._store_terms(fresh)
-            done += len(rows)
-            # Never back: re-reading the overlap before the watermark (papers indexed before)
-            # must not move it there, or a process stopped then would start further back.
-            newest = _later(newest, rows[-1].modified_at.isoformat())
-            self._report("lexical index", done, total)
-            if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
+        try:
+            for page in self._changed_papers(since):
+                rows = self._documents([r.id for r in self._not_held(page, applied)])
+                if rows:  # (no writer opened for nothing: it holds tantivy's lock)
+                    if applied is not None:
+                        applied.update((r.id, r.modified_at) for r in rows)
+                    indexed += self.store.lexical.upsert(_document(r) for r in rows)
+                    self._store_terms(rows)
+                done += len(page)
+                # Never back: re-reading the overlap before the watermark (papers indexed
+                # before) must not move it there, or a process stopped then would start
+                # further back.
+                newest = _later(newest, page[-1].modified_at.isoformat())
+                self._report("lexical index", done, total)
+                if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
+                    self._commit_lexical(newest)
+            if indexed or newest != meta.lexical_watermark:
                 self._commit_lexical(newest)
-        if indexed or newest != meta.lexical_watermark:
-            self._commit_lexical(newest)
+        finally:
+            self.store.terms.rollback()  # (after a failure: terms of papers not committed)
         if since is None and self.terms:  # the whole catalog: every paper's terms are stored
             self.store.terms.put((), complete=True)
         if applied is not None and newest is not None:
@@ -166,18 +200,25 @@ class Indexer:
         return indexed
 
     def _store_terms(self, rows: Sequence[Any]) -> None:
-        """The papers' terms (search/terms.py), stored as their words are indexed."""
+        """The papers' terms (search/terms.py), stored as their words are indexed and
+        committed after the word index (`_commit_lexical`)."""
         if rows and self.terms:
             self.store.terms.put(
-                (r.id, r.modified_at, paper_terms(r.title, r.abstract or "")) for r in rows
+                ((r.id, r.modified_at, paper_terms(r.title, r.abstract or "")) for r in rows),
+                pending=True,
             )
 
     def update_terms(self, *, limit: int | None = None) -> int:
         """Store the terms of the papers indexed before the term store existed (an index
         written by an older version), in order of id, resumable; at most `limit` papers
-        (None: all). The number stored; 0 once every paper's are."""
+        (None: all). The number stored; 0 once every paper's are.
+
+        Papers changed within the overlap before the lexical watermark are left to the next
+        `update_lexical`, which reads them again: one committed late may not be in the word
+        index yet, and terms held must mean that the word index holds the paper."""
         start = self.store.terms.filled_through() if self.terms else None
-        if start is None:
+        horizon = overlap_start(self.store.meta.lexical_watermark)
+        if start is None or horizon is None:
             return 0
         total = None
         if self.progress is not None:
@@ -207,7 +248,8 @@ class Indexer:
                 (
                     (r.id, r.modified_at, paper_terms(r.title, r.abstract or ""))
                     for r in rows
-                    if r.id not in held  # (indexed since, from the same or a newer text)
+                    # (indexed since, from the same or a newer text; or left to update_lexical)
+                    if r.id not in held and r.modified_at < horizon
                 ),
                 filled_through=start,
             )
@@ -217,6 +259,7 @@ class Indexer:
 
     def _commit_lexical(self, watermark: str | None) -> None:
         self.store.lexical.commit()
+        self.store.terms.commit()  # after the words: terms held mean the words are committed
         self.store.meta.lexical_watermark = watermark
         self.store.save_meta()
 
@@ -327,8 +370,9 @@ class Indexer:
 
     def update_vectors(self, applied: dict[int, dt.datetime] | None = None) -> int:
         """Load embeddings updated since the vector watermark into the ANN index; the number
-        loaded. `applied`: as for `update_lexical`, the embeddings this process loaded within
-        the overlap, not loaded again."""
+        loaded. Those the index holds as they are are not loaded again (the overlap before
+        the watermark is read again). `applied`: as for `update_lexical`, the embeddings this
+        process loaded within the overlap, skipped without looking."""
         if self.embedder is None:
             return 0
         meta = self.store.meta
@@ -355,10 +399,15 @@ class Indexer:
                     applied.update((r.paper_id, r.updated_at) for r in chunk)
                 if not chunk:
                     continue
-                ids = [row.paper_id for row in chunk]
-                matrix = np.frombuffer(b"".join(row.vector for row in chunk), dtype=np.float16)
-                index.upsert(ids, matrix.reshape(len(ids), dim).astype(np.float32))
-                count += len(ids)
+                ids = np.fromiter((row.paper_id for row in chunk), np.int64, len(chunk))
+                raw = np.frombuffer(b"".join(row.vector for row in chunk), dtype=np.float16)
+                matrix = raw.reshape(len(ids), dim)
+                # Re-read within the overlap (or re-stamped: the same text) and held as they
+                # are: a new process does not load a bulk embedding's last minutes again.
+                new = ~index.holding(ids.tolist(), matrix)
+                if new.any():
+                    index.upsert(ids[new].tolist(), matrix[new].astype(np.float32))
+                    count += int(new.sum())
         if count or newest != meta.vector_watermark or not self.store.has_vectors():
             index.save()
             meta.vector_watermark = newest
@@ -422,23 +471,15 @@ class Indexer:
             missing |= self.store.lexical.duplicated_ids() & catalog_ids
         if repair and (missing or extra or duplicates > 0):
             self.store.lexical.delete(extra | missing)
-            with self.engine.connect() as conn:
+            try:
                 for start in range(0, len(missing), 500):
-                    chunk = sorted(missing)[start : start + 500]
-                    rows = conn.execute(
-                        sa.select(
-                            papers.c.id,
-                            papers.c.title,
-                            papers.c.abstract,
-                            papers.c.authors,
-                            papers.c.categories,
-                            papers.c.submitted_at,
-                            papers.c.modified_at,
-                        ).where(papers.c.id.in_(chunk))
-                    ).all()
+                    rows = self._documents(sorted(missing)[start : start + 500])
                     self.store.lexical.upsert(_document(r) for r in rows)
                     self._store_terms(rows)
-            self.store.lexical.commit()
+                self.store.lexical.commit()
+                self.store.terms.commit()
+            finally:
+                self.store.terms.rollback()
             self.store.terms.delete(extra)
             report.lexical, report.removed = len(missing), len(extra)
         through = self.store.terms.filled_through()

@@ -12,7 +12,10 @@ number with a chance of about n² / 2⁶⁵ among n terms (10⁻⁷ for two mill
 
 The store is derived data, like the word and vector indexes: written only by the process that
 holds the index's writer lock (`search/follow.py`: the indexer stores a paper's terms when it
-indexes the paper), read by any process on the data directory. SQLite in WAL mode:
+indexes the paper), read by any process on the data directory. The indexer commits a paper's
+terms only after the word index has committed the paper (`put(..., pending=True)`, then
+`commit`), so a paper held here at a catalog time is in the word index at that time: a
+process that starts again skips those papers (`Indexer.update_lexical`). SQLite in WAL mode:
 
 - table `terms`: `paper_id`; `modified_us`, the catalog row's `modified_at` the terms were
   made from (microseconds since 1970, UTC); `numbers`, the terms' numbers ascending (uint64,
@@ -200,9 +203,12 @@ class TermStore:
         *,
         filled_through: int | None = None,
         complete: bool = False,
+        pending: bool = False,
     ) -> int:
         """Store (or replace) papers' terms, made from catalog rows modified at the given
-        times, in one transaction; with it, the backfill's progress. The number stored."""
+        times, in one transaction; with it, the backfill's progress. The number stored.
+        `pending`: the transaction stays open, to be ended by `commit` (or `rollback`) once
+        the word index has committed the same papers."""
         values = [
             (
                 pid,
@@ -214,7 +220,8 @@ class TermStore:
         ]
         with self._lock:
             conn = self._write()
-            conn.execute("BEGIN IMMEDIATE")
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("INSERT OR REPLACE INTO terms VALUES (?, ?, ?, ?)", values)
                 if complete or filled_through is not None:
@@ -222,11 +229,44 @@ class TermStore:
                     conn.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('filled_through', ?)", (mark,)
                     )
-                conn.execute("COMMIT")
+                if not pending:
+                    conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return len(values)
+
+    def commit(self) -> None:
+        """End the transaction that `put(..., pending=True)` left open, keeping its terms."""
+        self._end("COMMIT")
+
+    def rollback(self) -> None:
+        """End the transaction that `put(..., pending=True)` left open, dropping its terms."""
+        self._end("ROLLBACK")
+
+    def _end(self, statement: str) -> None:
+        with self._lock:
+            if self._writer is not None and self._writer.in_transaction:
+                self._writer.execute(statement)
+
+    def versions(self, paper_ids: Sequence[int]) -> dict[int, int]:
+        """For those of the papers that have terms here, the catalog time (microseconds since
+        1970) of the text they were made from."""
+        out: dict[int, int] = {}
+        if not paper_ids or not self.path.exists():
+            return out
+        with self._lock:
+            conn = self._write()
+            for start in range(0, len(paper_ids), _CHUNK):
+                chunk = list(paper_ids[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    conn.execute(
+                        f"SELECT paper_id, modified_us FROM terms WHERE paper_id IN ({marks})",
+                        chunk,
+                    ).fetchall()
+                )
+        return out
 
     def held(self, first: int, last: int) -> set[int]:
         """The ids between `first` and `last` (inclusive) that have stored terms."""

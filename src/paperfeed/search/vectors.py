@@ -194,6 +194,20 @@ class VectorIndex:
         self._writable().add(ids, vectors.astype(np.float32))
         self._set_rows(list(paper_ids), vectors.astype(np.float16))
 
+    def holding(
+        self, paper_ids: Sequence[int], rows: npt.NDArray[np.float16]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of the papers the index holds with exactly these vectors (float16 rows, as
+        the catalog stores them): what loading them again would not change. (A process
+        killed between the two renames of `save` leaves the new table beside the old graph:
+        a paper then keeps its old place in the graph, and is scored by its new vector.)"""
+        ids, held = self._gather(paper_ids)
+        same: npt.NDArray[np.bool_] = (held.view(np.uint16) == rows.view(np.uint16)).all(axis=1)
+        if same.any():
+            inside = np.asarray(self.index.contains(ids.astype(np.uint64)), dtype=bool)
+            same &= inside.reshape(-1)
+        return same
+
     def remove(self, paper_ids: Iterable[int]) -> None:
         present = [pid for pid in paper_ids if self.index.contains(pid)]
         if present:

@@ -122,6 +122,37 @@ def start_server(
     raise RuntimeError("server did not start")
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and its descendants (Linux /proc)."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue  # (a process that ended meanwhile)
+    return total
+
+
+def wait_idle(pid: int, *, limit: float = 300.0, window: float = 2.0, busy: float = 0.1) -> float:
+    """Wait until the server's processes use less than `busy` of a core over `window` seconds
+    (a fresh process catches up with the catalog, loads the model and makes the "For you"
+    pool in background threads first); the seconds waited."""
+    start = time.monotonic()
+    before = _tree_cpu_seconds(pid)
+    while time.monotonic() - start < limit:
+        time.sleep(window)
+        after = _tree_cpu_seconds(pid)
+        if after - before < busy * window:
+            break
+        before = after
+    return time.monotonic() - start
+
+
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGINT)
     try:
@@ -293,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("warming up (model load, index pages) ...")
         warm = search_paths[: 4 * args.workers] + [f"/papers/date/{d}" for d in days[:10]]
         asyncio.run(load(port, warm, args.workers * 2, 15.0))
+        waited = wait_idle(process.pid)
+        log(f"the server's start-up work done after {waited:.0f} s more")
+        results["idle_wait_s"] = round(waited, 1)
         for n, (name, (paths, concurrency)) in enumerate(scenarios.items()):
             if n:
                 # Requests the client dropped when the last scenario ended are still running

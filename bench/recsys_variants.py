@@ -399,6 +399,62 @@ def words_catalog_saturated(d: Data, r: Reader) -> Array:
     return out
 
 
+def meaning_centred(sharpness: float) -> Callable[[Data, Reader], Array]:
+    """Meaning with the vectors centred on the candidates' mean (their common direction
+    removed, then unit length again) before the cosines and their smooth maximum."""
+
+    def signal(d: Data, r: Reader) -> Array:
+        w = d.week(r)
+        if "centre" not in w.derived:
+            centre = w.vectors.mean(axis=0)
+            moved = w.vectors - centre
+            moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
+            w.derived["centre"], w.derived["centred"] = centre, moved
+        liked = d.vectors[r.liked] - w.derived["centre"]
+        liked /= np.maximum(np.linalg.norm(liked, axis=1, keepdims=True), 1e-12)
+        return soft_max(w.derived["centred"] @ liked.T, sharpness)
+
+    return signal
+
+
+def now_with(meaning_signal: Callable[[Data, Reader], Array]) -> Score:
+    """Today's model (meaning, saturated words, 0.5 primary category) with another meaning."""
+    return lambda d, r: (
+        z(meaning_signal(d, r))
+        + z(words_profile_power(0.75)(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+    )
+
+
+def now(d: Data, r: Reader) -> Array:
+    """Today's model: meaning, the saturated words profile, 0.5 primary category."""
+    return now_with(meaning)(d, r)
+
+
+def now_interaction(gamma: float) -> Score:
+    """Today's model plus gamma x the product of the meaning and words z-scores (papers
+    both signals rank high gain more than papers one of them does)."""
+
+    def score(d: Data, r: Reader) -> Array:
+        m, w = z(meaning(d, r)), z(words_profile_power(0.75)(d, r))
+        return m + w + 0.5 * z(categories_signal(primary=True)(d, r)) + gamma * m * w
+
+    return score
+
+
+def words_per_liked(sharpness: float) -> Callable[[Data, Reader], Array]:
+    """The smooth maximum over the liked papers of the candidate's tf-idf cosine to each
+    (a reader's several interests, for the words as the meaning signal does)."""
+
+    def signal(d: Data, r: Reader) -> Array:
+        w = d.week(r)
+        liked = _unit_rows(d.liked_counts(r) @ sp.diags(w.idf))
+        sims = np.asarray((w.unit @ liked.T).todense())
+        return soft_max(sims, sharpness)
+
+    return signal
+
+
 def shipped_categories(d: Data, r: Reader) -> Array:
     """The model as shipped since the sixth round: meaning, words, 0.5 primary category."""
     return shipped(d, r) + 0.5 * z(categories_signal(primary=True)(d, r))
@@ -592,6 +648,23 @@ VARIANTS: dict[str, Score] = {
         + z(words_weighted(catalog_idf=True)(d, r))
         + 0.5 * z(categories_signal(primary=True)(d, r))
     ),
+    "now, meaning centred, sharpness 20": now_with(meaning_centred(20.0)),
+    "now, meaning centred, sharpness 10": now_with(meaning_centred(10.0)),
+    "now, meaning centred, sharpness 5": now_with(meaning_centred(5.0)),
+    "now, interaction 0.25": now_interaction(0.25),
+    "now, interaction 0.5": now_interaction(0.5),
+    "now, interaction 0.25, idf over the whole folder": lambda d, r: (
+        z(meaning(d, r))
+        + z(words_catalog_saturated(d, r))
+        + 0.5 * z(categories_signal(primary=True)(d, r))
+        + 0.25 * z(meaning(d, r)) * z(words_catalog_saturated(d, r))
+    ),
+    "now + 0.5 words per liked paper (smooth max 20)": lambda d, r: (
+        now(d, r) + 0.5 * z(words_per_liked(20.0)(d, r))
+    ),
+    "now + 0.5 words per liked paper (smooth max 5)": lambda d, r: (
+        now(d, r) + 0.5 * z(words_per_liked(5.0)(d, r))
+    ),
     "robust z (median, MAD)": lambda d, r: robust_z(meaning(d, r)) + robust_z(words(d, r)),
     "reciprocal rank fusion (k 60)": fused_by_ranks,
     "weighted by each signal's top-10 z": confidence_weighted,
@@ -602,7 +675,27 @@ VARIANTS: dict[str, Score] = {
     "recency, half-life 2 liked papers": recency(2.0),
     "recency, half-life 8 liked papers": recency(8.0),
 }
+
+
+def _terms_with_skip_pairs(tokens: list[str], stop: frozenset[str]) -> list[str]:
+    """Today's terms and each pair of content words one word apart ("dark _ matter")."""
+    kept = [t for t in tokens if t not in stop and len(t) > 1 and not t.isdigit()]
+    skips = [f"{a} _ {b}" for a, b in zip(kept, kept[2:], strict=False)]
+    return paper_terms(tokens, stop) + skips
+
+
+def _terms_with_raw_pairs(tokens: list[str], stop: frozenset[str]) -> list[str]:
+    """Today's terms, the pairs taken over the text with its stopwords (adjacent words only:
+    "dark matter", not "theory of gravity" -> "theory gravity")."""
+    kept = [t for t in tokens if t not in stop and len(t) > 1 and not t.isdigit()]
+    keep = set(kept)
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(tokens) if a in keep and b in keep]
+    return kept + pairs
+
+
 TERMS: dict[str, Callable[[list[str], frozenset[str]], list[str]]] = {
+    "terms, now: + pairs one word apart": _terms_with_skip_pairs,
+    "terms, now: pairs of adjacent words only": _terms_with_raw_pairs,
     "terms: one-letter words kept": _terms_keeping(digits=False, one_letter=True),
     "terms: numbers kept": _terms_keeping(digits=True, one_letter=False),
 }
@@ -675,7 +768,8 @@ def main(argv: list[str] | None = None) -> int:
             if chosen is None or any(name.startswith(c) for c in chosen):
                 d.use_terms(make)
                 started = time.perf_counter()
-                report(name, _measure(d, shipped), time.perf_counter() - started)
+                model = now if name.startswith("terms, now") else shipped
+                report(name, _measure(d, model), time.perf_counter() - started)
                 d.use_terms(paper_terms)
     finally:
         evaluation.close()

@@ -152,7 +152,9 @@ class Indexer:
             rows = [r for r in rows if applied.get(r.id) != r.modified_at]
         if rows and self.terms:
             held = self.store.terms.versions([r.id for r in rows])
-            rows = [r for r in rows if held.get(r.id) != microseconds(r.modified_at)]
+            rows = [
+                r for r in rows if (v := held.get(r.id)) is None or v != microseconds(r.modified_at)
+            ]
         return rows
 
     def update_lexical(self, applied: dict[int, dt.datetime] | None = None) -> int:

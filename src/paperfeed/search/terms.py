@@ -49,6 +49,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _EPOCH = dt.datetime(1970, 1, 1)
+_MICROSECOND = dt.timedelta(microseconds=1)
 _NUMBERS, _COUNTS = np.dtype("<u8"), np.dtype("<u2")  # as stored (numpy's own on x86 and ARM)
 
 Numbers = npt.NDArray[np.uint64]
@@ -97,7 +98,7 @@ def microseconds(at: dt.datetime) -> int:
     """A catalog time (naive UTC, or aware) in microseconds since 1970."""
     if at.tzinfo is not None:
         at = at.astimezone(dt.UTC).replace(tzinfo=None)
-    return (at - _EPOCH) // dt.timedelta(microseconds=1)
+    return (at - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 
 from paperfeed.runtime import Runtime
 from paperfeed.search.query import parse_query
-from paperfeed.search.service import MEANING_FLOOR, SOME_WORDS_FLOOR
+from paperfeed.search.service import MEANING_FLOOR, SOME_WORDS_FLOOR, QueryVectors
 
 
 def _ids(runtime: Runtime, query: str, **options: object) -> list[str | None]:
@@ -328,3 +328,41 @@ def test_the_relevant_set_is_the_same_when_too_many_hold_every_word(
     many = indexed.search.search(query, limit=200, categories=categories)
     assert few.total == many.total > 0
     assert [h.paper_id for h in few.hits] == [h.paper_id for h in many.hits]
+
+
+def test_a_query_is_embedded_once_for_all_its_pages(
+    indexed: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging, feeds and digests repeat queries: a process embeds each text once (the most
+    recently used QUERY_VECTORS of them), and its results are the same every time."""
+    embedder = indexed.search.embedder()
+    assert embedder is not None
+    texts: list[str] = []
+    real = type(embedder).embed_query
+
+    def counted(self: object, text: str) -> object:
+        texts.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(type(embedder), "embed_query", counted)
+    query = "pebble games on sparse graphs, counted"
+    first = _ids(indexed, query, limit=3)
+    assert _ids(indexed, query, limit=3, offset=3) != first
+    assert _ids(indexed, query, limit=3) == first
+    assert texts == [parse_query(query).text]
+    _ids(indexed, "photons at hadron colliders, counted")
+    assert len(texts) == 2
+
+
+def test_the_query_vectors_kept_are_the_most_recently_used(indexed: Runtime) -> None:
+    embedder = indexed.search.embedder()
+    assert embedder is not None
+    kept = QueryVectors(size=2)
+    first = kept.get(embedder, "graph rigidity")
+    assert not first.flags.writeable  # (one array shared by every search of the text)
+    kept.get(embedder, "hadron colliders")
+    assert kept.get(embedder, "graph rigidity") is first  # used again: kept, now the newest
+    kept.get(embedder, "protein folding")  # the least recently used goes
+    assert kept.get(embedder, "graph rigidity") is first
+    assert kept.get(embedder, "hadron colliders") is not None
+    assert len(kept._kept) == 2

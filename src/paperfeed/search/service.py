@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,34 @@ MAX_OFFSET = 10_000
 MEANING_FLOOR = 0.45
 SOME_WORDS_FLOOR = 0.30
 HIT_COLUMNS = ("arxiv_id", "title", "abstract", "authors", "categories", "submitted_at")
+# Query vectors kept by a process (the most recently used): the same query comes again with
+# its next page, from the API after the page, from every reader of a saved search's feed and
+# from the digests, and embedding it is a third to a half of a hybrid search's own CPU.
+QUERY_VECTORS = 2048
+
+
+class QueryVectors:
+    """The vectors of the queries last embedded, by model and text (thread-safe)."""
+
+    def __init__(self, size: int = QUERY_VECTORS) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, str], Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embedder, text: str) -> Vectors:
+        key = (embedder.name, text)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        vector = embedder.embed_query(text)
+        vector.setflags(write=False)  # (shared by every search of the text)
+        with self._lock:
+            self._kept[key] = vector
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return vector
 
 
 @dataclass(frozen=True)
@@ -199,6 +228,7 @@ class SearchService:
         # Searches are CPU-bound: more of them at once than there are cores only adds
         # thrashing (GIL, caches), so a busy server queues them (0: no limit).
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
+        self.query_vectors = QueryVectors()
 
     def embedder(self) -> Embedder | None:
         if self._embedder is None and self._embedder_factory is not None:
@@ -449,7 +479,7 @@ class SearchService:
     ) -> tuple[Vectors, VectorIndex, list[tuple[int, float]]]:
         """The query's vector, the vector index, and the query's nearest papers by meaning."""
         with results.stage("embed"):
-            vector = embedder.embed_query(query.text)
+            vector = self.query_vectors.get(embedder, query.text)
         with results.stage("vectors"):
             index = self.store.vectors(embedder.dim)
             found = index.search(vector, self.dense_candidates)

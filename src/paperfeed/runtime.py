@@ -102,6 +102,7 @@ class Runtime:
             self.settings.search_dir,
             self.embedder,
             embedder_configured=self.embedder_configured,
+            clock=self.clock,
         )
 
     @property

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.db.schema import paper_embeddings, papers
 from paperfeed.ingest.runner import write_batch
@@ -21,6 +22,7 @@ from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
 from paperfeed.search import follow
 from paperfeed.search.follow import IndexWriterLock
+from paperfeed.search.indexer import OVERLAP
 from tests.support.index import as_an_older_version_left_it
 
 SURFACE = "2612.00004"
@@ -121,6 +123,40 @@ def test_a_late_commit_older_than_the_watermark_is_picked_up(
         )
     assert b.index.poll()
     assert _ids(b, "surface codes") == [SURFACE]
+
+
+def test_the_overlap_is_no_longer_counted_once_no_late_commit_can_come(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The count within the overlap reads every paper there (after a bulk import, all of
+    them) at every poll; once the watermark is older than twice the overlap no late commit
+    can come, and a quiet poll asks for nothing but the newest change."""
+    clock = FrozenClock(dt.datetime(2026, 12, 1, 12, 0))
+    runtime = Runtime(settings.model_copy(update={"home": tmp_path / "clocked"}), clock=clock)
+    try:
+        write_batch(runtime.engine, runtime.catalog_writer, PAPERS)
+        runtime.index.poll()
+        statements: list[str] = []
+
+        def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+            statements.append(statement.lower())
+
+        sa.event.listen(runtime.engine, "before_cursor_execute", seen)
+        assert not runtime.index.poll()
+        assert any("count(" in s and "modified_at >=" in s for s in statements)
+        clock.advance(2 * OVERLAP - dt.timedelta(seconds=1))
+        statements.clear()
+        assert not runtime.index.poll()
+        assert any("count(" in s and "modified_at >=" in s for s in statements)
+        clock.advance(dt.timedelta(seconds=2))
+        statements.clear()
+        assert not runtime.index.poll()
+        assert not any("count(" in s and "modified_at >=" in s for s in statements), statements
+        write_batch(runtime.engine, runtime.catalog_writer, [NEW])  # (stamped now)
+        assert runtime.index.poll()
+        assert _ids(runtime, "surface codes") == [SURFACE]
+    finally:
+        runtime.close()
 
 
 def test_deleted_papers_leave_the_other_node(

@@ -23,7 +23,7 @@ from paperfeed.search.terms import microseconds, paper_terms
 
 # Re-read this much before a watermark: concurrent writers on PostgreSQL may commit rows whose
 # modified_at is slightly older than rows already seen. Re-indexing is idempotent.
-_OVERLAP = dt.timedelta(minutes=5)
+OVERLAP = dt.timedelta(minutes=5)
 _PAGE = 2000
 EMBED_BATCH = 256
 
@@ -52,7 +52,7 @@ def text_hash(text: str) -> str:
 
 
 def overlap_start(watermark: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(watermark) - _OVERLAP if watermark else None
+    return dt.datetime.fromisoformat(watermark) - OVERLAP if watermark else None
 
 
 def _later(watermark: str | None, stamp: str) -> str:

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         le=10_000,
         description="Candidates taken from the lexical (BM25) index before fusion.",
     )
+    search_query_vectors: int = Field(
+        default=2048,
+        ge=0,
+        le=1_000_000,
+        description="Query vectors a process keeps (the most recently used, ~1.5 KB each): "
+        "a query searched again (its next page, a saved search's feed, the digests) is not "
+        "embedded again. 0: every search embeds its query.",
+    )
     search_dense_candidates: int = Field(
         default=300,
         ge=10,

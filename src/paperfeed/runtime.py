@@ -139,6 +139,7 @@ class Runtime:
                     dense_candidates=self.settings.search_dense_candidates,
                     dense_weight=self.settings.search_dense_weight,
                     concurrency=self.settings.search_concurrency,
+                    query_vectors=self.settings.search_query_vectors,
                     hidden=self.cards.hidden_ids,
                     observe=self._search_metrics(),
                 )

@@ -366,3 +366,5 @@ def test_the_query_vectors_kept_are_the_most_recently_used(indexed: Runtime) -> 
     assert kept.get(embedder, "graph rigidity") is first
     assert kept.get(embedder, "hadron colliders") is not None
     assert len(kept._kept) == 2
+    off = QueryVectors(size=0)  # (setting search_query_vectors = 0: none kept)
+    assert off.get(embedder, "graph rigidity") is not off.get(embedder, "graph rigidity")

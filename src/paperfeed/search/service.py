@@ -35,9 +35,10 @@ MAX_OFFSET = 10_000
 MEANING_FLOOR = 0.45
 SOME_WORDS_FLOOR = 0.30
 HIT_COLUMNS = ("arxiv_id", "title", "abstract", "authors", "categories", "submitted_at")
-# Query vectors kept by a process (the most recently used): the same query comes again with
-# its next page, from the API after the page, from every reader of a saved search's feed and
-# from the digests, and embedding it is a third to a half of a hybrid search's own CPU.
+# Query vectors kept by a process (the most recently used; setting `search_query_vectors`):
+# the same query comes again with its next page, from the API after the page, from every
+# reader of a saved search's feed and from the digests, and embedding it is about a quarter of
+# a hybrid search's CPU.
 QUERY_VECTORS = 2048
 
 
@@ -50,6 +51,8 @@ class QueryVectors:
         self._lock = threading.Lock()
 
     def get(self, embedder: Embedder, text: str) -> Vectors:
+        if self.size <= 0:
+            return embedder.embed_query(text)
         key = (embedder.name, text)
         with self._lock:
             found = self._kept.get(key)
@@ -212,6 +215,7 @@ class SearchService:
         dense_candidates: int = 300,
         dense_weight: float | None = None,
         concurrency: int = 0,
+        query_vectors: int = QUERY_VECTORS,
         hidden: Callable[[], Collection[int]] | None = None,
         observe: Callable[[SearchResults], None] | None = None,
     ) -> None:
@@ -228,7 +232,7 @@ class SearchService:
         # Searches are CPU-bound: more of them at once than there are cores only adds
         # thrashing (GIL, caches), so a busy server queues them (0: no limit).
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
-        self.query_vectors = QueryVectors()
+        self.query_vectors = QueryVectors(query_vectors)
 
     def embedder(self) -> Embedder | None:
         if self._embedder is None and self._embedder_factory is not None:

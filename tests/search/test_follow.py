@@ -22,7 +22,7 @@ from paperfeed.progress import ProgressEvent
 from paperfeed.runtime import Runtime
 from paperfeed.search import follow
 from paperfeed.search.follow import IndexWriterLock
-from paperfeed.search.indexer import OVERLAP
+from paperfeed.search.indexer import OVERLAP, Indexer
 from tests.support.index import as_an_older_version_left_it
 
 SURFACE = "2612.00004"
@@ -123,6 +123,48 @@ def test_a_late_commit_older_than_the_watermark_is_picked_up(
         )
     assert b.index.poll()
     assert _ids(b, "surface codes") == [SURFACE]
+
+
+def test_a_process_that_starts_reads_the_overlap_only_when_the_catalog_changed(
+    nodes: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each serving process of a data directory used to read the whole overlap again at its
+    first poll (after a bulk import, every paper of it, in every process). The index records
+    the count within the overlap when it last took the catalog's changes: a process that
+    finds the same count reads nothing, and a late commit still changes the count."""
+    a, b = nodes
+    recent = b.search_store.meta.lexical_recent
+    assert recent == len(PAPERS)  # (all within the overlap: written just now)
+    updates: list[object] = []
+    real = Indexer.update_lexical
+
+    def counted(self: Indexer, *args: object, **kwargs: object) -> int:
+        updates.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Indexer, "update_lexical", counted)
+    again = Runtime(b.settings)  # a second process on node B's data directory
+    try:
+        again.index.poll()
+        assert updates == []
+        write_batch(a.engine, a.catalog_writer, [NEW])
+        watermark = dt.datetime.fromisoformat(b.search_store.meta.lexical_watermark or "")
+        with a.engine.begin() as conn:  # committed late: older than the watermark
+            conn.execute(
+                papers.update()
+                .where(papers.c.arxiv_id == SURFACE)
+                .values(modified_at=watermark - dt.timedelta(seconds=30))
+            )
+        fresh = Runtime(b.settings)  # another process, started after the late commit
+        try:
+            fresh.index.poll()
+            assert len(updates) == 1 and fresh.index.stats.lexical == 1
+            assert _ids(fresh, "surface codes") == [SURFACE]
+            assert fresh.search_store.meta.lexical_recent == recent + 1
+        finally:
+            fresh.close()
+    finally:
+        again.close()
 
 
 def test_the_overlap_is_no_longer_counted_once_no_late_commit_can_come(

@@ -21,8 +21,8 @@ def forget_terms(terms: TermStore) -> None:
 def as_an_older_version_left_it(runtime: Runtime, *, age: dt.timedelta) -> list[int]:
     """The runtime's index as an older version wrote it: no term store, its papers changed
     `age` ago (papers within the overlap before the watermark are left to the word index's
-    re-read, older ones to the terms' fill-in), and a new process: nothing applied in
-    memory. The papers' ids."""
+    re-read, older ones to the terms' fill-in), no count within the overlap recorded, and a
+    new process: nothing applied in memory. The papers' ids."""
     store = runtime.search_store
     ids = sorted(store.lexical.all_ids())
     forget_terms(store.terms)
@@ -31,5 +31,7 @@ def as_an_older_version_left_it(runtime: Runtime, *, age: dt.timedelta) -> list[
         for row in rows:
             update = papers.update().where(papers.c.id == row.id)
             conn.execute(update.values(modified_at=row.modified_at - age))
+    store.meta.lexical_recent = None  # (older versions did not record it)
+    store.save_meta()
     runtime.index.use(store)
     return ids

@@ -358,7 +358,7 @@ class IndexFollower:
                     store = self.refresh()
                     indexer = Indexer(engine, store, None)  # words: no need for the model
                     self.stats.lexical += indexer.update_lexical(self._applied_papers)
-                    self._recent = self._recent_count(engine, store)
+                    self._recent = store.meta.lexical_recent
                     applied = True
         if self.refresh().terms.filled_through() is not None:
             with self.lock.hold(wait=False) as mine:
@@ -404,7 +404,13 @@ class IndexFollower:
             self._clock() - dt.datetime.fromisoformat(watermark) > 2 * OVERLAP
         ):
             return False
-        return self._recent_count(engine, store) != self._recent
+        recent = self._recent_count(engine, store)
+        if self._recent is None and recent == store.meta.lexical_recent:
+            # A process that starts: nothing changed since the index last took the catalog's
+            # changes (this process or another on the directory), so the overlap is not read.
+            self._recent = recent
+            return False
+        return recent != self._recent
 
     def _recent_count(self, engine: sa.Engine, store: SearchStore) -> int | None:
         since = overlap_start(store.meta.lexical_watermark)

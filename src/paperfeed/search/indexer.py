@@ -189,8 +189,9 @@ class Indexer:
                 self._report("lexical index", done, total)
                 if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
                     self._commit_lexical(newest)
-            if indexed or newest != meta.lexical_watermark:
-                self._commit_lexical(newest)
+            recent = self._count_changed(overlap_start(newest)) if newest is not None else None
+            if indexed or newest != meta.lexical_watermark or recent != meta.lexical_recent:
+                self._commit_lexical(newest, recent)
         finally:
             self.store.terms.rollback()  # (after a failure: terms of papers not committed)
         if since is None and self.terms:  # the whole catalog: every paper's terms are stored
@@ -259,10 +260,13 @@ class Indexer:
             self._report(stage, seen, total)
         return stored
 
-    def _commit_lexical(self, watermark: str | None) -> None:
+    def _commit_lexical(self, watermark: str | None, recent: int | None = None) -> None:
+        """Commit the word index, then the terms, then the watermark (and, at the end of an
+        update, the count within its overlap; None part-way)."""
         self.store.lexical.commit()
         self.store.terms.commit()  # after the words: terms held mean the words are committed
         self.store.meta.lexical_watermark = watermark
+        self.store.meta.lexical_recent = recent
         self.store.save_meta()
 
     # -- embeddings --------------------------------------------------------------------------

@@ -27,6 +27,10 @@ class IndexMeta:
     generation: str = ""
     # Catalog changes up to this `papers.modified_at` are in the lexical index.
     lexical_watermark: str | None = None
+    # How many papers changed within the overlap before that watermark when the lexical index
+    # last took the catalog's changes (search/follow.py: a count that changes means a late
+    # commit; a process that starts finds here whether anything changed since).
+    lexical_recent: int | None = None
     # Embeddings of `model` updated up to this time are in the vector index.
     model: str | None = None
     dim: int | None = None

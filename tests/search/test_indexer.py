@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -303,3 +304,15 @@ def test_a_new_process_does_not_load_again_the_vectors_the_index_holds(small: Ru
     assert indexer.update_embeddings() == 1 and indexer.update_vectors() == 1
     before = store.vectors(384).get(pid)
     assert before is not None and small.indexer().update_vectors() == 0
+
+
+def test_an_index_meta_with_keys_of_a_newer_version_still_opens(small: Runtime) -> None:
+    """A newer version records more in meta.json (as this one added `lexical_recent`): an
+    older one sharing or inheriting the directory keeps serving the same generation."""
+    store = small.search_store
+    path = store.directory / "meta.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "a_later_field": [1, 2]}))
+    again = SearchStore.open(store.root)
+    assert again.generation == store.generation
+    assert again.meta.lexical_watermark == store.meta.lexical_watermark

@@ -11,7 +11,7 @@ import os
 import shutil
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from paperfeed.search import terms
@@ -36,6 +36,16 @@ class IndexMeta:
     dim: int | None = None
     vector_watermark: str | None = None
     created_at: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> IndexMeta:
+        """A generation's meta.json; keys this version does not know are ignored (a newer
+        version's, on a directory it shares or left behind)."""
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a JSON object")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class SearchStore:
@@ -93,7 +103,7 @@ class SearchStore:
         """The current generation's metadata, read without opening the index (None: none)."""
         try:
             generation = (root / _CURRENT).read_text().strip()
-            return IndexMeta(**json.loads((root / generation / "meta.json").read_text()))
+            return IndexMeta.read(root / generation / "meta.json")
         except (OSError, ValueError, TypeError):
             return None
 
@@ -105,7 +115,7 @@ class SearchStore:
             generation = current.read_text().strip()
             meta_path = root / generation / "meta.json"
             if meta_path.is_file():
-                meta = IndexMeta(**json.loads(meta_path.read_text()))
+                meta = IndexMeta.read(meta_path)
                 if meta.schema == SCHEMA_VERSION:
                     return cls(root, generation, meta)
         store = cls.new_generation(root)
@@ -138,7 +148,7 @@ class SearchStore:
             return SearchStore.open(self.root)
         meta_path = self.directory / "meta.json"
         try:
-            meta = IndexMeta(**json.loads(meta_path.read_text()))
+            meta = IndexMeta.read(meta_path)
         except (OSError, ValueError, TypeError):
             return self
         if meta != self.meta:

@@ -45,7 +45,7 @@ from paperfeed.db.schema import paper_embeddings, papers
 from paperfeed.papers.predicted_categories import CategoryPredictor
 from paperfeed.progress import Progress
 from paperfeed.search.embedder import Embedder
-from paperfeed.search.indexer import OVERLAP, Indexer, IndexReport, overlap_start
+from paperfeed.search.indexer import OVERLAP, Indexer, IndexReport, recent_count
 from paperfeed.search.store import SearchStore
 
 log = logging.getLogger(__name__)
@@ -404,21 +404,13 @@ class IndexFollower:
             self._clock() - dt.datetime.fromisoformat(watermark) > 2 * OVERLAP
         ):
             return False
-        recent = self._recent_count(engine, store)
+        recent = recent_count(engine, store.meta.lexical_watermark)
         if self._recent is None and recent == store.meta.lexical_recent:
             # A process that starts: nothing changed since the index last took the catalog's
             # changes (this process or another on the directory), so the overlap is not read.
             self._recent = recent
             return False
         return recent != self._recent
-
-    def _recent_count(self, engine: sa.Engine, store: SearchStore) -> int | None:
-        since = overlap_start(store.meta.lexical_watermark)
-        if since is None:
-            return None
-        with engine.connect() as conn:
-            query = sa.select(sa.func.count()).where(papers.c.modified_at >= since)
-            return int(conn.execute(query).scalar_one())
 
     def _vectors_due(self, engine: sa.Engine, store: SearchStore) -> bool:
         if not self.embedder_configured:

@@ -55,6 +55,22 @@ def overlap_start(watermark: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(watermark) - OVERLAP if watermark else None
 
 
+def count_changed(engine: sa.Engine, since: dt.datetime | None) -> int:
+    """How many papers changed since `since` (None: all of them)."""
+    query = sa.select(sa.func.count()).select_from(papers)
+    if since is not None:
+        query = query.where(papers.c.modified_at >= since)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def recent_count(engine: sa.Engine, watermark: str | None) -> int | None:
+    """How many papers changed within the overlap before a lexical watermark (None without
+    one): a change of it means a late commit (search/follow.py)."""
+    since = overlap_start(watermark)
+    return None if since is None else count_changed(engine, since)
+
+
 def _later(watermark: str | None, stamp: str) -> str:
     """The later of a watermark and a row's time (ISO timestamps)."""
     if watermark is None:
@@ -136,21 +152,17 @@ class Indexer:
                 conn.execute(sa.select(*_DOCUMENT_COLUMNS).where(papers.c.id.in_(paper_ids)))
             )
 
-    def _count_changed(self, since: dt.datetime | None) -> int:
-        query = sa.select(sa.func.count()).select_from(papers)
-        if since is not None:
-            query = query.where(papers.c.modified_at >= since)
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def _not_held(self, page: Sequence[Any], applied: dict[int, dt.datetime] | None) -> list[Any]:
+    def _not_held(
+        self, page: Sequence[Any], applied: dict[int, dt.datetime] | None, *, ask: bool
+    ) -> list[Any]:
         """The rows the word index does not hold at their catalog time: neither indexed by
-        this process within the overlap (`applied`) nor committed with their terms (the term
-        store commits a paper's terms only after the word index has committed it)."""
+        this process within the overlap (`applied`) nor, when `ask`, committed with their
+        terms (the term store commits a paper's terms only after the word index has committed
+        it; a first build, with no watermark yet, has committed nothing to ask about)."""
         rows = list(page)
         if applied is not None:
             rows = [r for r in rows if applied.get(r.id) != r.modified_at]
-        if rows and self.terms:
+        if rows and ask and self.terms:
             held = self.store.terms.versions([r.id for r in rows])
             rows = [
                 r for r in rows if (v := held.get(r.id)) is None or v != microseconds(r.modified_at)
@@ -169,13 +181,14 @@ class Indexer:
         pruned to the overlap."""
         meta = self.store.meta
         since = overlap_start(meta.lexical_watermark)
-        total = self._count_changed(since) if self.progress is not None else None
+        total = count_changed(self.engine, since) if self.progress is not None else None
         done = indexed = 0
         newest = meta.lexical_watermark
         self._report("lexical index", 0, total)
         try:
             for page in self._changed_papers(since):
-                rows = self._documents([r.id for r in self._not_held(page, applied)])
+                fresh = self._not_held(page, applied, ask=since is not None)
+                rows = self._documents([r.id for r in fresh])
                 if rows:  # (no writer opened for nothing: it holds tantivy's lock)
                     if applied is not None:
                         applied.update((r.id, r.modified_at) for r in rows)
@@ -189,7 +202,7 @@ class Indexer:
                 self._report("lexical index", done, total)
                 if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
                     self._commit_lexical(newest)
-            recent = self._count_changed(overlap_start(newest)) if newest is not None else None
+            recent = recent_count(self.engine, newest)
             if indexed or newest != meta.lexical_watermark or recent != meta.lexical_recent:
                 self._commit_lexical(newest, recent)
         finally:
@@ -245,7 +258,7 @@ class Indexer:
             if not rows:
                 self.store.terms.put((), complete=True)
                 break
-            held = self.store.terms.held(rows[0].id, rows[-1].id)
+            held = self.store.terms.versions([r.id for r in rows])
             start = rows[-1].id
             stored += self.store.terms.put(
                 (

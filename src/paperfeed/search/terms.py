@@ -269,17 +269,6 @@ class TermStore:
                 )
         return out
 
-    def held(self, first: int, last: int) -> set[int]:
-        """The ids between `first` and `last` (inclusive) that have stored terms."""
-        with self._lock:
-            conn = self._write()
-            return {
-                r[0]
-                for r in conn.execute(
-                    "SELECT paper_id FROM terms WHERE paper_id BETWEEN ? AND ?", (first, last)
-                )
-            }
-
     def delete(self, paper_ids: Iterable[int]) -> None:
         ids = list(paper_ids)
         if not ids or not self.path.exists():

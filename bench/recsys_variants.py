@@ -146,6 +146,8 @@ class Data:
             )
             for r in evaluation.readers[:n]
         ]
+        self.texts = [f"{p.title}\n{p.abstract or ''}" for p in evaluation.papers.values()]
+        self.features: dict[str, Any] = {}  # whole-folder representations, made when asked
         self.use_terms(paper_terms)
 
     def use_terms(self, make: Callable[[list[str], frozenset[str]], list[str]]) -> None:
@@ -192,6 +194,9 @@ class Data:
         w = self.week(r)
         m = (self.counts if matrix is None else matrix)[r.liked]
         return m[:, w.cols].tocsr()
+
+
+Score = Callable[[Data, Reader], Array]
 
 
 # -- the shipped model's two signals and their variants ---------------------------------------
@@ -455,6 +460,85 @@ def words_per_liked(sharpness: float) -> Callable[[Data, Reader], Array]:
     return signal
 
 
+_WORDS = r"(?u)\b\w+\b"  # every run of letters and digits, one letter long too
+_VIEWS: dict[str, dict[str, Any]] = {
+    "chars": {"analyzer": "char_wb", "ngram_range": (3, 5)},
+    "cased": {"lowercase": False, "ngram_range": (1, 2), "token_pattern": _WORDS},
+    "cased, stopwords out": {
+        "lowercase": False,
+        "ngram_range": (1, 2),
+        "token_pattern": _WORDS,
+        "stop_words": "english",
+    },
+    "exact": {"ngram_range": (1, 2), "token_pattern": _WORDS},
+    "content, 2+ letters": {"ngram_range": (1, 2), "stop_words": "english"},
+}
+
+
+def _folder_features(d: Data, name: str) -> Any:
+    """A representation of every paper of the folder, made once (sublinear tf-idf over the
+    folder, min_df 2, unit rows, scikit-learn's vectoriser): `lsa K` (truncated SVD, K
+    dimensions, of the words' tf-idf: co-occurrence learnt from the catalog itself), `chars`
+    (character 3-5-grams within words), `cased` (word 1-2-grams, case, one-letter words and
+    numbers kept, not stemmed), `exact` (the same lower-cased), `exact: ...` (the columns of
+    `exact` whose n-gram holds a stopword / none / ..., rows unit again) and the rest of
+    `_VIEWS`."""
+    if name not in d.features:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+        if name.startswith("lsa "):
+            n = d.counts.shape[0]
+            idf = np.log((1 + n) / (1 + d.df_catalog)) + 1
+            x = _unit_rows(d.counts @ sp.diags(idf)).tocsr()
+            svd = TruncatedSVD(int(name.split()[1]), algorithm="randomized", random_state=0)
+            z_ = svd.fit_transform(x)
+            z_ /= np.maximum(np.linalg.norm(z_, axis=1, keepdims=True), 1e-12)
+            d.features[name] = z_.astype(np.float32)
+        elif name.startswith("exact: "):
+            vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=2, **_VIEWS["exact"])
+            x = vectoriser.fit_transform(d.texts).tocsr()
+            stops = [
+                sum(w in ENGLISH_STOP_WORDS for w in gram.split())
+                for gram in vectoriser.get_feature_names_out()
+            ]
+            sizes = [len(gram.split()) for gram in vectoriser.get_feature_names_out()]
+            keep: Callable[[int, int], bool] = {
+                "no stopword": lambda k, n: k == 0,
+                "a stopword": lambda k, n: k > 0,
+                "only stopwords": lambda k, n: k == n,
+                "one stopword in a pair": lambda k, n: n == 2 and k == 1,
+            }[name.removeprefix("exact: ")]
+            cols = np.flatnonzero([keep(k, n) for k, n in zip(stops, sizes, strict=True)])
+            d.features[name] = _unit_rows(x[:, cols]).tocsr()
+        else:
+            vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=2, **_VIEWS[name])
+            d.features[name] = vectoriser.fit_transform(d.texts).tocsr()
+    return d.features[name]
+
+
+def folder_lsa(k: int) -> Score:
+    """The smooth maximum (sharpness 20) of the LSA cosines to the liked papers."""
+    return lambda d, r: soft_max(
+        _folder_features(d, f"lsa {k}")[r.candidates] @ _folder_features(d, f"lsa {k}")[r.liked].T,
+        20.0,
+    )
+
+
+def folder_profile(name: str) -> Score:
+    """The saturated (0.75) sum of the liked papers' unit tf-idf rows of `name` against
+    each candidate's (the words signal's form over another representation)."""
+
+    def signal(d: Data, r: Reader) -> Array:
+        x = _folder_features(d, name)
+        held = np.asarray(x[r.liked].sum(axis=0)).ravel()
+        saturated = np.where(held > 0, np.maximum(held, 1e-12) ** 0.75, 0.0)
+        out: Array = x[r.candidates] @ saturated
+        return out
+
+    return signal
+
+
 def shipped_categories(d: Data, r: Reader) -> Array:
     """The model as shipped since the sixth round: meaning, words, 0.5 primary category."""
     return shipped(d, r) + 0.5 * z(categories_signal(primary=True)(d, r))
@@ -550,9 +634,6 @@ def _terms_keeping(
         return kept + [f"{a} {b}" for a, b in itertools.pairwise(kept)]
 
     return make
-
-
-Score = Callable[[Data, Reader], Array]
 
 
 def _plus(base: Score, weight: float, signal: Score) -> Score:
@@ -674,6 +755,33 @@ VARIANTS: dict[str, Score] = {
     "hubness k 50, 0.5": hubness(50, 0.5),
     "recency, half-life 2 liked papers": recency(2.0),
     "recency, half-life 8 liked papers": recency(8.0),
+    "now (today's model)": now,
+    "now + 0.5 LSA 64 (smooth max 20)": _plus(now, 0.5, folder_lsa(64)),
+    "now + 0.5 LSA 256 (smooth max 20)": _plus(now, 0.5, folder_lsa(256)),
+    "now + 1 LSA 256 (smooth max 20)": _plus(now, 1.0, folder_lsa(256)),
+    "now + 0.5 character 3-5-grams": _plus(now, 0.5, folder_profile("chars")),
+    "now + 1 character 3-5-grams": _plus(now, 1.0, folder_profile("chars")),
+    "now + 0.5 cased word 1-2-grams": _plus(now, 0.5, folder_profile("cased")),
+    "now + 1 cased word 1-2-grams": _plus(now, 1.0, folder_profile("cased")),
+    "now + 0.5 cased word 1-2-grams, stopwords out": _plus(
+        now, 0.5, folder_profile("cased, stopwords out")
+    ),
+    "now + 0.5 exact word 1-2-grams": _plus(now, 0.5, folder_profile("exact")),
+    "now + 0.5 exact, n-grams without a stopword": _plus(
+        now, 0.5, folder_profile("exact: no stopword")
+    ),
+    "now + 0.5 exact, n-grams with a stopword": _plus(
+        now, 0.5, folder_profile("exact: a stopword")
+    ),
+    "now + 0.5 exact, stopwords and their pairs only": _plus(
+        now, 0.5, folder_profile("exact: only stopwords")
+    ),
+    "now + 0.5 exact, pairs with one stopword": _plus(
+        now, 0.5, folder_profile("exact: one stopword in a pair")
+    ),
+    "now + 0.5 content word 1-2-grams (2+ letters, stopwords out)": _plus(
+        now, 0.5, folder_profile("content, 2+ letters")
+    ),
 }
 
 

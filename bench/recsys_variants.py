@@ -539,6 +539,59 @@ def folder_profile(name: str) -> Score:
     return signal
 
 
+_GRID = np.array(
+    [(1.0, a, b) for a in (0.5, 1.0, 2.0) for b in (0.0, 0.5, 1.0)]
+    + [(1.0, 0.0, 0.5), (0.0, 1.0, 0.5)]
+)  # weights of meaning, words, primary category; row 4 is today's (1, 1, 0.5)
+
+
+def per_reader_weights(shrink: float) -> Score:
+    """Today's three signals with weights chosen for each reader from `_GRID` by leave-one-
+    out over their liked papers: each liked paper in turn is ranked among the candidates by
+    the others (the candidates' signals made from the others, its own signals z-scored as
+    theirs), and the weights whose mean reciprocal rank of the held-out papers is highest are
+    taken, moved `shrink` of the way back towards today's."""
+    default = _GRID[4]
+    words_signal, category_signal = words_profile_power(0.75), categories_signal(primary=True)
+
+    def signals(d: Data, r: Reader) -> Array:
+        return np.stack([meaning(d, r), words_signal(d, r), category_signal(d, r)])
+
+    def held_out(d: Data, r: Reader, paper: int, rest: Array) -> Array:
+        w = d.week(r)
+        own = soft_max(d.vectors[[paper]] @ d.vectors[rest].T, 20.0)[0]
+        held = profile(d, Reader(rest, r.candidates, r.candidate_ids, r.relevant, w))
+        saturated = np.where(held > 0, np.maximum(held, 1e-12) ** 0.75, 0.0)
+        x = _unit_rows(d.counts[[paper]][:, w.cols] @ sp.diags(w.idf))
+        first = (d.categories[paper] or [""])[0]
+        shared = sum(1 for j in rest if first and (d.categories[j] or [""])[0] == first)
+        return np.array([own, float((x @ (saturated * w.idf))[0]), float(shared)])
+
+    def z_rows(m: Array) -> tuple[Array, Array]:
+        spread = m.std(axis=1, keepdims=True)
+        spread[spread == 0] = 1.0
+        return m.mean(axis=1, keepdims=True), spread
+
+    def score(d: Data, r: Reader) -> Array:
+        liked = list(r.liked)
+        reciprocal = np.zeros(len(_GRID))
+        for n, paper in enumerate(liked):
+            rest = np.array(liked[:n] + liked[n + 1 :])
+            inner = signals(d, Reader(rest, r.candidates, r.candidate_ids, r.relevant, d.week(r)))
+            centre, spread = z_rows(inner)
+            own = (held_out(d, r, paper, rest) - centre[:, 0]) / spread[:, 0]
+            ranks = 1 + (_GRID @ ((inner - centre) / spread) > (_GRID @ own)[:, None]).sum(1)
+            reciprocal += 1.0 / ranks
+        weights = _GRID[int(np.argmax(reciprocal))]
+        weights = shrink * default + (1 - shrink) * weights
+        full = signals(d, r)
+        centre, spread = z_rows(full)
+        out: Array = weights @ ((full - centre) / spread)
+        return out
+
+    return score
+
+
 def shipped_categories(d: Data, r: Reader) -> Array:
     """The model as shipped since the sixth round: meaning, words, 0.5 primary category."""
     return shipped(d, r) + 0.5 * z(categories_signal(primary=True)(d, r))
@@ -779,6 +832,8 @@ VARIANTS: dict[str, Score] = {
     "now + 0.5 exact, pairs with one stopword": _plus(
         now, 0.5, folder_profile("exact: one stopword in a pair")
     ),
+    "now, weights per reader by leave-one-out": per_reader_weights(0.0),
+    "now, weights per reader by leave-one-out, half way back": per_reader_weights(0.5),
     "now + 0.5 content word 1-2-grams (2+ letters, stopwords out)": _plus(
         now, 0.5, folder_profile("content, 2+ letters")
     ),

@@ -45,6 +45,7 @@ PAPERS = [
     _paper(3, "Protein folding with deep learning", "Predicting structures of proteins."),
 ]
 NEW = _paper(4, "Quantum error correction with surface codes", "Logical qubits from lattices.")
+OTHER = _paper(5, "Graph networks for molecules", "Message passing over atoms and bonds.")
 
 
 @pytest.fixture
@@ -123,6 +124,39 @@ def test_a_late_commit_older_than_the_watermark_is_picked_up(
         )
     assert b.index.poll()
     assert _ids(b, "surface codes") == [SURFACE]
+
+
+def test_a_commit_that_lands_as_an_update_ends_is_picked_up_at_the_next_poll(
+    nodes: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late commit (stamped before the watermark) that lands after the update read the
+    catalog but before it recorded the count within the overlap: counted after the read, it
+    was taken for read, and the paper was never indexed while the catalog stayed quiet."""
+    a, b = nodes
+    watermark = dt.datetime.fromisoformat(b.search_store.meta.lexical_watermark or "")
+    real = Indexer._changed_papers
+    landed: list[bool] = []
+
+    def reading(self: Indexer, since: dt.datetime | None) -> Iterator[list[object]]:
+        yield from real(self, since)
+        if not landed:  # another writer's transaction commits now, stamped earlier
+            write_batch(a.engine, a.catalog_writer, [NEW])
+            with a.engine.begin() as conn:
+                conn.execute(
+                    papers.update()
+                    .where(papers.c.arxiv_id == SURFACE)
+                    .values(modified_at=watermark - dt.timedelta(seconds=30))
+                )
+            landed.append(True)
+
+    monkeypatch.setattr(Indexer, "_changed_papers", reading)
+    write_batch(a.engine, a.catalog_writer, [OTHER])  # what node B's poll comes for
+    assert b.index.poll()
+    assert landed and _ids(b, "molecules") == [OTHER.arxiv_id]
+    assert _ids(b, "surface codes") == []  # (committed after the read)
+    assert b.index.poll()
+    assert _ids(b, "surface codes") == [SURFACE]
+    assert not b.index.poll()  # and then nothing more to read
 
 
 def test_a_process_that_starts_reads_the_overlap_only_when_the_catalog_changed(

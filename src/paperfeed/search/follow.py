@@ -45,7 +45,7 @@ from paperfeed.db.schema import paper_embeddings, papers
 from paperfeed.papers.predicted_categories import CategoryPredictor
 from paperfeed.progress import Progress
 from paperfeed.search.embedder import Embedder
-from paperfeed.search.indexer import OVERLAP, Indexer, IndexReport, recent_count
+from paperfeed.search.indexer import OVERLAP, Indexer, IndexReport, newest_change, recent_count
 from paperfeed.search.store import SearchStore
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def catalog_lag(engine: sa.Engine, watermark: str | None) -> IndexLag:
     cheap queries on `papers.modified_at`, which is indexed)."""
     since = dt.datetime.fromisoformat(watermark) if watermark else None
     with engine.connect() as conn:
-        newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
+        newest = newest_change(conn)
         if newest is None:
             return IndexLag(papers=0, seconds=None)
         query = sa.select(sa.func.count()).select_from(papers)
@@ -389,7 +389,7 @@ class IndexFollower:
     def _papers_due(self, engine: sa.Engine, store: SearchStore) -> bool:
         watermark = store.meta.lexical_watermark
         with engine.connect() as conn:
-            newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
+            newest = newest_change(conn)
         if newest is None:
             return False
         if watermark is None or newest.isoformat() > watermark:

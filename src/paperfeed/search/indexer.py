@@ -55,6 +55,12 @@ def overlap_start(watermark: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(watermark) - OVERLAP if watermark else None
 
 
+def newest_change(conn: sa.Connection) -> dt.datetime | None:
+    """The catalog's newest `modified_at` (None: no papers; an indexed query)."""
+    newest: dt.datetime | None = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
+    return newest
+
+
 def count_changed(engine: sa.Engine, since: dt.datetime | None) -> int:
     """How many papers changed since `since` (None: all of them)."""
     query = sa.select(sa.func.count()).select_from(papers)
@@ -182,6 +188,19 @@ class Indexer:
         meta = self.store.meta
         since = overlap_start(meta.lexical_watermark)
         total = count_changed(self.engine, since) if self.progress is not None else None
+        # The count within the overlap is taken before the papers are read, at the watermark
+        # they will reach if no paper comes meanwhile: a commit after the count, late or not,
+        # then changes it (counted after the read, a late commit between the last page and
+        # the count would be counted as read, and never indexed). When papers did come
+        # meanwhile, no count is recorded (the next poll reads the overlap again).
+        with self.engine.connect() as conn:
+            catalog_newest = newest_change(conn)
+        expected = (
+            meta.lexical_watermark
+            if catalog_newest is None
+            else _later(meta.lexical_watermark, catalog_newest.isoformat())
+        )
+        counted = recent_count(self.engine, expected)
         done = indexed = 0
         newest = meta.lexical_watermark
         self._report("lexical index", 0, total)
@@ -202,7 +221,7 @@ class Indexer:
                 self._report("lexical index", done, total)
                 if done % (_PAGE * 25) == 0:  # commit now and then: resumable, bounded RAM
                     self._commit_lexical(newest)
-            recent = recent_count(self.engine, newest)
+            recent = counted if newest == expected else None
             if indexed or newest != meta.lexical_watermark or recent != meta.lexical_recent:
                 self._commit_lexical(newest, recent)
         finally:

@@ -13,8 +13,12 @@ Built once and cached in ~/.cache/paperfeed-bench/foryou-1000000/:
   a million abstracts takes hours here), L2-normalised, float16, as `VectorIndex` stores them.
   The HNSW graph beside it holds a handful of vectors only: the recommender does not search
   it;
-- the papers' terms (search/terms.py, `terms.sqlite3`), stored as `paperfeed index update`
-  fills in an index written before the term store (`Indexer.update_terms`; ~10 minutes).
+- the papers' terms (search/terms.py, `terms.sqlite3`), each paper's made as the indexer
+  makes them and stored by this bench (`build_terms`; ~5 minutes). (Until 2026-12-04 it
+  called `Indexer.update_terms`, which since 2026-12-04 01:00 stores nothing for an index
+  without a lexical watermark, as this one is: a cache built after that held no terms, and
+  every ranking analysed its liked papers' text from the catalog. Delete
+  `foryou-1000000/terms.done` and `gen-bench/terms.sqlite3` of such a cache.)
 
 Measured: (1) a reader with 300 rated papers (250 liked, 50 disliked, drawn at random from
 papers before the candidates) ranking the newest 15,000 papers (about a week), limit 50, the
@@ -50,11 +54,10 @@ import sqlalchemy as sa
 from bench.common import cache_dir
 from paperfeed.db.schema import papers
 from paperfeed.papers.catalog import Catalog
-from paperfeed.progress import ProgressEvent
 from paperfeed.recommend.service import Recommender, Weights
-from paperfeed.search.indexer import Indexer
 from paperfeed.search.lexical import IndexDocument, LexicalIndex
 from paperfeed.search.store import IndexMeta, SearchStore
+from paperfeed.search.terms import paper_terms
 from paperfeed.search.vectors import VectorIndex
 
 DIM = 384
@@ -115,24 +118,40 @@ def build_lexical(catalog: Catalog, root: Path) -> None:
 
 
 def build_terms(catalog: Catalog, root: Path) -> None:
-    """Each paper's terms stored beside the index, as `paperfeed index update` stores them for
-    an index written before the term store existed (`Indexer.update_terms`, resumable)."""
+    """Each paper's terms stored beside the index (search/terms.py), as the indexer stores
+    them with a paper's words; the bench builds its word index without the indexer
+    (`build_lexical`: no watermark, so `Indexer.update_terms`, the fill-in for an older
+    index, leaves it to a first `update_lexical` and stores nothing), so it stores the terms
+    itself, in pages of ids (resumable)."""
     opened = store(root)
-    if opened.terms.filled_through() is None:
+    start = opened.terms.filled_through()
+    if start is None:  # every paper's are stored
         return
     log("storing the terms of 1M papers (once; resumable) ...")
-    started = time.perf_counter()
-    last = [started]
-
-    def progress(event: ProgressEvent) -> None:
-        if time.perf_counter() - last[0] > 30 or event.done == event.total:
-            last[0] = time.perf_counter()
-            rate = event.done / max(last[0] - started, 1e-9)
-            log(f"  {event.done:,} of {event.total or 0:,} papers, {rate:,.0f} a second")
-
-    done = Indexer(catalog.reader, opened, None, progress=progress).update_terms()
+    started = last = time.perf_counter()
+    stored = 0
+    while True:
+        query = (
+            sa.select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.modified_at)
+            .where(papers.c.id > start)
+            .order_by(papers.c.id)
+            .limit(20_000)
+        )
+        with catalog.reader.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            opened.terms.put((), complete=True)
+            break
+        start = rows[-1].id
+        stored += opened.terms.put(
+            ((r.id, r.modified_at, paper_terms(r.title, r.abstract or "")) for r in rows),
+            filled_through=start,
+        )
+        if time.perf_counter() - last > 30:
+            last = time.perf_counter()
+            log(f"  {stored:,} papers, {stored / (last - started):,.0f} a second")
     took = time.perf_counter() - started
-    (root / "terms.done").write_text(f"{done} papers in {took:.0f} s\n")
+    (root / "terms.done").write_text(f"{stored} papers in {took:.0f} s\n")
 
 
 def build_vectors(ids: np.ndarray, root: Path, seed: int) -> None:

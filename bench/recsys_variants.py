@@ -496,13 +496,10 @@ def _folder_features(d: Data, name: str) -> Any:
             z_ /= np.maximum(np.linalg.norm(z_, axis=1, keepdims=True), 1e-12)
             d.features[name] = z_.astype(np.float32)
         elif name.startswith("exact: "):
-            vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=2, **_VIEWS["exact"])
-            x = vectoriser.fit_transform(d.texts).tocsr()
-            stops = [
-                sum(w in ENGLISH_STOP_WORDS for w in gram.split())
-                for gram in vectoriser.get_feature_names_out()
-            ]
-            sizes = [len(gram.split()) for gram in vectoriser.get_feature_names_out()]
+            x = _folder_features(d, "exact")
+            grams = [gram.split() for gram in d.features["exact terms"]]
+            stops = [sum(w in ENGLISH_STOP_WORDS for w in gram) for gram in grams]
+            sizes = [len(gram) for gram in grams]
             keep: Callable[[int, int], bool] = {
                 "no stopword": lambda k, n: k == 0,
                 "a stopword": lambda k, n: k > 0,
@@ -514,6 +511,7 @@ def _folder_features(d: Data, name: str) -> Any:
         else:
             vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=2, **_VIEWS[name])
             d.features[name] = vectoriser.fit_transform(d.texts).tocsr()
+            d.features[f"{name} terms"] = vectoriser.get_feature_names_out()
     return d.features[name]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paperfeed.db.schema import papers
+from paperfeed.search.indexer import newest_change
 
 REFRESH_EVERY = 10.0  # seconds between two looks at the catalog's changes
 
@@ -40,8 +41,7 @@ class ChangeMark:
         papers changed past the mark (`columns`, then `modified_at`), the mark moved to the
         newest of them."""
         if self.mark is None:
-            newest = conn.execute(sa.select(sa.func.max(papers.c.modified_at))).scalar()
-            self.mark = newest or dt.datetime.min
+            self.mark = newest_change(conn) or dt.datetime.min
             return None
         rows = list(
             conn.execute(
